@@ -1,0 +1,76 @@
+//! Table facts for `cdrlake tables` and the commit log for `cdrlake history`.
+
+use chrono::{DateTime, Utc};
+use deltalake::DeltaTable;
+
+use crate::error::{CatalogError, Result};
+use crate::lakehouse::Lakehouse;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableInfo {
+    pub schema: String,
+    pub table: String,
+    pub version: u64,
+    /// Sum of the per-file record counts; `None` when a file was written without statistics.
+    pub rows: Option<u64>,
+    pub files: u64,
+    pub size_bytes: u64,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commit {
+    pub version: u64,
+    pub timestamp: Option<DateTime<Utc>>,
+    pub operation: String,
+    pub parameters: String,
+    /// Operation metrics (rows written, files added, ...) as JSON.
+    pub metrics: String,
+}
+
+impl Lakehouse {
+    pub async fn table_info(&self, schema: &str, table: &str) -> Result<TableInfo> {
+        let t = self.open_table(schema, table, None).await?;
+        Ok(info_of(schema, table, &t)?)
+    }
+
+    /// The commit log, newest first.
+    pub async fn history(&self, schema: &str, table: &str) -> Result<Vec<Commit>> {
+        let t = self.open_table(schema, table, None).await?;
+        let latest = t.version().unwrap_or(0);
+        let infos = self.collect_history(&t).await?;
+        Ok(infos
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| Commit {
+                // History streams one entry per commit, newest first.
+                version: latest.saturating_sub(i as u64),
+                timestamp: c.timestamp.and_then(DateTime::from_timestamp_millis),
+                operation: c.operation.unwrap_or_default(),
+                parameters: c
+                    .operation_parameters
+                    .map(|p| serde_json::to_string(&p).unwrap_or_default())
+                    .unwrap_or_default(),
+                metrics: c.info.get("operationMetrics").map(|m| m.to_string()).unwrap_or_default(),
+            })
+            .collect())
+    }
+}
+
+fn info_of(schema: &str, table: &str, t: &DeltaTable) -> Result<TableInfo> {
+    let snapshot = t.snapshot().map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
+    let version = snapshot.version();
+    let mut rows = Some(0u64);
+    let mut size = 0u64;
+    let mut files = 0u64;
+    for f in snapshot.log_data().iter() {
+        files += 1;
+        size += f.size().max(0) as u64;
+        rows = match (rows, f.num_records()) {
+            (Some(acc), Some(n)) => Some(acc + n as u64),
+            _ => None,
+        };
+    }
+    let last_modified = snapshot.version_timestamp(version).and_then(DateTime::from_timestamp_millis);
+    Ok(TableInfo { schema: schema.into(), table: table.into(), version, rows, files, size_bytes: size, last_modified })
+}

@@ -1,0 +1,20 @@
+//! The cdrlake lakehouse: configuration, the Delta tables under one root (local directory or
+//! S3 bucket), and their DataFusion catalog `cdrlake` with schemas bronze, silver, gold, system.
+
+pub mod config;
+pub mod error;
+mod info;
+mod lakehouse;
+pub mod location;
+mod provider;
+pub mod s3;
+mod store;
+mod write;
+
+pub use config::{LakehouseConfig, Overrides, S3Settings};
+pub use error::{CatalogError, Result};
+pub use info::{Commit, TableInfo};
+pub use lakehouse::{InitReport, Lakehouse};
+pub use location::{parse_table_name, Location, CATALOG_NAME, SCHEMAS};
+pub use provider::{DeltaProvider, LakehouseCatalog, LakehouseSchema};
+pub use write::WriteMode;

@@ -1,0 +1,218 @@
+//! The DataFusion view of a lakehouse: catalog `cdrlake`, one schema provider per lakehouse schema.
+//!
+//! Tables are opened from storage at plan time, so every query reads the latest committed
+//! version and sees tables other processes created, without a restart. `name@N` (a quoted
+//! identifier, e.g. `bronze."voice_cdr@3"`) reads version N instead (time travel).
+//! Views and other registered providers live in memory beside the Delta tables.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
+use datafusion::datasource::TableType;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use deltalake::DeltaTable;
+
+use crate::error::{CatalogError, Result};
+use crate::lakehouse::Lakehouse;
+use crate::location::SCHEMAS;
+
+#[derive(Debug)]
+pub struct LakehouseCatalog {
+    schemas: Vec<Arc<LakehouseSchema>>,
+}
+
+impl LakehouseCatalog {
+    pub fn new(lakehouse: Arc<Lakehouse>) -> Self {
+        let schemas = SCHEMAS
+            .iter()
+            .map(|s| Arc::new(LakehouseSchema::new(lakehouse.clone(), s)))
+            .collect();
+        Self { schemas }
+    }
+
+    /// Re-reads which tables exist, for `table_names` (SHOW TABLES, information_schema).
+    /// Planning does not depend on it: a table is opened from storage whenever a query names it.
+    pub async fn refresh(&self) -> Result<()> {
+        for s in &self.schemas {
+            s.refresh().await?;
+        }
+        Ok(())
+    }
+
+    pub fn lakehouse_schema(&self, name: &str) -> Option<&Arc<LakehouseSchema>> {
+        self.schemas.iter().find(|s| s.name == name)
+    }
+}
+
+impl CatalogProvider for LakehouseCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        self.schemas.iter().map(|s| s.name.clone()).collect()
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        self.lakehouse_schema(name).map(|s| s.clone() as Arc<dyn SchemaProvider>)
+    }
+}
+
+#[derive(Debug)]
+pub struct LakehouseSchema {
+    lakehouse: Arc<Lakehouse>,
+    name: String,
+    delta_names: RwLock<BTreeSet<String>>,
+    registered: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
+}
+
+impl LakehouseSchema {
+    fn new(lakehouse: Arc<Lakehouse>, name: &str) -> Self {
+        Self {
+            lakehouse,
+            name: name.to_string(),
+            delta_names: RwLock::default(),
+            registered: RwLock::default(),
+        }
+    }
+
+    pub async fn refresh(&self) -> Result<()> {
+        let names = self.lakehouse.list_tables(&self.name).await?;
+        *self.delta_names.write().expect("lock poisoned") = names.into_iter().collect();
+        Ok(())
+    }
+
+    async fn open_delta(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let (table, version) = split_version(name)?;
+        match self.lakehouse.open_table(&self.name, table, version).await {
+            Ok(t) => {
+                self.delta_names.write().expect("lock poisoned").insert(table.to_string());
+                Ok(Some(Arc::new(DeltaProvider::try_new(t).await?)))
+            }
+            Err(CatalogError::UnknownTable { .. }) => Ok(None),
+            Err(e) => Err(DataFusionError::Plan(e.to_string())),
+        }
+    }
+}
+
+/// `voice_cdr@3` -> (`voice_cdr`, Some(3)).
+fn split_version(name: &str) -> DfResult<(&str, Option<u64>)> {
+    match name.split_once('@') {
+        None => Ok((name, None)),
+        Some((t, v)) => v
+            .parse::<u64>()
+            .ok()
+            .map(|v| (t, Some(v)))
+            .ok_or_else(|| DataFusionError::Plan(format!("'{name}': the version after '@' must be a number >= 0"))),
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for LakehouseSchema {
+    fn table_names(&self) -> Vec<String> {
+        let mut names: BTreeSet<String> = self.delta_names.read().expect("lock poisoned").clone();
+        names.extend(self.registered.read().expect("lock poisoned").keys().cloned());
+        names.into_iter().collect()
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let registered = self.registered.read().expect("lock poisoned").get(name).cloned();
+        match registered {
+            Some(t) => Ok(Some(t)),
+            None => self.open_delta(name).await,
+        }
+    }
+
+    fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        Ok(self.registered.write().expect("lock poisoned").insert(name, table))
+    }
+
+    fn deregister_table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        Ok(self.registered.write().expect("lock poisoned").remove(name))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.registered.read().expect("lock poisoned").contains_key(name)
+            || self.delta_names.read().expect("lock poisoned").contains(name)
+    }
+}
+
+/// A Delta table at one version. Registers the table's object store with the querying
+/// session before each scan, so any session can read any lakehouse table.
+#[derive(Debug)]
+pub struct DeltaProvider {
+    table: DeltaTable,
+    inner: Arc<dyn TableProvider>,
+}
+
+impl DeltaProvider {
+    pub async fn try_new(table: DeltaTable) -> DfResult<Self> {
+        let inner = table.table_provider().await?;
+        Ok(Self { table, inner })
+    }
+
+    pub fn delta_table(&self) -> &DeltaTable {
+        &self.table
+    }
+
+    fn prepare(&self, state: &dyn Session) -> DfResult<()> {
+        self.table
+            .update_datafusion_session(state)
+            .map_err(|e| DataFusionError::External(Box::new(e)))
+    }
+}
+
+#[async_trait]
+impl TableProvider for DeltaProvider {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        self.prepare(state)?;
+        self.inner.scan(state, projection, filters, limit).await
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        self.inner.supports_filters_pushdown(filters)
+    }
+
+    fn statistics(&self) -> Option<datafusion::common::Statistics> {
+        self.inner.statistics()
+    }
+
+    async fn insert_into(
+        &self,
+        state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        op: InsertOp,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        self.prepare(state)?;
+        self.inner.insert_into(state, input, op).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_version;
+
+    #[test]
+    fn version_suffix() {
+        assert_eq!(split_version("voice_cdr").unwrap(), ("voice_cdr", None));
+        assert_eq!(split_version("voice_cdr@3").unwrap(), ("voice_cdr", Some(3)));
+        assert!(split_version("voice_cdr@x").is_err());
+        assert!(split_version("voice_cdr@-1").is_err());
+    }
+}

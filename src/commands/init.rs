@@ -1,0 +1,13 @@
+use anyhow::Result;
+use cdrlake_catalog::{Lakehouse, SCHEMAS};
+
+use crate::cli::GlobalArgs;
+
+pub async fn run(global: &GlobalArgs) -> Result<()> {
+    let (lakehouse, report) = Lakehouse::init(global.lakehouse_config()?).await?;
+    if report.created_bucket {
+        println!("created bucket for {}", lakehouse.location());
+    }
+    println!("lakehouse ready at {} (schemas: {})", lakehouse.location(), SCHEMAS.join(", "));
+    Ok(())
+}

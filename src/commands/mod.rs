@@ -1,0 +1,19 @@
+//! One module per subcommand.
+
+pub mod history;
+pub mod init;
+pub mod query;
+pub mod s3_server;
+pub mod tables;
+pub mod up;
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use cdrlake_catalog::Lakehouse;
+
+use crate::cli::GlobalArgs;
+
+pub(crate) async fn connect(global: &GlobalArgs) -> Result<Arc<Lakehouse>> {
+    Ok(Arc::new(Lakehouse::connect(global.lakehouse_config()?).await?))
+}

@@ -1,0 +1,22 @@
+use anyhow::Result;
+use clap::Args;
+
+use crate::cli::{GlobalArgs, OutputArgs};
+use crate::engine::Engine;
+use crate::output;
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// One SQL statement, e.g. "SELECT count(*) FROM bronze.voice_cdr"
+    pub sql: String,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+pub async fn run(global: &GlobalArgs, args: &QueryArgs) -> Result<()> {
+    let engine = Engine::new(super::connect(global).await?).await?;
+    let df = engine.dataframe(&args.sql).await?;
+    let schema = df.schema().inner().clone();
+    let batches = df.collect().await?;
+    output::write(&batches, schema, args.out.format, args.out.output.as_deref())
+}

@@ -1,0 +1,9 @@
+//! cdrlake: a SQL lakehouse for telecom call detail records.
+//!
+//! The binary is a thin shell (`cli`) over these modules; tests and benchmarks use them directly.
+
+pub mod cli;
+pub mod commands;
+pub mod engine;
+pub mod output;
+pub mod s3_server;

@@ -1,0 +1,123 @@
+//! Test harness: a real S3 server (s3s-fs, the same code as `cdrlake s3-server`) on 127.0.0.1,
+//! sample data, and a runner for the real `cdrlake` binary.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Decimal128Array, Int64Array, StringArray};
+use arrow::record_batch::RecordBatch;
+use cdrlake::s3_server::{serve, S3Credentials};
+use cdrlake_catalog::{LakehouseConfig, S3Settings};
+
+pub const ACCESS_KEY: &str = "cdrlake-test";
+pub const SECRET_KEY: &str = "cdrlake-test-secret";
+
+/// An S3 endpoint on a free loopback port, serving a temporary directory until the test ends.
+pub struct TestS3 {
+    pub endpoint: String,
+    pub root: tempfile::TempDir,
+}
+
+impl TestS3 {
+    pub fn start() -> Self {
+        let root = tempfile::tempdir().expect("tempdir");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        let dir = root.path().to_path_buf();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let creds = S3Credentials { access_key: ACCESS_KEY.into(), secret_key: SECRET_KEY.into() };
+                serve(listener, dir, creds).await
+            })
+        });
+        Self { endpoint, root }
+    }
+
+    pub fn settings(&self) -> S3Settings {
+        S3Settings {
+            endpoint: Some(self.endpoint.clone()),
+            region: Some("us-east-1".into()),
+            access_key_id: Some(ACCESS_KEY.into()),
+            secret_access_key: Some(SECRET_KEY.into()),
+            session_token: None,
+            allow_http: Some(true),
+        }
+    }
+
+    pub fn config(&self, root: &str) -> LakehouseConfig {
+        LakehouseConfig { root: root.into(), s3: self.settings() }
+    }
+
+    /// Environment for a `cdrlake` child process using this endpoint.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+        ]
+    }
+}
+
+/// Rows `ids` of a small call table: text, integer and money columns.
+pub fn calls(ids: std::ops::Range<i64>) -> RecordBatch {
+    let msisdn: Vec<String> = ids.clone().map(|i| format!("+21261{i:07}")).collect();
+    let duration: Vec<i64> = ids.clone().map(|i| 60 + i).collect();
+    // 1.2345 MAD * (i+1), in units of 10^-4
+    let charge: Vec<i128> = ids.clone().map(|i| 12_345 * (i as i128 + 1)).collect();
+    RecordBatch::try_from_iter(vec![
+        ("call_id", Arc::new(Int64Array::from_iter_values(ids)) as ArrayRef),
+        ("served_msisdn", Arc::new(StringArray::from(msisdn)) as ArrayRef),
+        ("duration_s", Arc::new(Int64Array::from(duration)) as ArrayRef),
+        (
+            "charge",
+            Arc::new(Decimal128Array::from(charge).with_precision_and_scale(18, 4).expect("decimal")) as ArrayRef,
+        ),
+    ])
+    .expect("batch")
+}
+
+/// Runs the real binary with a clean AWS environment plus `env`, in `cwd`.
+pub fn cdrlake(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cdrlake"));
+    cmd.current_dir(cwd).args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k.starts_with("CDRLAKE_") {
+            cmd.env_remove(k);
+        }
+    }
+    // Never ask a cloud metadata service for credentials: tests talk to loopback only.
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run cdrlake")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts a failed run printed exactly one `error:` line mentioning every `needle`, and no panic.
+pub fn assert_clean_error(o: &Output, needles: &[&str]) -> String {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "expected exit 1, stderr: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr should mention {n:?}: {err}");
+    }
+    err
+}
