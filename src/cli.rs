@@ -48,8 +48,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// The main job: prepare the lakehouse and report what it holds.
-    Up,
+    /// The main job: prepare the lakehouse, build all models, report what it holds.
+    Up(commands::up::UpArgs),
     /// Create the lakehouse root (and the S3 bucket if missing) with its schema folders.
     Init,
     /// List the Delta tables: schema, table, version, rows, size, last modified.
@@ -58,6 +58,14 @@ pub enum Command {
     Query(commands::query::QueryArgs),
     /// Show the Delta commit log of a table.
     History(commands::history::HistoryArgs),
+    /// Build models and seeds in dependency order (views, Delta tables, incremental merges).
+    Run(commands::models::RunArgs),
+    /// Run the data tests of models (generic header tests and sql/tests/*.sql).
+    Test(commands::models::TestArgs),
+    /// Print the model lineage graph (Mermaid or Graphviz dot).
+    Lineage(commands::models::LineageArgs),
+    /// Show a model's resolved SQL, its inputs and its logical plan.
+    Compile(commands::models::CompileArgs),
     /// Serve a local directory as an S3 endpoint (for tests and trying S3 without MinIO).
     S3Server(commands::s3_server::S3ServerArgs),
 }
@@ -137,11 +145,15 @@ fn init_tracing() {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Up => commands::up::run(&cli.global).await,
+        Command::Up(args) => commands::up::run(&cli.global, &args).await,
         Command::Init => commands::init::run(&cli.global).await,
         Command::Tables(args) => commands::tables::run(&cli.global, &args).await,
         Command::Query(args) => commands::query::run(&cli.global, &args).await,
         Command::History(args) => commands::history::run(&cli.global, &args).await,
+        Command::Run(args) => commands::models::run(&cli.global, &args).await,
+        Command::Test(args) => commands::models::test(&cli.global, &args).await,
+        Command::Lineage(args) => commands::models::lineage(&args).await,
+        Command::Compile(args) => commands::models::compile(&cli.global, &args).await,
         Command::S3Server(args) => commands::s3_server::run(&args).await,
     }
 }

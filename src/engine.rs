@@ -4,10 +4,12 @@
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
-use cdrlake_catalog::{CatalogError, Lakehouse, LakehouseCatalog, CATALOG_NAME, SCHEMAS};
+use cdrlake_catalog::{CatalogError, LakehouseCatalog, LazyView, Lakehouse, CATALOG_NAME, SCHEMAS};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::TableReference;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use deltalake::delta_datafusion::planner::DeltaPlanner;
 
 pub struct Engine {
     ctx: SessionContext,
@@ -23,12 +25,60 @@ impl Engine {
             .with_default_catalog_and_schema(CATALOG_NAME, "gold");
         // Timestamps are UTC everywhere; local time is an explicit conversion in SQL.
         config.options_mut().execution.time_zone = Some("UTC".to_string());
-        let ctx = SessionContext::new_with_config(config);
+        // delta-rs writes plan custom nodes; its planner wraps DataFusion's default one.
+        let state = SessionStateBuilder::new()
+            .with_default_features()
+            .with_config(config)
+            .with_query_planner(DeltaPlanner::new())
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         let catalog = Arc::new(LakehouseCatalog::new(lakehouse.clone()));
         catalog.refresh().await?;
         ctx.register_catalog(CATALOG_NAME, catalog.clone());
         cdrlake_udfs::register_all(&ctx);
-        Ok(Self { ctx, catalog, lakehouse })
+        let engine = Self { ctx, catalog, lakehouse };
+        engine.register_saved_views().await?;
+        Ok(engine)
+    }
+
+    /// Registers the views saved in the lakehouse. A view may read another, so this retries in
+    /// rounds; a view that still cannot be planned is skipped with a warning, not fatal.
+    async fn register_saved_views(&self) -> Result<()> {
+        let mut pending = self.lakehouse.load_views().await?;
+        loop {
+            let before = pending.len();
+            let mut failed = Vec::new();
+            for view in pending {
+                if let Err(e) = self.register_view(&view.schema, &view.name, &view.sql).await {
+                    failed.push((view, e));
+                }
+            }
+            if failed.is_empty() {
+                return Ok(());
+            }
+            if failed.len() == before {
+                for (view, e) in failed {
+                    tracing::warn!("view {}.{} is not available: {e}", view.schema, view.name);
+                }
+                return Ok(());
+            }
+            pending = failed.into_iter().map(|(v, _)| v).collect();
+        }
+    }
+
+    /// Makes `schema.name` a view of `sql` in this session (not saved; see `Lakehouse::save_view`).
+    pub async fn register_view(&self, schema: &str, name: &str, sql: &str) -> Result<()> {
+        let view = LazyView::try_new(&self.ctx.state(), sql).await?;
+        let provider = self.catalog.lakehouse_schema(schema).ok_or_else(|| CatalogError::UnknownSchema(schema.into()))?;
+        datafusion::catalog::SchemaProvider::register_table(provider.as_ref(), name.to_string(), Arc::new(view))?;
+        Ok(())
+    }
+
+    pub fn deregister_view(&self, schema: &str, name: &str) -> Result<()> {
+        if let Some(provider) = self.catalog.lakehouse_schema(schema) {
+            datafusion::catalog::SchemaProvider::deregister_table(provider.as_ref(), name)?;
+        }
+        Ok(())
     }
 
     pub fn ctx(&self) -> &SessionContext {

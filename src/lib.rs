@@ -5,5 +5,6 @@
 pub mod cli;
 pub mod commands;
 pub mod engine;
+pub mod models;
 pub mod output;
 pub mod s3_server;

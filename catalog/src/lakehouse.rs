@@ -98,6 +98,10 @@ impl Lakehouse {
         &self.config
     }
 
+    pub(crate) fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
     pub fn storage_options(&self) -> &HashMap<String, String> {
         &self.storage_options
     }

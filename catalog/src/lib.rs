@@ -9,6 +9,7 @@ pub mod location;
 mod provider;
 pub mod s3;
 mod store;
+mod views;
 mod write;
 
 pub use config::{LakehouseConfig, Overrides, S3Settings};
@@ -17,4 +18,5 @@ pub use info::{Commit, TableInfo};
 pub use lakehouse::{InitReport, Lakehouse};
 pub use location::{parse_table_name, Location, CATALOG_NAME, SCHEMAS};
 pub use provider::{DeltaProvider, LakehouseCatalog, LakehouseSchema};
+pub use views::{LazyView, ViewDefinition};
 pub use write::WriteMode;

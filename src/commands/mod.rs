@@ -2,6 +2,7 @@
 
 pub mod history;
 pub mod init;
+pub mod models;
 pub mod query;
 pub mod s3_server;
 pub mod tables;
@@ -16,4 +17,9 @@ use crate::cli::GlobalArgs;
 
 pub(crate) async fn connect(global: &GlobalArgs) -> Result<Arc<Lakehouse>> {
     Ok(Arc::new(Lakehouse::connect(global.lakehouse_config()?).await?))
+}
+
+/// For commands that write: a missing lakehouse root (or bucket) is created.
+pub(crate) async fn connect_or_init(global: &GlobalArgs) -> Result<Arc<Lakehouse>> {
+    Ok(Arc::new(Lakehouse::init(global.lakehouse_config()?).await?.0))
 }

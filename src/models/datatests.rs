@@ -1,0 +1,193 @@
+//! `cdrlake test`: generic tests declared in model headers and singular tests in `sql/tests/`.
+//! Each test is a query returning failing rows; results go to `system.test_results`.
+
+use anyhow::{bail, Context, Result};
+use arrow::array::AsArray;
+use arrow::datatypes::Int64Type;
+use chrono::Utc;
+
+use super::dag::Dag;
+use super::header::{Severity, TestSpec};
+use super::project::{Model, Project};
+use super::system::{new_run_id, record_test_results, TestResult};
+use crate::engine::Engine;
+
+#[derive(Debug, Clone)]
+pub struct DataTest {
+    pub name: String,
+    pub model: String,
+    /// Returns the failing rows.
+    pub sql: String,
+    pub severity: Severity,
+}
+
+/// Splits `a, 'b,c', f(x, y)` at top-level commas.
+fn split_args(s: &str) -> Vec<String> {
+    let (mut out, mut cur, mut depth, mut quote) = (Vec::new(), String::new(), 0i32, false);
+    for ch in s.chars() {
+        match ch {
+            '\'' => quote = !quote,
+            '(' if !quote => depth += 1,
+            ')' if !quote => depth -= 1,
+            ',' if !quote && depth == 0 => {
+                out.push(cur.trim().to_string());
+                cur.clear();
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(ch);
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out
+}
+
+/// Turns `unique(cdr_id)` on `model` into a failing-rows query.
+pub fn compile_generic(model: &Model, spec: &TestSpec) -> Result<DataTest> {
+    let at = || format!("{}:{}: test `{}`", model.path.display(), spec.line, spec.text);
+    let (kind, rest) = spec.text.split_once('(').with_context(|| format!("{}: expected kind(arguments)", at()))?;
+    let inner = rest.trim_end().strip_suffix(')').with_context(|| format!("{}: missing ')'", at()))?;
+    let args = split_args(inner);
+    let m = &model.name;
+    let sql = match (kind.trim(), args.as_slice()) {
+        ("unique", cols) if !cols.is_empty() => {
+            let c = cols.join(", ");
+            format!("SELECT {c}, count(*) AS copies FROM {m} GROUP BY {c} HAVING count(*) > 1")
+        }
+        ("not_null", cols) if !cols.is_empty() => {
+            let cond = cols.iter().map(|c| format!("{c} IS NULL")).collect::<Vec<_>>().join(" OR ");
+            format!("SELECT * FROM {m} WHERE {cond}")
+        }
+        ("accepted_values", [column, values @ ..]) if !values.is_empty() => {
+            format!("SELECT {column} FROM {m} WHERE {column} IS NOT NULL AND {column} NOT IN ({})", values.join(", "))
+        }
+        ("relationships", [column, target]) => {
+            let (table, target_col) = target
+                .rsplit_once('.')
+                .filter(|(t, _)| t.contains('.'))
+                .with_context(|| format!("{}: relationships(column, schema.table.column)", at()))?;
+            format!(
+                "SELECT x.{column} FROM {m} x WHERE x.{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r.{target_col} = x.{column})"
+            )
+        }
+        ("expression", _) if !inner.trim().is_empty() => format!("SELECT * FROM {m} WHERE NOT coalesce(({inner}), false)"),
+        (other, _) => bail!(
+            "{}: unknown test or wrong arguments '{other}' (unique, not_null, accepted_values, relationships, expression)",
+            at()
+        ),
+    };
+    Ok(DataTest { name: format!("{m} {}", spec.text), model: m.clone(), sql, severity: spec.severity })
+}
+
+/// The tests of the selected nodes: generic tests of selected models, and singular tests
+/// reading at least one selected node.
+pub fn collect(project: &Project, dag: &Dag, select: &[String]) -> Result<Vec<DataTest>> {
+    let selected = dag.select(select)?;
+    let mut tests = Vec::new();
+    for model in project.models.values().filter(|m| selected.contains(&m.name)) {
+        for spec in &model.header.tests {
+            tests.push(compile_generic(model, spec)?);
+        }
+    }
+    for t in &project.tests {
+        let reads: Vec<&str> = t.deps.iter().map(|d| d.name.as_str()).collect();
+        if select.is_empty() || reads.iter().any(|r| selected.contains(*r)) {
+            let model = reads.iter().find(|r| project.is_node(r)).or(reads.first()).copied().unwrap_or("");
+            tests.push(DataTest {
+                name: t.name.clone(),
+                model: model.to_string(),
+                sql: t.sql.trim().trim_end_matches(';').to_string(),
+                severity: t.severity,
+            });
+        }
+    }
+    Ok(tests)
+}
+
+/// Runs `tests`, prints a report, records results. Returns the number of failures that count
+/// (severity error: failed or could not run).
+pub async fn run_tests(engine: &Engine, tests: &[DataTest]) -> Result<(String, Vec<TestResult>, usize)> {
+    let run_id = new_run_id();
+    let mut results = Vec::new();
+    let mut failures = 0;
+    for (i, t) in tests.iter().enumerate() {
+        let count_sql = format!("SELECT count(*) FROM (\n{}\n) failing", t.sql);
+        let outcome = engine.sql(&count_sql).await;
+        let severity = match t.severity {
+            Severity::Error => "error",
+            Severity::Warn => "warn",
+        };
+        let (status, failing_rows, message) = match outcome {
+            Ok(b) => {
+                let n = b[0].column(0).as_primitive::<Int64Type>().value(0) as u64;
+                let status = match (n, t.severity) {
+                    (0, _) => "pass",
+                    (_, Severity::Warn) => "warn",
+                    (_, Severity::Error) => "fail",
+                };
+                (status, Some(n), None)
+            }
+            Err(e) => ("error", None, Some(crate::cli::one_line(&e))),
+        };
+        if matches!(status, "fail" | "error") {
+            failures += 1;
+        }
+        let detail = match (&message, failing_rows) {
+            (Some(m), _) => format!(": {m}"),
+            (None, Some(n)) if n > 0 => format!(" ({n} failing rows)"),
+            _ => String::new(),
+        };
+        println!("[{}/{}] {} {}{detail}", i + 1, tests.len(), status.to_uppercase(), t.name);
+        results.push(TestResult {
+            run_id: run_id.clone(),
+            test: t.name.clone(),
+            model: t.model.clone(),
+            status: status.to_string(),
+            failing_rows: failing_rows,
+            checked_at: Utc::now(),
+            severity: severity.to_string(),
+            message,
+        });
+    }
+    record_test_results(engine.lakehouse(), &results).await?;
+    Ok((run_id, results, failures))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::header::Header;
+
+    fn model() -> Model {
+        Model {
+            name: "silver.cdr".into(),
+            schema: "silver".into(),
+            table: "cdr".into(),
+            path: "sql/silver/cdr.sql".into(),
+            sql: String::new(),
+            header: Header::default(),
+            deps: vec![],
+        }
+    }
+
+    fn sql(text: &str) -> String {
+        compile_generic(&model(), &TestSpec { text: text.into(), severity: Severity::Error, line: 2 }).unwrap().sql
+    }
+
+    #[test]
+    fn generic_tests_compile_to_failing_rows() {
+        assert_eq!(sql("unique(cdr_id)"), "SELECT cdr_id, count(*) AS copies FROM silver.cdr GROUP BY cdr_id HAVING count(*) > 1");
+        assert_eq!(sql("not_null(a, b)"), "SELECT * FROM silver.cdr WHERE a IS NULL OR b IS NULL");
+        assert_eq!(
+            sql("accepted_values(service, 'VOICE', 'SMS, MMS')"),
+            "SELECT service FROM silver.cdr WHERE service IS NOT NULL AND service NOT IN ('VOICE', 'SMS, MMS')"
+        );
+        assert!(sql("relationships(customer_id, silver.subscriber.customer_id)")
+            .contains("NOT EXISTS (SELECT 1 FROM silver.subscriber r WHERE r.customer_id = x.customer_id)"));
+        assert_eq!(sql("expression(coalesce(a, 0) >= 0)"), "SELECT * FROM silver.cdr WHERE NOT coalesce((coalesce(a, 0) >= 0), false)");
+        let err = compile_generic(&model(), &TestSpec { text: "uniq(x)".into(), severity: Severity::Error, line: 2 }).unwrap_err();
+        assert!(err.to_string().contains("sql/silver/cdr.sql:2"), "{err}");
+    }
+}

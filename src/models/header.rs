@@ -1,0 +1,142 @@
+//! Per-model settings: `-- @key: value` lines in the comment block at the top of a `.sql` file.
+//! Other comment lines of that block are the model's description.
+
+use std::fmt;
+
+use anyhow::{bail, Context, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Materialization {
+    #[default]
+    View,
+    Table,
+    Incremental,
+}
+
+impl fmt::Display for Materialization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::View => "view",
+            Self::Table => "table",
+            Self::Incremental => "incremental",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warn,
+}
+
+/// A generic test as written: `unique(cdr_id)`, with its severity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestSpec {
+    pub text: String,
+    pub severity: Severity,
+    /// 1-based line of the `@test` / `@warn` comment.
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Header {
+    pub materialized: Materialization,
+    pub unique_key: Vec<String>,
+    pub partition_by: Vec<String>,
+    /// Output column whose maximum (minus `lookback`) is bound to `$since` on incremental runs.
+    pub watermark: Option<String>,
+    /// A SQL interval, e.g. `2 hours`.
+    pub lookback: Option<String>,
+    pub description: String,
+    pub tests: Vec<TestSpec>,
+    /// For singular tests: `@severity: warn`.
+    pub severity: Option<Severity>,
+}
+
+fn list(v: &str) -> Vec<String> {
+    v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+}
+
+/// Reads the leading comment block of `sql`.
+pub fn parse(sql: &str) -> Result<Header> {
+    let mut h = Header::default();
+    let mut description = Vec::new();
+    for (i, raw) in sql.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some(comment) = line.strip_prefix("--") else { break };
+        let comment = comment.trim();
+        let Some(setting) = comment.strip_prefix('@') else {
+            description.push(comment.to_string());
+            continue;
+        };
+        let lineno = i + 1;
+        let (key, value) = setting
+            .split_once(':')
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .with_context(|| format!("line {lineno}: expected `-- @key: value`, found `{line}`"))?;
+        match key {
+            "materialized" => {
+                h.materialized = match value {
+                    "view" => Materialization::View,
+                    "table" => Materialization::Table,
+                    "incremental" => Materialization::Incremental,
+                    other => bail!("line {lineno}: materialized must be view, table or incremental, not '{other}'"),
+                }
+            }
+            "unique_key" => h.unique_key = list(value),
+            "partition_by" => h.partition_by = list(value),
+            "watermark" => h.watermark = Some(value.to_string()),
+            "lookback" => h.lookback = Some(value.to_string()),
+            "test" => h.tests.push(TestSpec { text: value.to_string(), severity: Severity::Error, line: lineno }),
+            "warn" => h.tests.push(TestSpec { text: value.to_string(), severity: Severity::Warn, line: lineno }),
+            "severity" => {
+                h.severity = Some(match value {
+                    "error" => Severity::Error,
+                    "warn" => Severity::Warn,
+                    other => bail!("line {lineno}: severity must be error or warn, not '{other}'"),
+                })
+            }
+            other => bail!(
+                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, watermark, lookback, test, warn, severity)"
+            ),
+        }
+    }
+    h.description = description.join(" ");
+    if h.materialized == Materialization::Incremental && h.unique_key.is_empty() {
+        bail!("an incremental model needs `-- @unique_key: column[, column]`");
+    }
+    if h.lookback.is_some() && h.watermark.is_none() {
+        bail!("`@lookback` needs `@watermark`");
+    }
+    Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_settings_and_description() {
+        let sql = "-- One row per call.\n-- @materialized: incremental\n-- @unique_key: cdr_id\n-- @watermark: _ingested_at\n-- @lookback: 1 hour\n-- @test: unique(cdr_id)\n-- @warn: expression(duration_s < 86400)\nSELECT 1\n-- @test: not_read(x)\n";
+        let h = parse(sql).unwrap();
+        assert_eq!(h.materialized, Materialization::Incremental);
+        assert_eq!(h.unique_key, vec!["cdr_id"]);
+        assert_eq!(h.lookback.as_deref(), Some("1 hour"));
+        assert_eq!(h.description, "One row per call.");
+        assert_eq!(h.tests.len(), 2, "settings after the SQL starts are plain comments");
+        assert_eq!(h.tests[1], TestSpec { text: "expression(duration_s < 86400)".into(), severity: Severity::Warn, line: 7 });
+    }
+
+    #[test]
+    fn rejects_typos_and_incomplete_incremental() {
+        let err = parse("-- @materialised: table\nSELECT 1").unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("@materialised"), "{err}");
+        let err = parse("-- @materialized: incremental\nSELECT 1").unwrap_err().to_string();
+        assert!(err.contains("unique_key"), "{err}");
+        assert!(parse("-- @materialized: ephemeral\nSELECT 1").is_err());
+        assert_eq!(parse("SELECT 1").unwrap().materialized, Materialization::View);
+    }
+}

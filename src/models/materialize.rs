@@ -1,0 +1,226 @@
+//! Building one node: a seed, a view, a table (Delta overwrite) or an incremental model (Delta
+//! MERGE of new and changed rows). Each is one Delta commit (or one view object) or nothing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use cdrlake_catalog::{CatalogError, WriteMode};
+use datafusion::common::{Column, ParamValues, ScalarValue};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::Session;
+use datafusion::prelude::{col, DataFrame, Expr};
+use deltalake::protocol::SaveMode;
+
+use super::header::Materialization;
+use super::project::{Model, Seed};
+use super::seeds::read_seed;
+use crate::engine::Engine;
+use crate::output::plain_type;
+
+/// What a build did: rows written (or merged), and the table version it produced.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Built {
+    pub rows: Option<u64>,
+    pub version: Option<u64>,
+    pub note: Option<String>,
+}
+
+pub async fn build_seed(engine: &Engine, seed: &Seed) -> Result<Built> {
+    let text = std::fs::read_to_string(&seed.path).with_context(|| format!("cannot read {}", seed.path.display()))?;
+    let batches = read_seed(&text, &seed.columns).with_context(|| seed.path.display().to_string())?;
+    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    let table = engine.lakehouse().write_batches(&seed.schema, &seed.table, batches, WriteMode::Overwrite).await?;
+    Ok(Built { rows: Some(rows), version: table.version(), note: None })
+}
+
+pub async fn build_model(engine: &Engine, model: &Model, full_refresh: bool) -> Result<Built> {
+    match model.header.materialized {
+        Materialization::View => build_view(engine, model).await,
+        Materialization::Table => build_table(engine, model).await,
+        Materialization::Incremental => build_incremental(engine, model, full_refresh).await,
+    }
+}
+
+async fn build_view(engine: &Engine, model: &Model) -> Result<Built> {
+    engine.register_view(&model.schema, &model.table, &model.sql).await?;
+    engine.lakehouse().save_view(&model.schema, &model.table, &model.sql).await?;
+    Ok(Built::default())
+}
+
+/// A model that was a view before and is a table now must not stay shadowed by the view.
+async fn drop_old_view(engine: &Engine, model: &Model) -> Result<()> {
+    if engine.lakehouse().drop_view(&model.schema, &model.table).await? {
+        engine.deregister_view(&model.schema, &model.table)?;
+    }
+    Ok(())
+}
+
+async fn build_table(engine: &Engine, model: &Model) -> Result<Built> {
+    let df = engine.dataframe(&model.sql).await?;
+    overwrite(engine, model, df).await
+}
+
+/// Streams `df` into the model's table as one overwrite commit.
+async fn overwrite(engine: &Engine, model: &Model, df: DataFrame) -> Result<Built> {
+    drop_old_view(engine, model).await?;
+    let plan = df.logical_plan().clone();
+    let state: Arc<dyn Session> = Arc::new(engine.ctx().state());
+    let target = engine.lakehouse().table_for_write(&model.schema, &model.table).await?;
+    let mut write = target
+        .write(vec![])
+        .with_input_plan(plan)
+        .with_session_state(state)
+        .with_table_name(&model.table)
+        .with_save_mode(SaveMode::Overwrite)
+        .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
+    if !model.header.partition_by.is_empty() {
+        write = write.with_partition_columns(model.header.partition_by.clone());
+    }
+    if !model.header.description.is_empty() {
+        write = write.with_description(model.header.description.clone());
+    }
+    let table = write.await.map_err(|e| CatalogError::delta(&model.name, e))?;
+    let info = engine.lakehouse().table_info(&model.schema, &model.table).await?;
+    Ok(Built { rows: info.rows, version: table.version(), note: None })
+}
+
+/// The value `$since` takes when everything is new: the smallest value of its type.
+fn beginning_of_time(t: &DataType) -> Result<ScalarValue> {
+    let text = match t {
+        DataType::Timestamp(..) => "1970-01-01T00:00:00Z",
+        DataType::Date32 | DataType::Date64 => "1970-01-01",
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => "-9223372036854775808",
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => "0",
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => "",
+        other => bail!("$since cannot be of type {other}: use a timestamp, date, integer or text watermark"),
+    };
+    Ok(ScalarValue::try_from_string(text.to_string(), t)?)
+}
+
+async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -> Result<Built> {
+    let lakehouse = engine.lakehouse();
+    let existing = match lakehouse.open_table(&model.schema, &model.table, None).await {
+        Ok(t) => Some(t),
+        Err(CatalogError::UnknownTable { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let df = engine.dataframe(&model.sql).await?;
+    let since_type = df.logical_plan().get_parameter_types()?.remove("$since").flatten();
+    let since = match (&since_type, &existing, full_refresh) {
+        (None, ..) => None,
+        (Some(t), Some(_), false) => Some(watermark(engine, model, t).await?),
+        (Some(t), ..) => Some(beginning_of_time(t)?),
+    };
+    let with_params = |df: DataFrame| -> Result<DataFrame> {
+        Ok(match &since {
+            Some(v) => df.with_param_values(ParamValues::Map(HashMap::from([("since".to_string(), v.clone().into())])))?,
+            None => df,
+        })
+    };
+    let Some(target) = existing.filter(|_| !full_refresh) else {
+        let mut built = overwrite(engine, model, with_params(df)?).await?;
+        built.note = Some(if full_refresh { "full refresh".into() } else { "first build".into() });
+        return Ok(built);
+    };
+    check_same_columns(engine, model, &df).await?;
+
+    // Only rows that are new or differ from the target: a re-run over the same input commits nothing.
+    let changed_sql = changed_rows_sql(model);
+    let changed = with_params(engine.dataframe(&changed_sql).await?)?;
+    let batches = changed.collect().await?;
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    if rows == 0 {
+        return Ok(Built { rows: Some(0), version: target.version(), note: Some("no new or changed rows".into()) });
+    }
+    let source = engine.ctx().read_batches(batches)?;
+    let names: Vec<String> = source.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let on = model
+        .header
+        .unique_key
+        .iter()
+        .map(|k| qualified("target", k).eq(qualified("source", k)))
+        .reduce(Expr::and)
+        .context("unique_key is empty")?;
+    let state: Arc<dyn Session> = Arc::new(engine.ctx().state());
+    let (table, metrics) = target
+        .merge(source, on)
+        .with_source_alias("source")
+        .with_target_alias("target")
+        .with_session_state(state)
+        .when_matched_update(|u| names.iter().fold(u, |u, n| u.update(n.as_str(), qualified("source", n))))?
+        .when_not_matched_insert(|i| names.iter().fold(i, |i, n| i.set(n.as_str(), qualified("source", n))))?
+        .await
+        .map_err(|e| CatalogError::delta(&model.name, e))?;
+    let merged = (metrics.num_target_rows_inserted + metrics.num_target_rows_updated) as u64;
+    Ok(Built {
+        rows: Some(merged),
+        version: table.version(),
+        note: Some(format!("{} inserted, {} updated", metrics.num_target_rows_inserted, metrics.num_target_rows_updated)),
+    })
+}
+
+fn qualified(relation: &str, column: &str) -> Expr {
+    col(Column::new(Some(relation), column))
+}
+
+fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// `(model) EXCEPT (target rows whose key the model produced)`.
+fn changed_rows_sql(model: &Model) -> String {
+    let keys = model
+        .header
+        .unique_key
+        .iter()
+        .map(|k| format!("s.{k} = t.{k}", k = quote(k)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let body = model.sql.trim().trim_end_matches(';');
+    format!(
+        "WITH cdrlake_source AS (\n{body}\n)\nSELECT * FROM cdrlake_source\nEXCEPT\nSELECT t.* FROM {schema}.{table} t WHERE EXISTS (SELECT 1 FROM cdrlake_source s WHERE {keys})",
+        schema = quote(&model.schema),
+        table = quote(&model.table),
+    )
+}
+
+/// `max(watermark) - lookback` over the current table; the beginning of time when it is empty.
+async fn watermark(engine: &Engine, model: &Model, t: &DataType) -> Result<ScalarValue> {
+    let column = model.header.watermark.as_deref().context("an incremental model using $since needs `-- @watermark: column`")?;
+    let lookback = match &model.header.lookback {
+        Some(l) => format!(" - INTERVAL '{}'", l.replace('\'', "''")),
+        None => String::new(),
+    };
+    let sql = format!("SELECT CAST(max({}){lookback} AS {}) FROM {}.{}", quote(column), sql_type(t)?, quote(&model.schema), quote(&model.table));
+    let batches = engine.sql(&sql).await.with_context(|| format!("computing $since for {}", model.name))?;
+    let value = ScalarValue::try_from_array(batches[0].column(0), 0)?;
+    if value.is_null() { beginning_of_time(t) } else { Ok(value) }
+}
+
+fn sql_type(t: &DataType) -> Result<&'static str> {
+    Ok(match t {
+        DataType::Timestamp(..) => "TIMESTAMP",
+        DataType::Date32 | DataType::Date64 => "DATE",
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => "BIGINT",
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => "BIGINT UNSIGNED",
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => "VARCHAR",
+        other => bail!("$since cannot be of type {other}"),
+    })
+}
+
+/// An incremental merge cannot change columns; that needs `--full-refresh`.
+async fn check_same_columns(engine: &Engine, model: &Model, df: &DataFrame) -> Result<()> {
+    let target = engine.ctx().table(format!("{}.{}", quote(&model.schema), quote(&model.table))).await?;
+    let shape = |d: &DataFrame| -> Vec<(String, DataType)> {
+        d.schema().fields().iter().map(|f| (f.name().clone(), plain_type(f.data_type()))).collect()
+    };
+    if shape(df) != shape(&target) {
+        bail!(
+            "the columns of {} changed since it was built; rebuild it with `cdrlake run --full-refresh --select {}`",
+            model.name,
+            model.name
+        );
+    }
+    Ok(())
+}

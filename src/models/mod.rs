@@ -1,0 +1,17 @@
+//! SQL models (replaces dbt): `.sql` files whose dependencies come from the SQL itself, built in
+//! dependency order as views, Delta tables or incremental Delta merges, with data tests.
+
+pub mod dag;
+pub mod datatests;
+pub mod deps;
+pub mod header;
+pub mod lineage;
+pub mod materialize;
+pub mod project;
+pub mod runner;
+pub mod seeds;
+pub mod system;
+
+pub use dag::Dag;
+pub use project::Project;
+pub use runner::{run, RunOptions, RunReport};

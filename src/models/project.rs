@@ -1,0 +1,138 @@
+//! A model project on disk: `sql/<schema>/<name>.sql` models, `sql/seeds/<schema>.<table>.csv`
+//! seeds and `sql/tests/<name>.sql` singular tests.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use cdrlake_catalog::location::is_identifier;
+use cdrlake_catalog::SCHEMAS;
+
+use super::deps::{dependencies, Reference};
+use super::header::{self, Header, Severity};
+use super::seeds::{seed_columns, SeedColumn};
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// `schema.table`
+    pub name: String,
+    pub schema: String,
+    pub table: String,
+    pub path: PathBuf,
+    pub sql: String,
+    pub header: Header,
+    pub deps: Vec<Reference>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Seed {
+    pub name: String,
+    pub schema: String,
+    pub table: String,
+    pub path: PathBuf,
+    pub columns: Vec<SeedColumn>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SingularTest {
+    /// `tests/<file stem>`
+    pub name: String,
+    pub path: PathBuf,
+    pub sql: String,
+    pub deps: Vec<Reference>,
+    pub severity: Severity,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Project {
+    pub root: PathBuf,
+    pub models: BTreeMap<String, Model>,
+    pub seeds: BTreeMap<String, Seed>,
+    pub tests: Vec<SingularTest>,
+}
+
+fn sql_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    files_with_extension(dir, "sql")
+}
+
+fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(vec![]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+impl Project {
+    pub fn load(root: &Path) -> Result<Self> {
+        if !root.is_dir() {
+            bail!("model project {} does not exist (use --project DIR)", root.display());
+        }
+        let mut project = Project { root: root.to_path_buf(), ..Default::default() };
+        for schema in SCHEMAS {
+            for path in sql_files(&root.join(schema))? {
+                let model = load_model(schema, &path)?;
+                project.models.insert(model.name.clone(), model);
+            }
+        }
+        for path in files_with_extension(&root.join("seeds"), "csv")? {
+            let seed = load_seed(&path)?;
+            if project.models.contains_key(&seed.name) {
+                bail!("{}: seed {} has the name of a model", path.display(), seed.name);
+            }
+            project.seeds.insert(seed.name.clone(), seed);
+        }
+        for path in sql_files(&root.join("tests"))? {
+            let sql = read(&path)?;
+            let header = header::parse(&sql).with_context(|| path.display().to_string())?;
+            let deps = dependencies(&sql).with_context(|| path.display().to_string())?;
+            project.tests.push(SingularTest {
+                name: format!("tests/{}", stem(&path)),
+                path,
+                sql,
+                deps,
+                severity: header.severity.unwrap_or(Severity::Error),
+            });
+        }
+        Ok(project)
+    }
+
+    pub fn is_node(&self, name: &str) -> bool {
+        self.models.contains_key(name) || self.seeds.contains_key(name)
+    }
+}
+
+fn load_model(schema: &str, path: &Path) -> Result<Model> {
+    let table = stem(path);
+    if !is_identifier(&table) {
+        bail!("{}: a model file name must be a table name (letters, digits, '_')", path.display());
+    }
+    let sql = read(path)?;
+    let at = || path.display().to_string();
+    let header = header::parse(&sql).with_context(at)?;
+    let deps = dependencies(&sql).with_context(at)?;
+    Ok(Model { name: format!("{schema}.{table}"), schema: schema.into(), table, path: path.into(), sql, header, deps })
+}
+
+fn load_seed(path: &Path) -> Result<Seed> {
+    let file = stem(path);
+    let (schema, table) = file
+        .split_once('.')
+        .filter(|(s, t)| SCHEMAS.contains(s) && is_identifier(t))
+        .with_context(|| format!("{}: a seed is named <schema>.<table>.csv", path.display()))?;
+    let columns = seed_columns(&read(path)?).with_context(|| path.display().to_string())?;
+    Ok(Seed { name: file.clone(), schema: schema.into(), table: table.into(), path: path.into(), columns })
+}

@@ -1,0 +1,159 @@
+//! `cdrlake run`: build the selected models and seeds in dependency order.
+//!
+//! A failing node is reported and its descendants are skipped; other branches still run. Every
+//! node's outcome goes to `system.model_runs` with the Delta versions of the tables it read.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use cdrlake_catalog::CatalogError;
+use chrono::Utc;
+
+use super::dag::Dag;
+use super::materialize::{build_model, build_seed, Built};
+use super::project::Project;
+use super::system::{new_run_id, record_model_runs, ModelRun, RunStatus};
+use crate::engine::Engine;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub select: Vec<String>,
+    pub full_refresh: bool,
+}
+
+#[derive(Debug)]
+pub struct RunReport {
+    pub run_id: String,
+    pub runs: Vec<ModelRun>,
+}
+
+impl RunReport {
+    pub fn failed(&self) -> usize {
+        self.runs.iter().filter(|r| r.status == RunStatus::Error).count()
+    }
+    pub fn skipped(&self) -> usize {
+        self.runs.iter().filter(|r| r.status == RunStatus::Skipped).count()
+    }
+}
+
+/// Every table a selected node reads must be a node of the project or exist in the lakehouse.
+pub async fn check_sources(engine: &Engine, project: &Project, dag: &Dag, nodes: &[String]) -> Result<()> {
+    for node in nodes {
+        let Some(model) = project.models.get(node) else { continue };
+        for source in dag.sources(node) {
+            if exists(engine, source).await? {
+                continue;
+            }
+            let at = model.deps.iter().find(|d| &d.name == source).map(|d| (d.line, d.column)).unwrap_or((1, 1));
+            bail!(
+                "{}:{}:{}: {} reads {source}, which is not a model, a seed or a table in the lakehouse",
+                model.path.display(),
+                at.0,
+                at.1,
+                model.name
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn exists(engine: &Engine, name: &str) -> Result<bool> {
+    let (schema, table) = name.split_once('.').unwrap_or(("", name));
+    let Some(provider) = engine.catalog().lakehouse_schema(schema) else {
+        return Err(CatalogError::UnknownSchema(schema.into()).into());
+    };
+    Ok(datafusion::catalog::SchemaProvider::table(provider.as_ref(), table).await?.is_some())
+}
+
+/// The Delta version of each table `node` reads (views have none and are left out).
+async fn input_versions(engine: &Engine, project: &Project, dag: &Dag, node: &str) -> String {
+    let mut versions = BTreeMap::new();
+    let reads = dag.parents(node).iter().chain(dag.sources(node));
+    for name in reads {
+        if project.models.get(name).is_some_and(|m| m.header.materialized == super::header::Materialization::View) {
+            continue;
+        }
+        if let Some((schema, table)) = name.split_once('.')
+            && let Ok(t) = engine.lakehouse().open_table(schema, table, None).await
+            && let Some(v) = t.version()
+        {
+            versions.insert(name.clone(), v);
+        }
+    }
+    serde_json::to_string(&versions).unwrap_or_default()
+}
+
+pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Result<RunReport> {
+    let dag = Dag::build(project)?;
+    let selected = dag.select(&options.select)?;
+    let order = dag.order(&selected);
+    check_sources(engine, project, &dag, &order).await?;
+    let run_id = new_run_id();
+    println!("run {run_id}: {} node(s)", order.len());
+
+    let mut unusable: BTreeSet<String> = BTreeSet::new();
+    let mut runs = Vec::new();
+    for (i, node) in order.iter().enumerate() {
+        let (kind, materialization) = match project.models.get(node) {
+            Some(m) => ("model", m.header.materialized.to_string()),
+            None => ("seed", "seed".to_string()),
+        };
+        let prefix = format!("[{}/{}] {kind} {node} ({materialization})", i + 1, order.len());
+        let started_at = Utc::now();
+        let timer = Instant::now();
+        let blocked_by = dag.parents(node).iter().find(|p| unusable.contains(*p)).cloned();
+        let inputs = input_versions(engine, project, &dag, node).await;
+        let outcome: Result<Built> = match (&blocked_by, project.models.get(node)) {
+            (Some(_), _) => Ok(Built::default()),
+            (None, Some(model)) => build_model(engine, model, options.full_refresh).await,
+            (None, None) => build_seed(engine, &project.seeds[node]).await,
+        };
+        let elapsed = timer.elapsed().as_secs_f64();
+        let mut run = ModelRun {
+            run_id: run_id.clone(),
+            model: node.clone(),
+            materialization,
+            status: RunStatus::Success,
+            rows: None,
+            started_at,
+            finished_at: Utc::now(),
+            error: None,
+            inputs,
+            output_version: None,
+        };
+        match (blocked_by, outcome) {
+            (Some(parent), _) => {
+                run.status = RunStatus::Skipped;
+                run.error = Some(format!("skipped: upstream {parent} did not build"));
+                unusable.insert(node.clone());
+                println!("{prefix} SKIPPED (upstream {parent} did not build)");
+            }
+            (None, Ok(built)) => {
+                run.rows = built.rows;
+                run.output_version = built.version;
+                let rows = built.rows.map(|r| format!(", {r} rows")).unwrap_or_default();
+                let note = built.note.map(|n| format!(", {n}")).unwrap_or_default();
+                println!("{prefix} OK in {elapsed:.2}s{rows}{note}");
+            }
+            (None, Err(e)) => {
+                let at = project.models.get(node).map(|m| format!("{}: ", m.path.display())).unwrap_or_default();
+                let message = format!("{at}{}", crate::cli::one_line(&e));
+                run.status = RunStatus::Error;
+                run.error = Some(message.clone());
+                unusable.insert(node.clone());
+                println!("{prefix} ERROR: {message}");
+            }
+        }
+        runs.push(run);
+    }
+    record_model_runs(engine.lakehouse(), &runs).await?;
+    let report = RunReport { run_id, runs };
+    println!(
+        "done: {} ok, {} failed, {} skipped",
+        report.runs.len() - report.failed() - report.skipped(),
+        report.failed(),
+        report.skipped()
+    );
+    Ok(report)
+}

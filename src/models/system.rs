@@ -1,0 +1,109 @@
+//! Run records in the `system` schema: `system.model_runs` and `system.test_results`.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
+use arrow::record_batch::RecordBatch;
+use cdrlake_catalog::{Lakehouse, WriteMode};
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Success,
+    Error,
+    /// Not run because a model it reads failed or was skipped.
+    Skipped,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelRun {
+    pub run_id: String,
+    pub model: String,
+    pub materialization: String,
+    pub status: RunStatus,
+    pub rows: Option<u64>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub error: Option<String>,
+    /// `{"bronze.voice_cdr": 3, ...}`: the Delta version of every table it read.
+    pub inputs: String,
+    pub output_version: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TestResult {
+    pub run_id: String,
+    pub test: String,
+    pub model: String,
+    /// `pass`, `fail`, `warn` (failed with severity warn) or `error` (could not run).
+    pub status: String,
+    pub failing_rows: Option<u64>,
+    pub checked_at: DateTime<Utc>,
+    pub severity: String,
+    pub message: Option<String>,
+}
+
+fn text<T>(rows: &[T], f: impl Fn(&T) -> Option<&str>) -> ArrayRef {
+    Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+}
+
+fn ts<T>(rows: &[T], f: impl Fn(&T) -> DateTime<Utc>) -> ArrayRef {
+    Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| f(r).timestamp_micros())).with_timezone("UTC"))
+}
+
+fn int<T>(rows: &[T], f: impl Fn(&T) -> Option<u64>) -> ArrayRef {
+    Arc::new(Int64Array::from_iter(rows.iter().map(|r| f(r).map(|v| v as i64))))
+}
+
+pub async fn record_model_runs(lakehouse: &Lakehouse, runs: &[ModelRun]) -> Result<()> {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let batch = RecordBatch::try_from_iter(vec![
+        ("run_id", text(runs, |r| Some(&r.run_id))),
+        ("model", text(runs, |r| Some(&r.model))),
+        ("materialization", text(runs, |r| Some(&r.materialization))),
+        ("status", text(runs, |r| Some(r.status.as_str()))),
+        ("rows", int(runs, |r| r.rows)),
+        ("started_at", ts(runs, |r| r.started_at)),
+        ("finished_at", ts(runs, |r| r.finished_at)),
+        ("error", text(runs, |r| r.error.as_deref())),
+        ("inputs", text(runs, |r| Some(&r.inputs))),
+        ("output_version", int(runs, |r| r.output_version)),
+    ])?;
+    lakehouse.write_batches("system", "model_runs", vec![batch], WriteMode::Append).await?;
+    Ok(())
+}
+
+pub async fn record_test_results(lakehouse: &Lakehouse, results: &[TestResult]) -> Result<()> {
+    if results.is_empty() {
+        return Ok(());
+    }
+    let batch = RecordBatch::try_from_iter(vec![
+        ("run_id", text(results, |r| Some(&r.run_id))),
+        ("test", text(results, |r| Some(&r.test))),
+        ("model", text(results, |r| Some(&r.model))),
+        ("status", text(results, |r| Some(&r.status))),
+        ("failing_rows", int(results, |r| r.failing_rows)),
+        ("checked_at", ts(results, |r| r.checked_at)),
+        ("severity", text(results, |r| Some(&r.severity))),
+        ("message", text(results, |r| r.message.as_deref())),
+    ])?;
+    lakehouse.write_batches("system", "test_results", vec![batch], WriteMode::Append).await?;
+    Ok(())
+}
+
+pub fn new_run_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

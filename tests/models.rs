@@ -1,0 +1,266 @@
+//! The model runner on a small project (`tests/project`): every materialization, seeds,
+//! selectors, data tests, lineage, system tables and each error case, through the real binary.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
+use arrow::record_batch::RecordBatch;
+use cdrlake_catalog::{Lakehouse, LakehouseConfig, WriteMode};
+use common::{assert_clean_error, cdrlake, stdout};
+
+/// Calls `ids`, ingested at `hour` o'clock on 2026-04-06 (UTC). Odd ids go off-net.
+fn bronze_calls(ids: std::ops::Range<i64>, hour: i64) -> RecordBatch {
+    let n = ids.clone().count();
+    let ingested = 1_775_433_600_000_000i64 + hour * 3_600_000_000; // 2026-04-06T00:00Z
+    RecordBatch::try_from_iter(vec![
+        ("call_id", Arc::new(Int64Array::from_iter_values(ids.clone())) as ArrayRef),
+        ("served_msisdn", Arc::new(StringArray::from_iter_values(ids.clone().map(|i| format!("+2126100000{:02}", i % 5))))),
+        (
+            "other_party",
+            Arc::new(StringArray::from_iter_values(ids.clone().map(|i| if i % 2 == 0 { "+212661234567" } else { "+212700000000" }))),
+        ),
+        // Call 3 has no duration and is filtered out by the view.
+        ("duration_s", Arc::new(Int64Array::from_iter_values(ids.clone().map(|i| if i == 3 { 0 } else { 60 * (i + 1) })))),
+        ("_ingested_at", Arc::new(TimestampMicrosecondArray::from_iter_values(vec![ingested; n]).with_timezone("UTC"))),
+    ])
+    .unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// A lakehouse with bronze.calls (ids 0..6) and a copy of the test project in `sql/`.
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/project"), &dir.path().join("sql"));
+        let f = Self { dir };
+        f.append(0..6, 1);
+        f
+    }
+
+    fn cwd(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn config(&self) -> LakehouseConfig {
+        LakehouseConfig::local(self.cwd().join("lakehouse").to_str().unwrap())
+    }
+
+    fn append(&self, ids: std::ops::Range<i64>, hour: i64) {
+        let config = self.config();
+        rt().block_on(async move {
+            let (lh, _) = Lakehouse::init(config).await.unwrap();
+            lh.write_batches("bronze", "calls", vec![bronze_calls(ids, hour)], WriteMode::Append).await.unwrap();
+        });
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        cdrlake(self.cwd(), args, &[])
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(o.status.success(), "cdrlake {args:?} failed:\n{}{}", stdout(&o), common::stderr(&o));
+        stdout(&o)
+    }
+
+    fn csv(&self, sql: &str) -> String {
+        self.ok(&["query", "--format", "csv", sql])
+    }
+
+    fn version(&self, table: &str) -> u64 {
+        let (schema, name) = table.split_once('.').unwrap();
+        let config = self.config();
+        rt().block_on(async move { Lakehouse::connect(config).await.unwrap().table_info(schema, name).await.unwrap().version })
+    }
+
+    fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.cwd().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+#[test]
+fn run_builds_every_materialization_in_order_and_records_it() {
+    let f = Fixture::new();
+    let out = f.ok(&["run"]);
+    let order: Vec<&str> = out.lines().filter(|l| l.starts_with('[')).map(|l| l.split(' ').nth(2).unwrap()).collect();
+    assert_eq!(order, vec!["bronze.rates", "gold.top_callers", "silver.calls_clean", "silver.calls_rated", "gold.usage_by_zone"], "{out}");
+    assert!(out.contains("done: 5 ok, 0 failed, 0 skipped"), "{out}");
+
+    // The seed has its declared types; the view and tables are queryable from a new process.
+    assert_eq!(
+        f.csv("SELECT arrow_typeof(rate_per_min) AS t, arrow_typeof(valid_from) AS d FROM bronze.rates LIMIT 1"),
+        "t,d\n\"Decimal128(18, 4)\",Date32\n"
+    );
+    assert_eq!(f.csv("SELECT count(*) AS n FROM silver.calls_clean"), "n\n5\n");
+    assert_eq!(
+        f.csv("SELECT zone, calls, seconds, revenue FROM gold.usage_by_zone ORDER BY zone"),
+        "zone,calls,seconds,revenue\nMA_MOBILE,2,480,9.6000\nMA_ONNET,3,540,4.5000\n"
+    );
+
+    // A view reads the latest bronze without a re-run.
+    f.append(10..11, 2);
+    assert_eq!(f.csv("SELECT count(*) AS n FROM silver.calls_clean"), "n\n6\n");
+
+    let runs = f.csv("SELECT model, materialization, status, rows, inputs FROM system.model_runs ORDER BY model");
+    assert!(runs.contains("bronze.rates,seed,success,2,{}"), "{runs}");
+    assert!(runs.contains("gold.top_callers,table,success,5,\"{\"\"bronze.calls\"\":0}\""), "{runs}");
+    assert!(runs.contains("silver.calls_rated,incremental,success,5,"), "{runs}");
+    assert!(runs.contains("bronze.rates\"\":"), "a model records the version of every table it reads: {runs}");
+}
+
+#[test]
+fn incremental_merges_new_rows_and_a_rerun_changes_nothing() {
+    let f = Fixture::new();
+    f.ok(&["run"]);
+    let v1 = f.version("silver.calls_rated");
+
+    let out = f.ok(&["run", "--select", "silver.calls_rated"]);
+    assert!(out.contains("no new or changed rows"), "{out}");
+    assert_eq!(f.version("silver.calls_rated"), v1, "a re-run with no new input commits nothing");
+
+    // A new batch two hours later, and a late row inside the one-hour lookback.
+    f.append(6..9, 3);
+    f.append(9..10, 2);
+    let out = f.ok(&["run", "--select", "silver.calls_rated+"]);
+    assert!(out.contains("4 rows, 4 inserted, 0 updated"), "{out}");
+    assert_eq!(f.version("silver.calls_rated"), v1 + 1, "one merge commit");
+    assert_eq!(f.csv("SELECT count(*) AS n, count(DISTINCT call_id) AS k FROM silver.calls_rated"), "n,k\n9,9\n");
+    assert_eq!(f.csv("SELECT sum(calls) AS c FROM gold.usage_by_zone"), "c\n9\n", "descendants were rebuilt");
+
+    let out = f.ok(&["run", "--select", "silver.calls_rated", "--full-refresh"]);
+    assert!(out.contains("full refresh"), "{out}");
+    assert_eq!(f.csv("SELECT count(*) AS n FROM silver.calls_rated"), "n\n9\n");
+}
+
+#[test]
+fn selectors_choose_nodes() {
+    let f = Fixture::new();
+    let built = |out: &str| -> Vec<String> {
+        out.lines().filter(|l| l.starts_with('[')).map(|l| l.split(' ').nth(2).unwrap().to_string()).collect()
+    };
+    assert_eq!(built(&f.ok(&["run", "-s", "+silver.calls_rated"])), vec!["bronze.rates", "silver.calls_clean", "silver.calls_rated"]);
+    assert_eq!(built(&f.ok(&["run", "-s", "silver.calls_clean+"])), vec!["silver.calls_clean", "silver.calls_rated", "gold.usage_by_zone"]);
+    assert_eq!(built(&f.ok(&["run", "-s", "gold.*"])), vec!["gold.top_callers", "gold.usage_by_zone"]);
+    assert_eq!(built(&f.ok(&["run", "-s", "bronze.rates", "gold.top_callers"])), vec!["bronze.rates", "gold.top_callers"]);
+    assert_clean_error(&f.run(&["run", "-s", "gold.nothing"]), &["selector 'gold.nothing' matches no model or seed"]);
+}
+
+#[test]
+fn data_tests_pass_fail_and_are_recorded() {
+    let f = Fixture::new();
+    f.ok(&["run"]);
+    let out = f.ok(&["test"]);
+    assert!(out.contains("8 passed, 0 failed, 0 warned"), "{out}");
+    assert!(out.contains("PASS silver.calls_rated relationships(zone, bronze.rates.zone)"), "{out}");
+    assert!(out.contains("PASS tests/revenue_matches_calls"), "{out}");
+
+    // Break data: a zone with no rate, and a duplicate id through a second bronze row.
+    f.write("sql/silver/calls_clean.sql", &std::fs::read_to_string(f.cwd().join("sql/silver/calls_clean.sql")).unwrap().replace("'MA_MOBILE' END", "'MA_OTHER' END"));
+    f.write("sql/tests/warn_only.sql", "-- @severity: warn\nSELECT * FROM silver.calls_clean WHERE duration_s > 100\n");
+    f.ok(&["run", "-s", "silver.calls_clean"]);
+    let o = f.run(&["test", "-s", "silver.calls_clean"]);
+    let out = stdout(&o);
+    assert!(out.contains("FAIL silver.calls_clean accepted_values(zone, 'MA_ONNET', 'MA_MOBILE') (2 failing rows)"), "{out}");
+    assert!(out.contains("WARN tests/warn_only (4 failing rows)"), "{out}");
+    assert!(!out.contains("calls_rated unique"), "only the selected model's tests run: {out}");
+    assert_clean_error(&o, &["1 data test(s) failed"]);
+
+    let recorded = f.csv("SELECT status, count(*) AS n FROM system.test_results GROUP BY status ORDER BY status");
+    // 8 passes from the first run; then calls_clean's not_null passes, accepted_values fails, warn_only warns.
+    assert_eq!(recorded, "status,n\nfail,1\npass,9\nwarn,1\n");
+}
+
+#[test]
+fn lineage_and_compile() {
+    let f = Fixture::new();
+    let mermaid = f.ok(&["lineage"]);
+    assert!(mermaid.starts_with("graph LR\n"), "{mermaid}");
+    for edge in ["bronze_calls --> silver_calls_clean", "bronze_rates --> silver_calls_rated", "silver_calls_rated --> gold_usage_by_zone"] {
+        assert!(mermaid.contains(edge), "{edge} missing:\n{mermaid}");
+    }
+    assert!(mermaid.contains("bronze_calls[(\"bronze.calls\")]"), "sources are drawn as stores:\n{mermaid}");
+    let dot = f.ok(&["lineage", "--format", "dot"]);
+    assert!(dot.contains("\"silver.calls_clean\" -> \"silver.calls_rated\";"), "{dot}");
+
+    f.ok(&["run", "-s", "+silver.calls_clean"]);
+    let compiled = f.ok(&["compile", "silver.calls_clean"]);
+    assert!(compiled.contains("-- reads: bronze.calls"), "{compiled}");
+    assert!(compiled.contains("-- logical plan") && compiled.contains("TableScan: bronze.calls"), "{compiled}");
+}
+
+#[test]
+fn errors_name_the_model_file_and_position() {
+    let f = Fixture::new();
+    f.ok(&["run"]);
+
+    f.write("sql/gold/ghost.sql", "-- @materialized: table\nSELECT *\nFROM   bronze.nowhere\n");
+    let o = f.run(&["run"]);
+    let path = f.cwd().join("sql/gold/ghost.sql");
+    assert_clean_error(&o, &["sql/gold/ghost.sql:3:8: gold.ghost reads bronze.nowhere", "not a model, a seed or a table"]);
+    std::fs::remove_file(&path).unwrap();
+
+    f.write("sql/silver/a.sql", "SELECT * FROM silver.b");
+    f.write("sql/silver/b.sql", "SELECT * FROM silver.a");
+    let err = assert_clean_error(&f.run(&["run"]), &["dependency cycle:", "silver.a", "silver.b"]);
+    assert!(!err.contains("gold"), "{err}");
+    std::fs::remove_file(f.cwd().join("sql/silver/a.sql")).unwrap();
+    std::fs::remove_file(f.cwd().join("sql/silver/b.sql")).unwrap();
+
+    f.write("sql/gold/broken.sql", "-- @materialized: table\nSELECT zone\nFROM silver.calls_rated WHERE zone = ) OR true\n");
+    assert_clean_error(&f.run(&["run"]), &["sql/gold/broken.sql: SQL error", "found: ) at Line: 3, Column: 38"]);
+    std::fs::remove_file(f.cwd().join("sql/gold/broken.sql")).unwrap();
+
+    // A model that fails at plan time: its descendants are skipped, other branches run, and
+    // its table keeps its previous version.
+    let before = f.version("silver.calls_rated");
+    let rated = f.cwd().join("sql/silver/calls_rated.sql");
+    let good = std::fs::read_to_string(&rated).unwrap();
+    std::fs::write(&rated, good.replace("c.duration_s * r.rate_per_min", "c.duration_s * r.no_such_column")).unwrap();
+    let o = f.run(&["run"]);
+    let out = stdout(&o);
+    assert!(out.contains("silver.calls_rated (incremental) ERROR:") && out.contains("no_such_column"), "{out}");
+    assert!(out.contains("gold.usage_by_zone (table) SKIPPED (upstream silver.calls_rated did not build)"), "{out}");
+    assert!(out.contains("gold.top_callers (table) OK"), "{out}");
+    assert_clean_error(&o, &["1 model(s) failed, 1 skipped"]);
+    assert_eq!(f.version("silver.calls_rated"), before, "nothing half-written");
+    let runs = f.csv("SELECT model, status FROM system.model_runs WHERE status <> 'success' ORDER BY model");
+    assert_eq!(runs, "model,status\ngold.usage_by_zone,skipped\nsilver.calls_rated,error\n");
+
+    // A failure while executing (not planning) leaves the table as it was too.
+    std::fs::write(&rated, good).unwrap();
+    f.write(
+        "sql/gold/top_callers.sql",
+        "-- @materialized: table\nSELECT served_msisdn, CAST(served_msisdn AS INT) AS n FROM bronze.calls\n",
+    );
+    let before = f.version("gold.top_callers");
+    let o = f.run(&["run", "-s", "gold.top_callers"]);
+    assert!(stdout(&o).contains("gold.top_callers (table) ERROR:"), "{}", stdout(&o));
+    assert_eq!(f.version("gold.top_callers"), before);
+    assert_eq!(f.csv("SELECT count(*) AS n FROM gold.top_callers"), "n\n5\n");
+}
