@@ -4,7 +4,9 @@
 
 pub mod cli;
 pub mod commands;
+pub mod contract;
 pub mod engine;
+pub mod ingest;
 pub mod models;
 pub mod output;
 pub mod s3_server;

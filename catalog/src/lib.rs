@@ -19,4 +19,4 @@ pub use lakehouse::{InitReport, Lakehouse};
 pub use location::{parse_table_name, Location, CATALOG_NAME, SCHEMAS};
 pub use provider::{DeltaProvider, LakehouseCatalog, LakehouseSchema};
 pub use views::{LazyView, ViewDefinition};
-pub use write::WriteMode;
+pub use write::{WriteMode, WriteOptions};

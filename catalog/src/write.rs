@@ -1,6 +1,9 @@
 //! Writing record batches to a lakehouse table: one Delta commit per call, all or nothing.
 
 use datafusion::arrow::record_batch::RecordBatch;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::Transaction;
+use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use deltalake::DeltaTable;
 
@@ -15,6 +18,16 @@ pub enum WriteMode {
     Overwrite,
 }
 
+/// Options beyond the mode.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// Add columns the table does not have yet (Delta schema evolution) instead of failing.
+    pub merge_schema: bool,
+    /// A Delta application transaction `(app_id, version)` committed atomically with the data,
+    /// so a writer can later ask whether it already wrote something (idempotent ingest).
+    pub app_transaction: Option<(String, i64)>,
+}
+
 impl Lakehouse {
     /// Commits `batches` to `schema.table` in one Delta commit and returns the new table state.
     pub async fn write_batches(
@@ -24,14 +37,42 @@ impl Lakehouse {
         batches: Vec<RecordBatch>,
         mode: WriteMode,
     ) -> Result<DeltaTable> {
+        self.write_batches_with(schema, table, batches, mode, WriteOptions::default()).await
+    }
+
+    pub async fn write_batches_with(
+        &self,
+        schema: &str,
+        table: &str,
+        batches: Vec<RecordBatch>,
+        mode: WriteMode,
+        options: WriteOptions,
+    ) -> Result<DeltaTable> {
         let target = self.table_for_write(schema, table).await?;
         let mut builder = target.write(batches).with_table_name(table);
         builder = match mode {
             WriteMode::Append => builder.with_save_mode(SaveMode::Append),
-            WriteMode::Overwrite => builder
-                .with_save_mode(SaveMode::Overwrite)
-                .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite),
+            WriteMode::Overwrite => builder.with_save_mode(SaveMode::Overwrite).with_schema_mode(SchemaMode::Overwrite),
         };
+        if options.merge_schema && mode == WriteMode::Append {
+            builder = builder.with_schema_mode(SchemaMode::Merge);
+        }
+        if let Some((app_id, version)) = options.app_transaction {
+            let props = CommitProperties::default().with_application_transaction(Transaction::new(app_id, version));
+            builder = builder.with_commit_properties(props);
+        }
         builder.await.map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))
+    }
+
+    /// The version of application transaction `app_id` recorded in `schema.table`, if any.
+    pub async fn app_transaction_version(&self, schema: &str, table: &str, app_id: &str) -> Result<Option<i64>> {
+        let t = match self.open_table(schema, table, None).await {
+            Ok(t) => t,
+            Err(CatalogError::UnknownTable { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let name = format!("{schema}.{table}");
+        let state = t.snapshot().map_err(|e| CatalogError::delta(&name, e))?;
+        state.transaction_version(t.log_store().as_ref(), app_id).await.map_err(|e| CatalogError::delta(&name, e))
     }
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod history;
+pub mod ingest;
 pub mod init;
 pub mod models;
 pub mod query;

@@ -1,0 +1,47 @@
+//! The bronze part of the data contract (`docs/data-contract.md` in the spec): event tables keep
+//! every field as text, plus the ingest metadata columns.
+
+/// Ingest metadata carried by every bronze event row.
+pub const METADATA_COLUMNS: [&str; 4] = ["_batch_id", "_source", "_row_number", "_ingested_at"];
+
+/// Bronze event tables and their fields, in contract order.
+pub const BRONZE_EVENT_TABLES: [(&str, &[&str]); 5] = [
+    (
+        "voice_cdr",
+        &[
+            "record_type", "recording_entity", "call_reference", "sequence_number", "served_imsi", "served_imei",
+            "served_msisdn", "other_party", "other_party_ton", "seizure_time", "answer_time", "release_time",
+            "duration_s", "cause_for_term", "lac", "cell_id", "visited_mccmnc",
+        ],
+    ),
+    (
+        "sms_cdr",
+        &[
+            "record_type", "recording_entity", "message_reference", "served_imsi", "served_msisdn", "other_party",
+            "other_party_ton", "event_time", "sms_result", "lac", "cell_id", "visited_mccmnc",
+        ],
+    ),
+    (
+        "data_cdr",
+        &[
+            "pgw_address", "charging_id", "record_sequence_number", "served_imsi", "served_msisdn", "served_imei", "apn",
+            "rat_type", "record_opening_time", "duration_s", "cause_for_rec_closing", "uplink_bytes", "downlink_bytes",
+            "lac", "cell_id", "visited_mccmnc",
+        ],
+    ),
+    ("network_probe", &["cell_id", "probe_time", "prb_utilization_pct", "active_users", "throughput_mbps", "latency_ms", "packet_loss_pct"]),
+    (
+        "crm_customer",
+        &[
+            "customer_id", "msisdn", "imsi", "first_name", "last_name", "national_id", "city", "region", "segment", "plan_id",
+            "status", "effective_from",
+        ],
+    ),
+];
+
+/// Typed bronze tables that come from seeds or the generator, never from raw files.
+pub const BRONZE_REFERENCE_TABLES: [&str; 4] = ["plan", "tariff_destination", "tariff_rate", "cell"];
+
+pub fn bronze_event_columns(table: &str) -> Option<&'static [&'static str]> {
+    BRONZE_EVENT_TABLES.iter().find(|(t, _)| *t == table).map(|(_, c)| *c)
+}
