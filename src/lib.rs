@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod contract;
 pub mod engine;
+pub mod generate;
 pub mod ingest;
 pub mod models;
 pub mod output;

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod generate;
 pub mod history;
 pub mod ingest;
 pub mod init;
