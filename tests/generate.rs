@@ -7,8 +7,8 @@ use std::path::Path;
 use cdrlake::contract::{bronze_event_columns, BRONZE_EVENT_TABLES, METADATA_COLUMNS};
 use common::{cdrlake, stdout};
 
-fn generate(cwd: &Path, lake: &str, seed: &str) {
-    let o = cdrlake(cwd, &["--lakehouse", lake, "generate", "--customers", "120", "--days", "2", "--seed", seed], &[]);
+fn generate(cwd: &Path, lake: &str, seed: &str, dirt_rate: &str) {
+    let o = cdrlake(cwd, &["--lakehouse", lake, "generate", "--customers", "120", "--days", "2", "--seed", seed, "--dirt-rate", dirt_rate], &[]);
     assert!(o.status.success(), "{}{}", stdout(&o), common::stderr(&o));
     assert!(stdout(&o).contains("CDRs/s"), "a summary with rates: {}", stdout(&o));
 }
@@ -32,16 +32,16 @@ fn dump(cwd: &Path, lake: &str) -> String {
 fn same_seed_same_data_other_seed_other_data() {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
-    generate(cwd, "./a", "7");
-    generate(cwd, "./b", "7");
-    generate(cwd, "./c", "8");
+    generate(cwd, "./a", "7", "0.02");
+    generate(cwd, "./b", "7", "0.02");
+    generate(cwd, "./c", "8", "0.02");
     let a = dump(cwd, "./a");
     assert!(a.lines().count() > 5_000, "a real amount of data");
     assert!(a == dump(cwd, "./b"), "same seed and options: identical rows");
     assert!(a != dump(cwd, "./c"), "another seed: other data");
     // Running again into the same lakehouse replaces the data rather than doubling it.
     let before = csv(cwd, "./a", "SELECT count(*) AS n FROM bronze.voice_cdr");
-    generate(cwd, "./a", "7");
+    generate(cwd, "./a", "7", "0.02");
     assert_eq!(csv(cwd, "./a", "SELECT count(*) AS n FROM bronze.voice_cdr"), before);
 }
 
@@ -49,7 +49,7 @@ fn same_seed_same_data_other_seed_other_data() {
 fn tables_have_the_contract_columns_and_sound_keys() {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
-    generate(cwd, "./lake", "1");
+    generate(cwd, "./lake", "1", "0");
     for (table, columns) in BRONZE_EVENT_TABLES {
         let got = csv(
             cwd,
@@ -85,4 +85,86 @@ fn tables_have_the_contract_columns_and_sound_keys() {
     // Long calls arrive as partial records of at most 30 minutes, closed by cause 1.
     let partials = csv(cwd, "./lake", "SELECT count(*) AS n FROM bronze.voice_cdr WHERE sequence_number IS NOT NULL AND (CAST(duration_s AS INT) > 1800 OR cause_for_term NOT IN ('0', '1', '3', '4'))");
     assert_eq!(partials, "n\n0\n");
+}
+
+fn truth_count(truth: &serde_json::Value, table: &str, kind: &str) -> u64 {
+    truth["dirt"]["rows"][table][kind].as_u64().unwrap_or(0)
+}
+
+fn n(cwd: &Path, sql: &str) -> u64 {
+    csv(cwd, "./lake", sql).lines().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn ground_truth_matches_what_is_in_bronze() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let o = cdrlake(
+        cwd,
+        &["--lakehouse", "./lake", "generate", "--customers", "300", "--days", "3", "--seed", "5", "--dirt-rate", "0.05", "--truth", "truth.json"],
+        &[],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cwd.join("truth.json")).unwrap()).unwrap();
+    for t in ["voice_cdr", "sms_cdr", "data_cdr"] {
+        assert_eq!(truth["rows"][t].as_u64().unwrap(), n(cwd, &format!("SELECT count(*) FROM bronze.{t}")), "{t} row count");
+    }
+
+    let dup = |keys: &str, table: &str| n(cwd, &format!("SELECT coalesce(sum(c - 1), 0) FROM (SELECT count(*) AS c FROM bronze.{table} GROUP BY {keys})"));
+    assert_eq!(dup("recording_entity, call_reference, record_type, sequence_number", "voice_cdr"), truth_count(&truth, "voice_cdr", "duplicate"));
+    assert_eq!(dup("recording_entity, message_reference, record_type", "sms_cdr"), truth_count(&truth, "sms_cdr", "duplicate"));
+    assert_eq!(dup("pgw_address, charging_id, record_sequence_number", "data_cdr"), truth_count(&truth, "data_cdr", "duplicate"));
+
+    for t in ["voice_cdr", "sms_cdr", "data_cdr"] {
+        assert_eq!(n(cwd, &format!("SELECT count(*) FROM bronze.{t} WHERE served_msisdn IS NULL")), truth_count(&truth, t, "msisdn_from_imsi"), "{t}");
+    }
+    let unparseable = "other_party IN ('12AB34', '+212', 'UNKNOWN', '+0012', '06-12-AB')";
+    assert_eq!(n(cwd, &format!("SELECT count(*) FROM bronze.voice_cdr WHERE {unparseable}")), truth_count(&truth, "voice_cdr", "unparseable_number"));
+    assert_eq!(n(cwd, &format!("SELECT count(*) FROM bronze.sms_cdr WHERE {unparseable}")), truth_count(&truth, "sms_cdr", "unparseable_number"));
+    let messy = "(other_party LIKE '00212%' OR other_party LIKE '(+212)%' OR other_party LIKE '% %' OR (other_party LIKE '%-%' AND other_party <> '06-12-AB'))";
+    assert_eq!(n(cwd, &format!("SELECT count(*) FROM bronze.voice_cdr WHERE {messy}")), truth_count(&truth, "voice_cdr", "reformatted_number"));
+    assert_eq!(n(cwd, "SELECT count(*) FROM bronze.voice_cdr WHERE duration_s LIKE '-%'"), truth_count(&truth, "voice_cdr", "negative_measure"));
+    assert_eq!(n(cwd, "SELECT count(*) FROM bronze.data_cdr WHERE uplink_bytes LIKE '-%'"), truth_count(&truth, "data_cdr", "negative_measure"));
+    assert_eq!(
+        n(cwd, "SELECT count(*) FROM bronze.data_cdr WHERE rat_type NOT IN ('GERAN', 'UTRAN', 'EUTRAN', 'NR', '6')"),
+        truth_count(&truth, "data_cdr", "unknown_rat")
+    );
+
+    // Timestamps: unparseable or missing, in the future of their delivery, release before answer.
+    let iso = "'^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}[+-]\\d{2}:\\d{2}$'";
+    let valid = |c: &str| format!("({c} ~ {iso} AND {c} NOT LIKE '2026-13-%')");
+    let bad = |t: &str, c: &str| n(cwd, &format!("SELECT count(*) FROM bronze.{t} WHERE NOT coalesce({}, false)", valid(c)));
+    assert_eq!(bad("voice_cdr", "release_time"), truth_count(&truth, "voice_cdr", "bad_timestamp"));
+    assert_eq!(bad("sms_cdr", "event_time"), truth_count(&truth, "sms_cdr", "bad_timestamp"));
+    assert_eq!(bad("data_cdr", "record_opening_time"), truth_count(&truth, "data_cdr", "bad_timestamp"));
+    let future = |t: &str, c: &str| {
+        n(cwd, &format!("SELECT count(*) FROM bronze.{t} WHERE {} AND TRY_CAST({c} AS TIMESTAMP) > _ingested_at + INTERVAL '15 minutes'", valid(c)))
+    };
+    assert_eq!(future("voice_cdr", "release_time"), truth_count(&truth, "voice_cdr", "future_timestamp"));
+    assert_eq!(future("sms_cdr", "event_time"), truth_count(&truth, "sms_cdr", "future_timestamp"));
+    assert_eq!(future("data_cdr", "record_opening_time"), truth_count(&truth, "data_cdr", "future_timestamp"));
+    assert_eq!(
+        n(cwd, &format!("SELECT count(*) FROM bronze.voice_cdr WHERE {} AND TRY_CAST(release_time AS TIMESTAMP) < TRY_CAST(coalesce(answer_time, seizure_time) AS TIMESTAMP)", valid("release_time"))),
+        truth_count(&truth, "voice_cdr", "release_before_answer")
+    );
+
+    // Partial sets: incomplete ones (a gap, or no final record) and ones sent in reverse.
+    let incomplete = n(
+        cwd,
+        "SELECT count(*) FROM (SELECT pgw_address, charging_id, count(DISTINCT record_sequence_number) AS k, \
+           max(CAST(record_sequence_number AS INT)) AS top, \
+           max(CASE WHEN cause_for_rec_closing IN ('0', '4') THEN 1 ELSE 0 END) AS closed \
+         FROM bronze.data_cdr GROUP BY 1, 2) WHERE k <> top OR closed = 0",
+    );
+    assert_eq!(Some(incomplete), truth["dirt"]["partial_sets_missing_record"]["data_cdr"].as_u64().or(Some(0)));
+    let reversed = n(
+        cwd,
+        "SELECT count(*) FROM (SELECT pgw_address, charging_id, count(DISTINCT record_sequence_number) AS k, \
+           max(CAST(record_sequence_number AS INT)) AS top, first_value(CAST(record_sequence_number AS INT) ORDER BY _row_number) AS first_sent \
+         FROM bronze.data_cdr GROUP BY 1, 2) WHERE k > 1 AND k = top AND first_sent = top",
+    );
+    assert_eq!(Some(reversed), truth["dirt"]["partial_sets_out_of_order"]["data_cdr"].as_u64().or(Some(0)));
+    let rejects = &truth["expected_rejects"]["voice_cdr"];
+    assert_eq!(rejects["E005"].as_u64(), Some(truth_count(&truth, "voice_cdr", "duplicate")));
+    assert!(rejects["E002"].as_u64().unwrap() > 0 && rejects["E008"].as_u64().unwrap() > 0, "{rejects}");
 }

@@ -1,4 +1,4 @@
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 use clap::Args;
 
@@ -22,6 +22,12 @@ pub struct GenerateArgs {
     /// Random seed: the same seed and options give the same data
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Share of records with one injected defect (0 for clean data)
+    #[arg(long, default_value_t = 0.02)]
+    pub dirt_rate: f64,
+    /// Where to write the ground truth (what was injected) as JSON
+    #[arg(long, default_value = "ground-truth.json")]
+    pub truth: std::path::PathBuf,
 }
 
 pub async fn run(global: &GlobalArgs, args: &GenerateArgs) -> Result<()> {
@@ -30,10 +36,15 @@ pub async fn run(global: &GlobalArgs, args: &GenerateArgs) -> Result<()> {
     }
     let customers = args.cdrs.map_or(args.customers, |c| customers_for(c, args.days));
     let lakehouse = super::connect_or_init(global).await?;
-    let options = GenerateOptions { customers, start: args.start, days: args.days, seed: args.seed, progress: true };
+    if !(0.0..=0.5).contains(&args.dirt_rate) {
+        bail!("--dirt-rate must be between 0 and 0.5");
+    }
+    let options = GenerateOptions { customers, start: args.start, days: args.days, seed: args.seed, dirt_rate: args.dirt_rate, progress: true };
     println!("generating {customers} subscribers over {} day(s) from {} (seed {}) into {}", args.days, args.start, args.seed, lakehouse.location());
     let summary = generate(&lakehouse, &options).await?;
     let total: u64 = summary.rows.iter().map(|(_, n)| n).sum();
+    let json = serde_json::to_string_pretty(&summary.truth)?;
+    std::fs::write(&args.truth, json + "\n").with_context(|| format!("cannot write {}", args.truth.display()))?;
     for (table, rows) in &summary.rows {
         println!("  bronze.{table:<14} {rows:>12} rows");
     }
@@ -44,5 +55,6 @@ pub async fn run(global: &GlobalArgs, args: &GenerateArgs) -> Result<()> {
         total as f64 / summary.seconds,
         summary.cdrs() as f64 / summary.seconds
     );
+    println!("ground truth: {}", args.truth.display());
     Ok(())
 }

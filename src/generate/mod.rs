@@ -4,22 +4,25 @@
 //! generated and committed to Delta before the next, so memory holds one day at a time. The same
 //! seed and options give the same rows.
 //!
-//! Not yet generated (next slice of the generator issue): dirt, fraud patterns and the
-//! ground-truth file.
+//! Not yet generated (next slice of the generator issue): fraud patterns.
 
 mod crm;
+pub mod dirt;
 mod rng;
 mod tables;
 mod traffic;
 mod world;
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
 use cdrlake_catalog::{Lakehouse, WriteMode};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
 
+use dirt::{Dirt, DirtCounts};
 use traffic::{generate_day, Counters, DayTables};
 
 #[derive(Debug, Clone)]
@@ -28,14 +31,54 @@ pub struct GenerateOptions {
     pub start: NaiveDate,
     pub days: u32,
     pub seed: u64,
+    /// Share of records that get one defect (see `dirt.rs`).
+    pub dirt_rate: f64,
     pub progress: bool,
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct Summary {
     /// Rows per table, in the order written.
     pub rows: Vec<(String, u64)>,
     pub seconds: f64,
+    pub truth: GroundTruth,
+}
+
+/// What the generator injected, for tests of mediation and fraud detection.
+#[derive(Debug, Default, Serialize)]
+pub struct GroundTruth {
+    pub seed: u64,
+    pub customers: usize,
+    pub start: String,
+    pub days: u32,
+    pub dirt_rate: f64,
+    pub rows: BTreeMap<String, u64>,
+    pub dirt: DirtCounts,
+    /// Rows each table should lose to mediation, by reason code.
+    pub expected_rejects: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl GroundTruth {
+    fn new(options: &GenerateOptions, rows: &[(String, u64)], dirt: DirtCounts) -> Self {
+        let mut expected_rejects: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for (table, kinds) in &dirt.rows {
+            for (kind, n) in kinds {
+                if let Some(reason) = kind.reason() {
+                    *expected_rejects.entry(table.to_string()).or_default().entry(reason.to_string()).or_default() += n;
+                }
+            }
+        }
+        Self {
+            seed: options.seed,
+            customers: options.customers,
+            start: options.start.to_string(),
+            days: options.days,
+            dirt_rate: options.dirt_rate,
+            rows: rows.iter().cloned().collect(),
+            dirt,
+            expected_rejects,
+        }
+    }
 }
 
 impl Summary {
@@ -82,8 +125,9 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
     );
     let mut tables = DayTables::new();
     let mut counters = Counters::default();
+    let mut dirt = Dirt::new(options.dirt_rate);
     for day in 0..options.days {
-        generate_day(&world, options.seed, options.start, day, &mut counters, &mut tables);
+        generate_day(&world, options.seed, options.start, day, &mut counters, &mut dirt, &mut tables);
         let mode = if day == 0 { WriteMode::Overwrite } else { WriteMode::Append };
         for table in [&mut tables.voice, &mut tables.sms, &mut tables.data, &mut tables.probes] {
             let name = table.name;
@@ -96,5 +140,6 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
     }
     bar.finish_and_clear();
     summary.seconds = started.elapsed().as_secs_f64();
+    summary.truth = GroundTruth::new(options, &summary.rows, dirt.counts);
     Ok(summary)
 }

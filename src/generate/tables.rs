@@ -21,6 +21,10 @@ impl TextTable {
         Self { name, columns, builders: columns.iter().map(|_| StringBuilder::new()).collect(), ingested_at: vec![], rows_before: 0 }
     }
 
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| *c == name)
+    }
+
     pub fn len(&self) -> usize {
         self.ingested_at.len()
     }

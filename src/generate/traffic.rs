@@ -7,6 +7,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timel
 use chrono_tz::Africa::Casablanca;
 use rand::RngExt;
 
+use super::dirt::{Dirt, Service};
 use super::rng::{lognormal, poisson, stream, weighted, Stream};
 use super::tables::TextTable;
 use super::world::{World, CITIES};
@@ -122,7 +123,7 @@ fn serving(rng: &mut Stream, world: &World, s: usize, day: u32) -> (String, Stri
     (c.cell_id.clone(), c.lac.clone(), "60401", c.technology)
 }
 
-pub fn generate_day(world: &World, seed: u64, start: NaiveDate, day: u32, counters: &mut Counters, out: &mut DayTables) {
+pub fn generate_day(world: &World, seed: u64, start: NaiveDate, day: u32, counters: &mut Counters, dirt: &mut Dirt, out: &mut DayTables) {
     let date = start + Duration::days(i64::from(day));
     let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
     let load = if weekend { 0.8 } else { 1.0 };
@@ -133,20 +134,30 @@ pub fn generate_day(world: &World, seed: u64, start: NaiveDate, day: u32, counte
         let mut rng = stream(seed, PURPOSE_DAY, (u64::from(day) << 32) | s as u64);
         let msc = format!("MSC-{}", CITIES[sub.city].code);
         for _ in 0..poisson(&mut rng, 3.0 * sub.activity * load) {
-            voice_call(world, &mut rng, s, date, day, &msc, counters, out);
+            voice_call(world, &mut rng, s, date, day, &msc, counters, dirt, out);
         }
         for _ in 0..poisson(&mut rng, 2.0 * sub.activity * load) {
-            sms(world, &mut rng, s, date, day, counters, out);
+            sms(world, &mut rng, s, date, day, counters, dirt, out);
         }
         for _ in 0..poisson(&mut rng, 4.0 * sub.activity * load) {
-            data_session(world, &mut rng, s, date, day, counters, out);
+            data_session(world, &mut rng, s, date, day, counters, dirt, out);
         }
     }
     probes(world, seed, date, day, out);
 }
 
 #[allow(clippy::too_many_arguments)]
-fn voice_call(world: &World, rng: &mut Stream, s: usize, date: NaiveDate, day: u32, msc: &str, counters: &mut Counters, out: &mut DayTables) {
+fn voice_call(
+    world: &World,
+    rng: &mut Stream,
+    s: usize,
+    date: NaiveDate,
+    day: u32,
+    msc: &str,
+    counters: &mut Counters,
+    dirt: &mut Dirt,
+    out: &mut DayTables,
+) {
     let sub = &world.subscribers[s];
     let (other, ton, callee) = destination(rng, world, s);
     let seizure = local_time(rng, date);
@@ -171,7 +182,7 @@ fn voice_call(world: &World, rng: &mut Stream, s: usize, date: NaiveDate, day: u
         let start = answer.unwrap_or(seizure);
         let end = start + Duration::seconds(duration as i64) + if answered { Duration::zero() } else { Duration::seconds(rng.random_range(5..30)) };
         let parts = if duration > PARTIAL_CALL_S { duration.div_ceil(PARTIAL_CALL_S) } else { 1 };
-        for k in 0..parts {
+        for k in partial_order(dirt, rng, "voice_cdr", parts) {
             let from = start + Duration::seconds((k * PARTIAL_CALL_S) as i64);
             let len = if parts == 1 { duration } else { (duration - k * PARTIAL_CALL_S).min(PARTIAL_CALL_S) };
             let release = if parts == 1 { end } else { from + Duration::seconds(len as i64) };
@@ -180,19 +191,24 @@ fn voice_call(world: &World, rng: &mut Stream, s: usize, date: NaiveDate, day: u
             let (seizure_s, answer_s) = if k == 0 { (iso(seizure), answer.map(iso)) } else { (iso(from), Some(iso(from))) };
             let release_s = iso(release);
             let duration_s = len.to_string();
-            out.voice.push(
+            let delivered = delivery(rng, release);
+            dirt.push(
+                rng,
+                &mut out.voice,
+                Service::Voice,
+                parts == 1,
                 &[
                     Some(record_type), Some(msc), Some(&reference), seq.as_deref(), Some(&imsi), Some(&imei), Some(&served),
                     Some(&other_party), Some(ton), Some(&seizure_s), answer_s.as_deref(), Some(&release_s), Some(&duration_s),
                     Some(cause), Some(&lac), Some(&cell), Some(visited),
                 ],
-                delivery(rng, release),
+                delivered,
             );
         }
     }
 }
 
-fn sms(world: &World, rng: &mut Stream, s: usize, date: NaiveDate, day: u32, counters: &mut Counters, out: &mut DayTables) {
+fn sms(world: &World, rng: &mut Stream, s: usize, date: NaiveDate, day: u32, counters: &mut Counters, dirt: &mut Dirt, out: &mut DayTables) {
     let sub = &world.subscribers[s];
     let (other, ton, callee) = destination(rng, world, s);
     let at = local_time(rng, date);
@@ -209,17 +225,31 @@ fn sms(world: &World, rng: &mut Stream, s: usize, date: NaiveDate, day: u32, cou
         counters.message_reference += 1;
         let entity = format!("SMSC-{}", 1 + counters.message_reference % 2);
         let reference = counters.message_reference.to_string();
-        out.sms.push(
+        let delivered = delivery(rng, at);
+        dirt.push(
+            rng,
+            &mut out.sms,
+            Service::Sms,
+            true,
             &[
                 Some(record_type), Some(&entity), Some(&reference), Some(&imsi), Some(&served), Some(&other_party), Some(ton),
                 Some(&time), Some(result), Some(&lac), Some(&cell), Some(visited),
             ],
-            delivery(rng, at),
+            delivered,
         );
     }
 }
 
-fn data_session(world: &World, rng: &mut Stream, s: usize, date: NaiveDate, day: u32, counters: &mut Counters, out: &mut DayTables) {
+fn data_session(
+    world: &World,
+    rng: &mut Stream,
+    s: usize,
+    date: NaiveDate,
+    day: u32,
+    counters: &mut Counters,
+    dirt: &mut Dirt,
+    out: &mut DayTables,
+) {
     let sub = &world.subscribers[s];
     let opened = local_time(rng, date);
     let duration = lognormal(rng, 600.0, 1.0).clamp(5.0, 6.0 * 3600.0) as u64;
@@ -238,7 +268,7 @@ fn data_session(world: &World, rng: &mut Stream, s: usize, date: NaiveDate, day:
     let parts = volume.div_ceil(PARTIAL_DATA_BYTES).max(duration.div_ceil(PARTIAL_DATA_S)).max(1);
     let apn = if rng.random::<f64>() < 0.95 { "internet" } else { "mms" };
     let mut buf = String::new();
-    for k in 0..parts {
+    for k in partial_order(dirt, rng, "data_cdr", parts) {
         let share = |total: u64| total / parts + if k + 1 == parts { total % parts } else { 0 };
         let (len, bytes) = (share(duration), share(volume));
         let up = bytes * 8 / 100;
@@ -246,15 +276,34 @@ fn data_session(world: &World, rng: &mut Stream, s: usize, date: NaiveDate, day:
         let cause = if k + 1 < parts { if volume / parts >= PARTIAL_DATA_BYTES { "16" } else { "17" } } else { "0" };
         buf.clear();
         let _ = write!(buf, "{}", k + 1);
+        let delivered = delivery(rng, open + Duration::seconds(len as i64));
         let (seq, open_s, len_s, up_s, down_s) = (buf.clone(), iso(open), len.to_string(), up.to_string(), (bytes - up).to_string());
-        out.data.push(
+        dirt.push(
+            rng,
+            &mut out.data,
+            Service::Data,
+            parts == 1,
             &[
-                Some(&pgw), Some(&charging_id), Some(&seq), Some(&sub.imsi), Some(&sub.msisdn), Some(&sub.imei), Some(apn), Some(rat),
+                Some(pgw.as_str()), Some(&charging_id), Some(&seq), Some(&sub.imsi), Some(&sub.msisdn), Some(&sub.imei), Some(apn), Some(rat),
                 Some(&open_s), Some(&len_s), Some(cause), Some(&up_s), Some(&down_s), Some(&lac), Some(&cell), Some(visited),
             ],
-            delivery(rng, open + Duration::seconds(len as i64)),
+            delivered,
         );
     }
+}
+
+/// The order partial records are sent in: normally 1..n; with a set defect, one record left
+/// out or the whole set reversed.
+fn partial_order(dirt: &mut Dirt, rng: &mut Stream, table: &'static str, parts: u64) -> Vec<u64> {
+    let (missing, reversed) = dirt.partial_defect(rng, table, parts);
+    let mut order: Vec<u64> = (0..parts).collect();
+    if missing {
+        order.remove(rng.random_range(0..parts as usize));
+    }
+    if reversed {
+        order.reverse();
+    }
+    order
 }
 
 fn probes(world: &World, seed: u64, date: NaiveDate, day: u32, out: &mut DayTables) {
