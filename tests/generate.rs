@@ -168,3 +168,58 @@ fn ground_truth_matches_what_is_in_bronze() {
     assert_eq!(rejects["E005"].as_u64(), Some(truth_count(&truth, "voice_cdr", "duplicate")));
     assert!(rejects["E002"].as_u64().unwrap() > 0 && rejects["E008"].as_u64().unwrap() > 0, "{rejects}");
 }
+
+#[test]
+fn injected_fraud_cases_are_in_bronze() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let o = cdrlake(cwd, &["--lakehouse", "./lake", "generate", "--customers", "200", "--days", "3", "--seed", "9", "--truth", "t.json"], &[]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cwd.join("t.json")).unwrap()).unwrap();
+    let cases = truth["fraud"].as_array().unwrap();
+    let rules: Vec<&str> = cases.iter().map(|c| c["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules, vec!["IMPOSSIBLE_TRAVEL", "VELOCITY", "IRSF"]);
+    for case in cases {
+        let msisdn = case["served_msisdn"].as_str().unwrap();
+        let ids: Vec<&str> = case["cdr_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let list = ids.iter().map(|i| format!("'{i}'")).collect::<Vec<_>>().join(", ");
+        let found = n(
+            cwd,
+            &format!("SELECT count(*) FROM bronze.voice_cdr WHERE served_msisdn = '{msisdn}' AND concat('V:', recording_entity, ':', call_reference, ':', record_type) IN ({list})"),
+        );
+        assert_eq!(found, ids.len() as u64, "{case}");
+        match case["rule"].as_str().unwrap() {
+            "IMPOSSIBLE_TRAVEL" => {
+                let cities = n(
+                    cwd,
+                    &format!("SELECT count(DISTINCT c.city) FROM bronze.voice_cdr v JOIN bronze.cell c ON c.cell_id = v.cell_id WHERE concat('V:', v.recording_entity, ':', v.call_reference, ':', v.record_type) IN ({list})"),
+                );
+                assert_eq!(cities, 2, "the clone calls from another city: {case}");
+            }
+            "VELOCITY" => assert!(ids.len() > 25, "{case}"),
+            _ => {
+                let risky = n(
+                    cwd,
+                    &format!("SELECT count(*) FROM bronze.voice_cdr WHERE served_msisdn = '{msisdn}' AND (other_party LIKE '+881%' OR other_party LIKE '+882%' OR other_party LIKE '+4470%')"),
+                );
+                assert!(risky >= 5, "{case}");
+            }
+        }
+    }
+    // Normal traffic has no high-risk calls: every IRSF-like pattern is an injected one.
+    let risky_callers = n(cwd, "SELECT count(DISTINCT served_msisdn) FROM bronze.voice_cdr WHERE other_party LIKE '+881%' OR other_party LIKE '+882%' OR other_party LIKE '+4470%'");
+    assert_eq!(risky_callers, 1);
+}
+
+#[test]
+fn generate_into_s3() {
+    let s3 = common::TestS3::start();
+    let dir = tempfile::tempdir().unwrap();
+    let env = s3.env();
+    let lake = ["--lakehouse", "s3://gen/lake"];
+    let o = cdrlake(dir.path(), &[&lake[..], &["generate", "--customers", "50", "--days", "1"]].concat(), &env);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let o = cdrlake(dir.path(), &[&lake[..], &["tables", "bronze", "--format", "csv"]].concat(), &env);
+    let tables: Vec<String> = stdout(&o).lines().skip(1).map(|l| l.split(',').nth(1).unwrap().to_string()).collect();
+    assert_eq!(tables, vec!["cell", "crm_customer", "data_cdr", "network_probe", "sms_cdr", "voice_cdr"]);
+}

@@ -4,10 +4,11 @@
 //! generated and committed to Delta before the next, so memory holds one day at a time. The same
 //! seed and options give the same rows.
 //!
-//! Not yet generated (next slice of the generator issue): fraud patterns.
+//! Dirt (`dirt.rs`) and fraud patterns (`fraud.rs`) are injected and listed in the ground truth.
 
 mod crm;
 pub mod dirt;
+pub mod fraud;
 mod rng;
 mod tables;
 mod traffic;
@@ -23,6 +24,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use dirt::{Dirt, DirtCounts};
+use fraud::FraudCase;
 use traffic::{generate_day, Counters, DayTables};
 
 #[derive(Debug, Clone)]
@@ -56,10 +58,12 @@ pub struct GroundTruth {
     pub dirt: DirtCounts,
     /// Rows each table should lose to mediation, by reason code.
     pub expected_rejects: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Injected fraud cases, one per pattern occurrence.
+    pub fraud: Vec<FraudCase>,
 }
 
 impl GroundTruth {
-    fn new(options: &GenerateOptions, rows: &[(String, u64)], dirt: DirtCounts) -> Self {
+    fn new(options: &GenerateOptions, rows: &[(String, u64)], dirt: DirtCounts, fraud: Vec<FraudCase>) -> Self {
         let mut expected_rejects: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for (table, kinds) in &dirt.rows {
             for (kind, n) in kinds {
@@ -77,6 +81,7 @@ impl GroundTruth {
             rows: rows.iter().cloned().collect(),
             dirt,
             expected_rejects,
+            fraud,
         }
     }
 }
@@ -126,8 +131,10 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
     let mut tables = DayTables::new();
     let mut counters = Counters::default();
     let mut dirt = Dirt::new(options.dirt_rate);
+    let mut fraud_cases = fraud::plan(&world, options.seed, options.start, options.days);
     for day in 0..options.days {
         generate_day(&world, options.seed, options.start, day, &mut counters, &mut dirt, &mut tables);
+        fraud::inject_day(&world, options.seed, options.start, day, &mut fraud_cases, &mut counters, &mut tables);
         let mode = if day == 0 { WriteMode::Overwrite } else { WriteMode::Append };
         for table in [&mut tables.voice, &mut tables.sms, &mut tables.data, &mut tables.probes] {
             let name = table.name;
@@ -140,6 +147,6 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
     }
     bar.finish_and_clear();
     summary.seconds = started.elapsed().as_secs_f64();
-    summary.truth = GroundTruth::new(options, &summary.rows, dirt.counts);
+    summary.truth = GroundTruth::new(options, &summary.rows, dirt.counts, fraud_cases);
     Ok(summary)
 }

@@ -38,6 +38,37 @@ impl DayTables {
     }
 }
 
+/// One MSC record, in the field order of `bronze.voice_cdr`.
+pub struct VoiceRow<'a> {
+    pub record_type: &'a str,
+    pub entity: &'a str,
+    pub reference: &'a str,
+    pub sequence: Option<&'a str>,
+    pub imsi: &'a str,
+    pub imei: &'a str,
+    pub served: &'a str,
+    pub other_party: &'a str,
+    pub ton: &'a str,
+    pub seizure: &'a str,
+    pub answer: Option<&'a str>,
+    pub release: &'a str,
+    pub duration: &'a str,
+    pub cause: &'a str,
+    pub lac: &'a str,
+    pub cell: &'a str,
+    pub visited: &'a str,
+}
+
+impl<'a> VoiceRow<'a> {
+    pub fn values(&self) -> [Option<&'a str>; 17] {
+        [
+            Some(self.record_type), Some(self.entity), Some(self.reference), self.sequence, Some(self.imsi), Some(self.imei),
+            Some(self.served), Some(self.other_party), Some(self.ton), Some(self.seizure), self.answer, Some(self.release),
+            Some(self.duration), Some(self.cause), Some(self.lac), Some(self.cell), Some(self.visited),
+        ]
+    }
+}
+
 /// Counters that make record references unique over a whole run.
 #[derive(Default)]
 pub struct Counters {
@@ -59,12 +90,12 @@ fn local_time(rng: &mut Stream, date: NaiveDate) -> DateTime<Utc> {
 }
 
 /// ISO-8601 in local time with its UTC offset, as the network elements write it.
-fn iso(t: DateTime<Utc>) -> String {
+pub(super) fn iso(t: DateTime<Utc>) -> String {
     t.with_timezone(&Casablanca).format("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
 
 /// Delivered a few minutes after the end of the hour in which the event ended.
-fn delivery(rng: &mut Stream, t: DateTime<Utc>) -> i64 {
+pub(super) fn delivery(rng: &mut Stream, t: DateTime<Utc>) -> i64 {
     let hour_end = t.with_minute(0).and_then(|x| x.with_second(0)).expect("valid") + Duration::hours(1);
     (hour_end + Duration::seconds(rng.random_range(60..600))).timestamp_micros()
 }
@@ -197,11 +228,26 @@ fn voice_call(
                 &mut out.voice,
                 Service::Voice,
                 parts == 1,
-                &[
-                    Some(record_type), Some(msc), Some(&reference), seq.as_deref(), Some(&imsi), Some(&imei), Some(&served),
-                    Some(&other_party), Some(ton), Some(&seizure_s), answer_s.as_deref(), Some(&release_s), Some(&duration_s),
-                    Some(cause), Some(&lac), Some(&cell), Some(visited),
-                ],
+                &VoiceRow {
+                    record_type,
+                    entity: msc,
+                    reference: &reference,
+                    sequence: seq.as_deref(),
+                    imsi: &imsi,
+                    imei: &imei,
+                    served: &served,
+                    other_party: &other_party,
+                    ton,
+                    seizure: &seizure_s,
+                    answer: answer_s.as_deref(),
+                    release: &release_s,
+                    duration: &duration_s,
+                    cause,
+                    lac: &lac,
+                    cell: &cell,
+                    visited,
+                }
+                .values(),
                 delivered,
             );
         }
