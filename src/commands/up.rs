@@ -1,6 +1,6 @@
-//! `cdrlake up`: the main job. Makes sure the lakehouse exists, builds the model project, and
-//! reports what the lakehouse holds. Data generation and the Flight SQL server join this
-//! command as they land.
+//! `cdrlake up`: the main job. Makes sure the lakehouse exists, generates the sample bronze
+//! data if it has none, builds the model project, and reports what the lakehouse holds. The
+//! Flight SQL server joins this command when it lands.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +11,8 @@ use clap::Args;
 
 use crate::cli::GlobalArgs;
 use crate::engine::Engine;
+use crate::generate::{generate, GenerateOptions};
+use chrono::NaiveDate;
 use crate::models::{runner, Project, RunOptions};
 
 #[derive(Debug, Args)]
@@ -18,6 +20,12 @@ pub struct UpArgs {
     /// The model project to build
     #[arg(long, default_value = "sql", value_name = "DIR")]
     pub project: PathBuf,
+    /// Subscribers of the sample data generated into an empty lakehouse
+    #[arg(long, default_value_t = 10_000)]
+    pub customers: usize,
+    /// Days of sample data (from 2026-04-01: billing period 2026-04)
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
 }
 
 pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
@@ -26,6 +34,19 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
         println!("created lakehouse at {}", lakehouse.location());
     }
     let lakehouse = Arc::new(lakehouse);
+    if lakehouse.list_tables("bronze").await?.iter().all(|t| t != "voice_cdr") {
+        let options = GenerateOptions {
+            customers: args.customers,
+            start: NaiveDate::from_ymd_opt(2026, 4, 1).expect("valid date"),
+            days: args.days,
+            seed: 42,
+            dirt_rate: 0.02,
+            progress: true,
+        };
+        println!("no CDRs yet: generating {} subscribers over {} days", options.customers, options.days);
+        let summary = generate(&lakehouse, &options).await?;
+        println!("generated {} CDRs in {:.1}s", summary.cdrs(), summary.seconds);
+    }
     let engine = Engine::new(lakehouse.clone()).await?;
     let project = Project::load(&args.project)?;
     let run = runner::run(&engine, &project, &RunOptions::default()).await?;
