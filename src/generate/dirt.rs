@@ -86,6 +86,23 @@ fn reformat(rng: &mut Stream, e164: &str) -> Option<String> {
     })
 }
 
+impl DirtCounts {
+    pub fn merge(&mut self, other: DirtCounts) {
+        for (table, kinds) in other.rows {
+            let mine = self.rows.entry(table).or_default();
+            for (kind, n) in kinds {
+                *mine.entry(kind).or_default() += n;
+            }
+        }
+        for (table, n) in other.partial_sets_missing_record {
+            *self.partial_sets_missing_record.entry(table).or_default() += n;
+        }
+        for (table, n) in other.partial_sets_out_of_order {
+            *self.partial_sets_out_of_order.entry(table).or_default() += n;
+        }
+    }
+}
+
 impl Dirt {
     pub fn new(rate: f64) -> Self {
         Self { rate, counts: DirtCounts::default() }

@@ -96,7 +96,7 @@ fn km(a: &super::world::City, b: &super::world::City) -> f64 {
 pub fn inject_day(world: &World, seed: u64, start: NaiveDate, day: u32, cases: &mut [FraudCase], counters: &mut Counters, out: &mut DayTables) {
     let date = start + Duration::days(i64::from(day));
     for (i, case) in cases.iter_mut().enumerate().filter(|(_, c)| c.day == day) {
-        let mut rng = stream(seed, PURPOSE_FRAUD, 1 + i as u64);
+        let mut rng = stream(seed, PURPOSE_FRAUD, 1 + (u64::from(day) << 16) + i as u64);
         let naive = date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(case.local_start, 0).expect("in range"));
         let t0 = Casablanca.from_local_datetime(&naive).earliest().expect("daytime exists").with_timezone(&Utc);
         let sub = &world.subscribers[case.subscriber];

@@ -14,7 +14,8 @@ mod tables;
 mod traffic;
 mod world;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
@@ -26,6 +27,22 @@ use serde::Serialize;
 use dirt::{Dirt, DirtCounts};
 use fraud::FraudCase;
 use traffic::{generate_day, Counters, DayTables};
+
+/// One generated day, ready to be committed.
+struct Day {
+    tables: DayTables,
+    dirt: DirtCounts,
+    fraud: Vec<FraudCase>,
+}
+
+fn generate_one_day(world: &world::World, seed: u64, start: NaiveDate, day: u32, dirt_rate: f64, mut fraud: Vec<FraudCase>) -> Day {
+    let mut tables = DayTables::new();
+    let mut counters = Counters::for_day(day);
+    let mut dirt = Dirt::new(dirt_rate);
+    generate_day(world, seed, start, day, &mut counters, &mut dirt, &mut tables);
+    fraud::inject_day(world, seed, start, day, &mut fraud, &mut counters, &mut tables);
+    Day { tables, dirt: dirt.counts, fraud }
+}
 
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
@@ -119,7 +136,7 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
     lakehouse.write_batches("bronze", "cell", vec![cells], WriteMode::Overwrite).await?;
     let mut customers = crm::customer_table(&world, options.start);
     summary.add("crm_customer", customers.len() as u64);
-    let batch = customers.finish(&batch_id, &source)?;
+    let batch = customers.finish(&batch_id, &source, 0)?;
     lakehouse.write_batches("bronze", "crm_customer", vec![batch], WriteMode::Overwrite).await?;
 
     let bar = if options.progress { ProgressBar::new(u64::from(options.days)) } else { ProgressBar::hidden() };
@@ -128,17 +145,32 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let mut tables = DayTables::new();
-    let mut counters = Counters::default();
-    let mut dirt = Dirt::new(options.dirt_rate);
-    let mut fraud_cases = fraud::plan(&world, options.seed, options.start, options.days);
+    let world = Arc::new(world);
+    let planned = fraud::plan(&world, options.seed, options.start, options.days);
+    let mut fraud_cases = Vec::new();
+    let mut dirt = DirtCounts::default();
+    let mut rows_written: BTreeMap<&'static str, i64> = BTreeMap::new();
+    // Days are generated on blocking threads a little ahead of the writer, which commits them in order.
+    let lookahead = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+    let mut pending: VecDeque<tokio::task::JoinHandle<Day>> = VecDeque::new();
+    let mut next_day = 0;
     for day in 0..options.days {
-        generate_day(&world, options.seed, options.start, day, &mut counters, &mut dirt, &mut tables);
-        fraud::inject_day(&world, options.seed, options.start, day, &mut fraud_cases, &mut counters, &mut tables);
+        while next_day < options.days && pending.len() < lookahead {
+            let (world, d) = (world.clone(), next_day);
+            let cases: Vec<FraudCase> = planned.iter().filter(|c| c.day == d).cloned().collect();
+            let (seed, start, rate) = (options.seed, options.start, options.dirt_rate);
+            pending.push_back(tokio::task::spawn_blocking(move || generate_one_day(&world, seed, start, d, rate, cases)));
+            next_day += 1;
+        }
+        let mut done = pending.pop_front().expect("a day is pending").await?;
+        dirt.merge(done.dirt);
+        fraud_cases.extend(done.fraud);
         let mode = if day == 0 { WriteMode::Overwrite } else { WriteMode::Append };
-        for table in [&mut tables.voice, &mut tables.sms, &mut tables.data, &mut tables.probes] {
+        for table in [&mut done.tables.voice, &mut done.tables.sms, &mut done.tables.data, &mut done.tables.probes] {
             let name = table.name;
-            let batch = table.finish(&batch_id, &source)?;
+            let before = rows_written.entry(name).or_default();
+            let batch = table.finish(&batch_id, &source, *before)?;
+            *before += batch.num_rows() as i64;
             summary.add(name, batch.num_rows() as u64);
             lakehouse.write_batches("bronze", name, vec![batch], mode).await?;
         }
@@ -147,6 +179,7 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
     }
     bar.finish_and_clear();
     summary.seconds = started.elapsed().as_secs_f64();
-    summary.truth = GroundTruth::new(options, &summary.rows, dirt.counts, fraud_cases);
+    fraud_cases.sort_by_key(|c| c.rule as u8);
+    summary.truth = GroundTruth::new(options, &summary.rows, dirt, fraud_cases);
     Ok(summary)
 }

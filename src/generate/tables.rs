@@ -12,13 +12,11 @@ pub struct TextTable {
     columns: &'static [&'static str],
     builders: Vec<StringBuilder>,
     ingested_at: Vec<i64>,
-    /// Rows this run has produced for the table before the current batch.
-    rows_before: i64,
 }
 
 impl TextTable {
     pub fn new(name: &'static str, columns: &'static [&'static str]) -> Self {
-        Self { name, columns, builders: columns.iter().map(|_| StringBuilder::new()).collect(), ingested_at: vec![], rows_before: 0 }
+        Self { name, columns, builders: columns.iter().map(|_| StringBuilder::new()).collect(), ingested_at: vec![] }
     }
 
     pub fn column_index(&self, name: &str) -> Option<usize> {
@@ -38,8 +36,9 @@ impl TextTable {
         self.ingested_at.push(ingested_at_us);
     }
 
-    /// The rows so far as one batch with metadata; the builder starts over.
-    pub fn finish(&mut self, batch_id: &str, source: &str) -> Result<RecordBatch> {
+    /// The rows so far as one batch with metadata, numbered from `rows_before + 1`; the builder
+    /// starts over.
+    pub fn finish(&mut self, batch_id: &str, source: &str, rows_before: i64) -> Result<RecordBatch> {
         let n = self.len();
         let mut fields: Vec<Field> = self.columns.iter().map(|c| Field::new(*c, DataType::Utf8, true)).collect();
         let mut arrays: Vec<ArrayRef> = self.builders.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
@@ -48,10 +47,9 @@ impl TextTable {
         fields.push(Field::new("_source", DataType::Utf8, true));
         arrays.push(Arc::new(StringArray::from(vec![source; n])));
         fields.push(Field::new("_row_number", DataType::Int64, true));
-        arrays.push(Arc::new(Int64Array::from_iter_values(self.rows_before + 1..=self.rows_before + n as i64)));
+        arrays.push(Arc::new(Int64Array::from_iter_values(rows_before + 1..=rows_before + n as i64)));
         fields.push(Field::new("_ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true));
         arrays.push(Arc::new(TimestampMicrosecondArray::from(std::mem::take(&mut self.ingested_at)).with_timezone("UTC")));
-        self.rows_before += n as i64;
         Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
     }
 }

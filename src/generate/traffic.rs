@@ -69,12 +69,19 @@ impl<'a> VoiceRow<'a> {
     }
 }
 
-/// Counters that make record references unique over a whole run.
-#[derive(Default)]
+/// Counters that make record references unique over a whole run. Each day numbers from its
+/// own range, so days can be generated independently (and in parallel).
 pub struct Counters {
     pub call_reference: u64,
     pub message_reference: u64,
     pub charging_id: u64,
+}
+
+impl Counters {
+    pub fn for_day(day: u32) -> Self {
+        let base = u64::from(day) * 1_000_000_000;
+        Self { call_reference: base, message_reference: base, charging_id: base }
+    }
 }
 
 fn local_time(rng: &mut Stream, date: NaiveDate) -> DateTime<Utc> {
