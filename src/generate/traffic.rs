@@ -1,9 +1,10 @@
 //! One simulated day of traffic: voice, SMS and data records of every active subscriber, and
 //! the 5-minute probes of every cell, as the network elements would send them.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Offset, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Africa::Casablanca;
 use rand::RngExt;
 
@@ -96,9 +97,35 @@ fn local_time(rng: &mut Stream, date: NaiveDate) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// ISO-8601 in local time with its UTC offset, as the network elements write it.
+/// ISO-8601 in local time with its UTC offset, as the network elements write it
+/// (`2026-04-06T11:15:00+01:00`). Written digit by digit: this runs several times per record.
 pub(super) fn iso(t: DateTime<Utc>) -> String {
-    t.with_timezone(&Casablanca).format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    let local = t.with_timezone(&Casablanca);
+    let offset = local.offset().fix().local_minus_utc();
+    let mut s = String::with_capacity(25);
+    let two = |s: &mut String, v: u32| {
+        s.push(char::from(b'0' + (v / 10) as u8));
+        s.push(char::from(b'0' + (v % 10) as u8));
+    };
+    let year = local.year() as u32;
+    two(&mut s, year / 100);
+    two(&mut s, year % 100);
+    s.push('-');
+    two(&mut s, local.month());
+    s.push('-');
+    two(&mut s, local.day());
+    s.push('T');
+    two(&mut s, local.hour());
+    s.push(':');
+    two(&mut s, local.minute());
+    s.push(':');
+    two(&mut s, local.second());
+    s.push(if offset < 0 { '-' } else { '+' });
+    let minutes = offset.unsigned_abs() / 60;
+    two(&mut s, minutes / 60);
+    s.push(':');
+    two(&mut s, minutes % 60);
+    s
 }
 
 /// Delivered a few minutes after the end of the hour in which the event ended.
@@ -143,13 +170,13 @@ fn destination(rng: &mut Stream, world: &World, caller: usize) -> (String, &'sta
 }
 
 /// Where a subscriber is today: a cell of their city (mostly home), or a visited network.
-fn serving(rng: &mut Stream, world: &World, s: usize, day: u32) -> (String, String, &'static str, &'static str) {
+fn serving<'w>(rng: &mut Stream, world: &'w World, s: usize, day: u32) -> (Cow<'w, str>, &'w str, &'static str, &'static str) {
     let sub = &world.subscribers[s];
     if let Some((from, to, network)) = sub.roaming
         && (from..=to).contains(&day)
     {
         let country = if network == "20801" { "FR" } else { "ES" };
-        return (format!("{country}{:04}", rng.random_range(1..400)), "0".into(), network, "4G");
+        return (Cow::Owned(format!("{country}{:04}", rng.random_range(1..400))), "0", network, "4G");
     }
     let cell = if rng.random::<f64>() < 0.7 {
         sub.home_cell
@@ -158,7 +185,7 @@ fn serving(rng: &mut Stream, world: &World, s: usize, day: u32) -> (String, Stri
         cells[rng.random_range(0..cells.len())]
     };
     let c = &world.cells[cell];
-    (c.cell_id.clone(), c.lac.clone(), "60401", c.technology)
+    (Cow::Borrowed(&c.cell_id), &c.lac, "60401", c.technology)
 }
 
 pub fn generate_day(world: &World, seed: u64, start: NaiveDate, day: u32, counters: &mut Counters, dirt: &mut Dirt, out: &mut DayTables) {
@@ -208,11 +235,11 @@ fn voice_call(
     };
     let (cell, lac, visited, _) = serving(rng, world, s, day);
     let final_cause = if !answered { "3" } else if rng.random::<f64>() < 0.01 { "4" } else { "0" };
-    let mut legs = vec![("MOC", sub.msisdn.clone(), sub.imsi.clone(), sub.imei.clone(), other.clone(), ton, cell.clone(), lac.clone(), visited)];
+    let mut legs = vec![("MOC", sub.msisdn.as_str(), sub.imsi.as_str(), sub.imei.as_str(), other.as_str(), ton, cell, lac, visited)];
     if let Some(c) = callee.filter(|c| world.subscribers[*c].active_on(date)) {
         let callee = &world.subscribers[c];
         let (ccell, clac, cvisited, _) = serving(rng, world, c, day);
-        legs.push(("MTC", callee.msisdn.clone(), callee.imsi.clone(), callee.imei.clone(), sub.msisdn.clone(), "international", ccell, clac, cvisited));
+        legs.push(("MTC", callee.msisdn.as_str(), callee.imsi.as_str(), callee.imei.as_str(), sub.msisdn.as_str(), "international", ccell, clac, cvisited));
     }
     for (record_type, served, imsi, imei, other_party, ton, cell, lac, visited) in legs {
         counters.call_reference += 1;
@@ -240,17 +267,17 @@ fn voice_call(
                     entity: msc,
                     reference: &reference,
                     sequence: seq.as_deref(),
-                    imsi: &imsi,
-                    imei: &imei,
-                    served: &served,
-                    other_party: &other_party,
+                    imsi,
+                    imei,
+                    served,
+                    other_party,
                     ton,
                     seizure: &seizure_s,
                     answer: answer_s.as_deref(),
                     release: &release_s,
                     duration: &duration_s,
                     cause,
-                    lac: &lac,
+                    lac,
                     cell: &cell,
                     visited,
                 }
@@ -267,11 +294,11 @@ fn sms(world: &World, rng: &mut Stream, s: usize, date: NaiveDate, day: u32, cou
     let at = local_time(rng, date);
     let result = if rng.random::<f64>() < 0.97 { "0" } else { "2" };
     let (cell, lac, visited, _) = serving(rng, world, s, day);
-    let mut legs = vec![("SMS_MO", sub.msisdn.clone(), sub.imsi.clone(), other, ton, cell, lac, visited)];
+    let mut legs = vec![("SMS_MO", sub.msisdn.as_str(), sub.imsi.as_str(), other.as_str(), ton, cell, lac, visited)];
     if let Some(c) = callee.filter(|c| world.subscribers[*c].active_on(date) && result == "0") {
         let r = &world.subscribers[c];
         let (ccell, clac, cvisited, _) = serving(rng, world, c, day);
-        legs.push(("SMS_MT", r.msisdn.clone(), r.imsi.clone(), sub.msisdn.clone(), "international", ccell, clac, cvisited));
+        legs.push(("SMS_MT", r.msisdn.as_str(), r.imsi.as_str(), sub.msisdn.as_str(), "international", ccell, clac, cvisited));
     }
     let time = iso(at);
     for (record_type, served, imsi, other_party, ton, cell, lac, visited) in legs {
@@ -384,5 +411,20 @@ fn probes(world: &World, seed: u64, date: NaiveDate, day: u32, out: &mut DayTabl
                 delivery(&mut rng, at),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_uses_casablanca_offsets() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(iso(t("2026-04-06T10:15:00Z")), "2026-04-06T11:15:00+01:00");
+        assert_eq!(iso(t("2026-04-30T23:30:00Z")), "2026-05-01T00:30:00+01:00");
+        // The Ramadan suspension: UTC+00.
+        assert_eq!(iso(t("2026-03-01T12:00:05Z")), "2026-03-01T12:00:05+00:00");
+        assert_eq!(iso(t("2026-04-06T10:15:00Z")), t("2026-04-06T10:15:00Z").with_timezone(&Casablanca).format("%Y-%m-%dT%H:%M:%S%:z").to_string());
     }
 }
