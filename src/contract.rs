@@ -1,6 +1,11 @@
 //! The bronze part of the data contract (`docs/data-contract.md` in the spec): event tables keep
 //! every field as text, plus the ingest metadata columns.
 
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, TimeUnit};
+
 /// Ingest metadata carried by every bronze event row.
 pub const METADATA_COLUMNS: [&str; 4] = ["_batch_id", "_source", "_row_number", "_ingested_at"];
 
@@ -44,4 +49,19 @@ pub const BRONZE_REFERENCE_TABLES: [&str; 4] = ["plan", "tariff_destination", "t
 
 pub fn bronze_event_columns(table: &str) -> Option<&'static [&'static str]> {
     BRONZE_EVENT_TABLES.iter().find(|(t, _)| *t == table).map(|(_, c)| *c)
+}
+
+/// The ingest metadata columns for `ingested_at.len()` rows of one batch, numbered from
+/// `rows_before + 1`.
+pub fn metadata_columns(batch_id: &str, source: &str, rows_before: i64, ingested_at: Vec<i64>) -> Vec<(Field, ArrayRef)> {
+    let n = ingested_at.len();
+    vec![
+        (Field::new("_batch_id", DataType::Utf8, true), Arc::new(StringArray::from(vec![batch_id; n])) as ArrayRef),
+        (Field::new("_source", DataType::Utf8, true), Arc::new(StringArray::from(vec![source; n]))),
+        (Field::new("_row_number", DataType::Int64, true), Arc::new(Int64Array::from_iter_values(rows_before + 1..=rows_before + n as i64))),
+        (
+            Field::new("_ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+            Arc::new(TimestampMicrosecondArray::from(ingested_at).with_timezone("UTC")),
+        ),
+    ]
 }

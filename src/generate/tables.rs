@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use anyhow::Result;
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema};
+
+use crate::contract::metadata_columns;
 
 pub struct TextTable {
     pub name: &'static str,
@@ -39,17 +41,12 @@ impl TextTable {
     /// The rows so far as one batch with metadata, numbered from `rows_before + 1`; the builder
     /// starts over.
     pub fn finish(&mut self, batch_id: &str, source: &str, rows_before: i64) -> Result<RecordBatch> {
-        let n = self.len();
         let mut fields: Vec<Field> = self.columns.iter().map(|c| Field::new(*c, DataType::Utf8, true)).collect();
         let mut arrays: Vec<ArrayRef> = self.builders.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
-        fields.push(Field::new("_batch_id", DataType::Utf8, true));
-        arrays.push(Arc::new(StringArray::from(vec![batch_id; n])));
-        fields.push(Field::new("_source", DataType::Utf8, true));
-        arrays.push(Arc::new(StringArray::from(vec![source; n])));
-        fields.push(Field::new("_row_number", DataType::Int64, true));
-        arrays.push(Arc::new(Int64Array::from_iter_values(rows_before + 1..=rows_before + n as i64)));
-        fields.push(Field::new("_ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true));
-        arrays.push(Arc::new(TimestampMicrosecondArray::from(std::mem::take(&mut self.ingested_at)).with_timezone("UTC")));
+        for (field, array) in metadata_columns(batch_id, source, rows_before, std::mem::take(&mut self.ingested_at)) {
+            fields.push(field);
+            arrays.push(array);
+        }
         Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
     }
 }

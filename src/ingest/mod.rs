@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
 use bytes::Bytes;
 use cdrlake_catalog::{CatalogError, Lakehouse, WriteMode, WriteOptions};
 use sha2::{Digest, Sha256};
 
-use crate::contract::{bronze_event_columns, BRONZE_REFERENCE_TABLES, METADATA_COLUMNS};
+use crate::contract::{bronze_event_columns, metadata_columns, BRONZE_REFERENCE_TABLES, METADATA_COLUMNS};
 use read::{read_text_batch, FileFormat};
 pub use sources::expand;
 
@@ -124,14 +124,10 @@ fn with_metadata(data: &RecordBatch, columns: &[String], batch_id: &str, source:
         });
     }
     let now = chrono::Utc::now().timestamp_micros();
-    fields.push(Field::new("_batch_id", DataType::Utf8, true));
-    arrays.push(Arc::new(StringArray::from(vec![batch_id; n])));
-    fields.push(Field::new("_source", DataType::Utf8, true));
-    arrays.push(Arc::new(StringArray::from(vec![source; n])));
-    fields.push(Field::new("_row_number", DataType::Int64, true));
-    arrays.push(Arc::new(Int64Array::from_iter_values(1..=n as i64)));
-    fields.push(Field::new("_ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true));
-    arrays.push(Arc::new(TimestampMicrosecondArray::from(vec![now; n]).with_timezone("UTC")));
+    for (field, array) in metadata_columns(batch_id, source, 0, vec![now; n]) {
+        fields.push(field);
+        arrays.push(array);
+    }
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
 
