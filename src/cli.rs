@@ -70,6 +70,8 @@ pub enum Command {
     Lineage(commands::models::LineageArgs),
     /// Show a model's resolved SQL, its inputs and its logical plan.
     Compile(commands::models::CompileArgs),
+    /// Serve the lakehouse over Arrow Flight SQL (ADBC, JDBC, Superset, pyarrow).
+    Serve(commands::serve::ServeArgs),
     /// Serve a local directory as an S3 endpoint (for tests and trying S3 without MinIO).
     S3Server(commands::s3_server::S3ServerArgs),
 }
@@ -160,6 +162,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Test(args) => commands::models::test(&cli.global, &args).await,
         Command::Lineage(args) => commands::models::lineage(&args).await,
         Command::Compile(args) => commands::models::compile(&cli.global, &args).await,
+        Command::Serve(args) => commands::serve::run(&cli.global, &args).await,
         Command::S3Server(args) => commands::s3_server::run(&args).await,
     }
 }

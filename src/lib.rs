@@ -11,3 +11,4 @@ pub mod ingest;
 pub mod models;
 pub mod output;
 pub mod s3_server;
+pub mod server;

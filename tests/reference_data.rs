@@ -10,14 +10,14 @@ fn up_builds_the_shipped_project_with_the_spec_tariff() {
     let project = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
     let lake = dir.path().join("lake");
     let lake = lake.to_str().unwrap();
-    let o = cdrlake(dir.path(), &["--lakehouse", lake, "up", "--project", project.to_str().unwrap(), "--customers", "30", "--days", "1"], &[]);
+    let o = cdrlake(dir.path(), &["--lakehouse", lake, "up", "--project", project.to_str().unwrap(), "--customers", "30", "--days", "1", "--no-serve"], &[]);
     assert!(o.status.success(), "{}{}", stdout(&o), common::stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("bronze.tariff_rate: version 0, 28 rows"), "{out}");
     assert!(out.contains("no CDRs yet: generating 30 subscribers over 1 days"), "{out}");
     assert!(out.contains("bronze.voice_cdr: version 0"), "{out}");
     // A second `up` keeps the data it has.
-    let again = cdrlake(dir.path(), &["--lakehouse", lake, "up", "--project", project.to_str().unwrap()], &[]);
+    let again = cdrlake(dir.path(), &["--lakehouse", lake, "up", "--project", project.to_str().unwrap(), "--no-serve"], &[]);
     assert!(!stdout(&again).contains("generating"), "{}", stdout(&again));
 
     let q = |sql: &str| {

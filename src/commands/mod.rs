@@ -7,6 +7,7 @@ pub mod init;
 pub mod models;
 pub mod query;
 pub mod s3_server;
+pub mod serve;
 pub mod tables;
 pub mod up;
 

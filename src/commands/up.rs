@@ -1,11 +1,11 @@
 //! `cdrlake up`: the main job. Makes sure the lakehouse exists, generates the sample bronze
-//! data if it has none, builds the model project, and reports what the lakehouse holds. The
-//! Flight SQL server joins this command when it lands.
+//! data if it has none, builds the model project, reports what the lakehouse holds, and serves
+//! it over Flight SQL.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use cdrlake_catalog::Lakehouse;
 use clap::Args;
 
@@ -26,6 +26,12 @@ pub struct UpArgs {
     /// Days of sample data (from 2026-04-01: billing period 2026-04)
     #[arg(long, default_value_t = 30)]
     pub days: u32,
+    /// Flight SQL address to serve on once everything is built
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub listen: std::net::SocketAddr,
+    /// Build, report and exit instead of serving
+    #[arg(long)]
+    pub no_serve: bool,
 }
 
 pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
@@ -61,5 +67,16 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
         println!("  {schema}.{table}: version {}, {rows} rows", info.version);
     }
     println!("query it with: cdrlake --lakehouse {} query \"SELECT * FROM bronze.plan\"", lakehouse.location());
-    Ok(())
+    if args.no_serve {
+        return Ok(());
+    }
+    // A fresh session: it sees the views and tables the run just built.
+    let engine = Arc::new(Engine::new(lakehouse.clone()).await?);
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    println!("{}", crate::server::connection_help(listener.local_addr()?));
+    println!("press Ctrl-C to stop");
+    crate::server::serve(engine, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
 }

@@ -1,0 +1,289 @@
+//! `FlightSqlService` for cdrlake. Statement tickets carry the SQL itself and are planned again
+//! in DoGet (nothing is cached between GetFlightInfo and DoGet); prepared statements keep their
+//! SQL and bound parameters under a handle until closed. Results have view types turned into
+//! Utf8/Binary, which every client can read.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::ipc::writer::IpcWriteOptions;
+use arrow::record_batch::RecordBatch;
+use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
+use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
+use arrow_flight::sql::{
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
+    CommandGetCatalogs, CommandGetDbSchemas, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables,
+    CommandPreparedStatementQuery, CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
+    TicketStatementQuery,
+};
+use arrow_flight::{Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc, Ticket};
+use datafusion::common::ParamValues;
+use datafusion::common::ScalarValue;
+use datafusion::prelude::DataFrame;
+use futures::{Stream, StreamExt, TryStreamExt};
+use prost::Message;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::sql_info::SQL_INFO;
+use crate::engine::Engine;
+use crate::output::{plain_schema, plain_types};
+
+type DoGetStream = Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, Status>> + Send + 'static>>;
+
+struct Prepared {
+    sql: String,
+    params: Option<Vec<ScalarValue>>,
+}
+
+pub struct CdrlakeFlightSql {
+    engine: Arc<Engine>,
+    prepared: Mutex<HashMap<String, Prepared>>,
+}
+
+impl CdrlakeFlightSql {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Self { engine, prepared: Mutex::default() }
+    }
+
+    async fn plan(&self, sql: &str, params: Option<&Vec<ScalarValue>>) -> Result<DataFrame, Status> {
+        let df = self.engine.dataframe(sql).await.map_err(to_status)?;
+        match params {
+            Some(p) => df.with_param_values(ParamValues::List(p.iter().cloned().map(Into::into).collect())).map_err(|e| to_status(e.into())),
+            None => Ok(df),
+        }
+    }
+
+    fn prepared(&self, handle: &[u8]) -> Result<(String, Option<Vec<ScalarValue>>), Status> {
+        let handle = String::from_utf8_lossy(handle).into_owned();
+        let map = self.prepared.lock().map_err(|_| Status::internal("prepared statements unavailable"))?;
+        let p = map.get(&handle).ok_or_else(|| Status::not_found(format!("no prepared statement {handle} (closed?)")))?;
+        Ok((p.sql.clone(), p.params.clone()))
+    }
+
+    async fn stream(&self, df: DataFrame) -> Result<Response<DoGetStream>, Status> {
+        let schema = plain_schema(df.schema().as_arrow());
+        let batches = df.execute_stream().await.map_err(|e| to_status(e.into()))?;
+        let batches = batches.map(|b| {
+            b.map_err(|e| FlightError::from_external_error(Box::new(e)))
+                .and_then(|b| plain_types(&b).map_err(|e| FlightError::ProtocolError(e.to_string())))
+        });
+        let stream = FlightDataEncoderBuilder::new().with_schema(schema).build(batches).map_err(Status::from);
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+/// DataFusion and catalog errors as gRPC statuses: a missing table is NotFound, every other
+/// problem with the request InvalidArgument.
+fn to_status(e: anyhow::Error) -> Status {
+    let message = crate::cli::one_line(&e);
+    if message.contains("not found") || message.contains("does not exist") {
+        Status::not_found(message)
+    } else {
+        Status::invalid_argument(message)
+    }
+}
+
+fn info(schema: &Schema, ticket: Ticket) -> Result<FlightInfo, Status> {
+    // No location: clients fetch from the connection they already have.
+    let info = FlightInfo::new()
+        .try_with_schema(schema)
+        .map_err(|e| Status::internal(e.to_string()))?
+        .with_endpoint(FlightEndpoint::new().with_ticket(ticket))
+        .with_descriptor(FlightDescriptor::new_cmd(vec![]));
+    Ok(info)
+}
+
+fn schema_bytes(schema: &Schema) -> Result<prost::bytes::Bytes, Status> {
+    let IpcMessage(bytes) = SchemaAsIpc::new(schema, &IpcWriteOptions::default())
+        .try_into()
+        .map_err(|e: arrow::error::ArrowError| Status::internal(e.to_string()))?;
+    Ok(bytes)
+}
+
+fn one_batch(schema: SchemaRef, batch: Result<RecordBatch, FlightError>) -> Response<DoGetStream> {
+    let stream = FlightDataEncoderBuilder::new()
+        .with_schema(schema)
+        .build(futures::stream::once(async move { batch }))
+        .map_err(Status::from);
+    Response::new(Box::pin(stream))
+}
+
+#[tonic::async_trait]
+impl FlightSqlService for CdrlakeFlightSql {
+    type FlightService = CdrlakeFlightSql;
+
+    /// No authentication yet: any handshake is accepted (auth is part of the server issue).
+    async fn do_handshake(
+        &self,
+        _request: Request<Streaming<HandshakeRequest>>,
+    ) -> Result<Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>, Status> {
+        let response = HandshakeResponse { protocol_version: 0, payload: Default::default() };
+        Ok(Response::new(Box::pin(futures::stream::once(async { Ok(response) }))))
+    }
+
+    async fn get_flight_info_statement(&self, query: CommandStatementQuery, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        let df = self.plan(&query.query, None).await?;
+        let ticket = TicketStatementQuery { statement_handle: query.query.into_bytes().into() };
+        let ticket = Ticket::new(ticket.as_any().encode_to_vec());
+        Ok(Response::new(info(&plain_schema(df.schema().as_arrow()), ticket)?))
+    }
+
+    async fn do_get_statement(&self, ticket: TicketStatementQuery, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        let sql = String::from_utf8(ticket.statement_handle.to_vec()).map_err(|_| Status::invalid_argument("ticket is not UTF-8 SQL"))?;
+        let df = self.plan(&sql, None).await?;
+        self.stream(df).await
+    }
+
+    async fn do_action_create_prepared_statement(
+        &self,
+        query: ActionCreatePreparedStatementRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        let df = self.plan(&query.query, None).await?;
+        let parameters = df.logical_plan().get_parameter_types().map_err(|e| to_status(e.into()))?;
+        let mut names: Vec<&String> = parameters.keys().collect();
+        names.sort_by_key(|n| n.trim_start_matches('$').parse::<usize>().unwrap_or(usize::MAX));
+        let fields: Vec<Field> = names
+            .iter()
+            .map(|n| Field::new(n.as_str(), parameters[*n].clone().unwrap_or(DataType::Utf8), true))
+            .collect();
+        let handle = uuid::Uuid::now_v7().to_string();
+        self.prepared
+            .lock()
+            .map_err(|_| Status::internal("prepared statements unavailable"))?
+            .insert(handle.clone(), Prepared { sql: query.query, params: None });
+        Ok(ActionCreatePreparedStatementResult {
+            prepared_statement_handle: handle.into_bytes().into(),
+            dataset_schema: schema_bytes(&plain_schema(df.schema().as_arrow()))?,
+            parameter_schema: if fields.is_empty() { Default::default() } else { schema_bytes(&Schema::new(fields))? },
+        })
+    }
+
+    async fn do_put_prepared_statement_query(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<PeekableFlightDataStream>,
+    ) -> Result<DoPutPreparedStatementResult, Status> {
+        let stream = request.into_inner().map_err(FlightError::from);
+        let batches: Vec<RecordBatch> = FlightRecordBatchStream::new_from_flight_data(stream).try_collect().await.map_err(Status::from)?;
+        let row = batches.iter().find(|b| b.num_rows() > 0);
+        let params = match row {
+            Some(b) => Some(
+                b.columns()
+                    .iter()
+                    .map(|c| ScalarValue::try_from_array(c, 0))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| Status::invalid_argument(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let handle = String::from_utf8_lossy(&query.prepared_statement_handle).into_owned();
+        let mut map = self.prepared.lock().map_err(|_| Status::internal("prepared statements unavailable"))?;
+        let prepared = map.get_mut(&handle).ok_or_else(|| Status::not_found(format!("no prepared statement {handle}")))?;
+        prepared.params = params;
+        Ok(DoPutPreparedStatementResult { prepared_statement_handle: Some(query.prepared_statement_handle) })
+    }
+
+    async fn get_flight_info_prepared_statement(
+        &self,
+        cmd: CommandPreparedStatementQuery,
+        _request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let (sql, params) = self.prepared(&cmd.prepared_statement_handle)?;
+        let df = self.plan(&sql, params.as_ref()).await?;
+        let ticket = Ticket::new(cmd.as_any().encode_to_vec());
+        Ok(Response::new(info(&plain_schema(df.schema().as_arrow()), ticket)?))
+    }
+
+    async fn do_get_prepared_statement(&self, cmd: CommandPreparedStatementQuery, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        let (sql, params) = self.prepared(&cmd.prepared_statement_handle)?;
+        let df = self.plan(&sql, params.as_ref()).await?;
+        self.stream(df).await
+    }
+
+    async fn do_action_close_prepared_statement(&self, query: ActionClosePreparedStatementRequest, _request: Request<Action>) -> Result<(), Status> {
+        let handle = String::from_utf8_lossy(&query.prepared_statement_handle).into_owned();
+        self.prepared.lock().map_err(|_| Status::internal("prepared statements unavailable"))?.remove(&handle);
+        Ok(())
+    }
+
+    async fn get_flight_info_sql_info(&self, query: CommandGetSqlInfo, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder(&SQL_INFO).schema();
+        Ok(Response::new(info(&schema, Ticket::new(query.as_any().encode_to_vec()))?))
+    }
+
+    async fn do_get_sql_info(&self, query: CommandGetSqlInfo, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        let builder = query.into_builder(&SQL_INFO);
+        Ok(one_batch(builder.schema(), builder.build()))
+    }
+
+    async fn get_flight_info_catalogs(&self, query: CommandGetCatalogs, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        Ok(Response::new(info(&schema, Ticket::new(query.as_any().encode_to_vec()))?))
+    }
+
+    async fn do_get_catalogs(&self, query: CommandGetCatalogs, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        let mut builder = query.into_builder();
+        builder.append(cdrlake_catalog::CATALOG_NAME);
+        Ok(one_batch(builder.schema(), builder.build()))
+    }
+
+    async fn get_flight_info_schemas(&self, query: CommandGetDbSchemas, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        Ok(Response::new(info(&schema, Ticket::new(query.as_any().encode_to_vec()))?))
+    }
+
+    async fn do_get_schemas(&self, query: CommandGetDbSchemas, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        let mut builder = query.into_builder();
+        for schema in cdrlake_catalog::SCHEMAS {
+            builder.append(cdrlake_catalog::CATALOG_NAME, schema);
+        }
+        Ok(one_batch(builder.schema(), builder.build()))
+    }
+
+    async fn get_flight_info_tables(&self, query: CommandGetTables, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        Ok(Response::new(info(&schema, Ticket::new(query.as_any().encode_to_vec()))?))
+    }
+
+    async fn do_get_tables(&self, query: CommandGetTables, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        let catalog = self.engine.catalog();
+        catalog.refresh().await.map_err(|e| to_status(e.into()))?;
+        let mut builder = query.into_builder();
+        for schema_name in cdrlake_catalog::SCHEMAS {
+            let Some(schema) = catalog.lakehouse_schema(schema_name) else { continue };
+            for table in datafusion::catalog::SchemaProvider::table_names(schema.as_ref()) {
+                let Ok(Some(provider)) = datafusion::catalog::SchemaProvider::table(schema.as_ref(), &table).await else { continue };
+                let kind = match provider.table_type() {
+                    datafusion::datasource::TableType::View => "VIEW",
+                    _ => "TABLE",
+                };
+                builder
+                    .append(cdrlake_catalog::CATALOG_NAME, schema_name, &table, kind, &plain_schema(&provider.schema()))
+                    .map_err(Status::from)?;
+            }
+        }
+        Ok(one_batch(builder.schema(), builder.build()))
+    }
+
+    async fn get_flight_info_table_types(&self, query: CommandGetTableTypes, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        Ok(Response::new(info(&table_types_schema(), Ticket::new(query.as_any().encode_to_vec()))?))
+    }
+
+    async fn do_get_table_types(&self, _query: CommandGetTableTypes, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        let schema = Arc::new(table_types_schema());
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(arrow::array::StringArray::from(vec!["TABLE", "VIEW"]))])
+            .map_err(FlightError::from);
+        Ok(one_batch(schema, batch))
+    }
+
+    async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
+
+fn table_types_schema() -> Schema {
+    Schema::new(vec![Field::new("table_type", DataType::Utf8, false)])
+}

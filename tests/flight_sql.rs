@@ -1,0 +1,101 @@
+//! The Flight SQL server over real gRPC, through arrow-flight's Flight SQL client.
+
+mod common;
+
+use std::sync::Arc;
+
+use arrow::array::{AsArray, Int64Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+use arrow_flight::sql::client::FlightSqlServiceClient;
+use arrow_flight::sql::{CommandGetDbSchemas, CommandGetTables, SqlInfo};
+use arrow_flight::FlightInfo;
+use cdrlake::engine::Engine;
+use cdrlake_catalog::{Lakehouse, LakehouseConfig, WriteMode};
+use futures::TryStreamExt;
+use tonic::transport::Channel;
+
+async fn start() -> (FlightSqlServiceClient<Channel>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let (lakehouse, _) = Lakehouse::init(LakehouseConfig::local(dir.path().join("lake").to_str().unwrap())).await.unwrap();
+    lakehouse.write_batches("bronze", "calls", vec![common::calls(0..4)], WriteMode::Append).await.unwrap();
+    let engine = Arc::new(Engine::new(Arc::new(lakehouse)).await.unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(cdrlake::server::serve(engine, listener, std::future::pending()));
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    (FlightSqlServiceClient::new(channel), dir)
+}
+
+async fn fetch(client: &mut FlightSqlServiceClient<Channel>, info: FlightInfo) -> Vec<RecordBatch> {
+    let announced = info.clone().try_decode_schema().unwrap();
+    let mut batches = Vec::new();
+    for endpoint in info.endpoint {
+        assert!(endpoint.location.is_empty(), "no locations: clients reuse their connection");
+        let stream = client.do_get(endpoint.ticket.unwrap()).await.unwrap();
+        let got: Vec<RecordBatch> = stream.try_collect().await.unwrap();
+        for b in &got {
+            assert_eq!(b.schema().as_ref(), &announced, "DoGet schema equals GetFlightInfo schema");
+        }
+        batches.extend(got);
+    }
+    batches
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_prepared_statements_and_metadata() {
+    let (mut client, _dir) = start().await;
+
+    let info = client.execute("SELECT call_id, served_msisdn, charge FROM bronze.calls ORDER BY call_id".into(), None).await.unwrap();
+    let schema = info.clone().try_decode_schema().unwrap();
+    assert_eq!(schema.field(1).data_type(), &DataType::Utf8, "view types are sent as Utf8");
+    assert_eq!(schema.field(2).data_type(), &DataType::Decimal128(18, 4));
+    let batches = fetch(&mut client, info).await;
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 4);
+    assert_eq!(batches[0].column(1).as_string::<i32>().value(3), "+212610000003");
+
+    let mut prepared = client.prepare("SELECT count(*) AS n FROM bronze.calls WHERE duration_s > $1".into(), None).await.unwrap();
+    assert_eq!(prepared.parameter_schema().unwrap().fields().len(), 1);
+    assert_eq!(prepared.dataset_schema().unwrap().field(0).name(), "n");
+    let params = RecordBatch::try_new(Arc::new(Schema::new(vec![Field::new("$1", DataType::Int64, true)])), vec![Arc::new(Int64Array::from(vec![61]))]).unwrap();
+    prepared.set_parameters(params).unwrap();
+    let info = prepared.execute().await.unwrap();
+    let batches = fetch(&mut client, info).await;
+    assert_eq!(batches[0].column(0).as_primitive::<Int64Type>().value(0), 2, "durations 62 and 63");
+    prepared.close().await.unwrap();
+
+    let info = client.get_sql_info(vec![SqlInfo::FlightSqlServerName, SqlInfo::SqlIdentifierQuoteChar]).await.unwrap();
+    assert_eq!(fetch(&mut client, info).await[0].num_rows(), 2);
+
+    let info = client.get_catalogs().await.unwrap();
+    assert_eq!(fetch(&mut client, info).await[0].column(0).as_string::<i32>().value(0), "cdrlake");
+    let info = client.get_db_schemas(CommandGetDbSchemas { catalog: None, db_schema_filter_pattern: None }).await.unwrap();
+    assert_eq!(fetch(&mut client, info).await[0].num_rows(), 4);
+    let tables = CommandGetTables {
+        catalog: None,
+        db_schema_filter_pattern: Some("bron%".into()),
+        table_name_filter_pattern: None,
+        table_types: vec![],
+        include_schema: true,
+    };
+    let info = client.get_tables(tables).await.unwrap();
+    let batch = &fetch(&mut client, info).await[0];
+    assert_eq!(batch.num_rows(), 1);
+    assert_eq!(batch.column_by_name("table_name").unwrap().as_string::<i32>().value(0), "calls");
+    assert!(batch.column_by_name("table_schema").is_some());
+    let info = client.get_table_types().await.unwrap();
+    assert_eq!(fetch(&mut client, info).await[0].num_rows(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_have_status_codes_and_the_server_keeps_serving() {
+    let (mut client, _dir) = start().await;
+    // The client renders gRPC codes by their description.
+    let err = client.execute("SELEC 1".into(), None).await.unwrap_err().to_string();
+    assert!(err.contains("Client specified an invalid argument") && err.contains("SELEC"), "{err}");
+    let err = client.execute("SELECT * FROM bronze.nope".into(), None).await.unwrap_err().to_string();
+    assert!(err.contains("Some requested entity was not found") && err.contains("nope"), "{err}");
+    let err = client.execute("SELECT * FROM platinum.x".into(), None).await.unwrap_err().to_string();
+    assert!(err.contains("Client specified an invalid argument") && err.contains("unknown schema 'platinum'"), "{err}");
+    let info = client.execute("SELECT count(*) FROM bronze.calls".into(), None).await.unwrap();
+    assert_eq!(fetch(&mut client, info).await[0].column(0).as_primitive::<Int64Type>().value(0), 4);
+}
