@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::{AsArray, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use arrow_flight::sql::client::FlightSqlServiceClient;
-use arrow_flight::sql::{CommandGetDbSchemas, CommandGetTables, SqlInfo};
+use arrow_flight::sql::{CommandGetDbSchemas, CommandGetPrimaryKeys, CommandGetTables, CommandGetXdbcTypeInfo, SqlInfo};
 use arrow_flight::FlightInfo;
 use cdrlake::engine::Engine;
 use cdrlake_catalog::{Lakehouse, LakehouseConfig, WriteMode};
@@ -84,6 +84,13 @@ async fn queries_prepared_statements_and_metadata() {
     assert!(batch.column_by_name("table_schema").is_some());
     let info = client.get_table_types().await.unwrap();
     assert_eq!(fetch(&mut client, info).await[0].num_rows(), 2);
+    let info = client.get_xdbc_type_info(CommandGetXdbcTypeInfo { data_type: None }).await.unwrap();
+    let types = &fetch(&mut client, info).await[0];
+    let names: Vec<&str> = (0..types.num_rows()).map(|i| types.column(0).as_string::<i32>().value(i)).collect();
+    assert!(names.contains(&"DECIMAL") && names.contains(&"TIMESTAMP") && names.contains(&"VARCHAR"), "{names:?}");
+    let keys = CommandGetPrimaryKeys { catalog: None, db_schema: Some("bronze".into()), table: "calls".into() };
+    let info = client.get_primary_keys(keys).await.unwrap();
+    assert_eq!(fetch(&mut client, info).await.iter().map(|b| b.num_rows()).sum::<usize>(), 0, "Delta tables declare no keys");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

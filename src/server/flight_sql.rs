@@ -16,7 +16,8 @@ use arrow_flight::error::FlightError;
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
 use arrow_flight::sql::{
     ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
-    CommandGetCatalogs, CommandGetDbSchemas, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables,
+    CommandGetCatalogs, CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys,
+    CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandGetXdbcTypeInfo,
     CommandPreparedStatementQuery, CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
     TicketStatementQuery,
 };
@@ -28,7 +29,7 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::sql_info::SQL_INFO;
+use super::sql_info::{SQL_INFO, XDBC_TYPES};
 use crate::engine::Engine;
 use crate::output::{plain_schema, plain_types};
 
@@ -271,19 +272,97 @@ impl FlightSqlService for CdrlakeFlightSql {
     }
 
     async fn get_flight_info_table_types(&self, query: CommandGetTableTypes, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
-        Ok(Response::new(info(&table_types_schema(), Ticket::new(query.as_any().encode_to_vec()))?))
+        let schema = query.clone().into_builder().schema();
+        Ok(Response::new(info(&schema, Ticket::new(query.as_any().encode_to_vec()))?))
     }
 
-    async fn do_get_table_types(&self, _query: CommandGetTableTypes, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
-        let schema = Arc::new(table_types_schema());
-        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(arrow::array::StringArray::from(vec!["TABLE", "VIEW"]))])
-            .map_err(FlightError::from);
-        Ok(one_batch(schema, batch))
+    async fn do_get_table_types(&self, query: CommandGetTableTypes, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        let mut builder = query.into_builder();
+        builder.append("TABLE");
+        builder.append("VIEW");
+        Ok(one_batch(builder.schema(), builder.build()))
+    }
+
+    async fn get_flight_info_xdbc_type_info(&self, query: CommandGetXdbcTypeInfo, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder(&XDBC_TYPES).schema();
+        Ok(Response::new(info(&schema, Ticket::new(query.as_any().encode_to_vec()))?))
+    }
+
+    async fn do_get_xdbc_type_info(&self, query: CommandGetXdbcTypeInfo, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        let builder = query.into_builder(&XDBC_TYPES);
+        Ok(one_batch(builder.schema(), builder.build()))
+    }
+
+    // Delta tables declare no keys: the key commands answer with empty results of the right shape.
+
+    async fn get_flight_info_primary_keys(&self, query: CommandGetPrimaryKeys, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        Ok(Response::new(info(&primary_keys_schema(), Ticket::new(query.as_any().encode_to_vec()))?))
+    }
+
+    async fn do_get_primary_keys(&self, _query: CommandGetPrimaryKeys, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        Ok(empty(primary_keys_schema()))
+    }
+
+    async fn get_flight_info_imported_keys(&self, query: CommandGetImportedKeys, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        Ok(Response::new(info(&foreign_keys_schema(), Ticket::new(query.as_any().encode_to_vec()))?))
+    }
+
+    async fn do_get_imported_keys(&self, _query: CommandGetImportedKeys, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        Ok(empty(foreign_keys_schema()))
+    }
+
+    async fn get_flight_info_exported_keys(&self, query: CommandGetExportedKeys, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        Ok(Response::new(info(&foreign_keys_schema(), Ticket::new(query.as_any().encode_to_vec()))?))
+    }
+
+    async fn do_get_exported_keys(&self, _query: CommandGetExportedKeys, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        Ok(empty(foreign_keys_schema()))
+    }
+
+    async fn get_flight_info_cross_reference(&self, query: CommandGetCrossReference, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        Ok(Response::new(info(&foreign_keys_schema(), Ticket::new(query.as_any().encode_to_vec()))?))
+    }
+
+    async fn do_get_cross_reference(&self, _query: CommandGetCrossReference, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        Ok(empty(foreign_keys_schema()))
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
 }
 
-fn table_types_schema() -> Schema {
-    Schema::new(vec![Field::new("table_type", DataType::Utf8, false)])
+/// The Flight SQL schema of GetPrimaryKeys results.
+fn primary_keys_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("catalog_name", DataType::Utf8, true),
+        Field::new("db_schema_name", DataType::Utf8, true),
+        Field::new("table_name", DataType::Utf8, false),
+        Field::new("column_name", DataType::Utf8, false),
+        Field::new("key_name", DataType::Utf8, true),
+        Field::new("key_sequence", DataType::Int32, false),
+    ])
+}
+
+/// The Flight SQL schema of GetImportedKeys, GetExportedKeys and GetCrossReference results.
+fn foreign_keys_schema() -> Schema {
+    let text = |n: &str, nullable| Field::new(n, DataType::Utf8, nullable);
+    Schema::new(vec![
+        text("pk_catalog_name", true),
+        text("pk_db_schema_name", true),
+        text("pk_table_name", false),
+        text("pk_column_name", false),
+        text("fk_catalog_name", true),
+        text("fk_db_schema_name", true),
+        text("fk_table_name", false),
+        text("fk_column_name", false),
+        Field::new("key_sequence", DataType::Int32, false),
+        text("fk_key_name", true),
+        text("pk_key_name", true),
+        Field::new("update_rule", DataType::UInt8, false),
+        Field::new("delete_rule", DataType::UInt8, false),
+    ])
+}
+
+fn empty(schema: Schema) -> Response<DoGetStream> {
+    let schema = Arc::new(schema);
+    one_batch(schema.clone(), Ok(RecordBatch::new_empty(schema)))
 }

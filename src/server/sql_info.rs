@@ -2,8 +2,8 @@
 
 use std::sync::LazyLock;
 
-use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
-use arrow_flight::sql::{SqlInfo, SqlNullOrdering, SqlSupportedCaseSensitivity, SqlSupportedTransaction};
+use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder, XdbcTypeInfo, XdbcTypeInfoData, XdbcTypeInfoDataBuilder};
+use arrow_flight::sql::{Nullable, Searchable, SqlInfo, SqlNullOrdering, SqlSupportedCaseSensitivity, SqlSupportedTransaction, XdbcDataType};
 
 pub static SQL_INFO: LazyLock<SqlInfoData> = LazyLock::new(|| {
     let mut b = SqlInfoDataBuilder::new();
@@ -42,4 +42,46 @@ pub static SQL_INFO: LazyLock<SqlInfoData> = LazyLock::new(|| {
     b.append(SqlInfo::SqlTransactionsSupported, false);
     b.append(SqlInfo::SqlMaxColumnNameLength, 0i64);
     b.build().expect("valid SqlInfo")
+});
+
+/// The SQL types cdrlake columns have, for GetXdbcTypeInfo (JDBC `getTypeInfo`).
+pub static XDBC_TYPES: LazyLock<XdbcTypeInfoData> = LazyLock::new(|| {
+    let mut b = XdbcTypeInfoDataBuilder::new();
+    let types: [(&str, XdbcDataType, Option<i32>, Option<&str>); 9] = [
+        ("BOOLEAN", XdbcDataType::XdbcBit, Some(1), None),
+        ("INTEGER", XdbcDataType::XdbcInteger, Some(32), None),
+        ("BIGINT", XdbcDataType::XdbcBigint, Some(64), None),
+        ("DOUBLE", XdbcDataType::XdbcDouble, Some(53), None),
+        ("DECIMAL", XdbcDataType::XdbcDecimal, Some(38), Some("precision,scale")),
+        ("VARCHAR", XdbcDataType::XdbcVarchar, None, None),
+        ("DATE", XdbcDataType::XdbcDate, Some(10), None),
+        ("TIMESTAMP", XdbcDataType::XdbcTimestamp, Some(26), None),
+        ("VARBINARY", XdbcDataType::XdbcVarbinary, None, None),
+    ];
+    for (name, data_type, size, params) in types {
+        let text = matches!(data_type, XdbcDataType::XdbcVarchar | XdbcDataType::XdbcDate | XdbcDataType::XdbcTimestamp);
+        let numeric = matches!(data_type, XdbcDataType::XdbcInteger | XdbcDataType::XdbcBigint | XdbcDataType::XdbcDouble | XdbcDataType::XdbcDecimal);
+        b.append(XdbcTypeInfo {
+            type_name: name.into(),
+            data_type,
+            column_size: size,
+            literal_prefix: text.then(|| "'".into()),
+            literal_suffix: text.then(|| "'".into()),
+            create_params: params.map(|p| p.split(',').map(String::from).collect()),
+            nullable: Nullable::NullabilityNullable,
+            case_sensitive: data_type == XdbcDataType::XdbcVarchar,
+            searchable: Searchable::Full,
+            unsigned_attribute: numeric.then_some(false),
+            fixed_prec_scale: data_type == XdbcDataType::XdbcDecimal,
+            auto_increment: numeric.then_some(false),
+            local_type_name: Some(name.into()),
+            minimum_scale: (data_type == XdbcDataType::XdbcDecimal).then_some(0),
+            maximum_scale: (data_type == XdbcDataType::XdbcDecimal).then_some(38),
+            sql_data_type: data_type,
+            datetime_subcode: None,
+            num_prec_radix: numeric.then_some(10),
+            interval_precision: None,
+        });
+    }
+    b.build().expect("valid XDBC type info")
 });
