@@ -72,17 +72,23 @@ pub enum Command {
     Compile(commands::models::CompileArgs),
     /// Serve the lakehouse over Arrow Flight SQL (ADBC, JDBC, Superset, pyarrow).
     Serve(commands::serve::ServeArgs),
+    /// Read a password on stdin and print its hash for [[server.users]] in cdrlake.toml.
+    HashPassword(commands::serve::HashPasswordArgs),
     /// Serve a local directory as an S3 endpoint (for tests and trying S3 without MinIO).
     S3Server(commands::s3_server::S3ServerArgs),
 }
 
 impl GlobalArgs {
-    pub fn lakehouse_config(&self) -> Result<LakehouseConfig> {
-        let file = self
-            .config
+    /// `--config`, else `$CDRLAKE_CONFIG`, else `./cdrlake.toml` when it exists.
+    pub fn config_file(&self) -> Option<PathBuf> {
+        self.config
             .clone()
             .or_else(|| std::env::var_os("CDRLAKE_CONFIG").map(PathBuf::from))
-            .or_else(|| Some(PathBuf::from("cdrlake.toml")).filter(|p| p.is_file()));
+            .or_else(|| Some(PathBuf::from("cdrlake.toml")).filter(|p| p.is_file()))
+    }
+
+    pub fn lakehouse_config(&self) -> Result<LakehouseConfig> {
+        let file = self.config_file();
         let flags = Overrides {
             root: self.lakehouse.clone(),
             s3: S3Settings {
@@ -163,6 +169,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Lineage(args) => commands::models::lineage(&args).await,
         Command::Compile(args) => commands::models::compile(&cli.global, &args).await,
         Command::Serve(args) => commands::serve::run(&cli.global, &args).await,
+        Command::HashPassword(_) => commands::serve::hash_password(),
         Command::S3Server(args) => commands::s3_server::run(&args).await,
     }
 }

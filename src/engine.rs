@@ -106,6 +106,20 @@ impl Engine {
         Ok(self.ctx.execute_logical_plan(plan).await?)
     }
 
+    /// The `(schema, table)` pairs one SQL statement names, unqualified names in the default
+    /// schema (CTE names excluded). Used to authorize a statement before planning it.
+    pub fn references(&self, sql: &str) -> Result<Vec<(String, String)>> {
+        let state = self.ctx.state();
+        let dialect = state.config().options().sql_parser.dialect;
+        let statement = state.sql_to_statement(sql, &dialect)?;
+        let default_schema = state.config().options().catalog.default_schema.clone();
+        Ok(state
+            .resolve_table_references(&statement)?
+            .into_iter()
+            .map(|r| (r.schema().unwrap_or(&default_schema).to_string(), r.table().to_string()))
+            .collect())
+    }
+
     /// Runs one SQL statement and collects its result.
     pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
         Ok(self.dataframe(sql).await?.collect().await?)

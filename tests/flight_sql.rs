@@ -10,20 +10,30 @@ use arrow_flight::sql::client::FlightSqlServiceClient;
 use arrow_flight::sql::{CommandGetDbSchemas, CommandGetPrimaryKeys, CommandGetTables, CommandGetXdbcTypeInfo, SqlInfo};
 use arrow_flight::FlightInfo;
 use cdrlake::engine::Engine;
+use cdrlake::server::auth::hash_password;
+use cdrlake::server::{Auth, Role, UserConfig};
 use cdrlake_catalog::{Lakehouse, LakehouseConfig, WriteMode};
 use futures::TryStreamExt;
 use tonic::transport::Channel;
 
 async fn start() -> (FlightSqlServiceClient<Channel>, tempfile::TempDir) {
+    let (client, dir, _) = start_with(vec![]).await;
+    (client, dir)
+}
+
+/// A server over bronze.calls and gold.usage (the same rows), with `users` (none: demo mode).
+async fn start_with(users: Vec<UserConfig>) -> (FlightSqlServiceClient<Channel>, tempfile::TempDir, Channel) {
     let dir = tempfile::tempdir().unwrap();
     let (lakehouse, _) = Lakehouse::init(LakehouseConfig::local(dir.path().join("lake").to_str().unwrap())).await.unwrap();
     lakehouse.write_batches("bronze", "calls", vec![common::calls(0..4)], WriteMode::Append).await.unwrap();
+    lakehouse.write_batches("gold", "usage", vec![common::calls(0..4)], WriteMode::Append).await.unwrap();
     let engine = Arc::new(Engine::new(Arc::new(lakehouse)).await.unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(cdrlake::server::serve(engine, listener, std::future::pending()));
+    let auth = Auth::new(users).unwrap();
+    tokio::spawn(cdrlake::server::serve(engine, auth, listener, std::future::pending()));
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
-    (FlightSqlServiceClient::new(channel), dir)
+    (FlightSqlServiceClient::new(channel.clone()), dir, channel)
 }
 
 async fn fetch(client: &mut FlightSqlServiceClient<Channel>, info: FlightInfo) -> Vec<RecordBatch> {
@@ -103,6 +113,38 @@ async fn errors_have_status_codes_and_the_server_keeps_serving() {
     assert!(err.contains("Some requested entity was not found") && err.contains("nope"), "{err}");
     let err = client.execute("SELECT * FROM platinum.x".into(), None).await.unwrap_err().to_string();
     assert!(err.contains("Client specified an invalid argument") && err.contains("unknown schema 'platinum'"), "{err}");
+    let info = client.execute("SELECT count(*) FROM bronze.calls".into(), None).await.unwrap();
+    assert_eq!(fetch(&mut client, info).await[0].column(0).as_primitive::<Int64Type>().value(0), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_login_bearer_tokens_and_roles() {
+    let users = vec![
+        UserConfig { name: "ana".into(), password_hash: hash_password("ana-pw").unwrap(), role: Role::Analyst },
+        UserConfig { name: "eng".into(), password_hash: hash_password("eng-pw").unwrap(), role: Role::Engineer },
+    ];
+    let (mut client, _dir, channel) = start_with(users).await;
+    let unauthenticated = "The request does not have valid authentication credentials";
+    let err = client.execute("SELECT 1".into(), None).await.unwrap_err().to_string();
+    assert!(err.contains(unauthenticated) && err.contains("no credentials"), "{err}");
+    let err = client.handshake("ana", "wrong").await.unwrap_err().to_string();
+    assert!(err.contains(unauthenticated) && err.contains("wrong user name or password"), "{err}");
+
+    client.handshake("ana", "ana-pw").await.unwrap();
+    let info = client.execute("SELECT count(*) FROM gold.usage".into(), None).await.unwrap();
+    assert_eq!(fetch(&mut client, info).await[0].column(0).as_primitive::<Int64Type>().value(0), 4);
+    let err = client.execute("SELECT * FROM gold.usage u JOIN bronze.calls c ON u.call_id = c.call_id".into(), None).await.unwrap_err().to_string();
+    assert!(err.contains("The caller does not have permission") && err.contains("may not read bronze.calls"), "{err}");
+    let err = client.prepare("SELECT * FROM bronze.calls".into(), None).await.unwrap_err().to_string();
+    assert!(err.contains("may not read bronze.calls"), "{err}");
+    let info = client.get_db_schemas(CommandGetDbSchemas { catalog: None, db_schema_filter_pattern: None }).await.unwrap();
+    let schemas = &fetch(&mut client, info).await[0];
+    let names: Vec<&str> = (0..schemas.num_rows()).map(|i| schemas.column(1).as_string::<i32>().value(i)).collect();
+    assert_eq!(names, vec!["gold", "system"], "analysts see only what they may read");
+
+    // Another client on the same connection, logged in as an engineer.
+    let mut client = FlightSqlServiceClient::new(channel);
+    client.handshake("eng", "eng-pw").await.unwrap();
     let info = client.execute("SELECT count(*) FROM bronze.calls".into(), None).await.unwrap();
     assert_eq!(fetch(&mut client, info).await[0].column(0).as_primitive::<Int64Type>().value(0), 4);
 }

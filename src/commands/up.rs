@@ -75,7 +75,8 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     println!("{}", crate::server::connection_help(listener.local_addr()?));
     println!("press Ctrl-C to stop");
-    crate::server::serve(engine, listener, async {
+    let auth = crate::server::Auth::new(super::serve::users(global)?)?;
+    crate::server::serve(engine, auth, listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await

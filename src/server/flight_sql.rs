@@ -29,6 +29,7 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::auth::Auth;
 use super::sql_info::{SQL_INFO, XDBC_TYPES};
 use crate::engine::Engine;
 use crate::output::{plain_schema, plain_types};
@@ -42,15 +43,27 @@ struct Prepared {
 
 pub struct CdrlakeFlightSql {
     engine: Arc<Engine>,
+    auth: Arc<Auth>,
     prepared: Mutex<HashMap<String, Prepared>>,
 }
 
 impl CdrlakeFlightSql {
-    pub fn new(engine: Arc<Engine>) -> Self {
-        Self { engine, prepared: Mutex::default() }
+    pub fn new(engine: Arc<Engine>, auth: Arc<Auth>) -> Self {
+        Self { engine, auth, prepared: Mutex::default() }
     }
 
-    async fn plan(&self, sql: &str, params: Option<&Vec<ScalarValue>>) -> Result<DataFrame, Status> {
+    /// Plans `sql` for the caller of `request`, after checking their role may read every table
+    /// it names.
+    async fn plan<T>(&self, request: &Request<T>, sql: &str, params: Option<&Vec<ScalarValue>>) -> Result<DataFrame, Status> {
+        let session = self.auth.session(request)?;
+        for (schema, table) in self.engine.references(sql).map_err(to_status)? {
+            if !session.role.may_read(&schema) {
+                return Err(Status::permission_denied(format!(
+                    "user '{}' ({:?}) may not read {schema}.{table}: analysts read gold and system",
+                    session.user, session.role
+                )));
+            }
+        }
         let df = self.engine.dataframe(sql).await.map_err(to_status)?;
         match params {
             Some(p) => df.with_param_values(ParamValues::List(p.iter().cloned().map(Into::into).collect())).map_err(|e| to_status(e.into())),
@@ -117,34 +130,44 @@ fn one_batch(schema: SchemaRef, batch: Result<RecordBatch, FlightError>) -> Resp
 impl FlightSqlService for CdrlakeFlightSql {
     type FlightService = CdrlakeFlightSql;
 
-    /// No authentication yet: any handshake is accepted (auth is part of the server issue).
+    /// HTTP Basic in, bearer token out (in the `authorization` header and the payload).
     async fn do_handshake(
         &self,
-        _request: Request<Streaming<HandshakeRequest>>,
+        request: Request<Streaming<HandshakeRequest>>,
     ) -> Result<Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>, Status> {
-        let response = HandshakeResponse { protocol_version: 0, payload: Default::default() };
-        Ok(Response::new(Box::pin(futures::stream::once(async { Ok(response) }))))
+        if !self.auth.enabled() {
+            let response = HandshakeResponse { protocol_version: 0, payload: Default::default() };
+            return Ok(Response::new(Box::pin(futures::stream::once(async { Ok(response) }))));
+        }
+        let header = request.metadata().get("authorization").and_then(|v| v.to_str().ok());
+        let (token, session) = self.auth.login(header)?;
+        tracing::info!("user {} logged in as {:?}", session.user, session.role);
+        let response = HandshakeResponse { protocol_version: 0, payload: token.clone().into_bytes().into() };
+        let mut response = Response::new(Box::pin(futures::stream::once(async { Ok(response) })) as Pin<Box<dyn Stream<Item = _> + Send>>);
+        let bearer = format!("Bearer {token}").parse().map_err(|_| Status::internal("token is not a header value"))?;
+        response.metadata_mut().insert("authorization", bearer);
+        Ok(response)
     }
 
-    async fn get_flight_info_statement(&self, query: CommandStatementQuery, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
-        let df = self.plan(&query.query, None).await?;
+    async fn get_flight_info_statement(&self, query: CommandStatementQuery, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        let df = self.plan(&request, &query.query, None).await?;
         let ticket = TicketStatementQuery { statement_handle: query.query.into_bytes().into() };
         let ticket = Ticket::new(ticket.as_any().encode_to_vec());
         Ok(Response::new(info(&plain_schema(df.schema().as_arrow()), ticket)?))
     }
 
-    async fn do_get_statement(&self, ticket: TicketStatementQuery, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+    async fn do_get_statement(&self, ticket: TicketStatementQuery, request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
         let sql = String::from_utf8(ticket.statement_handle.to_vec()).map_err(|_| Status::invalid_argument("ticket is not UTF-8 SQL"))?;
-        let df = self.plan(&sql, None).await?;
+        let df = self.plan(&request, &sql, None).await?;
         self.stream(df).await
     }
 
     async fn do_action_create_prepared_statement(
         &self,
         query: ActionCreatePreparedStatementRequest,
-        _request: Request<Action>,
+        request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
-        let df = self.plan(&query.query, None).await?;
+        let df = self.plan(&request, &query.query, None).await?;
         let parameters = df.logical_plan().get_parameter_types().map_err(|e| to_status(e.into()))?;
         let mut names: Vec<&String> = parameters.keys().collect();
         names.sort_by_key(|n| n.trim_start_matches('$').parse::<usize>().unwrap_or(usize::MAX));
@@ -192,17 +215,17 @@ impl FlightSqlService for CdrlakeFlightSql {
     async fn get_flight_info_prepared_statement(
         &self,
         cmd: CommandPreparedStatementQuery,
-        _request: Request<FlightDescriptor>,
+        request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         let (sql, params) = self.prepared(&cmd.prepared_statement_handle)?;
-        let df = self.plan(&sql, params.as_ref()).await?;
+        let df = self.plan(&request, &sql, params.as_ref()).await?;
         let ticket = Ticket::new(cmd.as_any().encode_to_vec());
         Ok(Response::new(info(&plain_schema(df.schema().as_arrow()), ticket)?))
     }
 
-    async fn do_get_prepared_statement(&self, cmd: CommandPreparedStatementQuery, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+    async fn do_get_prepared_statement(&self, cmd: CommandPreparedStatementQuery, request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
         let (sql, params) = self.prepared(&cmd.prepared_statement_handle)?;
-        let df = self.plan(&sql, params.as_ref()).await?;
+        let df = self.plan(&request, &sql, params.as_ref()).await?;
         self.stream(df).await
     }
 
@@ -238,9 +261,10 @@ impl FlightSqlService for CdrlakeFlightSql {
         Ok(Response::new(info(&schema, Ticket::new(query.as_any().encode_to_vec()))?))
     }
 
-    async fn do_get_schemas(&self, query: CommandGetDbSchemas, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+    async fn do_get_schemas(&self, query: CommandGetDbSchemas, request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        let role = self.auth.session(&request)?.role;
         let mut builder = query.into_builder();
-        for schema in cdrlake_catalog::SCHEMAS {
+        for schema in cdrlake_catalog::SCHEMAS.into_iter().filter(|s| role.may_read(s)) {
             builder.append(cdrlake_catalog::CATALOG_NAME, schema);
         }
         Ok(one_batch(builder.schema(), builder.build()))
@@ -251,11 +275,12 @@ impl FlightSqlService for CdrlakeFlightSql {
         Ok(Response::new(info(&schema, Ticket::new(query.as_any().encode_to_vec()))?))
     }
 
-    async fn do_get_tables(&self, query: CommandGetTables, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+    async fn do_get_tables(&self, query: CommandGetTables, request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        let role = self.auth.session(&request)?.role;
         let catalog = self.engine.catalog();
         catalog.refresh().await.map_err(|e| to_status(e.into()))?;
         let mut builder = query.into_builder();
-        for schema_name in cdrlake_catalog::SCHEMAS {
+        for schema_name in cdrlake_catalog::SCHEMAS.into_iter().filter(|s| role.may_read(s)) {
             let Some(schema) = catalog.lakehouse_schema(schema_name) else { continue };
             for table in datafusion::catalog::SchemaProvider::table_names(schema.as_ref()) {
                 let Ok(Some(provider)) = datafusion::catalog::SchemaProvider::table(schema.as_ref(), &table).await else { continue };

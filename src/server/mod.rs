@@ -1,5 +1,6 @@
 //! `cdrlake serve`: the Arrow Flight SQL server over the lakehouse.
 
+pub mod auth;
 mod flight_sql;
 mod sql_info;
 
@@ -12,11 +13,13 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::engine::Engine;
+pub use auth::{Auth, Role, UserConfig};
 pub use flight_sql::CdrlakeFlightSql;
 
 /// Serves Flight SQL on `listener` until `shutdown` completes.
-pub async fn serve(engine: Arc<Engine>, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
-    let service = FlightServiceServer::new(CdrlakeFlightSql::new(engine)).max_decoding_message_size(256 * 1024 * 1024);
+pub async fn serve(engine: Arc<Engine>, auth: Arc<Auth>, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+    let service = FlightServiceServer::new(CdrlakeFlightSql::new(engine, auth.clone())).max_decoding_message_size(256 * 1024 * 1024);
+    let service = tonic::service::interceptor::InterceptedService::new(service, move |req| auth.intercept(req));
     tonic::transport::Server::builder()
         .add_service(service)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

@@ -18,19 +18,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server():
-    binary = os.environ.get("CDRLAKE_BIN") or str(REPO / "target" / "debug" / "cdrlake")
-    work = tempfile.mkdtemp(prefix="cdrlake-py-")
+BINARY = os.environ.get("CDRLAKE_BIN") or str(REPO / "target" / "debug" / "cdrlake")
+ENV = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDRLAKE_"))}
+WORK = tempfile.mkdtemp(prefix="cdrlake-py-")
+
+
+def start(args):
+    """Runs cdrlake with `args` plus a free --listen port; returns (uri, process) once it serves."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDRLAKE_"))}
     proc = subprocess.Popen(
-        [binary, "--lakehouse", f"{work}/lake", "up", "--project", str(REPO / "sql"),
-         "--customers", "40", "--days", "2", "--listen", f"127.0.0.1:{port}"],
-        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [BINARY, "--lakehouse", f"{WORK}/lake", *args, "--listen", f"127.0.0.1:{port}"],
+        cwd=WORK, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     output = []
-    deadline = time.time() + 120
+    deadline = time.time() + 180
     while time.time() < deadline:
         line = proc.stdout.readline()
         if not line and proc.poll() is not None:
@@ -42,10 +43,36 @@ def server():
         proc.kill()
         pytest.fail("cdrlake up did not start serving:\n" + "".join(output))
     if proc.poll() is not None:
-        pytest.fail("cdrlake up exited:\n" + "".join(output))
-    yield f"grpc://127.0.0.1:{port}"
+        pytest.fail("cdrlake exited:\n" + "".join(output))
+    return f"grpc://127.0.0.1:{port}", proc
+
+
+def stop(proc):
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def server():
+    """The main job: generates a small lakehouse, builds the shipped models, serves (demo mode)."""
+    uri, proc = start(["up", "--project", str(REPO / "sql"), "--customers", "40", "--days", "2"])
+    yield uri
+    stop(proc)
+
+
+@pytest.fixture(scope="session")
+def secured_server(server):
+    """`cdrlake serve` on the same lakehouse with users from a cdrlake.toml."""
+    def hashed(password):
+        return subprocess.run([BINARY, "hash-password"], input=password + "\n", capture_output=True, text=True, check=True).stdout.strip()
+    config = pathlib.Path(WORK) / "auth.toml"
+    config.write_text(
+        "[[server.users]]\nname = \"ana\"\npassword_hash = \"%s\"\nrole = \"analyst\"\n\n"
+        "[[server.users]]\nname = \"eng\"\npassword_hash = \"%s\"\nrole = \"engineer\"\n" % (hashed("ana-pw"), hashed("eng-pw"))
+    )
+    uri, proc = start(["--config", str(config), "serve"])
+    yield uri
+    stop(proc)
