@@ -51,17 +51,23 @@ pub async fn ingest_file(lakehouse: &Lakehouse, path: &Path, options: &IngestOpt
         bail!("already ingested into bronze.{table} (same content, SHA-256 {}…); use --force to ingest it again", &hash[..12]);
     }
     let data = read_text_batch(bytes, format)?;
-    let existing = existing_columns(lakehouse, table).await?;
-    let columns = target_columns(table, &data, &existing, options.allow_new_columns)?;
-    let batch_id = uuid::Uuid::now_v7().to_string();
     // The absolute path: a relative one means nothing once the command is over.
     let source = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let batch = with_metadata(&data, &columns, &batch_id, &source.display().to_string())?;
-    let rows = batch.num_rows();
     let write = WriteOptions {
         merge_schema: options.allow_new_columns,
         app_transaction: Some((app_id, previous.unwrap_or(0) + 1)),
     };
+    ingest_batch(lakehouse, table, &data, &source.display().to_string(), write).await
+}
+
+/// Lands one batch of text columns in `bronze.<table>` as one commit with the ingest metadata,
+/// after checking its columns against the contract (or the existing table).
+pub async fn ingest_batch(lakehouse: &Lakehouse, table: &str, data: &RecordBatch, source: &str, write: WriteOptions) -> Result<Ingested> {
+    let existing = existing_columns(lakehouse, table).await?;
+    let columns = target_columns(table, data, &existing, write.merge_schema)?;
+    let batch_id = uuid::Uuid::now_v7().to_string();
+    let batch = with_metadata(data, &columns, &batch_id, source)?;
+    let rows = batch.num_rows();
     let committed = lakehouse.write_batches_with("bronze", table, vec![batch], WriteMode::Append, write).await?;
     Ok(Ingested { rows, batch_id, version: committed.version().unwrap_or(0) })
 }

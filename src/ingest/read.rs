@@ -129,12 +129,19 @@ fn read_parquet(bytes: Bytes) -> Result<RecordBatch> {
         .map_err(|e| anyhow!("not a readable Parquet file: {e}"))?;
     let source_schema = builder.schema().clone();
     let batches = builder.build()?.collect::<Result<Vec<_>, _>>()?;
-    let batch = concat_batches(&source_schema, &batches)?;
-    let names: Vec<String> = source_schema.fields().iter().map(|f| f.name().clone()).collect();
+    as_text(&concat_batches(&source_schema, &batches)?)
+}
+
+/// Every column as text (Utf8), as bronze keeps it: numbers, dates and timestamps in their
+/// canonical text form.
+pub fn as_text(batch: &RecordBatch) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    check_unique(&names)?;
     let columns = batch
         .columns()
         .iter()
-        .zip(source_schema.fields())
+        .zip(schema.fields())
         .map(|(c, f)| cast(c.as_ref(), &DataType::Utf8).with_context(|| format!("column '{}' cannot be read as text", f.name())))
         .collect::<Result<Vec<_>>>()?;
     Ok(RecordBatch::try_new(text_schema(names), columns)?)

@@ -18,7 +18,7 @@ use arrow_flight::sql::{
     ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
     CommandGetCatalogs, CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys,
     CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandGetXdbcTypeInfo,
-    CommandPreparedStatementQuery, CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
+    CommandPreparedStatementQuery, CommandStatementIngest, CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
     TicketStatementQuery,
 };
 use arrow_flight::{Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc, Ticket};
@@ -350,6 +350,45 @@ impl FlightSqlService for CdrlakeFlightSql {
 
     async fn do_get_cross_reference(&self, _query: CommandGetCrossReference, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
         Ok(empty(foreign_keys_schema()))
+    }
+
+    /// ADBC bulk ingest into a bronze table: one Delta commit per call, with the ingest metadata
+    /// (`_source` = `flight:<user>`). Bronze is append-only: create or append, never replace.
+    async fn do_put_statement_ingest(&self, cmd: CommandStatementIngest, request: Request<PeekableFlightDataStream>) -> Result<i64, Status> {
+        use arrow_flight::sql::{TableExistsOption, TableNotExistOption};
+        let session = self.auth.session(&request)?;
+        if session.role != super::auth::Role::Engineer {
+            return Err(Status::permission_denied(format!("user '{}' may not ingest: bulk ingest needs the engineer role", session.user)));
+        }
+        if cmd.catalog.as_deref().is_some_and(|c| c != cdrlake_catalog::CATALOG_NAME) || cmd.schema.as_deref().is_some_and(|s| s != "bronze") {
+            return Err(Status::invalid_argument("bulk ingest lands in bronze: use schema 'bronze' (catalog 'cdrlake')"));
+        }
+        if cmd.temporary {
+            return Err(Status::invalid_argument("temporary tables are not supported"));
+        }
+        let table = cmd.table.clone();
+        if !cdrlake_catalog::location::is_identifier(&table) {
+            return Err(Status::invalid_argument(format!("'{table}' is not a valid table name")));
+        }
+        let options = cmd.table_definition_options.unwrap_or_default();
+        let exists = self.engine.lakehouse().list_tables("bronze").await.map_err(|e| to_status(e.into()))?.contains(&table);
+        match (exists, TableExistsOption::try_from(options.if_exists), TableNotExistOption::try_from(options.if_not_exist)) {
+            (true, Ok(TableExistsOption::Fail), _) => return Err(Status::already_exists(format!("bronze.{table} exists"))),
+            (true, Ok(TableExistsOption::Replace), _) => {
+                return Err(Status::invalid_argument("bronze is append-only: replacing a table is not allowed (use append)"));
+            }
+            (false, _, Ok(TableNotExistOption::Fail)) => return Err(Status::not_found(format!("bronze.{table} does not exist"))),
+            _ => {}
+        }
+        let stream = request.into_inner().map_err(FlightError::from);
+        let batches: Vec<RecordBatch> = FlightRecordBatchStream::new_from_flight_data(stream).try_collect().await.map_err(Status::from)?;
+        let Some(first) = batches.first() else { return Ok(0) };
+        let data = arrow::compute::concat_batches(&first.schema(), &batches).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let text = crate::ingest::read::as_text(&data).map_err(to_status)?;
+        let source = format!("flight:{}", session.user);
+        let done = crate::ingest::ingest_batch(self.engine.lakehouse(), &table, &text, &source, Default::default()).await.map_err(to_status)?;
+        tracing::info!("{} ingested {} rows into bronze.{table} (batch {})", session.user, done.rows, done.batch_id);
+        Ok(done.rows as i64)
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
