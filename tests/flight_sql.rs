@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::Arc;
 
-use arrow::array::{AsArray, Int64Array, RecordBatch};
+use arrow::array::{Array, AsArray, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use arrow_flight::sql::{CommandGetDbSchemas, CommandGetPrimaryKeys, CommandGetTables, CommandGetXdbcTypeInfo, SqlInfo};
@@ -31,7 +31,8 @@ async fn start_with(users: Vec<UserConfig>) -> (FlightSqlServiceClient<Channel>,
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let auth = Auth::new(users).unwrap();
-    tokio::spawn(cdrlake::server::serve(engine, auth, listener, std::future::pending()));
+    let options = cdrlake::server::ServeOptions { query_log_flush: std::time::Duration::from_millis(100) };
+    tokio::spawn(cdrlake::server::serve(engine, auth, options, listener, std::future::pending()));
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     (FlightSqlServiceClient::new(channel.clone()), dir, channel)
 }
@@ -147,4 +148,35 @@ async fn basic_login_bearer_tokens_and_roles() {
     client.handshake("eng", "eng-pw").await.unwrap();
     let info = client.execute("SELECT count(*) FROM bronze.calls".into(), None).await.unwrap();
     assert_eq!(fetch(&mut client, info).await[0].column(0).as_primitive::<Int64Type>().value(0), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_are_recorded_in_the_query_log() {
+    let (mut client, _dir) = start().await;
+    let info = client.execute("SELECT call_id FROM bronze.calls WHERE call_id < 3".into(), None).await.unwrap();
+    fetch(&mut client, info).await;
+    assert!(client.execute("SELECT nope FROM bronze.calls".into(), None).await.is_err());
+    // The log is flushed every 100 ms here; poll a bounded number of times.
+    let mut rows = Vec::new();
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let Ok(info) = client.execute("SELECT status, rows, sql, error FROM system.query_log ORDER BY started_at".into(), None).await else { continue };
+        let batches = fetch(&mut client, info).await;
+        rows = batches
+            .iter()
+            .flat_map(|b| {
+                (0..b.num_rows()).map(move |i| {
+                    let status = b.column(0).as_string::<i32>().value(i).to_string();
+                    let sql = b.column(2).as_string::<i32>().value(i).to_string();
+                    let count = if b.column(1).is_null(i) { -1 } else { b.column(1).as_primitive::<Int64Type>().value(i) };
+                    (status, sql, count)
+                })
+            })
+            .collect::<Vec<_>>();
+        if rows.len() >= 2 {
+            break;
+        }
+    }
+    assert!(rows.contains(&("ok".into(), "SELECT call_id FROM bronze.calls WHERE call_id < 3".into(), 3)), "{rows:?}");
+    assert!(rows.iter().any(|(status, sql, _)| status == "error" && sql.contains("nope")), "{rows:?}");
 }

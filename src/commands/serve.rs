@@ -49,7 +49,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<()> {
             tracing::warn!("serving without authentication on {addr}, which is not loopback");
         }
     }
-    serve(engine, auth, listener, async {
+    serve(engine, auth, Default::default(), listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await

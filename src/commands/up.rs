@@ -76,7 +76,7 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
     println!("{}", crate::server::connection_help(listener.local_addr()?));
     println!("press Ctrl-C to stop");
     let auth = crate::server::Auth::new(super::serve::users(global)?)?;
-    crate::server::serve(engine, auth, listener, async {
+    crate::server::serve(engine, auth, Default::default(), listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await

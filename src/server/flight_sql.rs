@@ -30,6 +30,7 @@ use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::Auth;
+use super::query_log::{QueryLog, Running};
 use super::sql_info::{SQL_INFO, XDBC_TYPES};
 use crate::engine::Engine;
 use crate::output::{plain_schema, plain_types};
@@ -44,12 +45,39 @@ struct Prepared {
 pub struct CdrlakeFlightSql {
     engine: Arc<Engine>,
     auth: Arc<Auth>,
+    log: Arc<QueryLog>,
     prepared: Mutex<HashMap<String, Prepared>>,
 }
 
 impl CdrlakeFlightSql {
-    pub fn new(engine: Arc<Engine>, auth: Arc<Auth>) -> Self {
-        Self { engine, auth, prepared: Mutex::default() }
+    pub fn new(engine: Arc<Engine>, auth: Arc<Auth>, log: Arc<QueryLog>) -> Self {
+        Self { engine, auth, log, prepared: Mutex::default() }
+    }
+
+    /// Plans and streams `sql` for the caller, recording it in the query log either way.
+    async fn run<T>(&self, request: &Request<T>, sql: &str, params: Option<&Vec<ScalarValue>>) -> Result<Response<DoGetStream>, Status> {
+        let user = self.auth.session(request).map(|s| s.user).unwrap_or_default();
+        let running = Running::new(self.log.clone(), &user, sql);
+        match self.plan(request, sql, params).await {
+            Ok(df) => self.stream(df, running).await,
+            Err(status) => {
+                if let Ok(mut e) = running.error.lock() {
+                    *e = Some(status.message().to_string());
+                }
+                Err(status)
+            }
+        }
+    }
+
+    /// Planning failures at GetFlightInfo are queries too: log them.
+    async fn plan_logged<T>(&self, request: &Request<T>, sql: &str, params: Option<&Vec<ScalarValue>>) -> Result<DataFrame, Status> {
+        let (started, started_at) = (std::time::Instant::now(), chrono::Utc::now());
+        let result = self.plan(request, sql, params).await;
+        if let Err(status) = &result {
+            let user = self.auth.session(request).map(|s| s.user).unwrap_or_default();
+            self.log.failed(&user, sql, started, started_at, status.message());
+        }
+        result
     }
 
     /// Plans `sql` for the caller of `request`, after checking their role may read every table
@@ -78,13 +106,31 @@ impl CdrlakeFlightSql {
         Ok((p.sql.clone(), p.params.clone()))
     }
 
-    async fn stream(&self, df: DataFrame) -> Result<Response<DoGetStream>, Status> {
+    async fn stream(&self, df: DataFrame, running: Arc<Running>) -> Result<Response<DoGetStream>, Status> {
         let schema = plain_schema(df.schema().as_arrow());
         let batches = df.execute_stream().await.map_err(|e| to_status(e.into()))?;
-        let batches = batches.map(|b| {
-            b.map_err(|e| FlightError::from_external_error(Box::new(e)))
-                .and_then(|b| plain_types(&b).map_err(|e| FlightError::ProtocolError(e.to_string())))
-        });
+        let (counting, done) = (running.clone(), running);
+        let batches = batches
+            .map(move |b| {
+                let b = b
+                    .map_err(|e| FlightError::from_external_error(Box::new(e)))
+                    .and_then(|b| plain_types(&b).map_err(|e| FlightError::ProtocolError(e.to_string())));
+                match &b {
+                    Ok(batch) => {
+                        counting.rows.fetch_add(batch.num_rows() as u64, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        if let Ok(mut slot) = counting.error.lock() {
+                            *slot = Some(e.to_string());
+                        }
+                    }
+                }
+                b
+            })
+            .chain(futures::stream::once(async move {
+                done.finished.store(true, std::sync::atomic::Ordering::Relaxed);
+            })
+            .filter_map(|()| async { None }));
         let stream = FlightDataEncoderBuilder::new().with_schema(schema).build(batches).map_err(Status::from);
         Ok(Response::new(Box::pin(stream)))
     }
@@ -150,7 +196,7 @@ impl FlightSqlService for CdrlakeFlightSql {
     }
 
     async fn get_flight_info_statement(&self, query: CommandStatementQuery, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
-        let df = self.plan(&request, &query.query, None).await?;
+        let df = self.plan_logged(&request, &query.query, None).await?;
         let ticket = TicketStatementQuery { statement_handle: query.query.into_bytes().into() };
         let ticket = Ticket::new(ticket.as_any().encode_to_vec());
         Ok(Response::new(info(&plain_schema(df.schema().as_arrow()), ticket)?))
@@ -158,8 +204,7 @@ impl FlightSqlService for CdrlakeFlightSql {
 
     async fn do_get_statement(&self, ticket: TicketStatementQuery, request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
         let sql = String::from_utf8(ticket.statement_handle.to_vec()).map_err(|_| Status::invalid_argument("ticket is not UTF-8 SQL"))?;
-        let df = self.plan(&request, &sql, None).await?;
-        self.stream(df).await
+        self.run(&request, &sql, None).await
     }
 
     async fn do_action_create_prepared_statement(
@@ -225,8 +270,7 @@ impl FlightSqlService for CdrlakeFlightSql {
 
     async fn do_get_prepared_statement(&self, cmd: CommandPreparedStatementQuery, request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
         let (sql, params) = self.prepared(&cmd.prepared_statement_handle)?;
-        let df = self.plan(&request, &sql, params.as_ref()).await?;
-        self.stream(df).await
+        self.run(&request, &sql, params.as_ref()).await
     }
 
     async fn do_action_close_prepared_statement(&self, query: ActionClosePreparedStatementRequest, _request: Request<Action>) -> Result<(), Status> {

@@ -2,10 +2,12 @@
 
 pub mod auth;
 mod flight_sql;
+pub mod query_log;
 mod sql_info;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Result;
 use arrow_flight::flight_service_server::FlightServiceServer;
@@ -15,15 +17,38 @@ use tokio_stream::wrappers::TcpListenerStream;
 use crate::engine::Engine;
 pub use auth::{Auth, Role, UserConfig};
 pub use flight_sql::CdrlakeFlightSql;
+use query_log::QueryLog;
 
-/// Serves Flight SQL on `listener` until `shutdown` completes.
-pub async fn serve(engine: Arc<Engine>, auth: Arc<Auth>, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
-    let service = FlightServiceServer::new(CdrlakeFlightSql::new(engine, auth.clone())).max_decoding_message_size(256 * 1024 * 1024);
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// How often buffered `system.query_log` entries are committed.
+    pub query_log_flush: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self { query_log_flush: Duration::from_secs(5) }
+    }
+}
+
+/// Serves Flight SQL on `listener` until `shutdown` completes, then writes the last query log
+/// entries.
+pub async fn serve(
+    engine: Arc<Engine>,
+    auth: Arc<Auth>,
+    options: ServeOptions,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let log = QueryLog::new(engine.lakehouse().clone());
+    log.spawn_flusher(options.query_log_flush);
+    let service = FlightServiceServer::new(CdrlakeFlightSql::new(engine, auth.clone(), log.clone())).max_decoding_message_size(256 * 1024 * 1024);
     let service = tonic::service::interceptor::InterceptedService::new(service, move |req| auth.intercept(req));
     tonic::transport::Server::builder()
         .add_service(service)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
+    log.flush().await?;
     Ok(())
 }
 
