@@ -264,3 +264,15 @@ fn errors_name_the_model_file_and_position() {
     assert_eq!(f.version("gold.top_callers"), before);
     assert_eq!(f.csv("SELECT count(*) AS n FROM gold.top_callers"), "n\n5\n");
 }
+
+#[test]
+fn system_tables_accept_nulls_after_a_first_run_without_any() {
+    let f = Fixture::new();
+    // First record: a table with a row count and no error; then a view (no row count) and a failure.
+    f.ok(&["run", "-s", "gold.top_callers"]);
+    f.ok(&["run", "-s", "silver.calls_clean"]);
+    f.write("sql/gold/bad.sql", "-- @materialized: table\nSELECT nope FROM bronze.calls\n");
+    assert_eq!(f.run(&["run", "-s", "gold.bad"]).status.code(), Some(1));
+    let runs = f.csv("SELECT model, status, rows IS NULL AS no_rows, error IS NULL AS no_error FROM system.model_runs ORDER BY started_at");
+    assert_eq!(runs, "model,status,no_rows,no_error\ngold.top_callers,success,false,true\nsilver.calls_clean,success,true,true\ngold.bad,error,true,false\n");
+}

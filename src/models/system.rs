@@ -70,17 +70,17 @@ pub async fn record_model_runs(lakehouse: &Lakehouse, runs: &[ModelRun]) -> Resu
     if runs.is_empty() {
         return Ok(());
     }
-    let batch = RecordBatch::try_from_iter(vec![
-        ("run_id", text(runs, |r| Some(&r.run_id))),
-        ("model", text(runs, |r| Some(&r.model))),
-        ("materialization", text(runs, |r| Some(&r.materialization))),
-        ("status", text(runs, |r| Some(r.status.as_str()))),
-        ("rows", int(runs, |r| r.rows)),
-        ("started_at", ts(runs, |r| r.started_at)),
-        ("finished_at", ts(runs, |r| r.finished_at)),
-        ("error", text(runs, |r| r.error.as_deref())),
-        ("inputs", text(runs, |r| Some(&r.inputs))),
-        ("output_version", int(runs, |r| r.output_version)),
+    let batch = RecordBatch::try_from_iter_with_nullable(vec![
+        ("run_id", text(runs, |r| Some(&r.run_id)), true),
+        ("model", text(runs, |r| Some(&r.model)), true),
+        ("materialization", text(runs, |r| Some(&r.materialization)), true),
+        ("status", text(runs, |r| Some(r.status.as_str())), true),
+        ("rows", int(runs, |r| r.rows), true),
+        ("started_at", ts(runs, |r| r.started_at), true),
+        ("finished_at", ts(runs, |r| r.finished_at), true),
+        ("error", text(runs, |r| r.error.as_deref()), true),
+        ("inputs", text(runs, |r| Some(&r.inputs)), true),
+        ("output_version", int(runs, |r| r.output_version), true),
     ])?;
     lakehouse.write_batches("system", "model_runs", vec![batch], WriteMode::Append).await?;
     Ok(())
@@ -90,15 +90,15 @@ pub async fn record_test_results(lakehouse: &Lakehouse, results: &[TestResult]) 
     if results.is_empty() {
         return Ok(());
     }
-    let batch = RecordBatch::try_from_iter(vec![
-        ("run_id", text(results, |r| Some(&r.run_id))),
-        ("test", text(results, |r| Some(&r.test))),
-        ("model", text(results, |r| Some(&r.model))),
-        ("status", text(results, |r| Some(&r.status))),
-        ("failing_rows", int(results, |r| r.failing_rows)),
-        ("checked_at", ts(results, |r| r.checked_at)),
-        ("severity", text(results, |r| Some(&r.severity))),
-        ("message", text(results, |r| r.message.as_deref())),
+    let batch = RecordBatch::try_from_iter_with_nullable(vec![
+        ("run_id", text(results, |r| Some(&r.run_id)), true),
+        ("test", text(results, |r| Some(&r.test)), true),
+        ("model", text(results, |r| Some(&r.model)), true),
+        ("status", text(results, |r| Some(&r.status)), true),
+        ("failing_rows", int(results, |r| r.failing_rows), true),
+        ("checked_at", ts(results, |r| r.checked_at), true),
+        ("severity", text(results, |r| Some(&r.severity)), true),
+        ("message", text(results, |r| r.message.as_deref()), true),
     ])?;
     lakehouse.write_batches("system", "test_results", vec![batch], WriteMode::Append).await?;
     Ok(())

@@ -63,18 +63,17 @@ impl QueryLog {
             return Ok(0);
         }
         let text = |f: fn(&Entry) -> Option<&str>| -> ArrayRef { Arc::new(StringArray::from(entries.iter().map(f).collect::<Vec<_>>())) };
-        let batch = RecordBatch::try_from_iter(vec![
-            ("query_id", text(|e| Some(&e.query_id))),
-            ("user", text(|e| Some(&e.user))),
-            ("sql", text(|e| Some(&e.sql))),
-            ("status", text(|e| Some(e.status))),
-            ("rows", Arc::new(Int64Array::from_iter(entries.iter().map(|e| e.rows.map(|r| r as i64)))) as ArrayRef),
+        let batch = RecordBatch::try_from_iter_with_nullable(vec![
+            ("query_id", text(|e| Some(&e.query_id)), true),
+            ("user", text(|e| Some(&e.user)), true),
+            ("sql", text(|e| Some(&e.sql)), true),
+            ("status", text(|e| Some(e.status)), true),
+            ("rows", Arc::new(Int64Array::from_iter(entries.iter().map(|e| e.rows.map(|r| r as i64)))) as ArrayRef, true),
             (
                 "started_at",
-                Arc::new(TimestampMicrosecondArray::from_iter_values(entries.iter().map(|e| e.started_at.timestamp_micros())).with_timezone("UTC")),
-            ),
-            ("elapsed_ms", Arc::new(Int64Array::from_iter_values(entries.iter().map(|e| e.elapsed_ms)))),
-            ("error", text(|e| e.error.as_deref())),
+                Arc::new(TimestampMicrosecondArray::from_iter_values(entries.iter().map(|e| e.started_at.timestamp_micros())).with_timezone("UTC")), true),
+            ("elapsed_ms", Arc::new(Int64Array::from_iter_values(entries.iter().map(|e| e.elapsed_ms))), true),
+            ("error", text(|e| e.error.as_deref()), true),
         ])?;
         let n = entries.len();
         if let Err(e) = self.lakehouse.write_batches("system", "query_log", vec![batch], WriteMode::Append).await {
