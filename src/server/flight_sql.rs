@@ -157,6 +157,11 @@ fn info(schema: &Schema, ticket: Ticket) -> Result<FlightInfo, Status> {
     Ok(info)
 }
 
+/// The FlightInfo of a metadata command: its result schema, and the command itself as ticket.
+fn command_info(schema: &Schema, command: &impl ProstMessageExt) -> Result<Response<FlightInfo>, Status> {
+    Ok(Response::new(info(schema, Ticket::new(command.as_any().encode_to_vec()))?))
+}
+
 fn schema_bytes(schema: &Schema) -> Result<prost::bytes::Bytes, Status> {
     let IpcMessage(bytes) = SchemaAsIpc::new(schema, &IpcWriteOptions::default())
         .try_into()
@@ -281,7 +286,7 @@ impl FlightSqlService for CdrlakeFlightSql {
 
     async fn get_flight_info_sql_info(&self, query: CommandGetSqlInfo, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         let schema = query.clone().into_builder(&SQL_INFO).schema();
-        Ok(Response::new(info(&schema, Ticket::new(query.as_any().encode_to_vec()))?))
+        command_info(&schema, &query)
     }
 
     async fn do_get_sql_info(&self, query: CommandGetSqlInfo, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
@@ -291,7 +296,7 @@ impl FlightSqlService for CdrlakeFlightSql {
 
     async fn get_flight_info_catalogs(&self, query: CommandGetCatalogs, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         let schema = query.clone().into_builder().schema();
-        Ok(Response::new(info(&schema, Ticket::new(query.as_any().encode_to_vec()))?))
+        command_info(&schema, &query)
     }
 
     async fn do_get_catalogs(&self, query: CommandGetCatalogs, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
@@ -302,7 +307,7 @@ impl FlightSqlService for CdrlakeFlightSql {
 
     async fn get_flight_info_schemas(&self, query: CommandGetDbSchemas, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         let schema = query.clone().into_builder().schema();
-        Ok(Response::new(info(&schema, Ticket::new(query.as_any().encode_to_vec()))?))
+        command_info(&schema, &query)
     }
 
     async fn do_get_schemas(&self, query: CommandGetDbSchemas, request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
@@ -316,7 +321,7 @@ impl FlightSqlService for CdrlakeFlightSql {
 
     async fn get_flight_info_tables(&self, query: CommandGetTables, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         let schema = query.clone().into_builder().schema();
-        Ok(Response::new(info(&schema, Ticket::new(query.as_any().encode_to_vec()))?))
+        command_info(&schema, &query)
     }
 
     async fn do_get_tables(&self, query: CommandGetTables, request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
@@ -342,7 +347,7 @@ impl FlightSqlService for CdrlakeFlightSql {
 
     async fn get_flight_info_table_types(&self, query: CommandGetTableTypes, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         let schema = query.clone().into_builder().schema();
-        Ok(Response::new(info(&schema, Ticket::new(query.as_any().encode_to_vec()))?))
+        command_info(&schema, &query)
     }
 
     async fn do_get_table_types(&self, query: CommandGetTableTypes, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
@@ -354,7 +359,7 @@ impl FlightSqlService for CdrlakeFlightSql {
 
     async fn get_flight_info_xdbc_type_info(&self, query: CommandGetXdbcTypeInfo, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         let schema = query.clone().into_builder(&XDBC_TYPES).schema();
-        Ok(Response::new(info(&schema, Ticket::new(query.as_any().encode_to_vec()))?))
+        command_info(&schema, &query)
     }
 
     async fn do_get_xdbc_type_info(&self, query: CommandGetXdbcTypeInfo, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
@@ -365,7 +370,7 @@ impl FlightSqlService for CdrlakeFlightSql {
     // Delta tables declare no keys: the key commands answer with empty results of the right shape.
 
     async fn get_flight_info_primary_keys(&self, query: CommandGetPrimaryKeys, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
-        Ok(Response::new(info(&primary_keys_schema(), Ticket::new(query.as_any().encode_to_vec()))?))
+        command_info(&primary_keys_schema(), &query)
     }
 
     async fn do_get_primary_keys(&self, _query: CommandGetPrimaryKeys, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
@@ -373,7 +378,7 @@ impl FlightSqlService for CdrlakeFlightSql {
     }
 
     async fn get_flight_info_imported_keys(&self, query: CommandGetImportedKeys, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
-        Ok(Response::new(info(&foreign_keys_schema(), Ticket::new(query.as_any().encode_to_vec()))?))
+        command_info(&foreign_keys_schema(), &query)
     }
 
     async fn do_get_imported_keys(&self, _query: CommandGetImportedKeys, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
@@ -381,7 +386,7 @@ impl FlightSqlService for CdrlakeFlightSql {
     }
 
     async fn get_flight_info_exported_keys(&self, query: CommandGetExportedKeys, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
-        Ok(Response::new(info(&foreign_keys_schema(), Ticket::new(query.as_any().encode_to_vec()))?))
+        command_info(&foreign_keys_schema(), &query)
     }
 
     async fn do_get_exported_keys(&self, _query: CommandGetExportedKeys, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
@@ -389,7 +394,7 @@ impl FlightSqlService for CdrlakeFlightSql {
     }
 
     async fn get_flight_info_cross_reference(&self, query: CommandGetCrossReference, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
-        Ok(Response::new(info(&foreign_keys_schema(), Ticket::new(query.as_any().encode_to_vec()))?))
+        command_info(&foreign_keys_schema(), &query)
     }
 
     async fn do_get_cross_reference(&self, _query: CommandGetCrossReference, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
