@@ -1,0 +1,52 @@
+"""Raw Flight calls with pyarrow.flight: the status codes a client sees."""
+import pyarrow.flight as flight
+import pytest
+
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field."""
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def statement_query(sql: str) -> flight.FlightDescriptor:
+    """google.protobuf.Any wrapping arrow.flight.protocol.sql.CommandStatementQuery{query}."""
+    command = field(1, sql.encode())
+    any_message = field(1, b"type.googleapis.com/arrow.flight.protocol.sql.CommandStatementQuery") + field(2, command)
+    return flight.FlightDescriptor.for_command(any_message)
+
+
+def client(uri):
+    return flight.FlightClient(uri)
+
+
+def test_query_then_fetch(server):
+    c = client(server)
+    info = c.get_flight_info(statement_query("SELECT plan_id FROM bronze.plan ORDER BY plan_id"))
+    assert info.schema.names == ["plan_id"]
+    assert [e.locations for e in info.endpoints] == [[]]
+    table = c.do_get(info.endpoints[0].ticket).read_all()
+    assert table.column("plan_id").to_pylist() == ["P_BASIC", "P_MAX", "P_PLUS"]
+
+
+def test_status_codes(server, secured_server):
+    c = client(server)
+    # pyarrow names the gRPC status in its message (InvalidArgument surfaces as ArrowInvalid).
+    with pytest.raises(Exception, match="invalid argument error, with message: SQL error.*SELEC"):
+        c.get_flight_info(statement_query("SELEC 1"))
+    with pytest.raises(Exception, match="not found error.*nope"):
+        c.get_flight_info(statement_query("SELECT * FROM bronze.nope"))
+    with pytest.raises(flight.FlightUnauthenticatedError):
+        client(secured_server).get_flight_info(statement_query("SELECT 1"))
+    # The server keeps serving after errors.
+    info = c.get_flight_info(statement_query("SELECT 1 AS one"))
+    assert c.do_get(info.endpoints[0].ticket).read_all().column("one").to_pylist() == [1]
