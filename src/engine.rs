@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 use cdrlake_catalog::{CatalogError, LakehouseCatalog, LazyView, Lakehouse, CATALOG_NAME, SCHEMAS};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::TableReference;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use deltalake::delta_datafusion::planner::DeltaPlanner;
@@ -19,6 +20,12 @@ pub struct Engine {
 
 impl Engine {
     pub async fn new(lakehouse: Arc<Lakehouse>) -> Result<Self> {
+        Self::with_memory_limit(lakehouse, None).await
+    }
+
+    /// With `memory_limit` bytes, queries share a memory pool of that size and spill sorts,
+    /// joins and aggregations to temporary files beyond it (or fail if they cannot).
+    pub async fn with_memory_limit(lakehouse: Arc<Lakehouse>, memory_limit: Option<usize>) -> Result<Self> {
         let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_create_default_catalog_and_schema(false)
@@ -29,8 +36,12 @@ impl Engine {
         let state = SessionStateBuilder::new()
             .with_default_features()
             .with_config(config)
-            .with_query_planner(DeltaPlanner::new())
-            .build();
+            .with_query_planner(DeltaPlanner::new());
+        let state = match memory_limit {
+            Some(bytes) => state.with_runtime_env(Arc::new(RuntimeEnvBuilder::new().with_memory_limit(bytes, 1.0).build()?)),
+            None => state,
+        }
+        .build();
         let ctx = SessionContext::new_with_state(state);
         let catalog = Arc::new(LakehouseCatalog::new(lakehouse.clone()));
         catalog.refresh().await?;

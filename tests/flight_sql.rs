@@ -21,8 +21,12 @@ async fn start() -> (FlightSqlServiceClient<Channel>, tempfile::TempDir) {
     (client, dir)
 }
 
-/// A server over bronze.calls and gold.usage (the same rows), with `users` (none: demo mode).
 async fn start_with(users: Vec<UserConfig>) -> (FlightSqlServiceClient<Channel>, tempfile::TempDir, Channel) {
+    start_with_timeout(users, None).await
+}
+
+/// A server over bronze.calls and gold.usage (the same rows), with `users` (none: demo mode).
+async fn start_with_timeout(users: Vec<UserConfig>, query_timeout: Option<std::time::Duration>) -> (FlightSqlServiceClient<Channel>, tempfile::TempDir, Channel) {
     let dir = tempfile::tempdir().unwrap();
     let (lakehouse, _) = Lakehouse::init(LakehouseConfig::local(dir.path().join("lake").to_str().unwrap())).await.unwrap();
     lakehouse.write_batches("bronze", "calls", vec![common::calls(0..4)], WriteMode::Append).await.unwrap();
@@ -31,7 +35,7 @@ async fn start_with(users: Vec<UserConfig>) -> (FlightSqlServiceClient<Channel>,
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let auth = Auth::new(users).unwrap();
-    let options = cdrlake::server::ServeOptions { query_log_flush: std::time::Duration::from_millis(100) };
+    let options = cdrlake::server::ServeOptions { query_log_flush: std::time::Duration::from_millis(100), query_timeout };
     tokio::spawn(cdrlake::server::serve(engine, auth, options, listener, std::future::pending()));
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     (FlightSqlServiceClient::new(channel.clone()), dir, channel)
@@ -179,4 +183,18 @@ async fn queries_are_recorded_in_the_query_log() {
     }
     assert!(rows.contains(&("ok".into(), "SELECT call_id FROM bronze.calls WHERE call_id < 3".into(), 3)), "{rows:?}");
     assert!(rows.iter().any(|(status, sql, _)| status == "error" && sql.contains("nope")), "{rows:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_over_its_time_limit_is_cancelled() {
+    let (mut client, _dir, _) = start_with_timeout(vec![], Some(std::time::Duration::from_secs(1))).await;
+    let started = std::time::Instant::now();
+    let info = client.execute("SELECT count(*) FROM generate_series(1, 100000000000)".into(), None).await.unwrap();
+    let ticket = info.endpoint[0].ticket.clone().unwrap();
+    let result: Result<Vec<RecordBatch>, _> = client.do_get(ticket).await.unwrap().try_collect().await;
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains("query cancelled: it ran longer than the 1s limit"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "cancelled promptly");
+    let info = client.execute("SELECT 1".into(), None).await.unwrap();
+    assert_eq!(fetch(&mut client, info).await[0].num_rows(), 1, "and the server keeps serving");
 }

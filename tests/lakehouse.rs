@@ -179,3 +179,18 @@ async fn s3_concurrent_appends_lose_nothing() {
     let b = engine.sql("SELECT count(DISTINCT call_id) FROM bronze.calls").await.unwrap();
     assert_eq!(single_i64(&b), 1 + writers * appends * 10);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_memory_limit_bounds_the_pool() {
+    use datafusion::execution::memory_pool::MemoryLimit;
+    let dir = tempfile::tempdir().unwrap();
+    let (lakehouse, _) = Lakehouse::init(LakehouseConfig::local(dir.path().join("lake").to_str().unwrap())).await.unwrap();
+    let engine = Engine::with_memory_limit(Arc::new(lakehouse), Some(8 << 20)).await.unwrap();
+    assert!(matches!(engine.ctx().runtime_env().memory_pool.memory_limit(), MemoryLimit::Finite(n) if n == 8 << 20));
+    // An aggregate that must hold ~24 MB cannot spill: it fails cleanly instead of exhausting the host.
+    let err = engine.sql("SELECT array_length(array_agg(value)) FROM generate_series(1, 3000000)").await.unwrap_err().to_string();
+    assert!(err.contains("Resources exhausted"), "{err}");
+    // Small queries still run in the same pool.
+    let b = engine.sql("SELECT count(*) FROM generate_series(1, 1000)").await.unwrap();
+    assert_eq!(single_i64(&b), 1000);
+}

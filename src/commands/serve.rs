@@ -7,13 +7,40 @@ use serde::Deserialize;
 
 use crate::cli::GlobalArgs;
 use crate::engine::Engine;
-use crate::server::{connection_help, serve, Auth, UserConfig};
+use crate::server::{connection_help, serve, Auth, ServeOptions, UserConfig};
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on
     #[arg(long, default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
+    /// Memory for all running queries together, e.g. 4G or 512M; beyond it queries spill to disk
+    #[arg(long, value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
+    /// Cancel a query still running after this many seconds
+    #[arg(long, value_name = "SECONDS")]
+    pub query_timeout: Option<u64>,
+}
+
+impl ServeArgs {
+    pub fn options(&self) -> ServeOptions {
+        ServeOptions { query_timeout: self.query_timeout.map(Duration::from_secs), ..Default::default() }
+    }
+}
+
+/// `512M`, `4G`, `1048576`: bytes, with binary K/M/G suffixes.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim().to_ascii_uppercase();
+    let t = t.trim_end_matches('B');
+    let t = t.strip_suffix('I').unwrap_or(t);
+    let (digits, factor) = match t.chars().last() {
+        Some('K') => (&t[..t.len() - 1], 1usize << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    digits.trim().parse::<usize>().map(|n| n * factor).map_err(|_| format!("'{text}' is not a size such as 512M or 4G"))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -39,7 +66,7 @@ pub fn users(global: &GlobalArgs) -> Result<Vec<UserConfig>> {
 
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<()> {
     let auth = Auth::new(users(global)?)?;
-    let engine = Arc::new(Engine::new(super::connect(global).await?).await?);
+    let engine = Arc::new(Engine::with_memory_limit(super::connect(global).await?, args.memory_limit).await?);
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     println!("{}", connection_help(addr));
@@ -49,7 +76,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<()> {
             tracing::warn!("serving without authentication on {addr}, which is not loopback");
         }
     }
-    serve(engine, auth, Default::default(), listener, async {
+    serve(engine, auth, args.options(), listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await
@@ -66,4 +93,18 @@ pub fn hash_password() -> Result<()> {
     anyhow::ensure!(!password.is_empty(), "no password on standard input");
     println!("{}", crate::server::auth::hash_password(password)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4G"), Ok(4 << 30));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("64kb"), Ok(64 << 10));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("lots").is_err());
+    }
 }

@@ -26,9 +26,8 @@ pub struct UpArgs {
     /// Days of sample data (from 2026-04-01: billing period 2026-04)
     #[arg(long, default_value_t = 30)]
     pub days: u32,
-    /// Flight SQL address to serve on once everything is built
-    #[arg(long, default_value = "127.0.0.1:50051")]
-    pub listen: std::net::SocketAddr,
+    #[command(flatten)]
+    pub serve: super::serve::ServeArgs,
     /// Build, report and exit instead of serving
     #[arg(long)]
     pub no_serve: bool,
@@ -71,12 +70,13 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
         return Ok(());
     }
     // A fresh session: it sees the views and tables the run just built.
-    let engine = Arc::new(Engine::new(lakehouse.clone()).await?);
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let engine = Arc::new(Engine::with_memory_limit(lakehouse.clone(), args.serve.memory_limit).await?);
+    let listen = args.serve.listen;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     println!("{}", crate::server::connection_help(listener.local_addr()?));
     println!("press Ctrl-C to stop");
     let auth = crate::server::Auth::new(super::serve::users(global)?)?;
-    crate::server::serve(engine, auth, Default::default(), listener, async {
+    crate::server::serve(engine, auth, args.serve.options(), listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await

@@ -46,12 +46,13 @@ pub struct CdrlakeFlightSql {
     engine: Arc<Engine>,
     auth: Arc<Auth>,
     log: Arc<QueryLog>,
+    query_timeout: Option<std::time::Duration>,
     prepared: Mutex<HashMap<String, Prepared>>,
 }
 
 impl CdrlakeFlightSql {
-    pub fn new(engine: Arc<Engine>, auth: Arc<Auth>, log: Arc<QueryLog>) -> Self {
-        Self { engine, auth, log, prepared: Mutex::default() }
+    pub fn new(engine: Arc<Engine>, auth: Arc<Auth>, log: Arc<QueryLog>, query_timeout: Option<std::time::Duration>) -> Self {
+        Self { engine, auth, log, query_timeout, prepared: Mutex::default() }
     }
 
     /// Plans and streams `sql` for the caller, recording it in the query log either way.
@@ -109,6 +110,7 @@ impl CdrlakeFlightSql {
     async fn stream(&self, df: DataFrame, running: Arc<Running>) -> Result<Response<DoGetStream>, Status> {
         let schema = plain_schema(df.schema().as_arrow());
         let batches = df.execute_stream().await.map_err(|e| to_status(e.into()))?;
+        let batches = with_deadline(batches, self.query_timeout);
         let (counting, done) = (running.clone(), running);
         let batches = batches
             .map(move |b| {
@@ -134,6 +136,25 @@ impl CdrlakeFlightSql {
         let stream = FlightDataEncoderBuilder::new().with_schema(schema).build(batches).map_err(Status::from);
         Ok(Response::new(Box::pin(stream)))
     }
+}
+
+type BatchStream = Pin<Box<dyn Stream<Item = datafusion::error::Result<RecordBatch>> + Send>>;
+
+/// Ends `batches` with an error once `limit` has passed; dropping the stream cancels the query.
+fn with_deadline(batches: datafusion::physical_plan::SendableRecordBatchStream, limit: Option<std::time::Duration>) -> BatchStream {
+    let Some(limit) = limit else { return Box::pin(batches) };
+    let deadline = tokio::time::Instant::now() + limit;
+    Box::pin(futures::stream::unfold(Some(batches), move |state| async move {
+        let mut batches = state?;
+        match tokio::time::timeout_at(deadline, batches.next()).await {
+            Ok(Some(item)) => Some((item, Some(batches))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(datafusion::error::DataFusionError::Execution(format!("query cancelled: it ran longer than the {}s limit", limit.as_secs_f64()))),
+                None,
+            )),
+        }
+    }))
 }
 
 /// DataFusion and catalog errors as gRPC statuses: a missing table is NotFound, every other

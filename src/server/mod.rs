@@ -23,11 +23,13 @@ use query_log::QueryLog;
 pub struct ServeOptions {
     /// How often buffered `system.query_log` entries are committed.
     pub query_log_flush: Duration,
+    /// A query still running after this long is cancelled.
+    pub query_timeout: Option<Duration>,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        Self { query_log_flush: Duration::from_secs(5) }
+        Self { query_log_flush: Duration::from_secs(5), query_timeout: None }
     }
 }
 
@@ -42,7 +44,7 @@ pub async fn serve(
 ) -> Result<()> {
     let log = QueryLog::new(engine.lakehouse().clone());
     log.spawn_flusher(options.query_log_flush);
-    let service = FlightServiceServer::new(CdrlakeFlightSql::new(engine, auth.clone(), log.clone())).max_decoding_message_size(256 * 1024 * 1024);
+    let service = FlightServiceServer::new(CdrlakeFlightSql::new(engine, auth.clone(), log.clone(), options.query_timeout)).max_decoding_message_size(256 * 1024 * 1024);
     let service = tonic::service::interceptor::InterceptedService::new(service, move |req| auth.intercept(req));
     tonic::transport::Server::builder()
         .add_service(service)
