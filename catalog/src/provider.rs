@@ -6,7 +6,7 @@
 //! Views and other registered providers live in memory beside the Delta tables.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -66,6 +66,9 @@ pub struct LakehouseSchema {
     name: String,
     delta_names: RwLock<BTreeSet<String>>,
     registered: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
+    /// Tables opened before: brought up to date with only their newer commits, instead of
+    /// re-reading the whole log on every query.
+    opened: Mutex<HashMap<String, DeltaTable>>,
 }
 
 impl LakehouseSchema {
@@ -75,6 +78,7 @@ impl LakehouseSchema {
             name: name.to_string(),
             delta_names: RwLock::default(),
             registered: RwLock::default(),
+            opened: Mutex::default(),
         }
     }
 
@@ -84,9 +88,28 @@ impl LakehouseSchema {
         Ok(())
     }
 
+    /// The latest committed version of `table`: the cached handle plus any newer commits.
+    async fn latest(&self, table: &str) -> Result<DeltaTable> {
+        let cached = self.opened.lock().expect("lock poisoned").get(table).cloned();
+        if let Some(mut t) = cached {
+            if t.update_incremental(None).await.is_ok() {
+                self.opened.lock().expect("lock poisoned").insert(table.to_string(), t.clone());
+                return Ok(t);
+            }
+            self.opened.lock().expect("lock poisoned").remove(table);
+        }
+        let t = self.lakehouse.open_table(&self.name, table, None).await?;
+        self.opened.lock().expect("lock poisoned").insert(table.to_string(), t.clone());
+        Ok(t)
+    }
+
     async fn open_delta(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
         let (table, version) = split_version(name)?;
-        match self.lakehouse.open_table(&self.name, table, version).await {
+        let opened = match version {
+            None => self.latest(table).await,
+            Some(v) => self.lakehouse.open_table(&self.name, table, Some(v)).await,
+        };
+        match opened {
             Ok(t) => {
                 self.delta_names.write().expect("lock poisoned").insert(table.to_string());
                 Ok(Some(Arc::new(DeltaProvider::try_new(t).await?)))
