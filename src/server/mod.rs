@@ -48,10 +48,24 @@ pub async fn serve(
     let service = tonic::service::interceptor::InterceptedService::new(service, move |req| auth.intercept(req));
     tonic::transport::Server::builder()
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await?;
     log.flush().await?;
     Ok(())
+}
+
+/// Accepted connections with TCP_NODELAY: Flight calls are small request/response exchanges, and
+/// Nagle's algorithm with delayed ACKs would add tens of milliseconds to each.
+fn incoming(listener: TcpListener) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use futures::StreamExt;
+    TcpListenerStream::new(listener).map(|conn| {
+        if let Ok(stream) = &conn
+            && let Err(e) = stream.set_nodelay(true)
+        {
+            tracing::debug!("TCP_NODELAY not set: {e}");
+        }
+        conn
+    })
 }
 
 /// How clients reach a server on `addr`.
