@@ -6,6 +6,8 @@ use clap::Args;
 use serde::Deserialize;
 
 use crate::cli::GlobalArgs;
+use cdrlake_catalog::Lakehouse;
+
 use crate::engine::Engine;
 use crate::server::{connection_help, serve, Auth, ServeOptions, UserConfig};
 use std::time::Duration;
@@ -65,8 +67,13 @@ pub fn users(global: &GlobalArgs) -> Result<Vec<UserConfig>> {
 }
 
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<()> {
+    serve_lakehouse(global, super::connect(global).await?, args).await
+}
+
+/// Serves `lakehouse` until Ctrl-C: users from the configuration, limits from `args`.
+pub async fn serve_lakehouse(global: &GlobalArgs, lakehouse: Arc<Lakehouse>, args: &ServeArgs) -> Result<()> {
     let auth = Auth::new(users(global)?)?;
-    let engine = Arc::new(Engine::with_memory_limit(super::connect(global).await?, args.memory_limit).await?);
+    let engine = Arc::new(Engine::with_memory_limit(lakehouse, args.memory_limit).await?);
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     println!("{}", connection_help(addr));
@@ -76,6 +83,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<()> {
             tracing::warn!("serving without authentication on {addr}, which is not loopback");
         }
     }
+    println!("press Ctrl-C to stop");
     serve(engine, auth, args.options(), listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })

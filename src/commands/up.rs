@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use cdrlake_catalog::Lakehouse;
 use clap::Args;
 
@@ -70,14 +70,5 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
         return Ok(());
     }
     // A fresh session: it sees the views and tables the run just built.
-    let engine = Arc::new(Engine::with_memory_limit(lakehouse.clone(), args.serve.memory_limit).await?);
-    let listen = args.serve.listen;
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    println!("{}", crate::server::connection_help(listener.local_addr()?));
-    println!("press Ctrl-C to stop");
-    let auth = crate::server::Auth::new(super::serve::users(global)?)?;
-    crate::server::serve(engine, auth, args.serve.options(), listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    super::serve::serve_lakehouse(global, lakehouse, &args.serve).await
 }

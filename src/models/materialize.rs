@@ -85,17 +85,20 @@ async fn overwrite(engine: &Engine, model: &Model, df: DataFrame) -> Result<Buil
     Ok(Built { rows: info.rows, version: table.version(), note: None })
 }
 
-/// The value `$since` takes when everything is new: the smallest value of its type.
-fn beginning_of_time(t: &DataType) -> Result<ScalarValue> {
-    let text = match t {
-        DataType::Timestamp(..) => "1970-01-01T00:00:00Z",
-        DataType::Date32 | DataType::Date64 => "1970-01-01",
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => "-9223372036854775808",
-        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => "0",
-        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => "",
+/// For a `$since` of type `t`: its SQL type name, and its smallest value (used when everything is new).
+fn watermark_type(t: &DataType) -> Result<(&'static str, &'static str)> {
+    Ok(match t {
+        DataType::Timestamp(..) => ("TIMESTAMP", "1970-01-01T00:00:00Z"),
+        DataType::Date32 | DataType::Date64 => ("DATE", "1970-01-01"),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => ("BIGINT", "-9223372036854775808"),
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => ("BIGINT UNSIGNED", "0"),
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => ("VARCHAR", ""),
         other => bail!("$since cannot be of type {other}: use a timestamp, date, integer or text watermark"),
-    };
-    Ok(ScalarValue::try_from_string(text.to_string(), t)?)
+    })
+}
+
+fn beginning_of_time(t: &DataType) -> Result<ScalarValue> {
+    Ok(ScalarValue::try_from_string(watermark_type(t)?.1.to_string(), t)?)
 }
 
 async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -> Result<Built> {
@@ -192,21 +195,10 @@ async fn watermark(engine: &Engine, model: &Model, t: &DataType) -> Result<Scala
         Some(l) => format!(" - INTERVAL '{}'", l.replace('\'', "''")),
         None => String::new(),
     };
-    let sql = format!("SELECT CAST(max({}){lookback} AS {}) FROM {}.{}", quote(column), sql_type(t)?, quote(&model.schema), quote(&model.table));
+    let sql = format!("SELECT CAST(max({}){lookback} AS {}) FROM {}.{}", quote(column), watermark_type(t)?.0, quote(&model.schema), quote(&model.table));
     let batches = engine.sql(&sql).await.with_context(|| format!("computing $since for {}", model.name))?;
     let value = ScalarValue::try_from_array(batches[0].column(0), 0)?;
     if value.is_null() { beginning_of_time(t) } else { Ok(value) }
-}
-
-fn sql_type(t: &DataType) -> Result<&'static str> {
-    Ok(match t {
-        DataType::Timestamp(..) => "TIMESTAMP",
-        DataType::Date32 | DataType::Date64 => "DATE",
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => "BIGINT",
-        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => "BIGINT UNSIGNED",
-        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => "VARCHAR",
-        other => bail!("$since cannot be of type {other}"),
-    })
 }
 
 /// An incremental merge cannot change columns; that needs `--full-refresh`.
