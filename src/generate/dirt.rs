@@ -163,7 +163,14 @@ impl Dirt {
             Kind::ReformattedNumber => {
                 let i = col(table, "other_party");
                 match row[i].as_deref().and_then(|n| reformat(rng, n)) {
-                    Some(messy) => row[i] = Some(messy),
+                    Some(messy) => {
+                        // A switch writing the national form says so in the type of number
+                        // (with `international`, rule 3 of normalization would make it `+0...`).
+                        if messy.starts_with('0') && !messy.starts_with("00") {
+                            row[col(table, "other_party_ton")] = Some("national".to_string());
+                        }
+                        row[i] = Some(messy);
+                    }
                     None => kind = Kind::Duplicate,
                 }
             }

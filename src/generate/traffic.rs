@@ -163,8 +163,10 @@ fn destination(rng: &mut Stream, world: &World, caller: usize) -> (String, &'sta
         }
         _ if rng.random::<bool>() => (format!("+21289{}", digits(rng, 7)), "international", None),
         _ => {
+            // Short codes never start with 0 (`00...` would read as an international prefix).
             let len = rng.random_range(3..6);
-            (digits(rng, len), "unknown", None)
+            let first = char::from(b'1' + rng.random_range(0..9u8));
+            (format!("{first}{}", digits(rng, len - 1)), "unknown", None)
         }
     }
 }

@@ -23,6 +23,17 @@ impl fmt::Display for Materialization {
     }
 }
 
+/// What an incremental run does with a produced row whose key is already in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnExistingKey {
+    /// Replace the stored row when it differs (re-stitched sessions, late corrections).
+    #[default]
+    Update,
+    /// Keep the stored row: the table only grows (records of facts that never change, such as a
+    /// rejection, whose `rejected_at` must stay the first one).
+    Keep,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
     Error,
@@ -47,6 +58,7 @@ pub struct Header {
     pub watermark: Option<String>,
     /// A SQL interval, e.g. `2 hours`.
     pub lookback: Option<String>,
+    pub on_existing_key: OnExistingKey,
     pub description: String,
     pub tests: Vec<TestSpec>,
     /// For singular tests: `@severity: warn`.
@@ -90,6 +102,13 @@ pub fn parse(sql: &str) -> Result<Header> {
             "partition_by" => h.partition_by = list(value),
             "watermark" => h.watermark = Some(value.to_string()),
             "lookback" => h.lookback = Some(value.to_string()),
+            "on_existing_key" => {
+                h.on_existing_key = match value {
+                    "update" => OnExistingKey::Update,
+                    "keep" => OnExistingKey::Keep,
+                    other => bail!("line {lineno}: on_existing_key must be update or keep, not '{other}'"),
+                }
+            }
             "test" => h.tests.push(TestSpec { text: value.to_string(), severity: Severity::Error, line: lineno }),
             "warn" => h.tests.push(TestSpec { text: value.to_string(), severity: Severity::Warn, line: lineno }),
             "severity" => {
@@ -100,7 +119,7 @@ pub fn parse(sql: &str) -> Result<Header> {
                 })
             }
             other => bail!(
-                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, watermark, lookback, test, warn, severity)"
+                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, watermark, lookback, on_existing_key, test, warn, severity)"
             ),
         }
     }
@@ -125,6 +144,9 @@ mod tests {
         assert_eq!(h.materialized, Materialization::Incremental);
         assert_eq!(h.unique_key, vec!["cdr_id"]);
         assert_eq!(h.lookback.as_deref(), Some("1 hour"));
+        assert_eq!(h.on_existing_key, OnExistingKey::Update);
+        assert_eq!(parse("-- @on_existing_key: keep\nSELECT 1").unwrap().on_existing_key, OnExistingKey::Keep);
+        assert!(parse("-- @on_existing_key: replace\nSELECT 1").is_err());
         assert_eq!(h.description, "One row per call.");
         assert_eq!(h.tests.len(), 2, "settings after the SQL starts are plain comments");
         assert_eq!(h.tests[1], TestSpec { text: "expression(duration_s < 86400)".into(), severity: Severity::Warn, line: 7 });

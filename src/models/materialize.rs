@@ -7,12 +7,12 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use cdrlake_catalog::{CatalogError, WriteMode};
 use datafusion::common::{Column, ParamValues, ScalarValue};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::catalog::Session;
 use datafusion::prelude::{col, DataFrame, Expr};
 use deltalake::protocol::SaveMode;
 
-use super::header::Materialization;
+use super::header::{Materialization, OnExistingKey};
 use super::project::{Model, Seed};
 use super::seeds::read_seed;
 use crate::engine::Engine;
@@ -146,12 +146,11 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         .reduce(Expr::and)
         .context("unique_key is empty")?;
     let state: Arc<dyn Session> = Arc::new(engine.ctx().state());
-    let (table, metrics) = target
-        .merge(source, on)
-        .with_source_alias("source")
-        .with_target_alias("target")
-        .with_session_state(state)
-        .when_matched_update(|u| names.iter().fold(u, |u, n| u.update(n.as_str(), qualified("source", n))))?
+    let mut merge = target.merge(source, on).with_source_alias("source").with_target_alias("target").with_session_state(state);
+    if model.header.on_existing_key == OnExistingKey::Update {
+        merge = merge.when_matched_update(|u| names.iter().fold(u, |u, n| u.update(n.as_str(), qualified("source", n))))?;
+    }
+    let (table, metrics) = merge
         .when_not_matched_insert(|i| names.iter().fold(i, |i, n| i.set(n.as_str(), qualified("source", n))))?
         .await
         .map_err(|e| CatalogError::delta(&model.name, e))?;
@@ -171,7 +170,8 @@ fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
-/// `(model) EXCEPT (target rows whose key the model produced)`.
+/// `(model) EXCEPT (target rows whose key the model produced)`; with `on_existing_key: keep`, only
+/// the rows whose key is not in the target.
 fn changed_rows_sql(model: &Model) -> String {
     let keys = model
         .header
@@ -181,6 +181,13 @@ fn changed_rows_sql(model: &Model) -> String {
         .collect::<Vec<_>>()
         .join(" AND ");
     let body = model.sql.trim().trim_end_matches(';');
+    if model.header.on_existing_key == OnExistingKey::Keep {
+        return format!(
+            "WITH cdrlake_source AS (\n{body}\n)\nSELECT * FROM cdrlake_source s\nWHERE NOT EXISTS (SELECT 1 FROM {schema}.{table} t WHERE {keys})",
+            schema = quote(&model.schema),
+            table = quote(&model.table),
+        );
+    }
     format!(
         "WITH cdrlake_source AS (\n{body}\n)\nSELECT * FROM cdrlake_source\nEXCEPT\nSELECT t.* FROM {schema}.{table} t WHERE EXISTS (SELECT 1 FROM cdrlake_source s WHERE {keys})",
         schema = quote(&model.schema),
@@ -201,16 +208,32 @@ async fn watermark(engine: &Engine, model: &Model, t: &DataType) -> Result<Scala
     if value.is_null() { beginning_of_time(t) } else { Ok(value) }
 }
 
+/// The type a column has once stored in Delta: timestamps are microseconds, any zone is UTC.
+fn stored_type(t: &DataType) -> DataType {
+    match plain_type(t) {
+        DataType::Timestamp(_, zone) => DataType::Timestamp(TimeUnit::Microsecond, zone.map(|_| "UTC".into())),
+        other => other,
+    }
+}
+
 /// An incremental merge cannot change columns; that needs `--full-refresh`.
 async fn check_same_columns(engine: &Engine, model: &Model, df: &DataFrame) -> Result<()> {
     let target = engine.ctx().table(format!("{}.{}", quote(&model.schema), quote(&model.table))).await?;
     let shape = |d: &DataFrame| -> Vec<(String, DataType)> {
-        d.schema().fields().iter().map(|f| (f.name().clone(), plain_type(f.data_type()))).collect()
+        d.schema().fields().iter().map(|f| (f.name().clone(), stored_type(f.data_type()))).collect()
     };
-    if shape(df) != shape(&target) {
+    let (now, stored) = (shape(df), shape(&target));
+    if now != stored {
+        let differences: Vec<String> = now
+            .iter()
+            .filter(|c| !stored.contains(c))
+            .map(|(n, t)| format!("{n} {t}"))
+            .chain(stored.iter().filter(|c| !now.contains(c)).map(|(n, t)| format!("was {n} {t}")))
+            .collect();
         bail!(
-            "the columns of {} changed since it was built; rebuild it with `cdrlake run --full-refresh --select {}`",
+            "the columns of {} changed since it was built ({}); rebuild it with `cdrlake run --full-refresh --select {}`",
             model.name,
+            differences.join(", "),
             model.name
         );
     }

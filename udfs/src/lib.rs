@@ -1,16 +1,101 @@
 //! Telecom scalar functions for DataFusion, registered by `register_all` in the one session
-//! factory that the CLI, model runner and server share.
+//! factory that the CLI, model runner and server share. One function per file, grouped by the
+//! layer that needs it.
+
+pub mod common;
+pub mod local_time;
+pub mod mediation;
+mod strings;
 
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
-/// Every cdrlake UDF. Later issues add mediation, rating and analytics functions here.
+/// Every cdrlake UDF.
 pub fn all() -> Vec<ScalarUDF> {
-    Vec::new()
+    vec![
+        ScalarUDF::new_from_impl(mediation::normalize_msisdn::NormalizeMsisdn::default()),
+        ScalarUDF::new_from_impl(mediation::rat_generation::RatGeneration::default()),
+        ScalarUDF::new_from_impl(mediation::parse_timestamp::ParseTimestampUtc::default()),
+        ScalarUDF::new_from_impl(mediation::parse_count::ParseCount::default()),
+        ScalarUDF::new_from_impl(mediation::raw_field::RawField::default()),
+        ScalarUDF::new_from_impl(common::to_json::ToJson::default()),
+        ScalarUDF::new_from_impl(common::add_seconds::AddSeconds::default()),
+        ScalarUDF::new_from_impl(local_time::local_day_start::LocalDayStart::default()),
+        ScalarUDF::new_from_impl(local_time::local_date::LocalDate::default()),
+        ScalarUDF::new_from_impl(local_time::billing_period::BillingPeriod::default()),
+        ScalarUDF::new_from_impl(local_time::time_band::TimeBand::default()),
+    ]
 }
 
 pub fn register_all(ctx: &SessionContext) {
     for udf in all() {
         ctx.register_udf(udf);
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    use datafusion::prelude::SessionContext;
+
+    #[test]
+    fn no_two_functions_share_a_name() {
+        let names: Vec<String> = super::all().iter().map(|f| f.name().to_string()).collect();
+        let unique: HashSet<&String> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+    }
+
+    async fn query(sql: &str) -> String {
+        let ctx = SessionContext::new();
+        super::register_all(&ctx);
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        pretty_format_batches(&batches).unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn functions_work_in_sql_on_columns_literals_and_nulls() {
+        let out = query(
+            "SELECT normalize_msisdn(n, t) AS n, rat_generation(r) AS r, parse_count(c) AS c, parse_timestamp_utc(ts) AS ts \
+             FROM (VALUES ('0661 23 45 67', 'national', 'lte', ' 12 ', '2026-04-06T11:15:00+01:00'), \
+                          ('34612345678', 'international', NULL, '-1', '2026-04-06T11:15:00'), \
+                          (NULL, NULL, '10', NULL, NULL)) AS v(n, t, r, c, ts)",
+        )
+        .await;
+        let expected = "\
++---------------+---------+----+----------------------+
+| n             | r       | c  | ts                   |
++---------------+---------+----+----------------------+
+| +212661234567 | 4G      | 12 | 2026-04-06T10:15:00Z |
+| +34612345678  | UNKNOWN |    |                      |
+|               | 5G      |    |                      |
++---------------+---------+----+----------------------+";
+        assert_eq!(out, expected);
+        let local = query(
+            "SELECT local_day_start(DATE '2026-04-21') AS d, billing_period(TIMESTAMP '2026-04-30T23:30:00Z') AS p, \
+             time_band(TIMESTAMP '2026-04-06T10:15:00Z') AS b, local_date(TIMESTAMP '2026-04-30T23:30:00Z') AS l, \
+             add_seconds(TIMESTAMP '2026-04-30T23:30:00Z', 61) AS a",
+        )
+        .await;
+        assert!(local.contains("2026-04-20T23:00:00Z") && local.contains("2026-05 ") && local.contains("PEAK") && local.contains("2026-05-01") && local.contains("2026-04-30T23:31:01Z"), "{local}");
+        let one_arg = query("SELECT normalize_msisdn(arrow_cast('0612345678', 'Utf8View')) AS n").await;
+        assert!(one_arg.contains("+212612345678"), "{one_arg}");
+    }
+
+    #[tokio::test]
+    async fn to_json_keeps_text_numbers_and_nulls() {
+        let out = query(
+            "SELECT to_json(named_struct('a', s, 'n', i, 'q', 'say \"hi\"', 'b', true)) AS j \
+             FROM (VALUES ('x', 1), (NULL, NULL)) AS v(s, i)",
+        )
+        .await;
+        assert!(out.contains(r#"{"a":"x","n":1,"q":"say \"hi\"","b":true}"#), "{out}");
+        assert!(out.contains(r#"{"a":null,"n":null,"q":"say \"hi\"","b":true}"#), "{out}");
+        let ctx = SessionContext::new();
+        super::register_all(&ctx);
+        let err = ctx.sql("SELECT to_json('a')").await.err();
+        assert!(err.is_some_and(|e| e.to_string().contains("named_struct")));
+    }
+
 }

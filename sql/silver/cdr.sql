@@ -1,0 +1,108 @@
+-- One row per logical event (a whole call, an SMS, a whole data session): the valid records of
+-- silver.cdr_record stitched by cdr_id. Each run re-stitches every event that received a record,
+-- so late partial records replace the row instead of adding one. Warnings in quality_flags:
+-- W001 zero duration or volume, W002 incomplete partial set, W003 unknown RAT.
+-- @materialized: incremental
+-- @unique_key: cdr_id
+-- @watermark: _ingested_at
+-- @lookback: 2 days
+-- @test: unique(cdr_id)
+-- @test: not_null(cdr_id, record_type, service, served_msisdn, start_time, end_time, rat, roaming, answered, quality_flags, source_record_count)
+-- @test: accepted_values(service, 'VOICE', 'SMS', 'DATA')
+-- @test: accepted_values(record_type, 'VOICE_MO', 'VOICE_MT', 'SMS_MO', 'SMS_MT', 'DATA')
+-- @test: accepted_values(rat, '2G', '3G', '4G', '5G', 'UNKNOWN')
+-- @test: expression(end_time >= start_time)
+-- @test: relationships(customer_id, silver.subscriber.customer_id)
+WITH touched AS (
+    SELECT DISTINCT cdr_id FROM silver.cdr_record WHERE _ingested_at > $since
+),
+records AS (
+    SELECT *
+    FROM silver.cdr_record
+    WHERE reject_code IS NULL AND cdr_id IN (SELECT cdr_id FROM touched)
+),
+-- "lowest" is the lowest sequence number that arrived, "highest" the highest.
+stitched AS (
+    SELECT
+        cdr_id,
+        first_value(record_type ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS record_type,
+        first_value(service ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS service,
+        first_value(served_msisdn ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS served_msisdn,
+        first_value(other_party ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS other_party,
+        first_value(imsi ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS imsi,
+        first_value(imei ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS imei,
+        first_value(start_time ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS lowest_start,
+        min(start_time) AS earliest_start,
+        first_value(end_time ORDER BY seq DESC NULLS LAST, _ingested_at, _batch_id, _row_number) AS highest_end,
+        sum(duration_s) AS duration_s,
+        sum(uplink_bytes) AS uplink_bytes,
+        sum(downlink_bytes) AS downlink_bytes,
+        first_value(cell_id ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS first_cell_id,
+        first_value(cell_id ORDER BY seq DESC NULLS LAST, _ingested_at, _batch_id, _row_number) AS last_cell_id,
+        first_value(rat ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS rat,
+        first_value(visited_mccmnc ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS visited_mccmnc,
+        first_value(termination_cause ORDER BY seq DESC NULLS LAST, _ingested_at, _batch_id, _row_number) AS termination_cause,
+        first_value(final_cause ORDER BY seq DESC NULLS LAST, _ingested_at, _batch_id, _row_number) AS final_cause,
+        first_value(answered ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS lowest_answered,
+        bool_and(answered) AS all_answered,
+        count(*) AS source_record_count,
+        count(seq) AS numbered,
+        min(seq) AS min_seq,
+        max(seq) AS max_seq,
+        first_value(_batch_id ORDER BY _ingested_at DESC, _batch_id DESC, _row_number DESC) AS _batch_id,
+        max(_ingested_at) AS _ingested_at
+    FROM records
+    GROUP BY cdr_id
+),
+shaped AS (
+    SELECT
+        *,
+        CASE service WHEN 'DATA' THEN earliest_start ELSE lowest_start END AS start_time,
+        -- A whole call or an SMS alone is complete; partials must run 1..n and end with a final cause.
+        (source_record_count = 1 AND numbered = 0)
+            OR (numbered = source_record_count AND min_seq = 1 AND max_seq = source_record_count AND final_cause) AS complete,
+        uplink_bytes + downlink_bytes AS volume_bytes
+    FROM stitched
+)
+SELECT
+    s.cdr_id,
+    s.record_type,
+    s.service,
+    s.served_msisdn,
+    s.other_party,
+    s.imsi,
+    s.imei,
+    s.start_time,
+    CASE s.service
+        WHEN 'VOICE' THEN s.highest_end
+        WHEN 'DATA' THEN add_seconds(s.earliest_start, s.duration_s)
+        ELSE s.start_time
+    END AS end_time,
+    s.duration_s,
+    s.uplink_bytes,
+    s.downlink_bytes,
+    s.volume_bytes,
+    s.first_cell_id,
+    s.last_cell_id,
+    s.rat,
+    coalesce(s.visited_mccmnc, '') NOT IN ('', '60401') AS roaming,
+    s.visited_mccmnc,
+    s.termination_cause,
+    CASE s.service
+        WHEN 'VOICE' THEN s.lowest_answered AND coalesce(s.termination_cause, -1) <> 3
+        ELSE s.all_answered
+    END AS answered,
+    o.customer_id,
+    s.source_record_count,
+    concat_ws(',',
+        CASE WHEN (s.service = 'VOICE' AND s.duration_s = 0) OR (s.service = 'DATA' AND s.volume_bytes = 0) THEN 'W001' END,
+        CASE WHEN NOT s.complete THEN 'W002' END,
+        CASE WHEN s.rat = 'UNKNOWN' THEN 'W003' END
+    ) AS quality_flags,
+    s._batch_id,
+    s._ingested_at
+FROM shaped s
+LEFT JOIN silver.msisdn_owner o
+  ON o.msisdn = s.served_msisdn
+ AND o.owned_from <= s.start_time
+ AND (o.owned_to IS NULL OR s.start_time < o.owned_to)

@@ -1,0 +1,143 @@
+-- One row per bronze.data_cdr row, checked on its own (see silver.voice_record): the first reject
+-- reason in the spec's priority (E005, E008, E002, E001, E003), or null.
+-- @materialized: incremental
+-- @unique_key: _batch_id, _row_number
+-- @on_existing_key: keep
+-- @watermark: _ingested_at
+-- @lookback: 2 days
+WITH raw AS (
+    SELECT
+        raw_field(pgw_address) AS pgw_address,
+        raw_field(charging_id) AS charging_id,
+        raw_field(record_sequence_number) AS record_sequence_number,
+        raw_field(served_imsi) AS served_imsi,
+        raw_field(served_msisdn) AS served_msisdn,
+        raw_field(served_imei) AS served_imei,
+        raw_field(rat_type) AS rat_type,
+        raw_field(record_opening_time) AS record_opening_time,
+        raw_field(duration_s) AS duration_s,
+        raw_field(cause_for_rec_closing) AS cause_for_rec_closing,
+        raw_field(uplink_bytes) AS uplink_bytes,
+        raw_field(downlink_bytes) AS downlink_bytes,
+        raw_field(cell_id) AS cell_id,
+        raw_field(visited_mccmnc) AS visited_mccmnc,
+        _batch_id,
+        _row_number,
+        _ingested_at,
+        -- The row exactly as received, turned into JSON only if it is rejected.
+        named_struct(
+            'pgw_address', pgw_address, 'charging_id', charging_id, 'record_sequence_number', record_sequence_number,
+            'served_imsi', served_imsi, 'served_msisdn', served_msisdn, 'served_imei', served_imei, 'apn', apn,
+            'rat_type', rat_type, 'record_opening_time', record_opening_time, 'duration_s', duration_s,
+            'cause_for_rec_closing', cause_for_rec_closing, 'uplink_bytes', uplink_bytes,
+            'downlink_bytes', downlink_bytes, 'lac', lac, 'cell_id', cell_id, 'visited_mccmnc', visited_mccmnc,
+            '_batch_id', _batch_id, '_source', _source, '_row_number', _row_number, '_ingested_at', _ingested_at
+        ) AS bronze_row
+    FROM bronze.data_cdr
+    WHERE _ingested_at > $since
+),
+-- Duplicates: a row whose key an earlier row of this run has, or an older, already mediated one.
+repeated_here AS (
+    SELECT _batch_id, _row_number
+    FROM (
+        SELECT _batch_id, _row_number, row_number() OVER (
+            PARTITION BY pgw_address, charging_id, record_sequence_number
+            ORDER BY _ingested_at, _batch_id, _row_number
+        ) AS copy
+        FROM raw
+    ) AS numbered
+    WHERE copy > 1
+),
+seen_before AS (
+    SELECT r._batch_id, r._row_number
+    FROM raw r
+    WHERE EXISTS (
+        SELECT 1 FROM bronze.data_cdr o
+        WHERE o._ingested_at <= $since
+          AND raw_field(o.pgw_address) = r.pgw_address
+          AND raw_field(o.charging_id) = r.charging_id
+          AND raw_field(o.record_sequence_number) = r.record_sequence_number
+    )
+),
+typed AS (
+    SELECT
+        r.*,
+        s._row_number IS NOT NULL OR h._row_number IS NOT NULL AS duplicate,
+        parse_count(r.record_sequence_number) AS seq,
+        parse_count(r.duration_s) AS duration,
+        parse_count(r.uplink_bytes) AS uplink,
+        parse_count(r.downlink_bytes) AS downlink,
+        parse_timestamp_utc(r.record_opening_time) AS opened_ts,
+        normalize_msisdn(r.served_msisdn) AS served_normalized
+    FROM raw r
+    LEFT JOIN seen_before s ON s._batch_id = r._batch_id AND s._row_number = r._row_number
+    LEFT JOIN repeated_here h ON h._batch_id = r._batch_id AND h._row_number = r._row_number
+),
+-- served_msisdn empty: the subscriber version with that IMSI at the event time, whatever its status.
+imsi_owner AS (
+    SELECT t._batch_id, t._row_number, first_value(s.msisdn ORDER BY s.customer_id) AS msisdn
+    FROM typed t
+    JOIN silver.subscriber s
+      ON s.imsi = t.served_imsi
+     AND s.valid_from <= t.opened_ts
+     AND (s.valid_to IS NULL OR t.opened_ts < s.valid_to)
+    WHERE t.served_msisdn = ''
+    GROUP BY t._batch_id, t._row_number
+),
+checked AS (
+    SELECT
+        t.*,
+        CASE WHEN t.served_msisdn = '' THEN o.msisdn ELSE t.served_normalized END AS served,
+        CASE
+            WHEN t.duplicate THEN 'E005'
+            WHEN t.seq IS NULL OR t.duration IS NULL OR t.uplink IS NULL OR t.downlink IS NULL THEN 'E008'
+            WHEN t.opened_ts IS NULL THEN 'E002'
+            WHEN t.opened_ts > t._ingested_at + INTERVAL '15 minutes' THEN 'E002'
+            WHEN t.served_msisdn = '' AND o.msisdn IS NULL THEN 'E001'
+            WHEN t.served_msisdn <> '' AND (t.served_normalized IS NULL OR NOT starts_with(t.served_normalized, '+212')) THEN 'E003'
+        END AS reject_code
+    FROM typed t
+    LEFT JOIN imsi_owner o ON o._batch_id = t._batch_id AND o._row_number = t._row_number
+)
+SELECT
+    'data_cdr' AS source_table,
+    c._batch_id,
+    c._row_number,
+    c._ingested_at,
+    now() AS mediated_at,
+    'D:' || c.pgw_address || ':' || c.charging_id AS cdr_id,
+    c.seq,
+    'DATA' AS record_type,
+    'DATA' AS service,
+    c.served AS served_msisdn,
+    CAST(NULL AS VARCHAR) AS other_party,
+    nullif(c.served_imsi, '') AS imsi,
+    nullif(c.served_imei, '') AS imei,
+    c.opened_ts AS start_time,
+    add_seconds(c.opened_ts, c.duration) AS end_time,
+    c.duration AS duration_s,
+    c.uplink AS uplink_bytes,
+    c.downlink AS downlink_bytes,
+    nullif(c.cell_id, '') AS cell_id,
+    rat_generation(c.rat_type) AS rat,
+    nullif(c.visited_mccmnc, '') AS visited_mccmnc,
+    parse_count(c.cause_for_rec_closing) AS termination_cause,
+    c.cause_for_rec_closing IN ('0', '4') AS final_cause,
+    true AS answered,
+    c.reject_code,
+    c.reject_code || ': ' || CASE c.reject_code
+        WHEN 'E005' THEN 'duplicate of an earlier data_cdr row with pgw_address ''' || c.pgw_address || ''', charging_id ''' || c.charging_id || ''', record_sequence_number ''' || c.record_sequence_number || ''''
+        WHEN 'E008' THEN CASE
+            WHEN c.seq IS NULL THEN 'record_sequence_number ''' || c.record_sequence_number || ''' is not a non-negative integer'
+            WHEN c.duration IS NULL THEN 'duration_s ''' || c.duration_s || ''' is not a non-negative integer'
+            WHEN c.uplink IS NULL THEN 'uplink_bytes ''' || c.uplink_bytes || ''' is not a non-negative integer'
+            ELSE 'downlink_bytes ''' || c.downlink_bytes || ''' is not a non-negative integer' END
+        WHEN 'E002' THEN CASE
+            WHEN c.record_opening_time = '' THEN 'record_opening_time is missing'
+            WHEN c.opened_ts IS NULL THEN 'record_opening_time ''' || c.record_opening_time || ''' does not parse as a timestamp with a UTC offset'
+            ELSE 'record_opening_time ''' || c.record_opening_time || ''' is more than 15 minutes after _ingested_at ' || CAST(c._ingested_at AS VARCHAR) END
+        WHEN 'E001' THEN 'served_msisdn is empty and no subscriber has served_imsi ''' || c.served_imsi || ''' at the session time'
+        WHEN 'E003' THEN 'served_msisdn ''' || c.served_msisdn || ''' is not a Moroccan E.164 number'
+    END AS reject_reason,
+    CASE WHEN c.reject_code IS NOT NULL THEN to_json(c.bronze_row) END AS record_json
+FROM checked c

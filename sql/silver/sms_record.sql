@@ -1,0 +1,138 @@
+-- One row per bronze.sms_cdr row, checked on its own (see silver.voice_record): the first reject
+-- reason in the spec's priority (E005, E009, E002, E001, E003, E004), or null.
+-- @materialized: incremental
+-- @unique_key: _batch_id, _row_number
+-- @on_existing_key: keep
+-- @watermark: _ingested_at
+-- @lookback: 2 days
+WITH raw AS (
+    SELECT
+        raw_field(record_type) AS record_type,
+        raw_field(recording_entity) AS recording_entity,
+        raw_field(message_reference) AS message_reference,
+        raw_field(served_imsi) AS served_imsi,
+        raw_field(served_msisdn) AS served_msisdn,
+        raw_field(other_party) AS other_party,
+        raw_field(other_party_ton) AS other_party_ton,
+        raw_field(event_time) AS event_time,
+        raw_field(sms_result) AS sms_result,
+        raw_field(cell_id) AS cell_id,
+        raw_field(visited_mccmnc) AS visited_mccmnc,
+        _batch_id,
+        _row_number,
+        _ingested_at,
+        -- The row exactly as received, turned into JSON only if it is rejected.
+        named_struct(
+            'record_type', record_type, 'recording_entity', recording_entity, 'message_reference', message_reference,
+            'served_imsi', served_imsi, 'served_msisdn', served_msisdn, 'other_party', other_party,
+            'other_party_ton', other_party_ton, 'event_time', event_time, 'sms_result', sms_result, 'lac', lac,
+            'cell_id', cell_id, 'visited_mccmnc', visited_mccmnc, '_batch_id', _batch_id, '_source', _source,
+            '_row_number', _row_number, '_ingested_at', _ingested_at
+        ) AS bronze_row
+    FROM bronze.sms_cdr
+    WHERE _ingested_at > $since
+),
+-- Duplicates: a row whose key an earlier row of this run has, or an older, already mediated one.
+repeated_here AS (
+    SELECT _batch_id, _row_number
+    FROM (
+        SELECT _batch_id, _row_number, row_number() OVER (
+            PARTITION BY recording_entity, message_reference, record_type
+            ORDER BY _ingested_at, _batch_id, _row_number
+        ) AS copy
+        FROM raw
+    ) AS numbered
+    WHERE copy > 1
+),
+seen_before AS (
+    SELECT r._batch_id, r._row_number
+    FROM raw r
+    WHERE EXISTS (
+        SELECT 1 FROM bronze.sms_cdr o
+        WHERE o._ingested_at <= $since
+          AND raw_field(o.recording_entity) = r.recording_entity
+          AND raw_field(o.message_reference) = r.message_reference
+          AND raw_field(o.record_type) = r.record_type
+    )
+),
+typed AS (
+    SELECT
+        r.*,
+        s._row_number IS NOT NULL OR h._row_number IS NOT NULL AS duplicate,
+        parse_timestamp_utc(r.event_time) AS event_ts,
+        normalize_msisdn(r.served_msisdn) AS served_normalized,
+        normalize_msisdn(r.other_party, r.other_party_ton) AS other_normalized
+    FROM raw r
+    LEFT JOIN seen_before s ON s._batch_id = r._batch_id AND s._row_number = r._row_number
+    LEFT JOIN repeated_here h ON h._batch_id = r._batch_id AND h._row_number = r._row_number
+),
+-- served_msisdn empty: the subscriber version with that IMSI at the event time, whatever its status.
+imsi_owner AS (
+    SELECT t._batch_id, t._row_number, first_value(s.msisdn ORDER BY s.customer_id) AS msisdn
+    FROM typed t
+    JOIN silver.subscriber s
+      ON s.imsi = t.served_imsi
+     AND s.valid_from <= t.event_ts
+     AND (s.valid_to IS NULL OR t.event_ts < s.valid_to)
+    WHERE t.served_msisdn = ''
+    GROUP BY t._batch_id, t._row_number
+),
+checked AS (
+    SELECT
+        t.*,
+        CASE WHEN t.served_msisdn = '' THEN o.msisdn ELSE t.served_normalized END AS served,
+        CASE
+            WHEN t.duplicate THEN 'E005'
+            WHEN t.record_type NOT IN ('SMS_MO', 'SMS_MT') THEN 'E009'
+            WHEN t.event_ts IS NULL THEN 'E002'
+            WHEN t.event_ts > t._ingested_at + INTERVAL '15 minutes' THEN 'E002'
+            WHEN t.served_msisdn = '' AND o.msisdn IS NULL THEN 'E001'
+            WHEN t.served_msisdn <> '' AND (t.served_normalized IS NULL OR NOT starts_with(t.served_normalized, '+212')) THEN 'E003'
+            WHEN t.other_normalized IS NULL THEN 'E003'
+            WHEN t.other_normalized = CASE WHEN t.served_msisdn = '' THEN o.msisdn ELSE t.served_normalized END THEN 'E004'
+        END AS reject_code
+    FROM typed t
+    LEFT JOIN imsi_owner o ON o._batch_id = t._batch_id AND o._row_number = t._row_number
+)
+SELECT
+    'sms_cdr' AS source_table,
+    c._batch_id,
+    c._row_number,
+    c._ingested_at,
+    now() AS mediated_at,
+    'S:' || c.recording_entity || ':' || c.message_reference || ':' || c.record_type AS cdr_id,
+    CAST(NULL AS BIGINT) AS seq,
+    CASE WHEN c.record_type IN ('SMS_MO', 'SMS_MT') THEN c.record_type END AS record_type,
+    'SMS' AS service,
+    c.served AS served_msisdn,
+    c.other_normalized AS other_party,
+    nullif(c.served_imsi, '') AS imsi,
+    CAST(NULL AS VARCHAR) AS imei,
+    c.event_ts AS start_time,
+    c.event_ts AS end_time,
+    CAST(NULL AS BIGINT) AS duration_s,
+    CAST(NULL AS BIGINT) AS uplink_bytes,
+    CAST(NULL AS BIGINT) AS downlink_bytes,
+    nullif(c.cell_id, '') AS cell_id,
+    coalesce(rat_generation(cell.technology), 'UNKNOWN') AS rat,
+    nullif(c.visited_mccmnc, '') AS visited_mccmnc,
+    CAST(NULL AS BIGINT) AS termination_cause,
+    true AS final_cause,
+    c.sms_result = '0' AS answered,
+    c.reject_code,
+    c.reject_code || ': ' || CASE c.reject_code
+        WHEN 'E005' THEN 'duplicate of an earlier sms_cdr row with recording_entity ''' || c.recording_entity || ''', message_reference ''' || c.message_reference || ''', record_type ''' || c.record_type || ''''
+        WHEN 'E009' THEN 'unknown record_type ''' || c.record_type || ''' (expected SMS_MO or SMS_MT)'
+        WHEN 'E002' THEN CASE
+            WHEN c.event_time = '' THEN 'event_time is missing'
+            WHEN c.event_ts IS NULL THEN 'event_time ''' || c.event_time || ''' does not parse as a timestamp with a UTC offset'
+            ELSE 'event_time ''' || c.event_time || ''' is more than 15 minutes after _ingested_at ' || CAST(c._ingested_at AS VARCHAR) END
+        WHEN 'E001' THEN 'served_msisdn is empty and no subscriber has served_imsi ''' || c.served_imsi || ''' at the event time'
+        WHEN 'E003' THEN CASE WHEN c.served_msisdn <> '' AND (c.served_normalized IS NULL OR NOT starts_with(c.served_normalized, '+212'))
+            THEN 'served_msisdn ''' || c.served_msisdn || ''' is not a Moroccan E.164 number'
+            ELSE 'other_party ''' || c.other_party || ''' is not a phone number' END
+        WHEN 'E004' THEN 'self SMS: other_party ''' || c.other_party || ''' is served_msisdn ' || c.served
+    END AS reject_reason,
+    CASE WHEN c.reject_code IS NOT NULL THEN to_json(c.bronze_row) END AS record_json
+FROM checked c
+LEFT JOIN bronze.cell cell ON cell.cell_id = c.cell_id

@@ -1,0 +1,174 @@
+-- One row per bronze.voice_cdr row, checked on its own: fields trimmed, timestamps parsed to UTC,
+-- numbers normalized, and the first reject reason in the spec's priority (E005, E009, E008, E002,
+-- E001, E003, E004), or null. silver.cdr stitches the valid rows; silver.cdr_rejected keeps the rest.
+-- A duplicate (E005) is a later row with the same key than one here or in older bronze.
+-- @materialized: incremental
+-- @unique_key: _batch_id, _row_number
+-- @on_existing_key: keep
+-- @watermark: _ingested_at
+-- @lookback: 2 days
+WITH raw AS (
+    SELECT
+        raw_field(record_type) AS record_type,
+        raw_field(recording_entity) AS recording_entity,
+        raw_field(call_reference) AS call_reference,
+        raw_field(sequence_number) AS sequence_number,
+        raw_field(served_imsi) AS served_imsi,
+        raw_field(served_imei) AS served_imei,
+        raw_field(served_msisdn) AS served_msisdn,
+        raw_field(other_party) AS other_party,
+        raw_field(other_party_ton) AS other_party_ton,
+        raw_field(seizure_time) AS seizure_time,
+        raw_field(answer_time) AS answer_time,
+        raw_field(release_time) AS release_time,
+        raw_field(duration_s) AS duration_s,
+        raw_field(cause_for_term) AS cause_for_term,
+        raw_field(cell_id) AS cell_id,
+        raw_field(visited_mccmnc) AS visited_mccmnc,
+        _batch_id,
+        _row_number,
+        _ingested_at,
+        -- The row exactly as received, turned into JSON only if it is rejected.
+        named_struct(
+            'record_type', record_type, 'recording_entity', recording_entity, 'call_reference', call_reference,
+            'sequence_number', sequence_number, 'served_imsi', served_imsi, 'served_imei', served_imei,
+            'served_msisdn', served_msisdn, 'other_party', other_party, 'other_party_ton', other_party_ton,
+            'seizure_time', seizure_time, 'answer_time', answer_time, 'release_time', release_time,
+            'duration_s', duration_s, 'cause_for_term', cause_for_term, 'lac', lac, 'cell_id', cell_id,
+            'visited_mccmnc', visited_mccmnc, '_batch_id', _batch_id, '_source', _source,
+            '_row_number', _row_number, '_ingested_at', _ingested_at
+        ) AS bronze_row
+    FROM bronze.voice_cdr
+    WHERE _ingested_at > $since
+),
+-- Duplicates: a row whose key an earlier row of this run has, or an older, already mediated one.
+repeated_here AS (
+    SELECT _batch_id, _row_number
+    FROM (
+        SELECT _batch_id, _row_number, row_number() OVER (
+            PARTITION BY recording_entity, call_reference, record_type, sequence_number
+            ORDER BY _ingested_at, _batch_id, _row_number
+        ) AS copy
+        FROM raw
+    ) AS numbered
+    WHERE copy > 1
+),
+seen_before AS (
+    SELECT r._batch_id, r._row_number
+    FROM raw r
+    WHERE EXISTS (
+        SELECT 1 FROM bronze.voice_cdr o
+        WHERE o._ingested_at <= $since
+          AND raw_field(o.recording_entity) = r.recording_entity
+          AND raw_field(o.call_reference) = r.call_reference
+          AND raw_field(o.record_type) = r.record_type
+          AND raw_field(o.sequence_number) = r.sequence_number
+    )
+),
+typed AS (
+    SELECT
+        r.*,
+        s._row_number IS NOT NULL OR h._row_number IS NOT NULL AS duplicate,
+        parse_count(r.sequence_number) AS seq,
+        parse_count(r.duration_s) AS duration,
+        parse_timestamp_utc(r.seizure_time) AS seizure_ts,
+        parse_timestamp_utc(r.answer_time) AS answer_ts,
+        parse_timestamp_utc(r.release_time) AS release_ts,
+        normalize_msisdn(r.served_msisdn) AS served_normalized,
+        normalize_msisdn(r.other_party, r.other_party_ton) AS other_normalized
+    FROM raw r
+    LEFT JOIN seen_before s ON s._batch_id = r._batch_id AND s._row_number = r._row_number
+    LEFT JOIN repeated_here h ON h._batch_id = r._batch_id AND h._row_number = r._row_number
+),
+timed AS (
+    SELECT
+        *,
+        CASE WHEN answer_time = '' THEN seizure_ts ELSE answer_ts END AS start_ts,
+        greatest(seizure_ts, answer_ts, release_ts) AS latest_ts
+    FROM typed
+),
+-- served_msisdn empty: the subscriber version with that IMSI at the event time, whatever its status.
+imsi_owner AS (
+    SELECT t._batch_id, t._row_number, first_value(s.msisdn ORDER BY s.customer_id) AS msisdn
+    FROM timed t
+    JOIN silver.subscriber s
+      ON s.imsi = t.served_imsi
+     AND s.valid_from <= t.start_ts
+     AND (s.valid_to IS NULL OR t.start_ts < s.valid_to)
+    WHERE t.served_msisdn = ''
+    GROUP BY t._batch_id, t._row_number
+),
+checked AS (
+    SELECT
+        t.*,
+        CASE WHEN t.served_msisdn = '' THEN o.msisdn ELSE t.served_normalized END AS served,
+        CASE
+            WHEN t.duplicate THEN 'E005'
+            WHEN t.record_type NOT IN ('MOC', 'MTC') THEN 'E009'
+            WHEN t.duration_s <> '' AND t.duration IS NULL THEN 'E008'
+            WHEN t.sequence_number <> '' AND t.seq IS NULL THEN 'E008'
+            WHEN t.release_time = '' THEN 'E002'
+            WHEN t.answer_time = '' AND t.seizure_time = '' THEN 'E002'
+            WHEN (t.seizure_time <> '' AND t.seizure_ts IS NULL) OR (t.answer_time <> '' AND t.answer_ts IS NULL) OR t.release_ts IS NULL THEN 'E002'
+            WHEN t.release_ts < t.start_ts THEN 'E002'
+            WHEN t.latest_ts > t._ingested_at + INTERVAL '15 minutes' THEN 'E002'
+            WHEN t.served_msisdn = '' AND o.msisdn IS NULL THEN 'E001'
+            WHEN t.served_msisdn <> '' AND (t.served_normalized IS NULL OR NOT starts_with(t.served_normalized, '+212')) THEN 'E003'
+            WHEN t.other_normalized IS NULL THEN 'E003'
+            WHEN t.other_normalized = CASE WHEN t.served_msisdn = '' THEN o.msisdn ELSE t.served_normalized END THEN 'E004'
+        END AS reject_code
+    FROM timed t
+    LEFT JOIN imsi_owner o ON o._batch_id = t._batch_id AND o._row_number = t._row_number
+)
+SELECT
+    'voice_cdr' AS source_table,
+    c._batch_id,
+    c._row_number,
+    c._ingested_at,
+    now() AS mediated_at,
+    'V:' || c.recording_entity || ':' || c.call_reference || ':' || c.record_type AS cdr_id,
+    c.seq,
+    CASE c.record_type WHEN 'MOC' THEN 'VOICE_MO' WHEN 'MTC' THEN 'VOICE_MT' END AS record_type,
+    'VOICE' AS service,
+    c.served AS served_msisdn,
+    c.other_normalized AS other_party,
+    nullif(c.served_imsi, '') AS imsi,
+    nullif(c.served_imei, '') AS imei,
+    c.start_ts AS start_time,
+    c.release_ts AS end_time,
+    coalesce(
+        c.duration,
+        CASE WHEN c.answer_ts IS NULL THEN 0 ELSE CAST(date_part('epoch', c.release_ts - c.answer_ts) AS BIGINT) END
+    ) AS duration_s,
+    CAST(NULL AS BIGINT) AS uplink_bytes,
+    CAST(NULL AS BIGINT) AS downlink_bytes,
+    nullif(c.cell_id, '') AS cell_id,
+    coalesce(rat_generation(cell.technology), 'UNKNOWN') AS rat,
+    nullif(c.visited_mccmnc, '') AS visited_mccmnc,
+    parse_count(c.cause_for_term) AS termination_cause,
+    c.cause_for_term IN ('0', '3', '4') AS final_cause,
+    c.answer_time <> '' AS answered,
+    c.reject_code,
+    c.reject_code || ': ' || CASE c.reject_code
+        WHEN 'E005' THEN 'duplicate of an earlier voice_cdr row with recording_entity ''' || c.recording_entity || ''', call_reference ''' || c.call_reference || ''', record_type ''' || c.record_type || ''', sequence_number ''' || c.sequence_number || ''''
+        WHEN 'E009' THEN 'unknown record_type ''' || c.record_type || ''' (expected MOC or MTC)'
+        WHEN 'E008' THEN CASE WHEN c.duration_s <> '' AND c.duration IS NULL
+            THEN 'duration_s ''' || c.duration_s || ''' is not a non-negative integer'
+            ELSE 'sequence_number ''' || c.sequence_number || ''' is not a non-negative integer' END
+        WHEN 'E002' THEN CASE
+            WHEN c.release_time = '' THEN 'release_time is missing'
+            WHEN c.answer_time = '' AND c.seizure_time = '' THEN 'seizure_time is missing for an unanswered call'
+            WHEN c.seizure_time <> '' AND c.seizure_ts IS NULL THEN 'seizure_time ''' || c.seizure_time || ''' does not parse as a timestamp with a UTC offset'
+            WHEN c.answer_time <> '' AND c.answer_ts IS NULL THEN 'answer_time ''' || c.answer_time || ''' does not parse as a timestamp with a UTC offset'
+            WHEN c.release_ts IS NULL THEN 'release_time ''' || c.release_time || ''' does not parse as a timestamp with a UTC offset'
+            WHEN c.release_ts < c.start_ts THEN 'release_time ''' || c.release_time || ''' is before ' || CASE WHEN c.answer_time = '' THEN 'seizure_time ''' || c.seizure_time || '''' ELSE 'answer_time ''' || c.answer_time || '''' END
+            ELSE 'timestamp ' || CAST(c.latest_ts AS VARCHAR) || ' is more than 15 minutes after _ingested_at ' || CAST(c._ingested_at AS VARCHAR) END
+        WHEN 'E001' THEN 'served_msisdn is empty and no subscriber has served_imsi ''' || c.served_imsi || ''' at the call time'
+        WHEN 'E003' THEN CASE WHEN c.served_msisdn <> '' AND (c.served_normalized IS NULL OR NOT starts_with(c.served_normalized, '+212'))
+            THEN 'served_msisdn ''' || c.served_msisdn || ''' is not a Moroccan E.164 number'
+            ELSE 'other_party ''' || c.other_party || ''' is not a phone number' END
+        WHEN 'E004' THEN 'self call: other_party ''' || c.other_party || ''' is served_msisdn ' || c.served
+    END AS reject_reason,
+    CASE WHEN c.reject_code IS NOT NULL THEN to_json(c.bronze_row) END AS record_json
+FROM checked c
+LEFT JOIN bronze.cell cell ON cell.cell_id = c.cell_id

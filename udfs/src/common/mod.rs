@@ -1,0 +1,4 @@
+//! General-purpose functions the models use.
+
+pub mod add_seconds;
+pub mod to_json;
