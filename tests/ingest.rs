@@ -3,13 +3,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, StringArray};
 use arrow::record_batch::RecordBatch;
 use cdrlake::contract::bronze_event_columns;
-use common::{assert_clean_error, cdrlake, stdout, TestS3};
+use common::{assert_clean_error, cdrlake, stdout, Lake, TestS3};
 
 fn voice_csv(rows: usize, seed: usize) -> String {
     let cols = bronze_event_columns("voice_cdr").unwrap();
@@ -29,42 +28,6 @@ fn voice_csv(rows: usize, seed: usize) -> String {
         s += &(row.join(",") + "\n");
     }
     s
-}
-
-struct Lake {
-    dir: tempfile::TempDir,
-}
-
-impl Lake {
-    fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
-    }
-    fn cwd(&self) -> &Path {
-        self.dir.path()
-    }
-    fn file(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
-        let p = self.cwd().join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, content).unwrap();
-        p
-    }
-    fn ingest(&self, args: &[&str]) -> std::process::Output {
-        let mut all = vec!["ingest"];
-        all.extend_from_slice(args);
-        cdrlake(self.cwd(), &all, &[])
-    }
-    fn csv(&self, sql: &str) -> String {
-        let o = cdrlake(self.cwd(), &["query", "--format", "csv", sql], &[]);
-        assert!(o.status.success(), "{}", common::stderr(&o));
-        stdout(&o)
-    }
-    fn version(&self, table: &str) -> String {
-        let o = cdrlake(self.cwd(), &["history", table, "--format", "csv"], &[]);
-        if !o.status.success() {
-            return "none".into();
-        }
-        stdout(&o).lines().nth(1).map(|l| l.split(',').next().unwrap().to_string()).unwrap_or_default()
-    }
 }
 
 fn ok(o: &std::process::Output) -> String {

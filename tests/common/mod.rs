@@ -2,7 +2,7 @@
 //! sample data, and a runner for the real `cdrlake` binary.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
@@ -120,4 +120,48 @@ pub fn assert_clean_error(o: &Output, needles: &[&str]) -> String {
         assert!(err.contains(n), "stderr should mention {n:?}: {err}");
     }
     err
+}
+
+/// A lakehouse in a temporary directory, driven through the binary (`./lakehouse` in its cwd).
+pub struct Lake {
+    dir: tempfile::TempDir,
+}
+
+#[allow(dead_code)]
+impl Lake {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+    pub fn cwd(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn file(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.cwd().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+    pub fn ingest(&self, args: &[&str]) -> std::process::Output {
+        let mut all = vec!["ingest"];
+        all.extend_from_slice(args);
+        cdrlake(self.cwd(), &all, &[])
+    }
+    pub fn csv(&self, sql: &str) -> String {
+        let o = cdrlake(self.cwd(), &["query", "--format", "csv", sql], &[]);
+        assert!(o.status.success(), "{sql}\n{}", stderr(&o));
+        stdout(&o)
+    }
+    /// Runs a command that must succeed; its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = cdrlake(self.cwd(), args, &[]);
+        assert!(o.status.success(), "cdrlake {args:?} failed:\n{}{}", stdout(&o), stderr(&o));
+        stdout(&o)
+    }
+    pub fn version(&self, table: &str) -> String {
+        let o = cdrlake(self.cwd(), &["history", table, "--format", "csv"], &[]);
+        if !o.status.success() {
+            return "none".into();
+        }
+        stdout(&o).lines().nth(1).map(|l| l.split(',').next().unwrap().to_string()).unwrap_or_default()
+    }
 }
