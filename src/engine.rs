@@ -5,6 +5,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use cdrlake_catalog::{CatalogError, LakehouseCatalog, LazyView, Lakehouse, CATALOG_NAME, SCHEMAS};
+use cdrlake_udfs::rating::destination_zone::{PrefixTable, PrefixTableHandle};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::TableReference;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -16,6 +20,8 @@ pub struct Engine {
     ctx: SessionContext,
     catalog: Arc<LakehouseCatalog>,
     lakehouse: Arc<Lakehouse>,
+    /// `destination_zone`'s prefix table, loaded from `bronze.tariff_destination`.
+    zones: PrefixTableHandle,
 }
 
 impl Engine {
@@ -46,8 +52,8 @@ impl Engine {
         let catalog = Arc::new(LakehouseCatalog::new(lakehouse.clone()));
         catalog.refresh().await?;
         ctx.register_catalog(CATALOG_NAME, catalog.clone());
-        cdrlake_udfs::register_all(&ctx);
-        let engine = Self { ctx, catalog, lakehouse };
+        let zones = cdrlake_udfs::register_all(&ctx);
+        let engine = Self { ctx, catalog, lakehouse, zones };
         engine.register_saved_views().await?;
         Ok(engine)
     }
@@ -114,7 +120,36 @@ impl Engine {
             check_reference(&reference)?;
         }
         let plan = state.statement_to_plan(statement).await?;
+        if sql.to_ascii_lowercase().contains("destination_zone") || self.zones.read().is_ok_and(|z| z.is_none()) {
+            self.load_destination_zones().await?;
+        }
         Ok(self.ctx.execute_logical_plan(plan).await?)
+    }
+
+    /// Reads `bronze.tariff_destination` into `destination_zone`'s prefix table, so each query
+    /// naming the function uses the tariff as committed when it started. Without the table the
+    /// function stays unloaded and says so when called.
+    async fn load_destination_zones(&self) -> Result<()> {
+        let exists = self.lakehouse.list_tables("bronze").await?.iter().any(|t| t == "tariff_destination");
+        if !exists {
+            return Ok(());
+        }
+        let batches = self.ctx.sql("SELECT prefix, zone FROM bronze.tariff_destination").await?.collect().await?;
+        let mut rows = Vec::new();
+        for batch in &batches {
+            let (prefixes, zones) = (cast(batch.column(0), &DataType::Utf8)?, cast(batch.column(1), &DataType::Utf8)?);
+            let (prefixes, zones) = (prefixes.as_string::<i32>(), zones.as_string::<i32>());
+            for i in 0..batch.num_rows() {
+                if prefixes.is_valid(i) && zones.is_valid(i) {
+                    rows.push((prefixes.value(i).to_string(), zones.value(i).to_string()));
+                }
+            }
+        }
+        let table = Arc::new(PrefixTable::new(rows));
+        if let Ok(mut slot) = self.zones.write() {
+            *slot = Some(table);
+        }
+        Ok(())
     }
 
     /// The `(schema, table)` pairs one SQL statement names, unqualified names in the default

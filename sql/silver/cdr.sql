@@ -19,10 +19,22 @@ WITH touched AS (
 records AS (
     SELECT *
     FROM silver.cdr_record
-    WHERE reject_code IS NULL AND cdr_id IN (SELECT cdr_id FROM touched)
+    WHERE reject_code IS NULL
+      -- A full build takes everything (and skips the lookup); later runs only touched events.
+      AND ($since = arrow_cast(0, 'Timestamp(µs, "UTC")') OR cdr_id IN (SELECT cdr_id FROM touched))
+),
+-- Most events are one record: only the others need the (costlier) stitching aggregate.
+sets AS (
+    SELECT cdr_id FROM records GROUP BY cdr_id HAVING count(*) > 1
+),
+multi AS (
+    SELECT r.* FROM sets m JOIN records r ON r.cdr_id = m.cdr_id
+),
+single AS (
+    SELECT r.* FROM sets m RIGHT JOIN records r ON r.cdr_id = m.cdr_id WHERE m.cdr_id IS NULL
 ),
 -- "lowest" is the lowest sequence number that arrived, "highest" the highest.
-stitched AS (
+stitched_sets AS (
     SELECT
         cdr_id,
         first_value(record_type ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS record_type,
@@ -51,8 +63,20 @@ stitched AS (
         max(seq) AS max_seq,
         first_value(_batch_id ORDER BY _ingested_at DESC, _batch_id DESC, _row_number DESC) AS _batch_id,
         max(_ingested_at) AS _ingested_at
-    FROM records
+    FROM multi
     GROUP BY cdr_id
+),
+stitched AS (
+    SELECT
+        cdr_id, record_type, service, served_msisdn, other_party, imsi, imei,
+        start_time AS lowest_start, start_time AS earliest_start, end_time AS highest_end,
+        duration_s, uplink_bytes, downlink_bytes, cell_id AS first_cell_id, cell_id AS last_cell_id,
+        rat, visited_mccmnc, termination_cause, final_cause, answered AS lowest_answered, answered AS all_answered,
+        CAST(1 AS BIGINT) AS source_record_count, CAST(CASE WHEN seq IS NULL THEN 0 ELSE 1 END AS BIGINT) AS numbered,
+        seq AS min_seq, seq AS max_seq, _batch_id, _ingested_at
+    FROM single
+    UNION ALL
+    SELECT * FROM stitched_sets
 ),
 shaped AS (
     SELECT
@@ -101,8 +125,8 @@ SELECT
     ) AS quality_flags,
     s._batch_id,
     s._ingested_at
-FROM shaped s
-LEFT JOIN silver.msisdn_owner o
+FROM silver.msisdn_owner o
+RIGHT JOIN shaped s
   ON o.msisdn = s.served_msisdn
  AND o.owned_from <= s.start_time
  AND (o.owned_to IS NULL OR s.start_time < o.owned_to)

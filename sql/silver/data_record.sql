@@ -37,14 +37,22 @@ WITH raw AS (
     WHERE _ingested_at > $since
 ),
 -- Duplicates: a row whose key an earlier row of this run has, or an older, already mediated one.
+-- Only keys that occur more than once are ranked (a window over every row would be slow).
+repeated_keys AS (
+    SELECT pgw_address, charging_id, record_sequence_number
+    FROM raw
+    GROUP BY pgw_address, charging_id, record_sequence_number
+    HAVING count(*) > 1
+),
 repeated_here AS (
     SELECT _batch_id, _row_number
     FROM (
-        SELECT _batch_id, _row_number, row_number() OVER (
-            PARTITION BY pgw_address, charging_id, record_sequence_number
-            ORDER BY _ingested_at, _batch_id, _row_number
+        SELECT r._batch_id, r._row_number, row_number() OVER (
+            PARTITION BY r.pgw_address, r.charging_id, r.record_sequence_number
+            ORDER BY r._ingested_at, r._batch_id, r._row_number
         ) AS copy
-        FROM raw
+        FROM repeated_keys k
+        JOIN raw r ON k.pgw_address = r.pgw_address AND k.charging_id = r.charging_id AND k.record_sequence_number = r.record_sequence_number
     ) AS numbered
     WHERE copy > 1
 ),
@@ -62,27 +70,34 @@ seen_before AS (
 typed AS (
     SELECT
         r.*,
-        s._row_number IS NOT NULL OR h._row_number IS NOT NULL AS duplicate,
+        r.seen_row IS NOT NULL OR h._row_number IS NOT NULL AS duplicate,
         parse_count(r.record_sequence_number) AS seq,
         parse_count(r.duration_s) AS duration,
         parse_count(r.uplink_bytes) AS uplink,
         parse_count(r.downlink_bytes) AS downlink,
         parse_timestamp_utc(r.record_opening_time) AS opened_ts,
         normalize_msisdn(r.served_msisdn) AS served_normalized
-    FROM raw r
-    LEFT JOIN seen_before s ON s._batch_id = r._batch_id AND s._row_number = r._row_number
-    LEFT JOIN repeated_here h ON h._batch_id = r._batch_id AND h._row_number = r._row_number
+    -- Small sets first: a hash join builds its table from the left side.
+    FROM repeated_here h
+    RIGHT JOIN (
+        SELECT r.*, s._row_number AS seen_row
+        FROM seen_before s
+        RIGHT JOIN raw r ON s._batch_id = r._batch_id AND s._row_number = r._row_number
+    ) AS r ON h._batch_id = r._batch_id AND h._row_number = r._row_number
 ),
 -- served_msisdn empty: the subscriber version with that IMSI at the event time, whatever its status.
 imsi_owner AS (
-    SELECT t._batch_id, t._row_number, first_value(s.msisdn ORDER BY s.customer_id) AS msisdn
-    FROM typed t
-    JOIN silver.subscriber s
-      ON s.imsi = t.served_imsi
-     AND s.valid_from <= t.opened_ts
-     AND (s.valid_to IS NULL OR t.opened_ts < s.valid_to)
-    WHERE t.served_msisdn = ''
-    GROUP BY t._batch_id, t._row_number
+    SELECT e._batch_id, e._row_number, first_value(s.msisdn ORDER BY s.customer_id) AS msisdn
+    FROM silver.subscriber s
+    JOIN (
+        SELECT _batch_id, _row_number, served_imsi, parse_timestamp_utc(record_opening_time) AS event_ts
+        FROM raw
+        WHERE served_msisdn = ''
+    ) AS e
+      ON s.imsi = e.served_imsi
+     AND s.valid_from <= e.event_ts
+     AND (s.valid_to IS NULL OR e.event_ts < s.valid_to)
+    GROUP BY e._batch_id, e._row_number
 ),
 checked AS (
     SELECT
@@ -96,8 +111,8 @@ checked AS (
             WHEN t.served_msisdn = '' AND o.msisdn IS NULL THEN 'E001'
             WHEN t.served_msisdn <> '' AND (t.served_normalized IS NULL OR NOT starts_with(t.served_normalized, '+212')) THEN 'E003'
         END AS reject_code
-    FROM typed t
-    LEFT JOIN imsi_owner o ON o._batch_id = t._batch_id AND o._row_number = t._row_number
+    FROM imsi_owner o
+    RIGHT JOIN typed t ON o._batch_id = t._batch_id AND o._row_number = t._row_number
 )
 SELECT
     'data_cdr' AS source_table,

@@ -33,14 +33,22 @@ WITH raw AS (
     WHERE _ingested_at > $since
 ),
 -- Duplicates: a row whose key an earlier row of this run has, or an older, already mediated one.
+-- Only keys that occur more than once are ranked (a window over every row would be slow).
+repeated_keys AS (
+    SELECT recording_entity, message_reference, record_type
+    FROM raw
+    GROUP BY recording_entity, message_reference, record_type
+    HAVING count(*) > 1
+),
 repeated_here AS (
     SELECT _batch_id, _row_number
     FROM (
-        SELECT _batch_id, _row_number, row_number() OVER (
-            PARTITION BY recording_entity, message_reference, record_type
-            ORDER BY _ingested_at, _batch_id, _row_number
+        SELECT r._batch_id, r._row_number, row_number() OVER (
+            PARTITION BY r.recording_entity, r.message_reference, r.record_type
+            ORDER BY r._ingested_at, r._batch_id, r._row_number
         ) AS copy
-        FROM raw
+        FROM repeated_keys k
+        JOIN raw r ON k.recording_entity = r.recording_entity AND k.message_reference = r.message_reference AND k.record_type = r.record_type
     ) AS numbered
     WHERE copy > 1
 ),
@@ -58,24 +66,31 @@ seen_before AS (
 typed AS (
     SELECT
         r.*,
-        s._row_number IS NOT NULL OR h._row_number IS NOT NULL AS duplicate,
+        r.seen_row IS NOT NULL OR h._row_number IS NOT NULL AS duplicate,
         parse_timestamp_utc(r.event_time) AS event_ts,
         normalize_msisdn(r.served_msisdn) AS served_normalized,
         normalize_msisdn(r.other_party, r.other_party_ton) AS other_normalized
-    FROM raw r
-    LEFT JOIN seen_before s ON s._batch_id = r._batch_id AND s._row_number = r._row_number
-    LEFT JOIN repeated_here h ON h._batch_id = r._batch_id AND h._row_number = r._row_number
+    -- Small sets first: a hash join builds its table from the left side.
+    FROM repeated_here h
+    RIGHT JOIN (
+        SELECT r.*, s._row_number AS seen_row
+        FROM seen_before s
+        RIGHT JOIN raw r ON s._batch_id = r._batch_id AND s._row_number = r._row_number
+    ) AS r ON h._batch_id = r._batch_id AND h._row_number = r._row_number
 ),
 -- served_msisdn empty: the subscriber version with that IMSI at the event time, whatever its status.
 imsi_owner AS (
-    SELECT t._batch_id, t._row_number, first_value(s.msisdn ORDER BY s.customer_id) AS msisdn
-    FROM typed t
-    JOIN silver.subscriber s
-      ON s.imsi = t.served_imsi
-     AND s.valid_from <= t.event_ts
-     AND (s.valid_to IS NULL OR t.event_ts < s.valid_to)
-    WHERE t.served_msisdn = ''
-    GROUP BY t._batch_id, t._row_number
+    SELECT e._batch_id, e._row_number, first_value(s.msisdn ORDER BY s.customer_id) AS msisdn
+    FROM silver.subscriber s
+    JOIN (
+        SELECT _batch_id, _row_number, served_imsi, parse_timestamp_utc(event_time) AS event_ts
+        FROM raw
+        WHERE served_msisdn = ''
+    ) AS e
+      ON s.imsi = e.served_imsi
+     AND s.valid_from <= e.event_ts
+     AND (s.valid_to IS NULL OR e.event_ts < s.valid_to)
+    GROUP BY e._batch_id, e._row_number
 ),
 checked AS (
     SELECT
@@ -91,8 +106,8 @@ checked AS (
             WHEN t.other_normalized IS NULL THEN 'E003'
             WHEN t.other_normalized = CASE WHEN t.served_msisdn = '' THEN o.msisdn ELSE t.served_normalized END THEN 'E004'
         END AS reject_code
-    FROM typed t
-    LEFT JOIN imsi_owner o ON o._batch_id = t._batch_id AND o._row_number = t._row_number
+    FROM imsi_owner o
+    RIGHT JOIN typed t ON o._batch_id = t._batch_id AND o._row_number = t._row_number
 )
 SELECT
     'sms_cdr' AS source_table,
@@ -134,5 +149,5 @@ SELECT
         WHEN 'E004' THEN 'self SMS: other_party ''' || c.other_party || ''' is served_msisdn ' || c.served
     END AS reject_reason,
     CASE WHEN c.reject_code IS NOT NULL THEN to_json(c.bronze_row) END AS record_json
-FROM checked c
-LEFT JOIN bronze.cell cell ON cell.cell_id = c.cell_id
+FROM bronze.cell cell
+RIGHT JOIN checked c ON cell.cell_id = c.cell_id

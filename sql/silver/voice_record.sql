@@ -42,14 +42,22 @@ WITH raw AS (
     WHERE _ingested_at > $since
 ),
 -- Duplicates: a row whose key an earlier row of this run has, or an older, already mediated one.
+-- Only keys that occur more than once are ranked (a window over every row would be slow).
+repeated_keys AS (
+    SELECT recording_entity, call_reference, record_type, sequence_number
+    FROM raw
+    GROUP BY recording_entity, call_reference, record_type, sequence_number
+    HAVING count(*) > 1
+),
 repeated_here AS (
     SELECT _batch_id, _row_number
     FROM (
-        SELECT _batch_id, _row_number, row_number() OVER (
-            PARTITION BY recording_entity, call_reference, record_type, sequence_number
-            ORDER BY _ingested_at, _batch_id, _row_number
+        SELECT r._batch_id, r._row_number, row_number() OVER (
+            PARTITION BY r.recording_entity, r.call_reference, r.record_type, r.sequence_number
+            ORDER BY r._ingested_at, r._batch_id, r._row_number
         ) AS copy
-        FROM raw
+        FROM repeated_keys k
+        JOIN raw r ON k.recording_entity = r.recording_entity AND k.call_reference = r.call_reference AND k.record_type = r.record_type AND k.sequence_number = r.sequence_number
     ) AS numbered
     WHERE copy > 1
 ),
@@ -68,7 +76,7 @@ seen_before AS (
 typed AS (
     SELECT
         r.*,
-        s._row_number IS NOT NULL OR h._row_number IS NOT NULL AS duplicate,
+        r.seen_row IS NOT NULL OR h._row_number IS NOT NULL AS duplicate,
         parse_count(r.sequence_number) AS seq,
         parse_count(r.duration_s) AS duration,
         parse_timestamp_utc(r.seizure_time) AS seizure_ts,
@@ -76,9 +84,13 @@ typed AS (
         parse_timestamp_utc(r.release_time) AS release_ts,
         normalize_msisdn(r.served_msisdn) AS served_normalized,
         normalize_msisdn(r.other_party, r.other_party_ton) AS other_normalized
-    FROM raw r
-    LEFT JOIN seen_before s ON s._batch_id = r._batch_id AND s._row_number = r._row_number
-    LEFT JOIN repeated_here h ON h._batch_id = r._batch_id AND h._row_number = r._row_number
+    -- Small sets first: a hash join builds its table from the left side.
+    FROM repeated_here h
+    RIGHT JOIN (
+        SELECT r.*, s._row_number AS seen_row
+        FROM seen_before s
+        RIGHT JOIN raw r ON s._batch_id = r._batch_id AND s._row_number = r._row_number
+    ) AS r ON h._batch_id = r._batch_id AND h._row_number = r._row_number
 ),
 timed AS (
     SELECT
@@ -89,14 +101,17 @@ timed AS (
 ),
 -- served_msisdn empty: the subscriber version with that IMSI at the event time, whatever its status.
 imsi_owner AS (
-    SELECT t._batch_id, t._row_number, first_value(s.msisdn ORDER BY s.customer_id) AS msisdn
-    FROM timed t
-    JOIN silver.subscriber s
-      ON s.imsi = t.served_imsi
-     AND s.valid_from <= t.start_ts
-     AND (s.valid_to IS NULL OR t.start_ts < s.valid_to)
-    WHERE t.served_msisdn = ''
-    GROUP BY t._batch_id, t._row_number
+    SELECT e._batch_id, e._row_number, first_value(s.msisdn ORDER BY s.customer_id) AS msisdn
+    FROM silver.subscriber s
+    JOIN (
+        SELECT _batch_id, _row_number, served_imsi, CASE WHEN answer_time = '' THEN parse_timestamp_utc(seizure_time) ELSE parse_timestamp_utc(answer_time) END AS event_ts
+        FROM raw
+        WHERE served_msisdn = ''
+    ) AS e
+      ON s.imsi = e.served_imsi
+     AND s.valid_from <= e.event_ts
+     AND (s.valid_to IS NULL OR e.event_ts < s.valid_to)
+    GROUP BY e._batch_id, e._row_number
 ),
 checked AS (
     SELECT
@@ -117,8 +132,8 @@ checked AS (
             WHEN t.other_normalized IS NULL THEN 'E003'
             WHEN t.other_normalized = CASE WHEN t.served_msisdn = '' THEN o.msisdn ELSE t.served_normalized END THEN 'E004'
         END AS reject_code
-    FROM timed t
-    LEFT JOIN imsi_owner o ON o._batch_id = t._batch_id AND o._row_number = t._row_number
+    FROM imsi_owner o
+    RIGHT JOIN timed t ON o._batch_id = t._batch_id AND o._row_number = t._row_number
 )
 SELECT
     'voice_cdr' AS source_table,
@@ -170,5 +185,5 @@ SELECT
         WHEN 'E004' THEN 'self call: other_party ''' || c.other_party || ''' is served_msisdn ' || c.served
     END AS reject_reason,
     CASE WHEN c.reject_code IS NOT NULL THEN to_json(c.bronze_row) END AS record_json
-FROM checked c
-LEFT JOIN bronze.cell cell ON cell.cell_id = c.cell_id
+FROM bronze.cell cell
+RIGHT JOIN checked c ON cell.cell_id = c.cell_id

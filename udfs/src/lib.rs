@@ -5,12 +5,13 @@
 pub mod common;
 pub mod local_time;
 pub mod mediation;
+pub mod rating;
 mod strings;
 
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
-/// Every cdrlake UDF.
+/// Every cdrlake UDF but `destination_zone`, which needs its prefix table (see `register_all`).
 pub fn all() -> Vec<ScalarUDF> {
     vec![
         ScalarUDF::new_from_impl(mediation::normalize_msisdn::NormalizeMsisdn::default()),
@@ -24,13 +25,21 @@ pub fn all() -> Vec<ScalarUDF> {
         ScalarUDF::new_from_impl(local_time::local_date::LocalDate::default()),
         ScalarUDF::new_from_impl(local_time::billing_period::BillingPeriod::default()),
         ScalarUDF::new_from_impl(local_time::time_band::TimeBand::default()),
+        ScalarUDF::new_from_impl(rating::billable_units::BillableUnits::default()),
+        ScalarUDF::new_from_impl(rating::rounding::Round::new(rating::rounding::Mode::Up)),
+        ScalarUDF::new_from_impl(rating::rounding::Round::new(rating::rounding::Mode::HalfUp)),
     ]
 }
 
-pub fn register_all(ctx: &SessionContext) {
+/// Registers every UDF; returns the handle that loads `destination_zone`'s prefix table.
+pub fn register_all(ctx: &SessionContext) -> rating::destination_zone::PrefixTableHandle {
     for udf in all() {
         ctx.register_udf(udf);
     }
+    let zones = rating::destination_zone::DestinationZone::new();
+    let handle = zones.loader();
+    ctx.register_udf(ScalarUDF::new_from_impl(zones));
+    handle
 }
 
 #[cfg(test)]
@@ -42,7 +51,8 @@ mod tests {
 
     #[test]
     fn no_two_functions_share_a_name() {
-        let names: Vec<String> = super::all().iter().map(|f| f.name().to_string()).collect();
+        let mut names: Vec<String> = super::all().iter().map(|f| f.name().to_string()).collect();
+        names.push("destination_zone".into());
         let unique: HashSet<&String> = names.iter().collect();
         assert_eq!(unique.len(), names.len(), "{names:?}");
     }
@@ -78,6 +88,9 @@ mod tests {
              add_seconds(TIMESTAMP '2026-04-30T23:30:00Z', 61) AS a",
         )
         .await;
+        let money = query("SELECT round_up(CAST(0.81333 AS DECIMAL(10,5)), 4) AS c, round_half_up(CAST(-6.567 AS DECIMAL(10,3)), 2) AS d, \
+             arrow_typeof(round_up(CAST(1 AS DECIMAL(10,5)), 4)) AS t, billable_units(61, 60, 60) AS u").await;
+        assert!(money.contains("0.8134") && money.contains("-6.57") && money.contains("Decimal128(18, 4)") && money.contains("120"), "{money}");
         assert!(local.contains("2026-04-20T23:00:00Z") && local.contains("2026-05 ") && local.contains("PEAK") && local.contains("2026-05-01") && local.contains("2026-04-30T23:31:01Z"), "{local}");
         let one_arg = query("SELECT normalize_msisdn(arrow_cast('0612345678', 'Utf8View')) AS n").await;
         assert!(one_arg.contains("+212612345678"), "{one_arg}");

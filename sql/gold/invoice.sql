@@ -1,0 +1,43 @@
+-- One invoice per customer and billing period (billing.md): the lines summed by type, VAT 20%
+-- computed once on the net and rounded half-up, total = net + VAT, in MAD.
+-- @materialized: table
+-- @test: unique(invoice_number)
+-- @test: unique(customer_id, billing_period)
+-- @test: not_null(invoice_number, customer_id, billing_period, net_amount, vat_amount, total_amount)
+-- @test: expression(total_amount = net_amount + vat_amount)
+-- @test: expression(discount_amount <= 0)
+-- @test: expression(net_amount = recurring_amount + voice_amount + sms_amount + data_amount + roaming_amount + discount_amount)
+WITH totals AS (
+    SELECT
+        invoice_number,
+        sum(CASE WHEN line_type = 'RECURRING' THEN amount ELSE 0 END) AS recurring_amount,
+        sum(CASE WHEN line_type = 'VOICE' THEN amount ELSE 0 END) AS voice_amount,
+        sum(CASE WHEN line_type = 'SMS' THEN amount ELSE 0 END) AS sms_amount,
+        sum(CASE WHEN line_type = 'DATA' THEN amount ELSE 0 END) AS data_amount,
+        sum(CASE WHEN line_type = 'ROAMING' THEN amount ELSE 0 END) AS roaming_amount,
+        sum(CASE WHEN line_type = 'DISCOUNT' THEN amount ELSE 0 END) AS discount_amount,
+        sum(amount) AS net_amount,
+        count(*) AS line_count
+    FROM gold.invoice_line
+    GROUP BY invoice_number
+)
+SELECT
+    t.invoice_number,
+    o.customer_id,
+    o.billing_period,
+    b.period_start,
+    b.period_end,
+    CAST(t.recurring_amount AS DECIMAL(18, 2)) AS recurring_amount,
+    CAST(t.voice_amount AS DECIMAL(18, 2)) AS voice_amount,
+    CAST(t.sms_amount AS DECIMAL(18, 2)) AS sms_amount,
+    CAST(t.data_amount AS DECIMAL(18, 2)) AS data_amount,
+    CAST(t.roaming_amount AS DECIMAL(18, 2)) AS roaming_amount,
+    CAST(t.discount_amount AS DECIMAL(18, 2)) AS discount_amount,
+    CAST(t.net_amount AS DECIMAL(18, 2)) AS net_amount,
+    round_half_up(t.net_amount * CAST(0.20 AS DECIMAL(3, 2)), 2) AS vat_amount,
+    CAST(t.net_amount + round_half_up(t.net_amount * CAST(0.20 AS DECIMAL(3, 2)), 2) AS DECIMAL(18, 2)) AS total_amount,
+    'MAD' AS currency,
+    t.line_count
+FROM totals t
+JOIN gold.invoice_number o ON o.invoice_number = t.invoice_number
+JOIN gold.billing_period b ON b.billing_period = o.billing_period

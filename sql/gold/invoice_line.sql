@@ -1,0 +1,86 @@
+-- Invoice lines (billing.md): RECURRING per plan (prorated by active days), VOICE, SMS and DATA
+-- home usage, ROAMING, and the loyalty DISCOUNT. Numbers come from gold.invoice_number.
+-- @materialized: table
+-- @test: unique(invoice_number, line_no)
+-- @test: not_null(invoice_number, line_no, line_type, description, quantity, amount)
+-- @test: accepted_values(line_type, 'RECURRING', 'VOICE', 'SMS', 'DATA', 'ROAMING', 'DISCOUNT')
+-- @test: expression(line_type = 'DISCOUNT' OR amount >= 0)
+WITH invoices AS (
+    SELECT billing_period, customer_id, invoice_number FROM gold.invoice_number
+),
+recurring AS (
+    SELECT
+        i.invoice_number,
+        1 AS line_group,
+        d.first_day,
+        'RECURRING' AS line_type,
+        p.plan_id || ' ' || p.name || ', ' || CAST(d.active_days AS VARCHAR) || '/' || CAST(b.days_in_period AS VARCHAR) || ' days' AS description,
+        d.active_days AS quantity,
+        round_half_up(
+            -- The factor with 18 decimals before rounding to 9 (DataFusion keeps few decimals when dividing integers).
+            p.monthly_fee * round_half_up(CAST(d.active_days AS DECIMAL(38, 18)) / CAST(b.days_in_period AS DECIMAL(38, 0)), 9),
+            2
+        ) AS amount
+    FROM gold.subscription_days d
+    JOIN invoices i ON i.billing_period = d.billing_period AND i.customer_id = d.customer_id
+    JOIN gold.billing_period b ON b.billing_period = d.billing_period
+    JOIN bronze.plan p ON p.plan_id = d.plan_id
+),
+usage_kinds AS (
+    SELECT * FROM (VALUES ('VOICE', 2, 'Voice calls'), ('SMS', 3, 'SMS'), ('DATA', 4, 'Mobile data'), ('ROAMING', 5, 'Roaming')) AS k(line_type, line_group, label)
+),
+usage AS (
+    SELECT
+        customer_id,
+        billing_period,
+        CASE WHEN roaming THEN 'ROAMING' ELSE service END AS line_type,
+        count(*) AS cdrs,
+        sum(charge) AS charged
+    FROM gold.rated_cdr
+    WHERE customer_id IS NOT NULL
+    GROUP BY 1, 2, 3
+),
+usage_lines AS (
+    SELECT
+        i.invoice_number,
+        k.line_group,
+        CAST(NULL AS DATE) AS first_day,
+        k.line_type,
+        k.label || ', ' || CAST(coalesce(u.cdrs, 0) AS VARCHAR) || ' CDRs' AS description,
+        coalesce(u.cdrs, 0) AS quantity,
+        round_half_up(coalesce(u.charged, CAST(0 AS DECIMAL(18, 4))), 2) AS amount
+    FROM invoices i
+    CROSS JOIN usage_kinds k
+    LEFT JOIN usage u ON u.customer_id = i.customer_id AND u.billing_period = i.billing_period AND u.line_type = k.line_type
+),
+discounts AS (
+    -- Customers first activated at least 24 months before the period's first day.
+    SELECT
+        i.invoice_number,
+        6 AS line_group,
+        CAST(NULL AS DATE) AS first_day,
+        'DISCOUNT' AS line_type,
+        'Loyalty discount 10%' AS description,
+        1 AS quantity,
+        -round_half_up(CAST(0.10 AS DECIMAL(3, 2)) * r.recurring, 2) AS amount
+    FROM invoices i
+    JOIN gold.billing_period b ON b.billing_period = i.billing_period
+    JOIN (SELECT DISTINCT customer_id, activation_date FROM silver.subscriber) a ON a.customer_id = i.customer_id
+    JOIN (SELECT invoice_number, sum(amount) AS recurring FROM recurring GROUP BY invoice_number) r ON r.invoice_number = i.invoice_number
+    WHERE a.activation_date <= CAST(b.period_start - INTERVAL '24 months' AS DATE)
+),
+lines AS (
+    SELECT invoice_number, line_group, first_day, line_type, description, quantity, amount FROM recurring
+    UNION ALL
+    SELECT invoice_number, line_group, first_day, line_type, description, quantity, amount FROM usage_lines
+    UNION ALL
+    SELECT invoice_number, line_group, first_day, line_type, description, quantity, amount FROM discounts
+)
+SELECT
+    invoice_number,
+    CAST(row_number() OVER (PARTITION BY invoice_number ORDER BY line_group, first_day, description) AS BIGINT) AS line_no,
+    line_type,
+    description,
+    CAST(quantity AS BIGINT) AS quantity,
+    CAST(amount AS DECIMAL(18, 2)) AS amount
+FROM lines

@@ -1,0 +1,169 @@
+-- Every silver CDR priced (rating.md): zone by longest destination prefix, PEAK/OFFPEAK band in
+-- local time, billable units of the rate's increment scheme, the plan's allowances consumed in
+-- (start_time, cdr_id) order per customer and billing period, the charge rounded up to 4 decimals.
+-- Rebuilt from silver on every run, so CDRs without a subscriber (E006) or rate (E007) are
+-- re-rated once the CRM row or tariff arrives.
+-- @materialized: table
+-- @test: unique(cdr_id)
+-- @test: not_null(cdr_id, billing_period, record_type, service, band, roaming, start_time, allowance_units_used, chargeable_units, charge, rating_status)
+-- @test: accepted_values(rating_status, 'RATED', 'ZERO', 'UNRATED')
+-- @test: accepted_values(reason_code, 'E006', 'E007')
+-- @test: expression(charge >= 0)
+-- @test: expression(allowance_units_used + chargeable_units = CASE WHEN rating_status = 'RATED' THEN billable_units ELSE 0 END)
+WITH cdr AS (
+    -- The subscriber found at mediation, or found now if it arrived since.
+    SELECT c.*, coalesce(c.customer_id, o.customer_id) AS customer
+    FROM silver.cdr c
+    LEFT JOIN silver.msisdn_owner o
+      ON c.customer_id IS NULL
+     AND o.msisdn = c.served_msisdn
+     AND o.owned_from <= c.start_time
+     AND (o.owned_to IS NULL OR c.start_time < o.owned_to)
+),
+classified AS (
+    SELECT
+        cdr.*,
+        s.plan_id,
+        billing_period(cdr.start_time) AS billing_period,
+        time_band(cdr.start_time) AS band,
+        CASE WHEN cdr.roaming THEN 'ROAMING' WHEN cdr.service = 'DATA' THEN 'HOME' ELSE destination_zone(cdr.other_party) END AS zone,
+        -- Roaming rates are per record type; home rates per service.
+        CASE WHEN cdr.roaming THEN cdr.record_type ELSE cdr.service END AS rate_service
+    FROM cdr
+    LEFT JOIN silver.subscriber s
+      ON s.customer_id = cdr.customer
+     AND s.valid_from <= cdr.start_time
+     AND (s.valid_to IS NULL OR cdr.start_time < s.valid_to)
+),
+priced AS (
+    -- The rate row for the exact band, else the one for ANY.
+    SELECT
+        c.*,
+        coalesce(exact.zone, any_band.zone) IS NOT NULL AS has_rate,
+        coalesce(exact.connect_fee, any_band.connect_fee) AS connect_fee,
+        coalesce(exact.rate, any_band.rate) AS rate,
+        coalesce(exact.first_s, any_band.first_s) AS first_s,
+        coalesce(exact.next_s, any_band.next_s) AS next_s,
+        coalesce(exact.min_charge, any_band.min_charge) AS min_charge
+    FROM classified c
+    LEFT JOIN bronze.tariff_rate exact ON exact.zone = c.zone AND exact.service = c.rate_service AND exact.band = c.band
+    LEFT JOIN bronze.tariff_rate any_band ON any_band.zone = c.zone AND any_band.service = c.rate_service AND any_band.band = 'ANY'
+),
+statused AS (
+    SELECT
+        *,
+        CASE service
+            WHEN 'VOICE' THEN billable_units(duration_s, first_s, next_s)
+            WHEN 'SMS' THEN 1
+            WHEN 'DATA' THEN (volume_bytes + 1048575) / 1048576
+        END AS billable_units,
+        CASE
+            WHEN customer IS NULL THEN 'UNRATED'
+            WHEN (NOT roaming AND record_type IN ('VOICE_MT', 'SMS_MT')) OR (roaming AND record_type = 'SMS_MT')
+                OR NOT answered OR quality_flags LIKE '%W001%' THEN 'ZERO'
+            WHEN NOT has_rate THEN 'UNRATED'
+            ELSE 'RATED'
+        END AS rating_status,
+        CASE WHEN customer IS NULL THEN 'E006' END AS missing_subscriber
+    FROM priced
+),
+allowance_kind AS (
+    SELECT
+        *,
+        -- Which allowance a RATED home CDR may use (rule 7); null for none.
+        CASE
+            WHEN rating_status <> 'RATED' OR roaming THEN NULL
+            WHEN record_type = 'VOICE_MO' AND zone IN ('MA_ONNET', 'MA_MOBILE', 'MA_FIXED') THEN 'VOICE'
+            WHEN record_type = 'SMS_MO' AND zone IN ('MA_ONNET', 'MA_MOBILE', 'MA_FIXED') THEN 'SMS'
+            WHEN record_type = 'DATA' THEN 'DATA'
+        END AS allowance
+    FROM statused
+),
+period_plan AS (
+    -- The plan active at the customer's first active moment in the period gives the allowances.
+    SELECT
+        p.customer,
+        p.billing_period,
+        first_value(s.plan_id ORDER BY greatest(s.valid_from, p.period_start), s.version) AS allowance_plan
+    FROM (
+        SELECT DISTINCT
+            customer,
+            billing_period,
+            local_day_start(CAST(billing_period || '-01' AS DATE)) AS period_start,
+            local_day_start(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month') AS period_end
+        FROM allowance_kind
+        WHERE allowance IS NOT NULL
+    ) p
+    JOIN silver.subscriber s
+      ON s.customer_id = p.customer
+     AND s.status = 'active'
+     AND s.valid_from < p.period_end
+     AND (s.valid_to IS NULL OR (s.valid_to > p.period_start AND s.valid_to > s.valid_from))
+    GROUP BY p.customer, p.billing_period
+),
+consumed AS (
+    SELECT
+        a.*,
+        CASE a.allowance
+            WHEN 'VOICE' THEN plan.voice_allowance_s
+            WHEN 'SMS' THEN plan.sms_allowance
+            WHEN 'DATA' THEN plan.data_allowance_mb
+        END AS allowance_total,
+        coalesce(sum(a.billable_units) OVER (
+            PARTITION BY a.customer, a.billing_period, a.allowance
+            ORDER BY a.start_time, a.cdr_id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ), 0) AS used_before
+    FROM allowance_kind a
+    LEFT JOIN period_plan pp ON pp.customer = a.customer AND pp.billing_period = a.billing_period
+    LEFT JOIN bronze.plan plan ON plan.plan_id = pp.allowance_plan
+),
+covered AS (
+    SELECT
+        *,
+        CASE
+            WHEN rating_status <> 'RATED' THEN 0
+            WHEN allowance IS NULL THEN 0
+            ELSE least(billable_units, greatest(0, coalesce(allowance_total, 0) - used_before))
+        END AS allowance_units_used
+    FROM consumed
+),
+charged AS (
+    SELECT
+        *,
+        CASE WHEN rating_status = 'RATED' THEN billable_units - allowance_units_used ELSE 0 END AS chargeable_units
+    FROM covered
+)
+SELECT
+    cdr_id,
+    customer AS customer_id,
+    billing_period,
+    plan_id,
+    record_type,
+    service,
+    zone,
+    band,
+    roaming,
+    start_time,
+    billable_units,
+    allowance_units_used,
+    chargeable_units,
+    CASE
+        WHEN rating_status <> 'RATED' THEN CAST(0 AS DECIMAL(18, 4))
+        WHEN service = 'VOICE' THEN round_up(
+            CASE
+                WHEN chargeable_units > 0
+                    THEN greatest(connect_fee + CAST(chargeable_units AS DECIMAL(38, 12)) * rate / CAST(60 AS DECIMAL(38, 0)), min_charge)
+                ELSE connect_fee
+            END, 4)
+        ELSE round_up(CAST(chargeable_units AS DECIMAL(18, 0)) * rate, 4)
+    END AS charge,
+    rating_status,
+    CASE
+        WHEN rating_status <> 'UNRATED' THEN NULL
+        WHEN missing_subscriber IS NOT NULL THEN missing_subscriber
+        ELSE 'E007'
+    END AS reason_code,
+    served_msisdn,
+    other_party
+FROM charged
