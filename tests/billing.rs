@@ -187,6 +187,26 @@ fn the_worked_examples_rate_and_bill_to_the_cent() {
         "c,a\n\"Decimal128(18, 4)\",\"Decimal128(18, 2)\"\n"
     );
 
+    // The reports, rebuilt with billing.
+    assert_eq!(
+        lake.csv("SELECT * FROM gold.report_revenue_by_plan"),
+        "billing_period,plan_id,plan_name,customers,recurring_amount,usage_amount,net_amount\n2026-04,P_PLUS,Jawal Plus,1,65.67,28.85,87.95\n",
+        "a customer on two plans counts under the plan of the last RECURRING line"
+    );
+    assert_eq!(
+        lake.csv("SELECT * FROM gold.report_top_customers"),
+        "billing_period,rank,customer_id,msisdn_masked,net_amount\n2026-04,1,C0000001,+21261****678,87.95\n"
+    );
+    assert_eq!(
+        lake.csv("SELECT * FROM gold.report_revenue_by_region"),
+        "billing_period,region,customers,net_amount,vat_amount\n2026-04,Casablanca-Settat,1,87.95,17.59\n"
+    );
+    assert_eq!(
+        lake.csv("SELECT * FROM gold.report_usage_by_service ORDER BY service, roaming"),
+        "billing_period,service,roaming,cdrs,billable_units,charged_amount\n2026-04,DATA,false,2,2100,5.2000\n2026-04,SMS,false,3,3,1.5000\n\
+         2026-04,VOICE,false,3,3722,2.1500\n2026-04,VOICE,true,1,120,20.0000\n"
+    );
+
     // Quality gates, and billing is idempotent: the same numbers and amounts on a re-run.
     let tests = lake.ok(&["test", "--project", &project]);
     assert!(tests.contains("PASS tests/invoice_net_equals_its_lines") && tests.contains("PASS tests/invoice_numbers_are_gapless"), "{tests}");

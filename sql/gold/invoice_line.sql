@@ -14,6 +14,7 @@ recurring AS (
         1 AS line_group,
         d.first_day,
         'RECURRING' AS line_type,
+        d.plan_id,
         p.plan_id || ' ' || p.name || ', ' || CAST(d.active_days AS VARCHAR) || '/' || CAST(b.days_in_period AS VARCHAR) || ' days' AS description,
         d.active_days AS quantity,
         round_half_up(
@@ -46,6 +47,7 @@ usage_lines AS (
         k.line_group,
         CAST(NULL AS DATE) AS first_day,
         k.line_type,
+        CAST(NULL AS VARCHAR) AS plan_id,
         k.label || ', ' || CAST(coalesce(u.cdrs, 0) AS VARCHAR) || ' CDRs' AS description,
         coalesce(u.cdrs, 0) AS quantity,
         round_half_up(coalesce(u.charged, CAST(0 AS DECIMAL(18, 4))), 2) AS amount
@@ -60,6 +62,7 @@ discounts AS (
         6 AS line_group,
         CAST(NULL AS DATE) AS first_day,
         'DISCOUNT' AS line_type,
+        CAST(NULL AS VARCHAR) AS plan_id,
         'Loyalty discount 10%' AS description,
         1 AS quantity,
         -round_half_up(CAST(0.10 AS DECIMAL(3, 2)) * r.recurring, 2) AS amount
@@ -70,11 +73,11 @@ discounts AS (
     WHERE a.activation_date <= CAST(b.period_start - INTERVAL '24 months' AS DATE)
 ),
 lines AS (
-    SELECT invoice_number, line_group, first_day, line_type, description, quantity, amount FROM recurring
+    SELECT invoice_number, line_group, first_day, line_type, plan_id, description, quantity, amount FROM recurring
     UNION ALL
-    SELECT invoice_number, line_group, first_day, line_type, description, quantity, amount FROM usage_lines
+    SELECT invoice_number, line_group, first_day, line_type, plan_id, description, quantity, amount FROM usage_lines
     UNION ALL
-    SELECT invoice_number, line_group, first_day, line_type, description, quantity, amount FROM discounts
+    SELECT invoice_number, line_group, first_day, line_type, plan_id, description, quantity, amount FROM discounts
 )
 SELECT
     invoice_number,
@@ -82,5 +85,6 @@ SELECT
     line_type,
     description,
     CAST(quantity AS BIGINT) AS quantity,
-    CAST(amount AS DECIMAL(18, 2)) AS amount
+    CAST(amount AS DECIMAL(18, 2)) AS amount,
+    plan_id
 FROM lines

@@ -2,6 +2,7 @@
 //! factory that the CLI, model runner and server share. One function per file, grouped by the
 //! layer that needs it.
 
+pub mod analytics;
 pub mod common;
 pub mod local_time;
 pub mod mediation;
@@ -26,6 +27,7 @@ pub fn all() -> Vec<ScalarUDF> {
         ScalarUDF::new_from_impl(local_time::billing_period::BillingPeriod::default()),
         ScalarUDF::new_from_impl(local_time::time_band::TimeBand::default()),
         ScalarUDF::new_from_impl(rating::billable_units::BillableUnits::default()),
+        ScalarUDF::new_from_impl(analytics::mask_msisdn::MaskMsisdn::default()),
         ScalarUDF::new_from_impl(rating::rounding::Round::new(rating::rounding::Mode::Up)),
         ScalarUDF::new_from_impl(rating::rounding::Round::new(rating::rounding::Mode::HalfUp)),
     ]

@@ -1,0 +1,3 @@
+//! Functions the analytics layer needs: PII masking.
+
+pub mod mask_msisdn;
