@@ -163,7 +163,5 @@ SELECT
         WHEN rating_status <> 'UNRATED' THEN NULL
         WHEN missing_subscriber IS NOT NULL THEN missing_subscriber
         ELSE 'E007'
-    END AS reason_code,
-    served_msisdn,
-    other_party
+    END AS reason_code
 FROM charged

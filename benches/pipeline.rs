@@ -1,7 +1,8 @@
-//! Mediation throughput, bronze to silver: `cargo bench --bench mediate` (release profile).
+//! Model pipeline throughput: `cargo bench --bench pipeline` (release profile).
 //! Generates CDRLAKE_BENCH_CDRS CDRs (default 10,000,000) with the release binary into
 //! CDRLAKE_BENCH_LAKE (default: a temporary directory; an existing lakehouse is reused as it is),
-//! then times `cdrlake run --full-refresh --select silver.*` and prints each model's line.
+//! then times mediation (`run --full-refresh --select silver.*`), rating and billing
+//! (`--select gold.*`) and prints each model's line and the totals.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,10 +25,16 @@ fn main() -> anyhow::Result<()> {
     let bronze = cdrlake(&lake, &["query", "--format", "csv", "SELECT (SELECT count(*) FROM bronze.voice_cdr) + (SELECT count(*) FROM bronze.sms_cdr) + (SELECT count(*) FROM bronze.data_cdr) AS n"])?;
     let rows: f64 = bronze.lines().nth(1).unwrap_or("0").parse()?;
     let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
-    let started = Instant::now();
-    let out = cdrlake(&lake, &["run", "--project", &project.to_string_lossy(), "--full-refresh", "--select", "silver.*"])?;
-    let seconds = started.elapsed().as_secs_f64();
-    print!("{out}");
-    println!("mediate: {rows} bronze CDR rows to silver in {seconds:.1}s = {:.0} rows/s", rows / seconds);
+    let project = project.to_string_lossy();
+    let mut total = 0.0;
+    for (stage, selector) in [("mediate (bronze to silver)", "silver.*"), ("rate and bill (silver to gold)", "gold.*")] {
+        let started = Instant::now();
+        let out = cdrlake(&lake, &["run", "--project", &project, "--full-refresh", "--select", selector])?;
+        let seconds = started.elapsed().as_secs_f64();
+        total += seconds;
+        print!("{out}");
+        println!("{stage}: {rows} bronze CDR rows in {seconds:.1}s = {:.0} rows/s\n", rows / seconds);
+    }
+    println!("bronze to invoices: {total:.1}s for {rows} bronze CDR rows");
     Ok(())
 }
