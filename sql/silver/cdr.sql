@@ -33,37 +33,45 @@ multi AS (
 single AS (
     SELECT r.* FROM sets m RIGHT JOIN records r ON r.cdr_id = m.cdr_id WHERE m.cdr_id IS NULL
 ),
--- "lowest" is the lowest sequence number that arrived, "highest" the highest.
+-- "lowest" is the lowest sequence number that arrived, "highest" the highest (ties: arrival order).
+ranked AS (
+    SELECT
+        *,
+        row_number() OVER (PARTITION BY cdr_id ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS from_lowest,
+        row_number() OVER (PARTITION BY cdr_id ORDER BY seq DESC NULLS LAST, _ingested_at, _batch_id, _row_number) AS from_highest,
+        row_number() OVER (PARTITION BY cdr_id ORDER BY _ingested_at DESC, _batch_id DESC, _row_number DESC) AS from_newest
+    FROM multi
+),
 stitched_sets AS (
     SELECT
         cdr_id,
-        first_value(record_type ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS record_type,
-        first_value(service ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS service,
-        first_value(served_msisdn ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS served_msisdn,
-        first_value(other_party ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS other_party,
-        first_value(imsi ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS imsi,
-        first_value(imei ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS imei,
-        first_value(start_time ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS lowest_start,
+        max(CASE WHEN from_lowest = 1 THEN record_type END) AS record_type,
+        max(CASE WHEN from_lowest = 1 THEN service END) AS service,
+        max(CASE WHEN from_lowest = 1 THEN served_msisdn END) AS served_msisdn,
+        max(CASE WHEN from_lowest = 1 THEN other_party END) AS other_party,
+        max(CASE WHEN from_lowest = 1 THEN imsi END) AS imsi,
+        max(CASE WHEN from_lowest = 1 THEN imei END) AS imei,
+        max(CASE WHEN from_lowest = 1 THEN start_time END) AS lowest_start,
         min(start_time) AS earliest_start,
-        first_value(end_time ORDER BY seq DESC NULLS LAST, _ingested_at, _batch_id, _row_number) AS highest_end,
+        max(CASE WHEN from_highest = 1 THEN end_time END) AS highest_end,
         sum(duration_s) AS duration_s,
         sum(uplink_bytes) AS uplink_bytes,
         sum(downlink_bytes) AS downlink_bytes,
-        first_value(cell_id ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS first_cell_id,
-        first_value(cell_id ORDER BY seq DESC NULLS LAST, _ingested_at, _batch_id, _row_number) AS last_cell_id,
-        first_value(rat ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS rat,
-        first_value(visited_mccmnc ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS visited_mccmnc,
-        first_value(termination_cause ORDER BY seq DESC NULLS LAST, _ingested_at, _batch_id, _row_number) AS termination_cause,
-        first_value(final_cause ORDER BY seq DESC NULLS LAST, _ingested_at, _batch_id, _row_number) AS final_cause,
-        first_value(answered ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS lowest_answered,
+        max(CASE WHEN from_lowest = 1 THEN cell_id END) AS first_cell_id,
+        max(CASE WHEN from_highest = 1 THEN cell_id END) AS last_cell_id,
+        max(CASE WHEN from_lowest = 1 THEN rat END) AS rat,
+        max(CASE WHEN from_lowest = 1 THEN visited_mccmnc END) AS visited_mccmnc,
+        max(CASE WHEN from_highest = 1 THEN termination_cause END) AS termination_cause,
+        bool_or(from_highest = 1 AND final_cause) AS final_cause,
+        bool_or(from_lowest = 1 AND answered) AS lowest_answered,
         bool_and(answered) AS all_answered,
         count(*) AS source_record_count,
         count(seq) AS numbered,
         min(seq) AS min_seq,
         max(seq) AS max_seq,
-        first_value(_batch_id ORDER BY _ingested_at DESC, _batch_id DESC, _row_number DESC) AS _batch_id,
+        max(CASE WHEN from_newest = 1 THEN _batch_id END) AS _batch_id,
         max(_ingested_at) AS _ingested_at
-    FROM multi
+    FROM ranked
     GROUP BY cdr_id
 ),
 stitched AS (
