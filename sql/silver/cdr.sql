@@ -4,8 +4,7 @@
 -- W001 zero duration or volume, W002 incomplete partial set, W003 unknown RAT.
 -- @materialized: incremental
 -- @unique_key: cdr_id
--- @watermark: _ingested_at
--- @lookback: 2 days
+-- @watermark: _mediated_at
 -- @test: unique(cdr_id)
 -- @test: not_null(cdr_id, record_type, service, served_msisdn, start_time, end_time, rat, roaming, answered, quality_flags, source_record_count)
 -- @test: accepted_values(service, 'VOICE', 'SMS', 'DATA')
@@ -14,14 +13,19 @@
 -- @test: expression(end_time >= start_time)
 -- @test: relationships(customer_id, silver.subscriber.customer_id)
 WITH touched AS (
-    SELECT DISTINCT cdr_id FROM silver.cdr_record WHERE _ingested_at > $since
+    -- Records mediated since the newest one this table holds: exact, as each run stamps its time.
+    SELECT DISTINCT cdr_id FROM silver.cdr_record WHERE mediated_at > $since
 ),
 records AS (
-    SELECT *
-    FROM silver.cdr_record
-    WHERE reject_code IS NULL
-      -- A full build takes everything (and skips the lookup); later runs only touched events.
-      AND ($since = arrow_cast(0, 'Timestamp(µs, "UTC")') OR cdr_id IN (SELECT cdr_id FROM touched))
+    -- A full build takes every valid record (no lookup); a later run only the touched events'.
+    -- Once $since is bound one branch folds to nothing.
+    SELECT * FROM silver.cdr_record
+    WHERE reject_code IS NULL AND $since = arrow_cast(0, 'Timestamp(µs, "UTC")')
+    UNION ALL
+    SELECT r.*
+    FROM touched t
+    JOIN silver.cdr_record r ON r.cdr_id = t.cdr_id
+    WHERE r.reject_code IS NULL AND $since <> arrow_cast(0, 'Timestamp(µs, "UTC")')
 ),
 -- Most events are one record: only the others need the (costlier) stitching aggregate.
 sets AS (
@@ -70,7 +74,8 @@ stitched_sets AS (
         min(seq) AS min_seq,
         max(seq) AS max_seq,
         max(CASE WHEN from_newest = 1 THEN _batch_id END) AS _batch_id,
-        max(_ingested_at) AS _ingested_at
+        max(_ingested_at) AS _ingested_at,
+        max(mediated_at) AS _mediated_at
     FROM ranked
     GROUP BY cdr_id
 ),
@@ -81,7 +86,7 @@ stitched AS (
         duration_s, uplink_bytes, downlink_bytes, cell_id AS first_cell_id, cell_id AS last_cell_id,
         rat, visited_mccmnc, termination_cause, final_cause, answered AS lowest_answered, answered AS all_answered,
         CAST(1 AS BIGINT) AS source_record_count, CAST(CASE WHEN seq IS NULL THEN 0 ELSE 1 END AS BIGINT) AS numbered,
-        seq AS min_seq, seq AS max_seq, _batch_id, _ingested_at
+        seq AS min_seq, seq AS max_seq, _batch_id, _ingested_at, mediated_at AS _mediated_at
     FROM single
     UNION ALL
     SELECT * FROM stitched_sets
@@ -132,7 +137,8 @@ SELECT
         CASE WHEN s.rat = 'UNKNOWN' THEN 'W003' END
     ) AS quality_flags,
     s._batch_id,
-    s._ingested_at
+    s._ingested_at,
+    s._mediated_at
 FROM silver.msisdn_owner o
 RIGHT JOIN shaped s
   ON o.msisdn = s.served_msisdn

@@ -3,8 +3,7 @@
 -- @materialized: incremental
 -- @unique_key: source_table, _batch_id, _row_number
 -- @on_existing_key: keep
--- @watermark: _ingested_at
--- @lookback: 2 days
+-- @watermark: rejected_at
 -- @test: unique(source_table, _batch_id, _row_number)
 -- @test: not_null(source_table, _batch_id, _row_number, reason_code, reason, record_json, rejected_at)
 -- @test: accepted_values(reason_code, 'E001', 'E002', 'E003', 'E004', 'E005', 'E008', 'E009')
@@ -19,4 +18,4 @@ SELECT
     mediated_at AS rejected_at,
     _ingested_at
 FROM silver.cdr_record
-WHERE reject_code IS NOT NULL AND _ingested_at > $since
+WHERE reject_code IS NOT NULL AND mediated_at > $since

@@ -188,8 +188,11 @@ fn changed_rows_sql(model: &Model) -> String {
             table = quote(&model.table),
         );
     }
+    // The produced keys come first in the join: a hash join builds its table from the left side,
+    // and the target may be far larger than what a run produces.
+    let key_list = model.header.unique_key.iter().map(|k| quote(k)).collect::<Vec<_>>().join(", ");
     format!(
-        "WITH cdrlake_source AS (\n{body}\n)\nSELECT * FROM cdrlake_source\nEXCEPT\nSELECT t.* FROM {schema}.{table} t WHERE EXISTS (SELECT 1 FROM cdrlake_source s WHERE {keys})",
+        "WITH cdrlake_source AS (\n{body}\n)\nSELECT * FROM cdrlake_source\nEXCEPT\nSELECT t.* FROM (SELECT DISTINCT {key_list} FROM cdrlake_source) s JOIN {schema}.{table} t ON {keys}",
         schema = quote(&model.schema),
         table = quote(&model.table),
     )
