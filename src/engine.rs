@@ -55,6 +55,8 @@ impl Engine {
         let zones = cdrlake_udfs::register_all(&ctx);
         let engine = Self { ctx, catalog, lakehouse, zones };
         engine.register_saved_views().await?;
+        // Once here for saved views that call the function; again before each query naming it.
+        engine.load_destination_zones().await?;
         Ok(engine)
     }
 
@@ -120,15 +122,15 @@ impl Engine {
             check_reference(&reference)?;
         }
         let plan = state.statement_to_plan(statement).await?;
-        if sql.to_ascii_lowercase().contains("destination_zone") || self.zones.read().is_ok_and(|z| z.is_none()) {
+        if sql.to_ascii_lowercase().contains("destination_zone") {
             self.load_destination_zones().await?;
         }
         Ok(self.ctx.execute_logical_plan(plan).await?)
     }
 
     /// Reads `bronze.tariff_destination` into `destination_zone`'s prefix table, so each query
-    /// naming the function uses the tariff as committed when it started. Without the table the
-    /// function stays unloaded and says so when called.
+    /// naming the function uses the tariff as committed when it started (other queries pay
+    /// nothing). Without the table the function stays unloaded and says so when called.
     async fn load_destination_zones(&self) -> Result<()> {
         let exists = self.lakehouse.list_tables("bronze").await?.iter().any(|t| t == "tariff_destination");
         if !exists {

@@ -7,8 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use cdrlake::contract::bronze_event_columns;
-use common::Lake;
+use common::{contract_csv, Lake};
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -35,19 +34,6 @@ fn project(lake: &Lake) -> String {
     )
     .unwrap();
     dir.display().to_string()
-}
-
-fn csv(table: &str, rows: &[Vec<(&str, String)>]) -> String {
-    let columns = bronze_event_columns(table).unwrap();
-    let mut out = columns.join(",") + "\n";
-    for row in rows {
-        let line: Vec<String> = columns
-            .iter()
-            .map(|c| row.iter().find(|(k, _)| k == c).map_or(String::new(), |(_, v)| if v.contains(',') { format!("\"{v}\"") } else { v.clone() }))
-            .collect();
-        out += &(line.join(",") + "\n");
-    }
-    out
 }
 
 fn customer(plan: &str, from: &str) -> Vec<(&'static str, String)> {
@@ -98,10 +84,10 @@ fn data(charging_id: &str, seq: &str, opened: &str, cause: &str, up: u64, down: 
 
 /// Loads the worked example's customer and CDRs and runs every model.
 fn worked_example(lake: &Lake, project: &str) {
-    lake.file("crm.csv", csv("crm_customer", &[customer("P_BASIC", "2023-06-15"), customer("P_PLUS", "2026-04-21")]));
+    lake.file("crm.csv", contract_csv("crm_customer", &[customer("P_BASIC", "2023-06-15"), customer("P_PLUS", "2026-04-21")]));
     lake.file(
         "voice.csv",
-        csv(
+        contract_csv(
             "voice_cdr",
             &[
                 call("V1", "2026-04-06T11:15:00+01:00", "2026-04-06T12:14:50+01:00", 3590, "0661 23 45 67", "60401"),
@@ -113,7 +99,7 @@ fn worked_example(lake: &Lake, project: &str) {
     );
     lake.file(
         "sms.csv",
-        csv(
+        contract_csv(
             "sms_cdr",
             &[
                 sms("S4", "2026-04-09T10:00:00+01:00", "0612000001"),
@@ -124,7 +110,7 @@ fn worked_example(lake: &Lake, project: &str) {
     );
     lake.file(
         "data.csv",
-        csv(
+        contract_csv(
             "data_cdr",
             &[
                 data("7001", "1", "2026-04-10T09:00:00+01:00", "16", 20_000_000, 480_000_000),
@@ -222,14 +208,14 @@ fn cdrs_without_a_subscriber_are_unrated_then_rerated_when_it_arrives() {
     let project = project(&lake);
     lake.file(
         "voice.csv",
-        csv("voice_cdr", &[call("V2", "2026-04-07T21:30:00+01:00", "2026-04-07T21:32:05+01:00", 125, "0522 12 34 56", "60401")]),
+        contract_csv("voice_cdr", &[call("V2", "2026-04-07T21:30:00+01:00", "2026-04-07T21:32:05+01:00", 125, "0522 12 34 56", "60401")]),
     );
     lake.ok(&["ingest", "voice.csv", "--into", "bronze.voice_cdr"]);
     for table in ["sms_cdr", "data_cdr"] {
-        lake.file(&format!("{table}.csv"), csv(table, &[]));
+        lake.file(&format!("{table}.csv"), contract_csv(table, &[] as &[Vec<(&str, String)>]));
         lake.ok(&["ingest", &format!("{table}.csv"), "--into", &format!("bronze.{table}")]);
     }
-    lake.file("crm0.csv", csv("crm_customer", &[{
+    lake.file("crm0.csv", contract_csv("crm_customer", &[{
         let mut other = customer("P_BASIC", "2020-01-01");
         other[0].1 = "C0000002".into();
         other[1].1 = "+212612999999".into();
@@ -240,7 +226,7 @@ fn cdrs_without_a_subscriber_are_unrated_then_rerated_when_it_arrives() {
     let status = "SELECT customer_id, rating_status, reason_code, charge FROM gold.rated_cdr";
     assert_eq!(lake.csv(status), "customer_id,rating_status,reason_code,charge\n,UNRATED,E006,0.0000\n");
 
-    lake.file("crm.csv", csv("crm_customer", &[customer("P_BASIC", "2023-06-15")]));
+    lake.file("crm.csv", contract_csv("crm_customer", &[customer("P_BASIC", "2023-06-15")]));
     lake.ok(&["ingest", "crm.csv", "--into", "bronze.crm_customer"]);
     lake.ok(&["run", "--project", &project]);
     assert_eq!(lake.csv(status), "customer_id,rating_status,reason_code,charge\nC0000001,RATED,,0.0000\n", "125 s within the allowance");

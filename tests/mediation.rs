@@ -7,22 +7,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use cdrlake::contract::bronze_event_columns;
-use common::Lake;
+use common::{contract_csv, Lake};
 
 fn project() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql").display().to_string()
-}
-
-/// A CSV of `table` with the given fields set (others empty), one line per row.
-fn csv(table: &str, rows: &[&[(&str, &str)]]) -> String {
-    let columns = bronze_event_columns(table).unwrap();
-    let mut out = columns.join(",") + "\n";
-    for row in rows {
-        let line: Vec<&str> = columns.iter().map(|c| row.iter().find(|(k, _)| k == c).map_or("", |(_, v)| *v)).collect();
-        out += &(line.join(",") + "\n");
-    }
-    out
 }
 
 fn counts(lake: &Lake, sql: &str) -> BTreeMap<String, u64> {
@@ -102,7 +90,7 @@ fn voice<'a>(reference: &'a str, seq: &'a str, answer: &'a str, release: &'a str
 fn incremental_runs_restitch_late_partials_and_catch_duplicates_across_batches() {
     let lake = Lake::new();
     lake.ok(&["generate", "--customers", "5", "--days", "1", "--dirt-rate", "0"]);
-    lake.file("crm.csv", csv("crm_customer", &[CUSTOMER]));
+    lake.file("crm.csv", contract_csv("crm_customer", &[CUSTOMER]));
     lake.ok(&["ingest", "crm.csv", "--into", "bronze.crm_customer"]);
 
     // Batch 1: partials 1 and 3 of a long call, a whole call, a self call, an unknown record type.
@@ -115,7 +103,7 @@ fn incremental_runs_restitch_late_partials_and_catch_duplicates_across_batches()
     own.push(("other_party", "+212612345678"));
     let mut odd = voice("X4", "", "2026-04-06T17:00:00+01:00", "2026-04-06T17:01:00+01:00", "60", "0");
     odd[0] = ("record_type", "MOX");
-    lake.file("msc-1.csv", csv("voice_cdr", &[&p1, &p3, &whole, &own, &odd]));
+    lake.file("msc-1.csv", contract_csv("voice_cdr", &[&p1, &p3, &whole, &own, &odd]));
     lake.ok(&["ingest", "msc-1.csv", "--into", "bronze.voice_cdr"]);
     lake.ok(&["run", "--project", &project(), "--select", "silver.*"]);
 
@@ -128,7 +116,7 @@ fn incremental_runs_restitch_late_partials_and_catch_duplicates_across_batches()
     );
 
     // Batch 2, later: the missing partial, and the whole call delivered again.
-    lake.file("msc-2.csv", csv("voice_cdr", &[&p2, &whole]));
+    lake.file("msc-2.csv", contract_csv("voice_cdr", &[&p2, &whole]));
     lake.ok(&["ingest", "msc-2.csv", "--into", "bronze.voice_cdr"]);
     let run = lake.ok(&["run", "--project", &project(), "--select", "silver.*"]);
     assert!(run.contains("silver.voice_record (incremental) OK") && run.contains("2 rows, 2 inserted"), "only batch 2 is mediated: {run}");

@@ -165,3 +165,26 @@ impl Lake {
         stdout(&o).lines().nth(1).map(|l| l.split(',').next().unwrap().to_string()).unwrap_or_default()
     }
 }
+
+/// A CSV of a bronze event table with the contract's columns in order: the given fields set,
+/// the others empty; fields with a comma are quoted.
+#[allow(dead_code)]
+pub fn contract_csv<'k, R, V>(table: &str, rows: &[R]) -> String
+where
+    R: AsRef<[(&'k str, V)]>,
+    V: AsRef<str>,
+{
+    let columns = cdrlake::contract::bronze_event_columns(table).expect("a bronze event table");
+    let mut out = columns.join(",") + "\n";
+    for row in rows {
+        let line: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                let value = row.as_ref().iter().find(|(k, _)| k == c).map_or("", |(_, v)| v.as_ref());
+                if value.contains(',') { format!("\"{value}\"") } else { value.to_string() }
+            })
+            .collect();
+        out += &(line.join(",") + "\n");
+    }
+    out
+}
