@@ -53,6 +53,8 @@ impl Engine {
         catalog.refresh().await?;
         ctx.register_catalog(CATALOG_NAME, catalog.clone());
         let zones = cdrlake_udfs::register_all(&ctx);
+        let key = lakehouse.hmac_key().await?;
+        ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(cdrlake_udfs::analytics::hmac_token::HmacToken::with_key(&key)));
         let engine = Self { ctx, catalog, lakehouse, zones };
         engine.register_saved_views().await?;
         // Once here for saved views that call the function; again before each query naming it.

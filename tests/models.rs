@@ -183,7 +183,10 @@ fn data_tests_pass_fail_and_are_recorded() {
     // Break data: a zone with no rate, and a duplicate id through a second bronze row.
     f.write("sql/silver/calls_clean.sql", &std::fs::read_to_string(f.cwd().join("sql/silver/calls_clean.sql")).unwrap().replace("'MA_MOBILE' END", "'MA_OTHER' END"));
     f.write("sql/tests/warn_only.sql", "-- @severity: warn\nSELECT * FROM silver.calls_clean WHERE duration_s > 100\n");
-    f.ok(&["run", "-s", "silver.calls_clean"]);
+    // The run checks the view it built: the failure stops the run, the warning does not.
+    let o = f.run(&["run", "-s", "silver.calls_clean"]);
+    assert!(stdout(&o).contains("silver.calls_clean (view) ERROR: sql/silver/calls_clean.sql: built, but 1 test(s) failed: silver.calls_clean accepted_values"), "{}", stdout(&o));
+    assert_clean_error(&o, &["1 model(s) failed"]);
     let o = f.run(&["test", "-s", "silver.calls_clean"]);
     let out = stdout(&o);
     assert!(out.contains("FAIL silver.calls_clean accepted_values(zone, 'MA_ONNET', 'MA_MOBILE') (2 failing rows)"), "{out}");
@@ -192,8 +195,38 @@ fn data_tests_pass_fail_and_are_recorded() {
     assert_clean_error(&o, &["1 data test(s) failed"]);
 
     let recorded = f.csv("SELECT status, count(*) AS n FROM system.test_results GROUP BY status ORDER BY status");
-    // 8 passes from the first run; then calls_clean's not_null passes, accepted_values fails, warn_only warns.
-    assert_eq!(recorded, "status,n\nfail,1\npass,9\nwarn,1\n");
+    // 8 passes in the first run and 8 in the first test command; then twice (run, test):
+    // calls_clean's not_null passes, accepted_values fails, warn_only warns.
+    assert_eq!(recorded, "status,n\nfail,2\npass,18\nwarn,2\n");
+}
+
+#[test]
+fn a_failing_gate_keeps_the_published_table_and_skips_what_reads_it() {
+    let f = Fixture::new();
+    f.write("sql/gold/zone_share.sql", "-- @materialized: table\nSELECT zone, calls FROM gold.usage_by_zone\n");
+    f.ok(&["run"]);
+    let before = f.version("gold.usage_by_zone");
+    let published = f.csv("SELECT zone, calls FROM gold.usage_by_zone ORDER BY zone");
+
+    // New rows that fail the model's own gate `expression(calls > 0)`; the published rows pass it,
+    // so only a check of the staged rows can catch this.
+    let model = f.cwd().join("sql/gold/usage_by_zone.sql");
+    f.write("sql/gold/usage_by_zone.sql", &std::fs::read_to_string(&model).unwrap().replace("count(*) AS calls", "count(*) - 3 AS calls"));
+    let o = f.run(&["run"]);
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!(
+            "gold.usage_by_zone (table) ERROR: sql/gold/usage_by_zone.sql: not published, 1 gate(s) failed: gold.usage_by_zone expression(calls > 0) (2 failing rows); gold.usage_by_zone stays at version {before}"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("FAIL gold.usage_by_zone expression(calls > 0) (2 failing rows)"), "{out}");
+    assert!(out.contains("gold.zone_share (table) SKIPPED (upstream gold.usage_by_zone did not build)"), "{out}");
+    assert_clean_error(&o, &["1 model(s) failed, 1 skipped"]);
+    assert_eq!(f.version("gold.usage_by_zone"), before);
+    assert_eq!(f.csv("SELECT zone, calls FROM gold.usage_by_zone ORDER BY zone"), published);
+    let gate = f.csv("SELECT status, failing_rows FROM system.test_results WHERE test = 'gold.usage_by_zone expression(calls > 0)' ORDER BY checked_at");
+    assert_eq!(gate, "status,failing_rows\npass,0\nfail,2\n");
 }
 
 #[test]

@@ -20,6 +20,8 @@ pub struct LakehouseConfig {
     /// A local directory or `s3://bucket/prefix`.
     pub root: String,
     pub s3: S3Settings,
+    /// Key of `hmac_token` (gold name tokens); none: the key stored in the lakehouse.
+    pub hmac_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -39,6 +41,13 @@ pub struct S3Settings {
 struct ConfigFile {
     #[serde(default)]
     lakehouse: LakehouseSection,
+    #[serde(default)]
+    analytics: AnalyticsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AnalyticsSection {
+    hmac_key: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -141,10 +150,12 @@ impl LakehouseConfig {
         env: impl Fn(&str) -> Option<String>,
         flags: Overrides,
     ) -> Result<Self> {
-        let from_file = match file {
+        let file = match file {
             Some(path) => read_file(path)?,
-            None => LakehouseSection::default(),
+            None => ConfigFile::default(),
         };
+        let from_file = file.lakehouse;
+        let hmac_key = env("CDRLAKE_HMAC_KEY").filter(|v| !v.is_empty()).or(file.analytics.hmac_key);
         let mut s3 = from_file.s3;
         s3.overlay(S3Settings::from_env(&env)?);
         s3.overlay(flags.s3);
@@ -153,21 +164,21 @@ impl LakehouseConfig {
             .or_else(|| env("CDRLAKE_LAKEHOUSE").filter(|v| !v.is_empty()))
             .or(from_file.root)
             .unwrap_or_else(|| DEFAULT_ROOT.to_string());
-        Ok(Self { root, s3 })
+        Ok(Self { root, s3, hmac_key })
     }
 
     /// A local-directory lakehouse at `root`, for tests and embedded use.
     pub fn local(root: impl Into<String>) -> Self {
-        Self { root: root.into(), s3: S3Settings::default() }
+        Self { root: root.into(), s3: S3Settings::default(), hmac_key: None }
     }
 }
 
-fn read_file(path: &Path) -> Result<LakehouseSection> {
+fn read_file(path: &Path) -> Result<ConfigFile> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CatalogError::Config(format!("cannot read {}: {e}", path.display())))?;
     let parsed: ConfigFile = toml::from_str(&text)
         .map_err(|e| CatalogError::Config(format!("{}: {}", path.display(), e.message())))?;
-    Ok(parsed.lakehouse)
+    Ok(parsed)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod info;
 mod lakehouse;
 pub mod location;
 mod provider;
+mod secrets;
 pub mod s3;
 mod store;
 mod views;

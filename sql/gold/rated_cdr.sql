@@ -145,6 +145,10 @@ SELECT
     band,
     roaming,
     start_time,
+    -- For the star schema (gold.fact_cdr) and KPIs, so they need not join silver.cdr again.
+    first_cell_id,
+    duration_s,
+    volume_bytes,
     billable_units,
     allowance_units_used,
     chargeable_units,

@@ -28,14 +28,16 @@ records AS (
     WHERE r.reject_code IS NULL AND $since <> arrow_cast(0, 'Timestamp(µs, "UTC")')
 ),
 -- Most events are one record: only the others need the (costlier) stitching aggregate.
+-- set_id, not cdr_id: DataFusion 55 can push `m.cdr_id IS NULL` into the wrong side of the join
+-- when it swaps the join's inputs and both sides name the key alike (seen: every single dropped).
 sets AS (
-    SELECT cdr_id FROM records GROUP BY cdr_id HAVING count(*) > 1
+    SELECT cdr_id AS set_id FROM records GROUP BY cdr_id HAVING count(*) > 1
 ),
 multi AS (
-    SELECT r.* FROM sets m JOIN records r ON r.cdr_id = m.cdr_id
+    SELECT r.* FROM sets m JOIN records r ON r.cdr_id = m.set_id
 ),
 single AS (
-    SELECT r.* FROM sets m RIGHT JOIN records r ON r.cdr_id = m.cdr_id WHERE m.cdr_id IS NULL
+    SELECT r.* FROM sets m RIGHT JOIN records r ON r.cdr_id = m.set_id WHERE m.set_id IS NULL
 ),
 -- "lowest" is the lowest sequence number that arrived, "highest" the highest (ties: arrival order).
 ranked AS (

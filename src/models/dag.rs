@@ -17,6 +17,13 @@ pub struct Dag {
     sources: BTreeMap<String, BTreeSet<String>>,
 }
 
+/// `relationships(col, gold.dim.col)` -> `gold.dim`.
+fn relationships_target(test: &str) -> Option<String> {
+    let args = test.trim().strip_prefix("relationships")?.trim().strip_prefix('(')?.strip_suffix(')')?;
+    let target = args.split(',').nth(1)?.trim();
+    target.rsplit_once('.').map(|(table, _)| table.to_string()).filter(|t| t.contains('.'))
+}
+
 impl Dag {
     pub fn build(project: &Project) -> Result<Self> {
         let mut dag = Dag::default();
@@ -32,6 +39,13 @@ impl Dag {
                     dag.children.get_mut(&dep.name).expect("node").insert(model.name.clone());
                 } else {
                     dag.sources.get_mut(&model.name).expect("node").insert(dep.name.clone());
+                }
+            }
+            // A relationships test is a gate on the table it refers to: that one is built first.
+            for target in model.header.tests.iter().filter_map(|t| relationships_target(&t.text)) {
+                if target != model.name && project.is_node(&target) {
+                    dag.parents.get_mut(&model.name).expect("node").insert(target.clone());
+                    dag.children.get_mut(&target).expect("node").insert(model.name.clone());
                 }
             }
         }
@@ -217,6 +231,22 @@ mod tests {
         assert_eq!(dag.select(&["gold.*".into()]).unwrap(), set(&["gold.c", "gold.d"]));
         assert_eq!(dag.select(&["gold.d silver.b".into()]).unwrap(), set(&["gold.d", "silver.b"]));
         assert!(dag.select(&["gold.zzz".into()]).unwrap_err().to_string().contains("gold.zzz"));
+    }
+
+    #[test]
+    fn a_relationships_target_is_built_first() {
+        let mut p = project(&[("gold.fact", &["bronze.raw"]), ("gold.dim", &["bronze.raw"])]);
+        let spec = crate::models::header::TestSpec {
+            text: "relationships(key, gold.dim.key)".into(),
+            severity: crate::models::header::Severity::Error,
+            line: 2,
+        };
+        p.models.get_mut("gold.fact").unwrap().header.tests.push(spec);
+        let dag = Dag::build(&p).unwrap();
+        assert_eq!(dag.parents("gold.fact"), &set(&["gold.dim"]));
+        assert_eq!(dag.order(&dag.select(&[]).unwrap()), vec!["gold.dim", "gold.fact"]);
+        assert_eq!(relationships_target("relationships(c, silver.subscriber.customer_id)").as_deref(), Some("silver.subscriber"));
+        assert_eq!(relationships_target("unique(c)"), None);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `cdrlake test`: generic tests declared in model headers and singular tests in `sql/tests/`.
 //! Each test is a query returning failing rows; results go to `system.test_results`.
 
+use std::collections::BTreeMap;
+
 use anyhow::{bail, Context, Result};
 use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
@@ -106,13 +108,39 @@ pub fn collect(project: &Project, dag: &Dag, select: &[String]) -> Result<Vec<Da
     Ok(tests)
 }
 
-/// Runs `tests`, prints a report, records results. Returns the number of failures that count
-/// (severity error: failed or could not run).
-pub async fn run_tests(engine: &Engine, tests: &[DataTest]) -> Result<(String, Vec<TestResult>, usize)> {
-    let run_id = new_run_id();
+/// The tests each node of `order` runs when it is built: its own generic tests, and each
+/// singular test that reads it as the last of the project's nodes it reads (in dependency order),
+/// so a test of two models gates the second.
+pub fn by_node(project: &Project, dag: &Dag, order: &[String]) -> Result<BTreeMap<String, Vec<DataTest>>> {
+    let mut out: BTreeMap<String, Vec<DataTest>> = BTreeMap::new();
+    for node in order {
+        if let Some(model) = project.models.get(node) {
+            for spec in &model.header.tests {
+                out.entry(node.clone()).or_default().push(compile_generic(model, spec)?);
+            }
+        }
+    }
+    let full_order = dag.order(&dag.nodes().cloned().collect());
+    for t in &project.tests {
+        let last = full_order.iter().rev().find(|n| t.deps.iter().any(|d| &d.name == *n));
+        if let Some(node) = last.filter(|n| order.contains(n)) {
+            out.entry(node.clone()).or_default().push(DataTest {
+                name: t.name.clone(),
+                model: node.clone(),
+                sql: t.sql.trim().trim_end_matches(';').to_string(),
+                severity: t.severity,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `tests`. Returns the results and the number of failures that count (failed with
+/// severity error, or could not run).
+pub async fn check(engine: &Engine, tests: &[DataTest], run_id: &str) -> (Vec<TestResult>, usize) {
     let mut results = Vec::new();
     let mut failures = 0;
-    for (i, t) in tests.iter().enumerate() {
+    for t in tests {
         let count_sql = format!("SELECT count(*) FROM (\n{}\n) failing", t.sql);
         let outcome = engine.sql(&count_sql).await;
         let severity = match t.severity {
@@ -134,25 +162,54 @@ pub async fn run_tests(engine: &Engine, tests: &[DataTest]) -> Result<(String, V
         if matches!(status, "fail" | "error") {
             failures += 1;
         }
-        let detail = match (&message, failing_rows) {
-            (Some(m), _) => format!(": {m}"),
-            (None, Some(n)) if n > 0 => format!(" ({n} failing rows)"),
-            _ => String::new(),
-        };
-        println!("[{}/{}] {} {}{detail}", i + 1, tests.len(), status.to_uppercase(), t.name);
         results.push(TestResult {
-            run_id: run_id.clone(),
+            run_id: run_id.to_string(),
             test: t.name.clone(),
             model: t.model.clone(),
             status: status.to_string(),
-            failing_rows: failing_rows,
+            failing_rows,
             checked_at: Utc::now(),
             severity: severity.to_string(),
             message,
         });
     }
+    (results, failures)
+}
+
+/// `cdrlake test`: runs `tests`, prints a report, records results. Returns the number of
+/// failures that count.
+pub async fn run_tests(engine: &Engine, tests: &[DataTest]) -> Result<(String, Vec<TestResult>, usize)> {
+    let run_id = new_run_id();
+    let (results, failures) = check(engine, tests, &run_id).await;
+    print(&results, "");
     record_test_results(engine.lakehouse(), &results).await?;
     Ok((run_id, results, failures))
+}
+
+/// One line per result: `[2/5] FAIL gold.x unique(id) (3 failing rows)`.
+pub fn print(results: &[TestResult], indent: &str) {
+    for (i, r) in results.iter().enumerate() {
+        let detail = match (&r.message, r.failing_rows) {
+            (Some(m), _) => format!(": {m}"),
+            (None, Some(n)) if n > 0 => format!(" ({n} failing rows)"),
+            _ => String::new(),
+        };
+        println!("{indent}[{}/{}] {} {}{detail}", i + 1, results.len(), r.status.to_uppercase(), r.test);
+    }
+}
+
+/// The failed tests of `results` that block publishing, for an error message.
+pub fn blocking(results: &[TestResult]) -> String {
+    results
+        .iter()
+        .filter(|r| matches!(r.status.as_str(), "fail" | "error"))
+        .map(|r| match (&r.message, r.failing_rows) {
+            (Some(m), _) => format!("{} ({m})", r.test),
+            (None, Some(n)) => format!("{} ({n} failing rows)", r.test),
+            _ => r.test.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
 //! Dependencies of a model: the tables and views its one SELECT reads, found in the sqlparser AST.
-//! CTE names are not dependencies; table functions (`generate_series(...)`) are not either.
+//! CTE names are not dependencies; table functions (`generate_series(...)`) are not either. A UDF
+//! that reads a table (`destination_zone` reads `bronze.tariff_destination`) is a dependency on it.
 
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 use anyhow::{bail, Result};
-use sqlparser::ast::{ObjectName, ObjectNamePart, Query, Spanned, Statement, TableFactor, Visit, Visitor};
+use sqlparser::ast::{Expr, ObjectName, ObjectNamePart, Query, Spanned, Statement, TableFactor, Visit, Visitor};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
@@ -16,6 +17,9 @@ pub struct Reference {
     pub line: u64,
     pub column: u64,
 }
+
+/// Functions that read a lakehouse table, and the table.
+const TABLE_READING_FUNCTIONS: &[(&str, &str)] = &[("destination_zone", "bronze.tariff_destination")];
 
 #[derive(Default)]
 struct Collector {
@@ -30,6 +34,17 @@ impl Visitor for Collector {
         if let Some(with) = &query.with {
             for cte in &with.cte_tables {
                 self.ctes.insert(normalize(&cte.alias.name.value, cte.alias.name.quote_style.is_some()));
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        if let Expr::Function(f) = expr {
+            let name = parts(&f.name).join(".");
+            if let Some((_, table)) = TABLE_READING_FUNCTIONS.iter().find(|(function, _)| *function == name) {
+                let span = f.name.span();
+                self.refs.push((table.split('.').map(str::to_string).collect(), span.start.line, span.start.column));
             }
         }
         ControlFlow::Continue(())
@@ -102,6 +117,7 @@ mod tests {
                    WHERE EXISTS (SELECT 1 FROM cdrlake.bronze.plan p WHERE p.id = s.plan_id)\n\
                    UNION ALL SELECT * FROM (SELECT * FROM gold.x) sub, generate_series(1, 3)";
         assert_eq!(names(sql), vec!["bronze.voice_cdr", "silver.subscriber", "bronze.plan", "gold.x"]);
+        assert_eq!(names("SELECT destination_zone(other_party) FROM silver.cdr"), vec!["bronze.tariff_destination", "silver.cdr"]);
     }
 
     #[test]

@@ -12,7 +12,12 @@ use datafusion::catalog::Session;
 use datafusion::prelude::{col, DataFrame, Expr};
 use deltalake::protocol::SaveMode;
 
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::datasource::MemTable;
+
+use super::datatests::{self, DataTest};
 use super::header::{Materialization, OnExistingKey};
+use super::system::TestResult;
 use super::project::{Model, Seed};
 use super::seeds::read_seed;
 use crate::engine::Engine;
@@ -59,6 +64,43 @@ async fn drop_old_view(engine: &Engine, model: &Model) -> Result<()> {
 async fn build_table(engine: &Engine, model: &Model) -> Result<Built> {
     let df = engine.dataframe(&model.sql).await?;
     overwrite(engine, model, df).await
+}
+
+/// A table model whose tests are gates: its rows are computed into memory, the tests run with the
+/// model's name bound to them (other tables as committed), and only if none fails are they written
+/// as the new version. A failing gate leaves the published table untouched.
+pub async fn build_table_gated(engine: &Engine, model: &Model, tests: &[DataTest], run_id: &str) -> (Result<Built>, Vec<TestResult>) {
+    let staged = match stage(engine, model).await {
+        Ok(s) => s,
+        Err(e) => return (Err(e), vec![]),
+    };
+    let provider = engine.catalog().lakehouse_schema(&model.schema).cloned();
+    let shadowed = provider.as_ref().and_then(|p| p.register_table(model.table.clone(), staged.clone()).ok()).flatten();
+    let (results, failures) = datatests::check(engine, tests, run_id).await;
+    if let Some(p) = &provider {
+        let _ = match shadowed {
+            Some(view) => p.register_table(model.table.clone(), view),
+            None => p.deregister_table(&model.table),
+        };
+    }
+    if failures > 0 {
+        let version = engine.lakehouse().open_table(&model.schema, &model.table, None).await.ok().and_then(|t| t.version());
+        let kept = version.map(|v| format!("stays at version {v}")).unwrap_or_else(|| "was not created".into());
+        let error = anyhow::anyhow!("not published, {failures} gate(s) failed: {}; {} {kept}", datatests::blocking(&results), model.name);
+        return (Err(error), results);
+    }
+    let outcome = match engine.ctx().read_table(staged) {
+        Ok(df) => overwrite(engine, model, df).await,
+        Err(e) => Err(e.into()),
+    };
+    (outcome, results)
+}
+
+async fn stage(engine: &Engine, model: &Model) -> Result<Arc<dyn TableProvider>> {
+    let df = engine.dataframe(&model.sql).await?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let partitions = df.collect_partitioned().await?;
+    Ok(Arc::new(MemTable::try_new(schema, partitions)?))
 }
 
 /// Streams `df` into the model's table as one overwrite commit.

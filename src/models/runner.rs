@@ -11,9 +11,11 @@ use cdrlake_catalog::CatalogError;
 use chrono::Utc;
 
 use super::dag::Dag;
-use super::materialize::{build_model, build_seed, Built};
+use super::datatests;
+use super::header::Materialization;
+use super::materialize::{build_model, build_seed, build_table_gated, Built};
 use super::project::Project;
-use super::system::{new_run_id, record_model_runs, ModelRun, RunStatus};
+use super::system::{new_run_id, record_model_runs, record_test_results, ModelRun, RunStatus};
 use crate::engine::Engine;
 
 #[derive(Debug, Clone, Default)]
@@ -89,8 +91,10 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
     let selected = dag.select(&options.select)?;
     let order = dag.order(&selected);
     check_sources(engine, project, &dag, &order).await?;
+    let node_tests = datatests::by_node(project, &dag, &order)?;
     let run_id = new_run_id();
     println!("run {run_id}: {} node(s)", order.len());
+    let mut test_results = Vec::new();
 
     let mut unusable: BTreeSet<String> = BTreeSet::new();
     let mut runs = Vec::new();
@@ -104,10 +108,33 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
         let timer = Instant::now();
         let blocked_by = dag.parents(node).iter().find(|p| unusable.contains(*p)).cloned();
         let inputs = input_versions(engine, project, &dag, node).await;
+        let tests = node_tests.get(node).map(Vec::as_slice).unwrap_or_default();
+        let mut node_results = Vec::new();
+        let gated = !tests.is_empty() && project.models.get(node).is_some_and(|m| m.header.materialized == Materialization::Table);
         let outcome: Result<Built> = match (&blocked_by, project.models.get(node)) {
             (Some(_), _) => Ok(Built::default()),
+            (None, Some(model)) if gated => {
+                let (outcome, results) = build_table_gated(engine, model, tests, &run_id).await;
+                node_results = results;
+                outcome
+            }
             (None, Some(model)) => build_model(engine, model, options.full_refresh).await,
             (None, None) => build_seed(engine, &project.seeds[node]).await,
+        };
+        // Views and incremental merges are checked once built: what they show is already
+        // committed, but nothing downstream is built on a failure.
+        let outcome = match outcome {
+            Ok(built) if blocked_by.is_none() && !gated && !tests.is_empty() => {
+                let (results, failures) = datatests::check(engine, tests, &run_id).await;
+                let blocking = datatests::blocking(&results);
+                node_results = results;
+                if failures > 0 {
+                    Err(anyhow::anyhow!("built, but {failures} test(s) failed: {blocking}; nothing downstream is built"))
+                } else {
+                    Ok(built)
+                }
+            }
+            other => other,
         };
         let elapsed = timer.elapsed().as_secs_f64();
         let mut run = ModelRun {
@@ -145,9 +172,12 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
                 println!("{prefix} ERROR: {message}");
             }
         }
+        datatests::print(&node_results, "      ");
+        test_results.append(&mut node_results);
         runs.push(run);
     }
     record_model_runs(engine.lakehouse(), &runs).await?;
+    record_test_results(engine.lakehouse(), &test_results).await?;
     let report = RunReport { run_id, runs };
     println!(
         "done: {} ok, {} failed, {} skipped",

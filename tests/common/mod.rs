@@ -50,7 +50,7 @@ impl TestS3 {
     }
 
     pub fn config(&self, root: &str) -> LakehouseConfig {
-        LakehouseConfig { root: root.into(), s3: self.settings() }
+        LakehouseConfig { root: root.into(), s3: self.settings(), hmac_key: None }
     }
 
     /// Environment for a `cdrlake` child process using this endpoint.

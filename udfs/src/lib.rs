@@ -24,10 +24,15 @@ pub fn all() -> Vec<ScalarUDF> {
         ScalarUDF::new_from_impl(common::add_seconds::AddSeconds::default()),
         ScalarUDF::new_from_impl(local_time::local_day_start::LocalDayStart::default()),
         ScalarUDF::new_from_impl(local_time::local_date::LocalDate::default()),
+        ScalarUDF::new_from_impl(local_time::local_hour::LocalHour::default()),
         ScalarUDF::new_from_impl(local_time::billing_period::BillingPeriod::default()),
         ScalarUDF::new_from_impl(local_time::time_band::TimeBand::default()),
         ScalarUDF::new_from_impl(rating::billable_units::BillableUnits::default()),
         ScalarUDF::new_from_impl(analytics::mask_msisdn::MaskMsisdn::default()),
+        ScalarUDF::new_from_impl(analytics::surrogate_key::SurrogateKey::default()),
+        ScalarUDF::new_from_impl(analytics::haversine_km::HaversineKm::default()),
+        // Without a key until the engine sets the configured one (see `HmacToken::with_key`).
+        ScalarUDF::new_from_impl(analytics::hmac_token::HmacToken::default()),
         ScalarUDF::new_from_impl(rating::rounding::Round::new(rating::rounding::Mode::Up)),
         ScalarUDF::new_from_impl(rating::rounding::Round::new(rating::rounding::Mode::HalfUp)),
     ]

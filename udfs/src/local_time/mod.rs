@@ -4,6 +4,7 @@
 pub mod billing_period;
 pub mod local_date;
 pub mod local_day_start;
+pub mod local_hour;
 pub mod time_band;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};

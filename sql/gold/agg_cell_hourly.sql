@@ -1,0 +1,83 @@
+-- Network KPIs per home cell and hour (analytics.md). A CDR counts at its first cell (CDRs carry
+-- no handover history) and in the hour it starts; erlangs spread each answered call's seconds
+-- over the hours it overlaps. Local hours and UTC hours share their boundaries (Morocco's
+-- offsets are whole hours), so hour_start is the UTC instant and date/hour its local reading.
+-- @materialized: table
+-- @test: unique(cell_id, hour_start)
+-- @test: not_null(cell_id, hour_start, date, hour, voice_calls, dropped_calls, dropped_call_rate, erlangs, utilization_pct, data_mb)
+-- @test: expression(utilization_pct >= 0 AND utilization_pct <= 100)
+-- @test: expression(dropped_call_rate >= 0 AND dropped_call_rate <= 1)
+WITH home_cdr AS (
+    SELECT c.first_cell_id AS cell_id, c.service, c.start_time, c.end_time, c.answered, c.termination_cause, c.volume_bytes
+    FROM silver.cdr c
+    JOIN bronze.cell cell ON cell.cell_id = c.first_cell_id
+    WHERE NOT c.roaming
+),
+started AS (
+    SELECT
+        cell_id,
+        date_trunc('hour', start_time) AS hour_start,
+        count(*) FILTER (WHERE service = 'VOICE') AS voice_calls,
+        count(*) FILTER (WHERE service = 'VOICE' AND answered) AS answered_calls,
+        count(*) FILTER (WHERE service = 'VOICE' AND termination_cause = 4) AS dropped_calls,
+        coalesce(sum(volume_bytes) FILTER (WHERE service = 'DATA'), 0) AS data_bytes
+    FROM home_cdr
+    GROUP BY cell_id, date_trunc('hour', start_time)
+),
+call_hours AS (
+    -- One row per answered call and hour it overlaps.
+    SELECT cell_id, start_time, end_time, add_seconds(date_trunc('hour', start_time), h * 3600) AS hour_start
+    FROM (
+        SELECT
+            cell_id, start_time, end_time,
+            unnest(range(0, CAST((date_part('epoch', date_trunc('hour', end_time)) - date_part('epoch', date_trunc('hour', start_time))) / 3600 AS BIGINT) + 1)) AS h
+        FROM home_cdr
+        WHERE service = 'VOICE' AND answered AND end_time > start_time
+    ) t
+),
+load AS (
+    SELECT
+        cell_id,
+        hour_start,
+        sum(
+            date_part('epoch', least(end_time, add_seconds(hour_start, 3600)))
+            - date_part('epoch', greatest(start_time, hour_start))
+        ) / 3600.0 AS erlangs
+    FROM call_hours
+    GROUP BY cell_id, hour_start
+),
+probes AS (
+    SELECT
+        trim(cell_id) AS cell_id,
+        date_trunc('hour', parse_timestamp_utc(probe_time)) AS hour_start,
+        avg(TRY_CAST(prb_utilization_pct AS DOUBLE)) AS avg_prb_utilization_pct,
+        percentile_cont(0.95) WITHIN GROUP (ORDER BY TRY_CAST(latency_ms AS DOUBLE)) AS p95_latency_ms
+    FROM bronze.network_probe
+    WHERE parse_timestamp_utc(probe_time) IS NOT NULL
+    GROUP BY trim(cell_id), date_trunc('hour', parse_timestamp_utc(probe_time))
+),
+cell_hours AS (
+    SELECT cell_id, hour_start FROM started
+    UNION
+    SELECT cell_id, hour_start FROM load
+    UNION
+    SELECT cell_id, hour_start FROM probes
+)
+SELECT
+    h.cell_id,
+    h.hour_start,
+    local_date(h.hour_start) AS date,
+    local_hour(h.hour_start) AS hour,
+    coalesce(s.voice_calls, 0) AS voice_calls,
+    coalesce(s.dropped_calls, 0) AS dropped_calls,
+    CASE WHEN coalesce(s.answered_calls, 0) = 0 THEN 0.0 ELSE CAST(s.dropped_calls AS DOUBLE) / s.answered_calls END AS dropped_call_rate,
+    coalesce(l.erlangs, 0.0) AS erlangs,
+    least(100.0, 100.0 * coalesce(l.erlangs, 0.0) / cell.capacity_erlang) AS utilization_pct,
+    round(coalesce(s.data_bytes, 0) / 1048576.0, 3) AS data_mb,
+    p.avg_prb_utilization_pct,
+    p.p95_latency_ms
+FROM cell_hours h
+JOIN bronze.cell cell ON cell.cell_id = h.cell_id
+LEFT JOIN started s ON s.cell_id = h.cell_id AND s.hour_start = h.hour_start
+LEFT JOIN load l ON l.cell_id = h.cell_id AND l.hour_start = h.hour_start
+LEFT JOIN probes p ON p.cell_id = h.cell_id AND p.hour_start = h.hour_start

@@ -1,0 +1,131 @@
+-- Fraud alerts (analytics.md): one row per rule, customer and pattern occurrence. A pattern is
+-- completed by one CDR (detected_at = its start); consecutive completing CDRs of the same number
+-- continue the same occurrence, so a burst of 40 calls gives one VELOCITY alert, and a cloned SIM
+-- seen at A, then far away at B, then back at A gives one IMPOSSIBLE_TRAVEL alert.
+-- alert_id = rule || ':' || the first CDR of the occurrence. served_msisdn is masked like every
+-- MSISDN in gold; the fraud team reaches the subscriber through customer_id.
+-- @materialized: table
+-- @test: unique(alert_id)
+-- @test: not_null(alert_id, rule, served_msisdn, detected_at, evidence, severity)
+-- @test: accepted_values(rule, 'IMPOSSIBLE_TRAVEL', 'VELOCITY', 'IRSF')
+-- @test: accepted_values(severity, 'HIGH', 'MEDIUM')
+WITH home AS (
+    -- Home CDRs with the coordinates of their first and last cell.
+    SELECT c.cdr_id, c.served_msisdn, c.customer_id, c.start_time, c.end_time,
+           f.latitude AS first_lat, f.longitude AS first_lon, l.latitude AS last_lat, l.longitude AS last_lon
+    FROM silver.cdr c
+    JOIN bronze.cell f ON f.cell_id = c.first_cell_id
+    JOIN bronze.cell l ON l.cell_id = c.last_cell_id
+    WHERE NOT c.roaming
+),
+moves AS (
+    -- Each home CDR with the one before it: from where the previous one ended to where this starts.
+    SELECT
+        *,
+        lag(cdr_id) OVER w AS prev_cdr_id,
+        haversine_km(lag(last_lat) OVER w, lag(last_lon) OVER w, first_lat, first_lon) AS km,
+        (CAST(start_time AS BIGINT) - CAST(lag(end_time) OVER w AS BIGINT)) / 1e6 AS gap_s
+    FROM home
+    WINDOW w AS (PARTITION BY served_msisdn ORDER BY start_time, cdr_id)
+),
+travel AS (
+    SELECT
+        *,
+        -- A gap of 0 s (or overlapping CDRs) is an infinite speed.
+        km > 50 AND (gap_s <= 0 OR km / (gap_s / 3600.0) > 500) AS impossible
+    FROM moves
+    WHERE prev_cdr_id IS NOT NULL
+),
+travel_runs AS (
+    SELECT *, coalesce(lag(impossible) OVER (PARTITION BY served_msisdn ORDER BY start_time, cdr_id), false) AS continues
+    FROM travel
+),
+impossible_travel AS (
+    SELECT
+        'IMPOSSIBLE_TRAVEL' AS rule,
+        prev_cdr_id AS first_cdr_id,
+        customer_id,
+        served_msisdn,
+        start_time AS detected_at,
+        cdr_id AS detected_cdr_id,
+        'cdrs ' || prev_cdr_id || ' then ' || cdr_id || ': ' || CAST(round(km, 1) AS VARCHAR) || ' km in '
+            || CAST(greatest(gap_s, 0) AS VARCHAR) || ' s'
+            || CASE WHEN gap_s > 0 THEN ' (' || CAST(round(km / (gap_s / 3600.0)) AS VARCHAR) || ' km/h)' ELSE ' (infinite speed)' END AS evidence,
+        'HIGH' AS severity
+    FROM travel_runs
+    WHERE impossible AND NOT continues
+),
+voice_mo AS (
+    SELECT cdr_id, served_msisdn, customer_id, start_time, destination_zone(other_party) AS zone
+    FROM silver.cdr
+    WHERE record_type = 'VOICE_MO'
+),
+velocity_windows AS (
+    SELECT
+        *,
+        count(*) OVER w AS calls,
+        first_value(cdr_id) OVER w AS window_first
+    FROM voice_mo
+    WINDOW w AS (PARTITION BY served_msisdn ORDER BY start_time RANGE BETWEEN INTERVAL '30 minutes' PRECEDING AND CURRENT ROW)
+),
+velocity_runs AS (
+    SELECT *, coalesce(lag(calls > 25) OVER (PARTITION BY served_msisdn ORDER BY start_time, cdr_id), false) AS continues
+    FROM velocity_windows
+),
+velocity AS (
+    SELECT
+        'VELOCITY' AS rule,
+        window_first AS first_cdr_id,
+        customer_id,
+        served_msisdn,
+        start_time AS detected_at,
+        cdr_id AS detected_cdr_id,
+        CAST(calls AS VARCHAR) || ' VOICE_MO calls in 30 minutes, cdrs ' || window_first || ' to ' || cdr_id AS evidence,
+        'MEDIUM' AS severity
+    FROM velocity_runs
+    WHERE calls > 25 AND NOT continues
+),
+irsf_windows AS (
+    SELECT
+        *,
+        count(*) OVER w AS calls,
+        first_value(cdr_id) OVER w AS window_first
+    FROM voice_mo
+    WHERE zone = 'HIGH_RISK'
+    WINDOW w AS (PARTITION BY served_msisdn ORDER BY start_time RANGE BETWEEN INTERVAL '24 hours' PRECEDING AND CURRENT ROW)
+),
+irsf_runs AS (
+    SELECT *, coalesce(lag(calls >= 5) OVER (PARTITION BY served_msisdn ORDER BY start_time, cdr_id), false) AS continues
+    FROM irsf_windows
+),
+irsf AS (
+    SELECT
+        'IRSF' AS rule,
+        window_first AS first_cdr_id,
+        customer_id,
+        served_msisdn,
+        start_time AS detected_at,
+        cdr_id AS detected_cdr_id,
+        CAST(calls AS VARCHAR) || ' VOICE_MO calls to HIGH_RISK destinations in 24 hours, cdrs ' || window_first || ' to ' || cdr_id AS evidence,
+        'HIGH' AS severity
+    FROM irsf_runs
+    WHERE calls >= 5 AND NOT continues
+),
+alerts AS (
+    SELECT * FROM impossible_travel
+    UNION ALL
+    SELECT * FROM velocity
+    UNION ALL
+    SELECT * FROM irsf
+)
+SELECT
+    rule || ':' || first_cdr_id AS alert_id,
+    rule,
+    customer_id,
+    mask_msisdn(served_msisdn) AS served_msisdn,
+    detected_at,
+    evidence,
+    severity,
+    first_cdr_id,
+    detected_cdr_id
+FROM alerts
