@@ -12,3 +12,4 @@ pub mod models;
 pub mod output;
 pub mod s3_server;
 pub mod server;
+pub mod sql_write;

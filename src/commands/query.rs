@@ -15,6 +15,13 @@ pub struct QueryArgs {
 
 pub async fn run(global: &GlobalArgs, args: &QueryArgs) -> Result<()> {
     let engine = Engine::new(super::connect(global).await?).await?;
+    // INSERT INTO / CREATE TABLE AS / DELETE on lakehouse tables: one Delta commit each.
+    if let Some(write) = crate::sql_write::WriteStatement::parse(&args.sql)? {
+        let (schema, table) = write.target();
+        let rows = write.execute(&engine).await?;
+        println!("{rows} row(s) affected in {schema}.{table}");
+        return Ok(());
+    }
     let df = engine.dataframe(&args.sql).await?;
     let schema = df.schema().inner().clone();
     let batches = df.collect().await?;

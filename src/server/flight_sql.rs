@@ -18,8 +18,8 @@ use arrow_flight::sql::{
     ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
     CommandGetCatalogs, CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys,
     CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandGetXdbcTypeInfo,
-    CommandPreparedStatementQuery, CommandStatementIngest, CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
-    TicketStatementQuery,
+    CommandPreparedStatementQuery, CommandPreparedStatementUpdate, CommandStatementIngest, CommandStatementQuery, CommandStatementUpdate,
+    DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
 };
 use arrow_flight::{Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc, Ticket};
 use datafusion::common::ParamValues;
@@ -34,6 +34,7 @@ use super::query_log::{QueryLog, Running};
 use super::sql_info::{SQL_INFO, XDBC_TYPES};
 use crate::engine::Engine;
 use crate::output::{plain_schema, plain_types};
+use crate::sql_write::WriteStatement;
 
 type DoGetStream = Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, Status>> + Send + 'static>>;
 
@@ -100,6 +101,47 @@ impl CdrlakeFlightSql {
         }
     }
 
+    /// Runs a writing statement for an engineer; recorded in the query log with its row count.
+    async fn write<T>(&self, request: &Request<T>, sql: &str, write: &WriteStatement) -> Result<i64, Status> {
+        let session = self.auth.session(request)?;
+        let (schema, table) = write.target();
+        if session.role != super::auth::Role::Engineer {
+            return Err(Status::permission_denied(format!(
+                "user '{}' ({:?}) may not write {schema}.{table}: writing needs the engineer role",
+                session.user, session.role
+            )));
+        }
+        for (schema, table) in self.engine.references(sql).unwrap_or_default() {
+            if !session.role.may_read(&schema) {
+                return Err(Status::permission_denied(format!("user '{}' may not read {schema}.{table}", session.user)));
+            }
+        }
+        let running = Running::new(self.log.clone(), &session.user, sql);
+        match write.execute(&self.engine).await {
+            Ok(rows) => {
+                running.rows.store(rows, std::sync::atomic::Ordering::Relaxed);
+                running.finished.store(true, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!("{} wrote {rows} row(s) to {schema}.{table}", session.user);
+                Ok(rows as i64)
+            }
+            Err(e) => {
+                let status = to_status(e);
+                if let Ok(mut slot) = running.error.lock() {
+                    *slot = Some(status.message().to_string());
+                }
+                Err(status)
+            }
+        }
+    }
+
+    /// A write sent as a query (some clients execute everything that way): one row, its count.
+    async fn write_as_result<T>(&self, request: &Request<T>, sql: &str, write: &WriteStatement) -> Result<Response<DoGetStream>, Status> {
+        let rows = self.write(request, sql, write).await?;
+        let schema = write_result_schema();
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(arrow::array::Int64Array::from(vec![rows]))]).map_err(FlightError::from);
+        Ok(one_batch(schema, batch))
+    }
+
     fn prepared(&self, handle: &[u8]) -> Result<(String, Option<Vec<ScalarValue>>), Status> {
         let handle = String::from_utf8_lossy(handle).into_owned();
         let map = self.prepared.lock().map_err(|_| Status::internal("prepared statements unavailable"))?;
@@ -159,6 +201,22 @@ fn with_deadline(batches: datafusion::physical_plan::SendableRecordBatchStream, 
 
 /// DataFusion and catalog errors as gRPC statuses: a missing table is NotFound, every other
 /// problem with the request InvalidArgument.
+/// What a writing statement returns when run as a query.
+fn write_result_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new("rows", DataType::Int64, false)]))
+}
+
+fn not_a_write(sql: &str) -> Status {
+    let head: String = sql.trim().chars().take(40).collect();
+    Status::invalid_argument(format!(
+        "'{head}' is not a writing statement: updates run INSERT INTO, CREATE TABLE ... AS or DELETE FROM (queries go through CommandStatementQuery)"
+    ))
+}
+
+fn parse_write(sql: &str) -> Result<Option<WriteStatement>, Status> {
+    WriteStatement::parse(sql).map_err(|e| Status::invalid_argument(crate::cli::one_line(&e)))
+}
+
 fn to_status(e: anyhow::Error) -> Status {
     let message = crate::cli::one_line(&e);
     if message.contains("not found") || message.contains("does not exist") {
@@ -222,6 +280,10 @@ impl FlightSqlService for CdrlakeFlightSql {
     }
 
     async fn get_flight_info_statement(&self, query: CommandStatementQuery, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        if parse_write(&query.query)?.is_some() {
+            let ticket = TicketStatementQuery { statement_handle: query.query.into_bytes().into() };
+            return Ok(Response::new(info(&write_result_schema(), Ticket::new(ticket.as_any().encode_to_vec()))?));
+        }
         let df = self.plan_logged(&request, &query.query, None).await?;
         let ticket = TicketStatementQuery { statement_handle: query.query.into_bytes().into() };
         let ticket = Ticket::new(ticket.as_any().encode_to_vec());
@@ -230,6 +292,9 @@ impl FlightSqlService for CdrlakeFlightSql {
 
     async fn do_get_statement(&self, ticket: TicketStatementQuery, request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
         let sql = String::from_utf8(ticket.statement_handle.to_vec()).map_err(|_| Status::invalid_argument("ticket is not UTF-8 SQL"))?;
+        if let Some(write) = parse_write(&sql)? {
+            return self.write_as_result(&request, &sql, &write).await;
+        }
         self.run(&request, &sql, None).await
     }
 
@@ -238,6 +303,19 @@ impl FlightSqlService for CdrlakeFlightSql {
         query: ActionCreatePreparedStatementRequest,
         request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        if parse_write(&query.query)?.is_some() {
+            // Writes return a row count, not a dataset; they take no parameters.
+            let handle = uuid::Uuid::now_v7().to_string();
+            self.prepared
+                .lock()
+                .map_err(|_| Status::internal("prepared statements unavailable"))?
+                .insert(handle.clone(), Prepared { sql: query.query, params: None });
+            return Ok(ActionCreatePreparedStatementResult {
+                prepared_statement_handle: handle.into_bytes().into(),
+                dataset_schema: schema_bytes(&write_result_schema())?,
+                parameter_schema: Default::default(),
+            });
+        }
         let df = self.plan(&request, &query.query, None).await?;
         let parameters = df.logical_plan().get_parameter_types().map_err(|e| to_status(e.into()))?;
         let mut names: Vec<&String> = parameters.keys().collect();
@@ -289,14 +367,40 @@ impl FlightSqlService for CdrlakeFlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         let (sql, params) = self.prepared(&cmd.prepared_statement_handle)?;
-        let df = self.plan(&request, &sql, params.as_ref()).await?;
         let ticket = Ticket::new(cmd.as_any().encode_to_vec());
+        if parse_write(&sql)?.is_some() {
+            return Ok(Response::new(info(&write_result_schema(), ticket)?));
+        }
+        let df = self.plan(&request, &sql, params.as_ref()).await?;
         Ok(Response::new(info(&plain_schema(df.schema().as_arrow()), ticket)?))
     }
 
     async fn do_get_prepared_statement(&self, cmd: CommandPreparedStatementQuery, request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
         let (sql, params) = self.prepared(&cmd.prepared_statement_handle)?;
+        if let Some(write) = parse_write(&sql)? {
+            return self.write_as_result(&request, &sql, &write).await;
+        }
         self.run(&request, &sql, params.as_ref()).await
+    }
+
+    /// INSERT INTO, CREATE TABLE AS, DELETE: one Delta commit each; returns the rows affected.
+    async fn do_put_statement_update(&self, cmd: CommandStatementUpdate, request: Request<PeekableFlightDataStream>) -> Result<i64, Status> {
+        match parse_write(&cmd.query)? {
+            Some(write) => self.write(&request, &cmd.query, &write).await,
+            None => Err(not_a_write(&cmd.query)),
+        }
+    }
+
+    async fn do_put_prepared_statement_update(
+        &self,
+        cmd: CommandPreparedStatementUpdate,
+        request: Request<PeekableFlightDataStream>,
+    ) -> Result<i64, Status> {
+        let (sql, _) = self.prepared(&cmd.prepared_statement_handle)?;
+        match parse_write(&sql)? {
+            Some(write) => self.write(&request, &sql, &write).await,
+            None => Err(not_a_write(&sql)),
+        }
     }
 
     async fn do_action_close_prepared_statement(&self, query: ActionClosePreparedStatementRequest, _request: Request<Action>) -> Result<(), Status> {
