@@ -15,13 +15,18 @@ use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
 use arrow_flight::sql::{
-    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
+    ActionCancelQueryRequest, ActionCancelQueryResult, ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
+    ActionCreatePreparedStatementResult,
     CommandGetCatalogs, CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys,
     CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandGetXdbcTypeInfo,
     CommandPreparedStatementQuery, CommandPreparedStatementUpdate, CommandStatementIngest, CommandStatementQuery, CommandStatementUpdate,
     DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
 };
-use arrow_flight::{Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc, Ticket};
+use arrow_flight::flight_service_server::FlightService;
+use arrow_flight::{
+    Action, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest,
+    HandshakeResponse, IpcMessage, SchemaAsIpc, Ticket,
+};
 use datafusion::common::ParamValues;
 use datafusion::common::ScalarValue;
 use datafusion::prelude::DataFrame;
@@ -30,6 +35,7 @@ use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::Auth;
+use super::cancel::{self, Cancellations, CancelFlag};
 use super::query_log::{QueryLog, Running};
 use super::sql_info::{SQL_INFO, XDBC_TYPES};
 use crate::engine::Engine;
@@ -49,19 +55,25 @@ pub struct CdrlakeFlightSql {
     log: Arc<QueryLog>,
     query_timeout: Option<std::time::Duration>,
     prepared: Mutex<HashMap<String, Prepared>>,
+    cancels: Arc<Cancellations>,
 }
 
 impl CdrlakeFlightSql {
     pub fn new(engine: Arc<Engine>, auth: Arc<Auth>, log: Arc<QueryLog>, query_timeout: Option<std::time::Duration>) -> Self {
-        Self { engine, auth, log, query_timeout, prepared: Mutex::default() }
+        Self { engine, auth, log, query_timeout, prepared: Mutex::default(), cancels: Arc::default() }
     }
 
     /// Plans and streams `sql` for the caller, recording it in the query log either way.
-    async fn run<T>(&self, request: &Request<T>, sql: &str, params: Option<&Vec<ScalarValue>>) -> Result<Response<DoGetStream>, Status> {
+    async fn run<T>(&self, request: &Request<T>, sql: &str, params: Option<&Vec<ScalarValue>>, query_id: &str) -> Result<Response<DoGetStream>, Status> {
+        let flag = self.cancels.flag(query_id);
+        if flag.is_cancelled() {
+            self.cancels.finished(query_id);
+            return Err(Status::cancelled(cancel::CANCELLED_MESSAGE));
+        }
         let user = self.auth.session(request).map(|s| s.user).unwrap_or_default();
         let running = Running::new(self.log.clone(), &user, sql);
         match self.plan(request, sql, params).await {
-            Ok(df) => self.stream(df, running).await,
+            Ok(df) => self.stream(df, running, flag, query_id).await,
             Err(status) => {
                 if let Ok(mut e) = running.error.lock() {
                     *e = Some(status.message().to_string());
@@ -149,13 +161,18 @@ impl CdrlakeFlightSql {
         Ok((p.sql.clone(), p.params.clone()))
     }
 
-    async fn stream(&self, df: DataFrame, running: Arc<Running>) -> Result<Response<DoGetStream>, Status> {
+    async fn stream(&self, df: DataFrame, running: Arc<Running>, flag: Arc<CancelFlag>, query_id: &str) -> Result<Response<DoGetStream>, Status> {
         let schema = plain_schema(df.schema().as_arrow());
         let batches = df.execute_stream().await.map_err(|e| to_status(e.into()))?;
-        let batches = with_deadline(batches, self.query_timeout);
+        let batches = cancel::until_cancelled(with_deadline(batches, self.query_timeout), flag.clone());
         let (counting, done) = (running.clone(), running);
+        let (cancels, id) = (self.cancels.clone(), query_id.to_string());
         let batches = batches
             .map(move |b| {
+                // A cancelled query ends with CANCELLED and is logged as cancelled, not as an error.
+                if b.is_err() && flag.is_cancelled() {
+                    return Err(FlightError::Tonic(Box::new(Status::cancelled(cancel::CANCELLED_MESSAGE))));
+                }
                 let b = b
                     .map_err(|e| FlightError::from_external_error(Box::new(e)))
                     .and_then(|b| plain_types(&b).map_err(|e| FlightError::ProtocolError(e.to_string())));
@@ -172,6 +189,7 @@ impl CdrlakeFlightSql {
                 b
             })
             .chain(futures::stream::once(async move {
+                cancels.finished(&id);
                 done.finished.store(true, std::sync::atomic::Ordering::Relaxed);
             })
             .filter_map(|()| async { None }));
@@ -280,22 +298,30 @@ impl FlightSqlService for CdrlakeFlightSql {
     }
 
     async fn get_flight_info_statement(&self, query: CommandStatementQuery, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let ticket = TicketStatementQuery { statement_handle: cancel::statement_handle(&id, &query.query).into() };
         if parse_write(&query.query)?.is_some() {
-            let ticket = TicketStatementQuery { statement_handle: query.query.into_bytes().into() };
             return Ok(Response::new(info(&write_result_schema(), Ticket::new(ticket.as_any().encode_to_vec()))?));
         }
         let df = self.plan_logged(&request, &query.query, None).await?;
-        let ticket = TicketStatementQuery { statement_handle: query.query.into_bytes().into() };
+        self.cancels.register(&id);
         let ticket = Ticket::new(ticket.as_any().encode_to_vec());
         Ok(Response::new(info(&plain_schema(df.schema().as_arrow()), ticket)?))
     }
 
     async fn do_get_statement(&self, ticket: TicketStatementQuery, request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
-        let sql = String::from_utf8(ticket.statement_handle.to_vec()).map_err(|_| Status::invalid_argument("ticket is not UTF-8 SQL"))?;
+        let (id, sql) = match cancel::split_statement_handle(&ticket.statement_handle) {
+            Some((id, sql)) => (id.to_string(), sql.to_string()),
+            // A ticket made by hand: the SQL alone.
+            None => {
+                let sql = String::from_utf8(ticket.statement_handle.to_vec()).map_err(|_| Status::invalid_argument("ticket is not UTF-8 SQL"))?;
+                (uuid::Uuid::now_v7().to_string(), sql)
+            }
+        };
         if let Some(write) = parse_write(&sql)? {
             return self.write_as_result(&request, &sql, &write).await;
         }
-        self.run(&request, &sql, None).await
+        self.run(&request, &sql, None, &id).await
     }
 
     async fn do_action_create_prepared_statement(
@@ -372,6 +398,7 @@ impl FlightSqlService for CdrlakeFlightSql {
             return Ok(Response::new(info(&write_result_schema(), ticket)?));
         }
         let df = self.plan(&request, &sql, params.as_ref()).await?;
+        self.cancels.register(&String::from_utf8_lossy(&cmd.prepared_statement_handle));
         Ok(Response::new(info(&plain_schema(df.schema().as_arrow()), ticket)?))
     }
 
@@ -380,7 +407,28 @@ impl FlightSqlService for CdrlakeFlightSql {
         if let Some(write) = parse_write(&sql)? {
             return self.write_as_result(&request, &sql, &write).await;
         }
-        self.run(&request, &sql, params.as_ref()).await
+        self.run(&request, &sql, params.as_ref(), &String::from_utf8_lossy(&cmd.prepared_statement_handle)).await
+    }
+
+    /// CancelQuery (Flight SQL's, deprecated in favour of CancelFlightInfo, which ADBC uses).
+    async fn do_action_cancel_query(&self, query: ActionCancelQueryRequest, _request: Request<Action>) -> Result<ActionCancelQueryResult, Status> {
+        let info = FlightInfo::decode(query.info.as_ref()).map_err(|e| Status::invalid_argument(format!("CancelQuery: not a FlightInfo: {e}")))?;
+        // ActionCancelQueryResult.CancelResult (not re-exported by arrow-flight): 1 CANCELLED, 3 NOT_CANCELLABLE.
+        let result = if self.cancels.cancel(&info) { 1 } else { 3 };
+        Ok(ActionCancelQueryResult { result })
+    }
+
+    /// Flight's CancelFlightInfo; every other unknown action is refused by name.
+    async fn do_action_fallback(&self, request: Request<Action>) -> Result<Response<<Self as FlightService>::DoActionStream>, Status> {
+        let action = request.into_inner();
+        if action.r#type != "CancelFlightInfo" {
+            return Err(Status::invalid_argument(format!("unknown action '{}'", action.r#type)));
+        }
+        let cancel = CancelFlightInfoRequest::decode(action.body.as_ref()).map_err(|e| Status::invalid_argument(format!("CancelFlightInfo: {e}")))?;
+        let info = cancel.info.ok_or_else(|| Status::invalid_argument("CancelFlightInfo without a FlightInfo"))?;
+        let status = if self.cancels.cancel(&info) { CancelStatus::Cancelled } else { CancelStatus::NotCancellable };
+        let body = CancelFlightInfoResult { status: status as i32 }.encode_to_vec();
+        Ok(Response::new(Box::pin(futures::stream::once(async move { Ok(arrow_flight::Result { body: body.into() }) }))))
     }
 
     /// INSERT INTO, CREATE TABLE AS, DELETE: one Delta commit each; returns the rows affected.

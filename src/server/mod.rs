@@ -1,6 +1,7 @@
 //! `cdrlake serve`: the Arrow Flight SQL server over the lakehouse.
 
 pub mod auth;
+mod cancel;
 mod flight_sql;
 pub mod query_log;
 mod sql_info;

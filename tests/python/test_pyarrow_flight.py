@@ -50,3 +50,42 @@ def test_status_codes(server, secured_server):
     # The server keeps serving after errors.
     info = c.get_flight_info(statement_query("SELECT 1 AS one"))
     assert c.do_get(info.endpoints[0].ticket).read_all().column("one").to_pylist() == [1]
+
+
+def cancel(c, info) -> bytes:
+    """Flight's CancelFlightInfo action with `info`; the CancelFlightInfoResult bytes."""
+    results = list(c.do_action(flight.Action("CancelFlightInfo", field(1, info.serialize()))))
+    return results[0].body.to_pybytes()
+
+
+ENDLESS = "SELECT value FROM generate_series(1, 100000000000)"
+CANCELLED = b"\x08\x01"  # CancelFlightInfoResult{status: CANCEL_STATUS_CANCELLED}
+
+
+def test_cancel_before_fetch(server):
+    c = client(server)
+    info = c.get_flight_info(statement_query(ENDLESS))
+    assert cancel(c, info) == CANCELLED
+    with pytest.raises(flight.FlightCancelledError, match="cancelled by the client"):
+        c.do_get(info.endpoints[0].ticket).read_all()
+    # Unknown or finished queries are not cancellable (status 3).
+    done = c.get_flight_info(statement_query("SELECT 1 AS one"))
+    c.do_get(done.endpoints[0].ticket).read_all()
+    assert cancel(c, done) == b"\x08\x03"
+
+
+def test_cancel_while_streaming(server):
+    c = client(server)
+    info = c.get_flight_info(statement_query(ENDLESS))
+    reader = c.do_get(info.endpoints[0].ticket)
+    first = reader.read_chunk()
+    assert first.data.num_rows > 0
+    assert cancel(c, info) == CANCELLED
+    rows = first.data.num_rows
+    with pytest.raises(flight.FlightCancelledError):
+        while True:
+            rows += reader.read_chunk().data.num_rows
+    assert rows < 100000000000
+    # The server keeps serving.
+    again = c.get_flight_info(statement_query("SELECT 2 AS two"))
+    assert c.do_get(again.endpoints[0].ticket).read_all().column("two").to_pylist() == [2]
