@@ -9,7 +9,7 @@ use crate::cli::GlobalArgs;
 use cdrlake_catalog::Lakehouse;
 
 use crate::engine::Engine;
-use crate::server::{connection_help, serve, Auth, ServeOptions, UserConfig};
+use crate::server::{connection_help, serve, Auth, ServeOptions, TlsFiles, UserConfig};
 use std::time::Duration;
 
 #[derive(Debug, Args)]
@@ -23,11 +23,22 @@ pub struct ServeArgs {
     /// Cancel a query still running after this many seconds
     #[arg(long, value_name = "SECONDS")]
     pub query_timeout: Option<u64>,
+    /// Serve over TLS with this certificate chain (PEM); needs --tls-key
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM); needs --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 impl ServeArgs {
-    pub fn options(&self) -> ServeOptions {
-        ServeOptions { query_timeout: self.query_timeout.map(Duration::from_secs), ..Default::default() }
+    pub fn options(&self) -> Result<ServeOptions> {
+        let read = |p: &std::path::Path, what: &str| std::fs::read(p).with_context(|| format!("cannot read the TLS {what} {}", p.display()));
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert: read(cert, "certificate")?, key: read(key, "key")? }),
+            _ => None,
+        };
+        Ok(ServeOptions { query_timeout: self.query_timeout.map(Duration::from_secs), tls, ..Default::default() })
     }
 }
 
@@ -73,10 +84,11 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<()> {
 /// Serves `lakehouse` until Ctrl-C: users from the configuration, limits from `args`.
 pub async fn serve_lakehouse(global: &GlobalArgs, lakehouse: Arc<Lakehouse>, args: &ServeArgs) -> Result<()> {
     let auth = Auth::new(users(global)?)?;
+    let options = args.options()?;
     let engine = Arc::new(Engine::with_memory_limit(lakehouse, args.memory_limit).await?);
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    println!("{}", connection_help(addr));
+    println!("{}", connection_help(addr, options.tls.is_some()));
     if !auth.enabled() {
         println!("demo mode: no [[server.users]] configured, so no authentication");
         if !addr.ip().is_loopback() {
@@ -84,7 +96,7 @@ pub async fn serve_lakehouse(global: &GlobalArgs, lakehouse: Arc<Lakehouse>, arg
         }
     }
     println!("press Ctrl-C to stop");
-    serve(engine, auth, args.options(), listener, async {
+    serve(engine, auth, options, listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await

@@ -26,11 +26,26 @@ pub struct ServeOptions {
     pub query_log_flush: Duration,
     /// A query still running after this long is cancelled.
     pub query_timeout: Option<Duration>,
+    /// Serve over TLS with this identity.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A PEM certificate chain and its private key.
+#[derive(Clone)]
+pub struct TlsFiles {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsFiles { .. }")
+    }
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        Self { query_log_flush: Duration::from_secs(5), query_timeout: None }
+        Self { query_log_flush: Duration::from_secs(5), query_timeout: None, tls: None }
     }
 }
 
@@ -47,7 +62,16 @@ pub async fn serve(
     log.spawn_flusher(options.query_log_flush);
     let service = FlightServiceServer::new(CdrlakeFlightSql::new(engine, auth.clone(), log.clone(), options.query_timeout)).max_decoding_message_size(256 * 1024 * 1024);
     let service = tonic::service::interceptor::InterceptedService::new(service, move |req| auth.intercept(req));
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &options.tls {
+        // rustls cannot choose between the two providers the dependency tree enables.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let identity = tonic::transport::Identity::from_pem(&tls.cert, &tls.key);
+        builder = builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| anyhow::anyhow!("TLS certificate or key not usable: {e}"))?;
+    }
+    builder
         .add_service(service)
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await?;
@@ -70,7 +94,12 @@ fn incoming(listener: TcpListener) -> impl futures::Stream<Item = std::io::Resul
 }
 
 /// How clients reach a server on `addr`.
-pub fn connection_help(addr: SocketAddr) -> String {
+pub fn connection_help(addr: SocketAddr, tls: bool) -> String {
+    if tls {
+        return format!(
+            "Flight SQL on {addr} (TLS)\n  ADBC:      grpc+tls://{addr}\n  JDBC:      jdbc:arrow-flight-sql://{addr}?useEncryption=true\n  SQLAlchemy (Superset): datafusion://{addr}"
+        );
+    }
     format!(
         "Flight SQL on {addr}\n  ADBC:      grpc://{addr}\n  JDBC:      jdbc:arrow-flight-sql://{addr}?useEncryption=false\n  SQLAlchemy (Superset): datafusion://{addr}?insecure=true"
     )
