@@ -5,6 +5,7 @@ pub mod history;
 pub mod ingest;
 pub mod init;
 pub mod models;
+pub mod optimize;
 pub mod query;
 pub mod s3_server;
 pub mod serve;
