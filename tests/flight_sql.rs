@@ -35,7 +35,7 @@ async fn start_with_timeout(users: Vec<UserConfig>, query_timeout: Option<std::t
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let auth = Auth::new(users).unwrap();
-    let options = cdrlake::server::ServeOptions { query_log_flush: std::time::Duration::from_millis(100), query_timeout };
+    let options = cdrlake::server::ServeOptions { query_log_flush: std::time::Duration::from_millis(100), query_timeout, ..Default::default() };
     tokio::spawn(cdrlake::server::serve(engine, auth, options, listener, std::future::pending()));
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     (FlightSqlServiceClient::new(channel.clone()), dir, channel)
