@@ -53,8 +53,12 @@ impl Engine {
         catalog.refresh().await?;
         ctx.register_catalog(CATALOG_NAME, catalog.clone());
         let zones = cdrlake_udfs::register_all(&ctx);
-        let key = lakehouse.hmac_key().await?;
-        ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(cdrlake_udfs::analytics::hmac_token::HmacToken::with_key(&key)));
+        // A lakehouse this process may only read (and that has no key yet) still serves queries;
+        // only hmac_token then fails, saying how to configure a key.
+        match lakehouse.hmac_key().await {
+            Ok(key) => ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(cdrlake_udfs::analytics::hmac_token::HmacToken::with_key(&key))),
+            Err(e) => tracing::warn!("hmac_token has no key: {e}"),
+        }
         let engine = Self { ctx, catalog, lakehouse, zones };
         engine.register_saved_views().await?;
         // Once here for saved views that call the function; again before each query naming it.

@@ -48,13 +48,20 @@ load AS (
 ),
 probes AS (
     SELECT
-        trim(cell_id) AS cell_id,
-        date_trunc('hour', parse_timestamp_utc(probe_time)) AS hour_start,
-        avg(TRY_CAST(prb_utilization_pct AS DOUBLE)) AS avg_prb_utilization_pct,
-        percentile_cont(0.95) WITHIN GROUP (ORDER BY TRY_CAST(latency_ms AS DOUBLE)) AS p95_latency_ms
-    FROM bronze.network_probe
-    WHERE parse_timestamp_utc(probe_time) IS NOT NULL
-    GROUP BY trim(cell_id), date_trunc('hour', parse_timestamp_utc(probe_time))
+        cell_id,
+        date_trunc('hour', probed_at) AS hour_start,
+        avg(prb_utilization_pct) AS avg_prb_utilization_pct,
+        percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95_latency_ms
+    FROM (
+        SELECT
+            trim(cell_id) AS cell_id,
+            parse_timestamp_utc(probe_time) AS probed_at,
+            TRY_CAST(prb_utilization_pct AS DOUBLE) AS prb_utilization_pct,
+            TRY_CAST(latency_ms AS DOUBLE) AS latency_ms
+        FROM bronze.network_probe
+    ) typed
+    WHERE probed_at IS NOT NULL
+    GROUP BY cell_id, date_trunc('hour', probed_at)
 ),
 cell_hours AS (
     SELECT cell_id, hour_start FROM started

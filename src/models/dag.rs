@@ -17,13 +17,6 @@ pub struct Dag {
     sources: BTreeMap<String, BTreeSet<String>>,
 }
 
-/// `relationships(col, gold.dim.col)` -> `gold.dim`.
-fn relationships_target(test: &str) -> Option<String> {
-    let args = test.trim().strip_prefix("relationships")?.trim().strip_prefix('(')?.strip_suffix(')')?;
-    let target = args.split(',').nth(1)?.trim();
-    target.rsplit_once('.').map(|(table, _)| table.to_string()).filter(|t| t.contains('.'))
-}
-
 impl Dag {
     pub fn build(project: &Project) -> Result<Self> {
         let mut dag = Dag::default();
@@ -42,7 +35,7 @@ impl Dag {
                 }
             }
             // A relationships test is a gate on the table it refers to: that one is built first.
-            for target in model.header.tests.iter().filter_map(|t| relationships_target(&t.text)) {
+            for target in model.header.tests.iter().filter_map(|t| super::datatests::relationships_target(&t.text)) {
                 if target != model.name && project.is_node(&target) {
                     dag.parents.get_mut(&model.name).expect("node").insert(target.clone());
                     dag.children.get_mut(&target).expect("node").insert(model.name.clone());
@@ -245,8 +238,8 @@ mod tests {
         let dag = Dag::build(&p).unwrap();
         assert_eq!(dag.parents("gold.fact"), &set(&["gold.dim"]));
         assert_eq!(dag.order(&dag.select(&[]).unwrap()), vec!["gold.dim", "gold.fact"]);
-        assert_eq!(relationships_target("relationships(c, silver.subscriber.customer_id)").as_deref(), Some("silver.subscriber"));
-        assert_eq!(relationships_target("unique(c)"), None);
+        assert_eq!(crate::models::datatests::relationships_target("relationships(c, silver.subscriber.customer_id)").as_deref(), Some("silver.subscriber"));
+        assert_eq!(crate::models::datatests::relationships_target("unique(c)"), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use chrono::Utc;
 
 use super::dag::Dag;
 use super::header::{Severity, TestSpec};
-use super::project::{Model, Project};
+use super::project::{Model, Project, SingularTest};
 use super::system::{new_run_id, record_test_results, TestResult};
 use crate::engine::Engine;
 
@@ -83,6 +83,17 @@ pub fn compile_generic(model: &Model, spec: &TestSpec) -> Result<DataTest> {
     Ok(DataTest { name: format!("{m} {}", spec.text), model: m.clone(), sql, severity: spec.severity })
 }
 
+fn singular(t: &SingularTest, model: &str) -> DataTest {
+    DataTest { name: t.name.clone(), model: model.to_string(), sql: t.sql.trim().trim_end_matches(';').to_string(), severity: t.severity }
+}
+
+/// `relationships(col, gold.dim.col)` -> `gold.dim`: the table such a test refers to.
+pub fn relationships_target(test: &str) -> Option<String> {
+    let args = test.trim().strip_prefix("relationships")?.trim().strip_prefix('(')?.strip_suffix(')')?;
+    let target = split_args(args).get(1)?.clone();
+    target.rsplit_once('.').map(|(table, _)| table.to_string()).filter(|t| t.contains('.'))
+}
+
 /// The tests of the selected nodes: generic tests of selected models, and singular tests
 /// reading at least one selected node.
 pub fn collect(project: &Project, dag: &Dag, select: &[String]) -> Result<Vec<DataTest>> {
@@ -97,12 +108,7 @@ pub fn collect(project: &Project, dag: &Dag, select: &[String]) -> Result<Vec<Da
         let reads: Vec<&str> = t.deps.iter().map(|d| d.name.as_str()).collect();
         if select.is_empty() || reads.iter().any(|r| selected.contains(*r)) {
             let model = reads.iter().find(|r| project.is_node(r)).or(reads.first()).copied().unwrap_or("");
-            tests.push(DataTest {
-                name: t.name.clone(),
-                model: model.to_string(),
-                sql: t.sql.trim().trim_end_matches(';').to_string(),
-                severity: t.severity,
-            });
+            tests.push(singular(t, model));
         }
     }
     Ok(tests)
@@ -124,12 +130,7 @@ pub fn by_node(project: &Project, dag: &Dag, order: &[String]) -> Result<BTreeMa
     for t in &project.tests {
         let last = full_order.iter().rev().find(|n| t.deps.iter().any(|d| &d.name == *n));
         if let Some(node) = last.filter(|n| order.contains(n)) {
-            out.entry(node.clone()).or_default().push(DataTest {
-                name: t.name.clone(),
-                model: node.clone(),
-                sql: t.sql.trim().trim_end_matches(';').to_string(),
-                severity: t.severity,
-            });
+            out.entry(node.clone()).or_default().push(singular(t, node));
         }
     }
     Ok(out)

@@ -24,6 +24,10 @@ pub struct CancelFlag {
 }
 
 impl CancelFlag {
+    fn new() -> Arc<Self> {
+        Arc::new(Self { cancelled: AtomicBool::new(false), notify: tokio::sync::Notify::new(), created: Instant::now() })
+    }
+
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::SeqCst)
     }
@@ -45,17 +49,13 @@ impl Cancellations {
     pub fn register(&self, id: &str) {
         let Ok(mut flags) = self.flags.lock() else { return };
         flags.retain(|_, f| f.created.elapsed() < FORGET_AFTER);
-        let flag = CancelFlag { cancelled: AtomicBool::new(false), notify: tokio::sync::Notify::new(), created: Instant::now() };
-        flags.insert(id.to_string(), Arc::new(flag));
+        flags.insert(id.to_string(), CancelFlag::new());
     }
 
     /// The flag of `id`, registering it if DoGet came without a FlightInfo from us.
     pub fn flag(&self, id: &str) -> Arc<CancelFlag> {
         let mut flags = self.flags.lock().expect("cancellation registry poisoned");
-        flags
-            .entry(id.to_string())
-            .or_insert_with(|| Arc::new(CancelFlag { cancelled: AtomicBool::new(false), notify: tokio::sync::Notify::new(), created: Instant::now() }))
-            .clone()
+        flags.entry(id.to_string()).or_insert_with(CancelFlag::new).clone()
     }
 
     pub fn finished(&self, id: &str) {

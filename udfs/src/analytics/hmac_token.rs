@@ -5,17 +5,14 @@
 //! The key comes from configuration (`HmacToken::with_key`); without one the function fails
 //! with a message saying how to set it, rather than hashing with a key everybody knows.
 
-use std::fmt::Write as _;
-use std::sync::Arc;
-
-use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::strings::string_values;
+use super::push_hex;
+use crate::strings::map_strings;
 
 #[derive(PartialEq, Eq, Hash)]
 pub struct HmacToken {
@@ -47,9 +44,7 @@ pub fn token_into(key: &[u8], value: &str, out: &mut String) {
     out.clear();
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
     mac.update(value.as_bytes());
-    for byte in &mac.finalize().into_bytes()[..8] {
-        let _ = write!(out, "{byte:02x}");
-    }
+    push_hex(out, &mac.finalize().into_bytes()[..8]);
 }
 
 impl ScalarUDFImpl for HmacToken {
@@ -67,18 +62,7 @@ impl ScalarUDFImpl for HmacToken {
             return exec_err!("hmac_token: no key configured; set CDRLAKE_HMAC_KEY or hmac_key under [analytics] in cdrlake.toml");
         };
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let mut out = StringBuilder::with_capacity(args.number_rows, args.number_rows * 16);
-        let mut buffer = String::with_capacity(16);
-        for value in string_values(&arrays[0])? {
-            match value {
-                Some(v) => {
-                    token_into(key, v, &mut buffer);
-                    out.append_value(&buffer);
-                }
-                None => out.append_null(),
-            }
-        }
-        Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
+        Ok(ColumnarValue::Array(map_strings(&arrays[0], 16, |v, out| token_into(key, v, out))?))
     }
 }
 

@@ -2,14 +2,11 @@
 //! (`+212612345678` -> `+21261****678`), for gold tables and reports that must not hold a full
 //! MSISDN. Anything too short to mask that way is fully masked.
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility};
 
-use crate::strings::string_values;
+use crate::strings::map_strings;
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct MaskMsisdn {
@@ -51,18 +48,7 @@ impl ScalarUDFImpl for MaskMsisdn {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let mut out = StringBuilder::with_capacity(args.number_rows, args.number_rows * 13);
-        let mut buffer = String::with_capacity(16);
-        for value in string_values(&arrays[0])? {
-            match value {
-                Some(n) => {
-                    mask_into(n, &mut buffer);
-                    out.append_value(&buffer);
-                }
-                None => out.append_null(),
-            }
-        }
-        Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
+        Ok(ColumnarValue::Array(map_strings(&arrays[0], 16, mask_into)?))
     }
 }
 

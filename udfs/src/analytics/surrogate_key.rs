@@ -2,16 +2,13 @@
 //! first 8 bytes of the text's SHA-256. Stable across runs, machines and cdrlake versions (unlike
 //! a hasher seeded per process), so a dimension row keeps its key when it is rebuilt.
 
-use std::fmt::Write as _;
-use std::sync::Arc;
-
-use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility};
 use sha2::{Digest, Sha256};
 
-use crate::strings::string_values;
+use super::push_hex;
+use crate::strings::map_strings;
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct SurrogateKey {
@@ -27,10 +24,7 @@ impl Default for SurrogateKey {
 /// Writes the key of `natural` into `out`.
 pub fn key_into(natural: &str, out: &mut String) {
     out.clear();
-    let digest = Sha256::digest(natural.as_bytes());
-    for byte in &digest[..8] {
-        let _ = write!(out, "{byte:02x}");
-    }
+    push_hex(out, &Sha256::digest(natural.as_bytes())[..8]);
 }
 
 impl ScalarUDFImpl for SurrogateKey {
@@ -45,18 +39,7 @@ impl ScalarUDFImpl for SurrogateKey {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let mut out = StringBuilder::with_capacity(args.number_rows, args.number_rows * 16);
-        let mut buffer = String::with_capacity(16);
-        for value in string_values(&arrays[0])? {
-            match value {
-                Some(v) => {
-                    key_into(v, &mut buffer);
-                    out.append_value(&buffer);
-                }
-                None => out.append_null(),
-            }
-        }
-        Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
+        Ok(ColumnarValue::Array(map_strings(&arrays[0], 16, key_into)?))
     }
 }
 

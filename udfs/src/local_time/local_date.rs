@@ -1,14 +1,11 @@
 //! `local_date(ts)`: the local calendar date of a UTC instant (for dates shown to people and for
 //! `dim_date`).
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::{ArrayRef, Date32Builder};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Date32Type};
 use datafusion::common::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
-use super::{local, utc_micros};
+use super::map_local;
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct LocalDate {
@@ -32,11 +29,6 @@ impl ScalarUDFImpl for LocalDate {
         Ok(DataType::Date32)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let times = utc_micros(&args)?;
-        let mut out = Date32Builder::with_capacity(args.number_rows);
-        for t in times.iter() {
-            out.append_option(t.and_then(local).map(|l| l.date_naive().to_epoch_days()));
-        }
-        Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
+        map_local::<Date32Type>(&args, |l| l.date_naive().to_epoch_days())
     }
 }

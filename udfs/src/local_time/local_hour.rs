@@ -1,15 +1,12 @@
 //! `local_hour(ts)`: the local hour of day (0-23) of a UTC instant, for hourly facts and KPIs.
 //! (DataFusion's `date_part('hour', ...)` reads the UTC hour even of a zoned timestamp.)
 
-use std::sync::Arc;
-
 use chrono::Timelike;
-use datafusion::arrow::array::{ArrayRef, Int32Builder};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::common::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
-use super::{local, utc_micros};
+use super::map_local;
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct LocalHour {
@@ -33,12 +30,7 @@ impl ScalarUDFImpl for LocalHour {
         Ok(DataType::Int32)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let times = utc_micros(&args)?;
-        let mut out = Int32Builder::with_capacity(args.number_rows);
-        for t in times.iter() {
-            out.append_option(t.and_then(local).map(|l| l.hour() as i32));
-        }
-        Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
+        map_local::<Int32Type>(&args, |l| l.hour() as i32)
     }
 }
 

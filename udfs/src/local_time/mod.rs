@@ -7,12 +7,15 @@ pub mod local_day_start;
 pub mod local_hour;
 pub mod time_band;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use datafusion::arrow::array::{AsArray, TimestampMicrosecondArray};
+
+use datafusion::arrow::array::{ArrowPrimitiveType, AsArray, PrimitiveArray, TimestampMicrosecondArray};
 use datafusion::arrow::compute::cast;
 use datafusion::common::Result;
-use datafusion::logical_expr::ScalarFunctionArgs;
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
 
 use crate::mediation::parse_timestamp::utc_micros_type;
 
@@ -27,6 +30,12 @@ pub fn local(utc_micros: i64) -> Option<DateTime<Tz>> {
 fn utc_micros(args: &ScalarFunctionArgs) -> Result<TimestampMicrosecondArray> {
     let array = args.args[0].to_array(args.number_rows)?;
     Ok(cast(&array, &utc_micros_type())?.as_primitive().clone())
+}
+
+/// Each timestamp of the first argument, read in local time, through `f`; null stays null.
+fn map_local<T: ArrowPrimitiveType>(args: &ScalarFunctionArgs, f: impl Fn(DateTime<Tz>) -> T::Native) -> Result<ColumnarValue> {
+    let values: PrimitiveArray<T> = utc_micros(args)?.iter().map(|t| t.and_then(local).map(&f)).collect();
+    Ok(ColumnarValue::Array(Arc::new(values)))
 }
 
 /// The UTC instant (µs) of 00:00 local time on `date`; the first instant of the day when a
