@@ -44,6 +44,24 @@ pub const BRONZE_EVENT_TABLES: [(&str, &[&str]); 5] = [
     ),
 ];
 
+/// Bronze columns whose values are nearly all distinct (references, timestamps, counters): they
+/// are written without a Parquet dictionary, which for them only costs encoding time.
+pub const BRONZE_PLAIN_COLUMNS: [&str; 15] = [
+    "call_reference", "message_reference", "charging_id", "other_party", "seizure_time", "answer_time", "release_time",
+    "event_time", "record_opening_time", "probe_time", "uplink_bytes", "downlink_bytes", "throughput_mbps", "_row_number",
+    "_ingested_at",
+];
+
+/// The plain (dictionary-less) columns of bronze `table`'s event columns and metadata.
+pub fn bronze_plain_columns(table: &str) -> Vec<String> {
+    let columns = bronze_event_columns(table).unwrap_or(&[]);
+    BRONZE_PLAIN_COLUMNS
+        .iter()
+        .filter(|c| c.starts_with('_') || columns.contains(c))
+        .map(|c| c.to_string())
+        .collect()
+}
+
 /// Typed bronze tables that come from seeds or the generator, never from raw files.
 pub const BRONZE_REFERENCE_TABLES: [&str; 4] = ["plan", "tariff_destination", "tariff_rate", "cell"];
 

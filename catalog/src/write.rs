@@ -4,6 +4,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::Transaction;
 use deltalake::operations::write::SchemaMode;
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::SaveMode;
 use deltalake::DeltaTable;
 
@@ -26,6 +29,19 @@ pub struct WriteOptions {
     /// A Delta application transaction `(app_id, version)` committed atomically with the data,
     /// so a writer can later ask whether it already wrote something (idempotent ingest).
     pub app_transaction: Option<(String, i64)>,
+    /// Columns written without a Parquet dictionary: for mostly unique values (timestamps, ids)
+    /// a dictionary is built, overflows and is dropped, which only costs encoding time.
+    pub plain_columns: Vec<String>,
+}
+
+/// delta-rs's default properties (Snappy), with dictionaries off for `columns`.
+fn plain_column_properties(columns: &[String]) -> WriterProperties {
+    columns
+        .iter()
+        .fold(WriterProperties::builder().set_compression(Compression::SNAPPY), |b, c| {
+            b.set_column_dictionary_enabled(ColumnPath::from(c.as_str()), false)
+        })
+        .build()
 }
 
 impl Lakehouse {
@@ -56,6 +72,9 @@ impl Lakehouse {
         };
         if options.merge_schema && mode == WriteMode::Append {
             builder = builder.with_schema_mode(SchemaMode::Merge);
+        }
+        if !options.plain_columns.is_empty() {
+            builder = builder.with_writer_properties(plain_column_properties(&options.plain_columns));
         }
         if let Some((app_id, version)) = options.app_transaction {
             let props = CommitProperties::default().with_application_transaction(Transaction::new(app_id, version));

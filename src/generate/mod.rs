@@ -19,11 +19,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
-use cdrlake_catalog::{Lakehouse, WriteMode};
+use cdrlake_catalog::{Lakehouse, WriteMode, WriteOptions};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use crate::contract::bronze_plain_columns;
 use dirt::{Dirt, DirtCounts};
 use fraud::FraudCase;
 use traffic::{generate_day, Counters, DayTables};
@@ -166,14 +167,18 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
         dirt.merge(done.dirt);
         fraud_cases.extend(done.fraud);
         let mode = if day == 0 { WriteMode::Overwrite } else { WriteMode::Append };
+        let mut writes = Vec::new();
         for table in [&mut done.tables.voice, &mut done.tables.sms, &mut done.tables.data, &mut done.tables.probes] {
             let name = table.name;
             let before = rows_written.entry(name).or_default();
             let batch = table.finish(&batch_id, &source, *before)?;
             *before += batch.num_rows() as i64;
             summary.add(name, batch.num_rows() as u64);
-            lakehouse.write_batches("bronze", name, vec![batch], mode).await?;
+            let options = WriteOptions { plain_columns: bronze_plain_columns(name), ..Default::default() };
+            writes.push(lakehouse.write_batches_with("bronze", name, vec![batch], mode, options));
         }
+        // The four tables are independent commits; encoding them together keeps both cores busy.
+        futures::future::try_join_all(writes).await?;
         bar.set_message(format!("{} CDRs", summary.cdrs()));
         bar.inc(1);
     }

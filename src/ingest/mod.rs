@@ -56,6 +56,7 @@ pub async fn ingest_file(lakehouse: &Lakehouse, path: &Path, options: &IngestOpt
     let write = WriteOptions {
         merge_schema: options.allow_new_columns,
         app_transaction: Some((app_id, previous.unwrap_or(0) + 1)),
+        ..Default::default()
     };
     ingest_batch(lakehouse, table, &data, &source.display().to_string(), write).await
 }
@@ -68,6 +69,7 @@ pub async fn ingest_batch(lakehouse: &Lakehouse, table: &str, data: &RecordBatch
     let batch_id = uuid::Uuid::now_v7().to_string();
     let batch = with_metadata(data, &columns, &batch_id, source)?;
     let rows = batch.num_rows();
+    let write = WriteOptions { plain_columns: crate::contract::bronze_plain_columns(table), ..write };
     let committed = lakehouse.write_batches_with("bronze", table, vec![batch], WriteMode::Append, write).await?;
     Ok(Ingested { rows, batch_id, version: committed.version().unwrap_or(0) })
 }
