@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use cdrlake_catalog::{CatalogError, LakehouseCatalog, LazyView, Lakehouse, CATALOG_NAME, SCHEMAS};
 use cdrlake_udfs::rating::destination_zone::{PrefixTable, PrefixTableHandle};
 use datafusion::arrow::array::{Array, AsArray};
@@ -32,7 +32,9 @@ impl Engine {
     /// With `memory_limit` bytes, queries share a memory pool of that size and spill sorts,
     /// joins and aggregations to temporary files beyond it (or fail if they cannot).
     pub async fn with_memory_limit(lakehouse: Arc<Lakehouse>, memory_limit: Option<usize>) -> Result<Self> {
-        let mut config = SessionConfig::new()
+        // DATAFUSION_* environment variables tune the engine (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS).
+        let mut config = SessionConfig::from_env()
+            .context("a DATAFUSION_* environment variable is not a valid DataFusion setting")?
             .with_information_schema(true)
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(CATALOG_NAME, "gold");

@@ -27,55 +27,59 @@ records AS (
     JOIN silver.cdr_record r ON r.cdr_id = t.cdr_id
     WHERE r.reject_code IS NULL AND $since <> arrow_cast(0, 'Timestamp(µs, "UTC")')
 ),
--- Most events are one record: only the others need the (costlier) stitching aggregate.
--- set_id, not cdr_id: DataFusion 55 can push `m.cdr_id IS NULL` into the wrong side of the join
--- when it swaps the join's inputs and both sides name the key alike (seen: every single dropped).
+-- Most events are one record: only the others need the (costlier) stitching. Events are split by
+-- key_hash(cdr_id), an integer (grouping and joining on it is far cheaper than on the text): a
+-- collision only sends a one-record event down the multi-record path, which stitches it alike.
+-- RIGHT SEMI/ANTI build on the small side; an outer join filtered on IS NULL once lost rows to a
+-- DataFusion 55 filter-pushdown bug.
 sets AS (
-    SELECT cdr_id AS set_id FROM records GROUP BY cdr_id HAVING count(*) > 1
+    SELECT key_hash(cdr_id) AS set_hash FROM records GROUP BY key_hash(cdr_id) HAVING count(*) > 1
 ),
 multi AS (
-    SELECT r.* FROM sets m JOIN records r ON r.cdr_id = m.set_id
+    SELECT r.* FROM sets m RIGHT SEMI JOIN records r ON key_hash(r.cdr_id) = m.set_hash
 ),
 single AS (
-    SELECT r.* FROM sets m RIGHT JOIN records r ON r.cdr_id = m.set_id WHERE m.set_id IS NULL
+    SELECT r.* FROM sets m RIGHT ANTI JOIN records r ON key_hash(r.cdr_id) = m.set_hash
 ),
--- "lowest" is the lowest sequence number that arrived, "highest" the highest (ties: arrival order).
+-- "lowest" is the lowest sequence number that arrived, "highest" the highest (ties: arrival order),
+-- each the first row of its event in that order. lag over one ordered stream, not row_number per
+-- event: DataFusion's window is slow with hundreds of thousands of tiny partitions.
 ranked AS (
     SELECT
         *,
-        row_number() OVER (PARTITION BY cdr_id ORDER BY seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS from_lowest,
-        row_number() OVER (PARTITION BY cdr_id ORDER BY seq DESC NULLS LAST, _ingested_at, _batch_id, _row_number) AS from_highest,
-        row_number() OVER (PARTITION BY cdr_id ORDER BY _ingested_at DESC, _batch_id DESC, _row_number DESC) AS from_newest
+        cdr_id IS DISTINCT FROM lag(cdr_id) OVER (ORDER BY cdr_id, seq NULLS FIRST, _ingested_at, _batch_id, _row_number) AS is_lowest,
+        cdr_id IS DISTINCT FROM lag(cdr_id) OVER (ORDER BY cdr_id, seq DESC NULLS LAST, _ingested_at, _batch_id, _row_number) AS is_highest,
+        cdr_id IS DISTINCT FROM lag(cdr_id) OVER (ORDER BY cdr_id, _ingested_at DESC, _batch_id DESC, _row_number DESC) AS is_newest
     FROM multi
 ),
 stitched_sets AS (
     SELECT
         cdr_id,
-        max(CASE WHEN from_lowest = 1 THEN record_type END) AS record_type,
-        max(CASE WHEN from_lowest = 1 THEN service END) AS service,
-        max(CASE WHEN from_lowest = 1 THEN served_msisdn END) AS served_msisdn,
-        max(CASE WHEN from_lowest = 1 THEN other_party END) AS other_party,
-        max(CASE WHEN from_lowest = 1 THEN imsi END) AS imsi,
-        max(CASE WHEN from_lowest = 1 THEN imei END) AS imei,
-        max(CASE WHEN from_lowest = 1 THEN start_time END) AS lowest_start,
+        max(CASE WHEN is_lowest THEN record_type END) AS record_type,
+        max(CASE WHEN is_lowest THEN service END) AS service,
+        max(CASE WHEN is_lowest THEN served_msisdn END) AS served_msisdn,
+        max(CASE WHEN is_lowest THEN other_party END) AS other_party,
+        max(CASE WHEN is_lowest THEN imsi END) AS imsi,
+        max(CASE WHEN is_lowest THEN imei END) AS imei,
+        max(CASE WHEN is_lowest THEN start_time END) AS lowest_start,
         min(start_time) AS earliest_start,
-        max(CASE WHEN from_highest = 1 THEN end_time END) AS highest_end,
+        max(CASE WHEN is_highest THEN end_time END) AS highest_end,
         sum(duration_s) AS duration_s,
         sum(uplink_bytes) AS uplink_bytes,
         sum(downlink_bytes) AS downlink_bytes,
-        max(CASE WHEN from_lowest = 1 THEN cell_id END) AS first_cell_id,
-        max(CASE WHEN from_highest = 1 THEN cell_id END) AS last_cell_id,
-        max(CASE WHEN from_lowest = 1 THEN rat END) AS rat,
-        max(CASE WHEN from_lowest = 1 THEN visited_mccmnc END) AS visited_mccmnc,
-        max(CASE WHEN from_highest = 1 THEN termination_cause END) AS termination_cause,
-        bool_or(from_highest = 1 AND final_cause) AS final_cause,
-        bool_or(from_lowest = 1 AND answered) AS lowest_answered,
+        max(CASE WHEN is_lowest THEN cell_id END) AS first_cell_id,
+        max(CASE WHEN is_highest THEN cell_id END) AS last_cell_id,
+        max(CASE WHEN is_lowest THEN rat END) AS rat,
+        max(CASE WHEN is_lowest THEN visited_mccmnc END) AS visited_mccmnc,
+        max(CASE WHEN is_highest THEN termination_cause END) AS termination_cause,
+        bool_or(is_highest AND final_cause) AS final_cause,
+        bool_or(is_lowest AND answered) AS lowest_answered,
         bool_and(answered) AS all_answered,
         count(*) AS source_record_count,
         count(seq) AS numbered,
         min(seq) AS min_seq,
         max(seq) AS max_seq,
-        max(CASE WHEN from_newest = 1 THEN _batch_id END) AS _batch_id,
+        max(CASE WHEN is_newest THEN _batch_id END) AS _batch_id,
         max(_ingested_at) AS _ingested_at,
         max(mediated_at) AS _mediated_at
     FROM ranked

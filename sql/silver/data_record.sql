@@ -37,11 +37,12 @@ WITH raw AS (
     WHERE _ingested_at > $since
 ),
 -- Duplicates: a row whose key an earlier row of this run has, or an older, already mediated one.
--- Only keys that occur more than once are ranked (a window over every row would be slow).
+-- Only keys that occur more than once are ranked (a window over every row would be slow); they
+-- are found by key_hash (cheaper than grouping the text): a collision only ranks a row alone.
 repeated_keys AS (
-    SELECT pgw_address, charging_id, record_sequence_number
+    SELECT key_hash(pgw_address, charging_id, record_sequence_number) AS key
     FROM raw
-    GROUP BY pgw_address, charging_id, record_sequence_number
+    GROUP BY key_hash(pgw_address, charging_id, record_sequence_number)
     HAVING count(*) > 1
 ),
 repeated_here AS (
@@ -52,7 +53,7 @@ repeated_here AS (
             ORDER BY r._ingested_at, r._batch_id, r._row_number
         ) AS copy
         FROM repeated_keys k
-        JOIN raw r ON k.pgw_address = r.pgw_address AND k.charging_id = r.charging_id AND k.record_sequence_number = r.record_sequence_number
+        JOIN raw r ON k.key = key_hash(r.pgw_address, r.charging_id, r.record_sequence_number)
     ) AS numbered
     WHERE copy > 1
 ),

@@ -33,11 +33,12 @@ WITH raw AS (
     WHERE _ingested_at > $since
 ),
 -- Duplicates: a row whose key an earlier row of this run has, or an older, already mediated one.
--- Only keys that occur more than once are ranked (a window over every row would be slow).
+-- Only keys that occur more than once are ranked (a window over every row would be slow); they
+-- are found by key_hash (cheaper than grouping the text): a collision only ranks a row alone.
 repeated_keys AS (
-    SELECT recording_entity, message_reference, record_type
+    SELECT key_hash(recording_entity, message_reference, record_type) AS key
     FROM raw
-    GROUP BY recording_entity, message_reference, record_type
+    GROUP BY key_hash(recording_entity, message_reference, record_type)
     HAVING count(*) > 1
 ),
 repeated_here AS (
@@ -48,7 +49,7 @@ repeated_here AS (
             ORDER BY r._ingested_at, r._batch_id, r._row_number
         ) AS copy
         FROM repeated_keys k
-        JOIN raw r ON k.recording_entity = r.recording_entity AND k.message_reference = r.message_reference AND k.record_type = r.record_type
+        JOIN raw r ON k.key = key_hash(r.recording_entity, r.message_reference, r.record_type)
     ) AS numbered
     WHERE copy > 1
 ),

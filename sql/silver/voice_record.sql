@@ -42,11 +42,12 @@ WITH raw AS (
     WHERE _ingested_at > $since
 ),
 -- Duplicates: a row whose key an earlier row of this run has, or an older, already mediated one.
--- Only keys that occur more than once are ranked (a window over every row would be slow).
+-- Only keys that occur more than once are ranked (a window over every row would be slow); they
+-- are found by key_hash (cheaper than grouping the text): a collision only ranks a row alone.
 repeated_keys AS (
-    SELECT recording_entity, call_reference, record_type, sequence_number
+    SELECT key_hash(recording_entity, call_reference, record_type, sequence_number) AS key
     FROM raw
-    GROUP BY recording_entity, call_reference, record_type, sequence_number
+    GROUP BY key_hash(recording_entity, call_reference, record_type, sequence_number)
     HAVING count(*) > 1
 ),
 repeated_here AS (
@@ -57,7 +58,7 @@ repeated_here AS (
             ORDER BY r._ingested_at, r._batch_id, r._row_number
         ) AS copy
         FROM repeated_keys k
-        JOIN raw r ON k.recording_entity = r.recording_entity AND k.call_reference = r.call_reference AND k.record_type = r.record_type AND k.sequence_number = r.sequence_number
+        JOIN raw r ON k.key = key_hash(r.recording_entity, r.call_reference, r.record_type, r.sequence_number)
     ) AS numbered
     WHERE copy > 1
 ),

@@ -22,6 +22,7 @@ pub fn all() -> Vec<ScalarUDF> {
         ScalarUDF::new_from_impl(mediation::raw_field::RawField::default()),
         ScalarUDF::new_from_impl(common::to_json::ToJson::default()),
         ScalarUDF::new_from_impl(common::add_seconds::AddSeconds::default()),
+        ScalarUDF::new_from_impl(common::key_hash::KeyHash::default()),
         ScalarUDF::new_from_impl(local_time::local_day_start::LocalDayStart::default()),
         ScalarUDF::new_from_impl(local_time::local_date::LocalDate::default()),
         ScalarUDF::new_from_impl(local_time::local_hour::LocalHour::default()),
