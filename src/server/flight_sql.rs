@@ -1,6 +1,6 @@
 //! `FlightSqlService` for cdrlake. Statement tickets carry the SQL itself and are planned again
-//! in DoGet (nothing is cached between GetFlightInfo and DoGet); prepared statements keep their
-//! SQL and bound parameters under a handle until closed. Results have view types turned into
+//! in DoGet; prepared statements keep their SQL and bound parameters under a handle until closed,
+//! and the plan GetFlightInfo made for the next DoGet (one planning per execution, not two). Results have view types turned into
 //! Utf8/Binary, which every client can read.
 
 use std::collections::HashMap;
@@ -47,6 +47,8 @@ type DoGetStream = Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, St
 struct Prepared {
     sql: String,
     params: Option<Vec<ScalarValue>>,
+    /// Planned by GetFlightInfo for this user and these parameters; taken by the next DoGet.
+    planned: Option<(String, DataFrame)>,
 }
 
 pub struct CdrlakeFlightSql {
@@ -63,8 +65,16 @@ impl CdrlakeFlightSql {
         Self { engine, auth, log, query_timeout, prepared: Mutex::default(), cancels: Arc::default() }
     }
 
-    /// Plans and streams `sql` for the caller, recording it in the query log either way.
-    async fn run<T>(&self, request: &Request<T>, sql: &str, params: Option<&Vec<ScalarValue>>, query_id: &str) -> Result<Response<DoGetStream>, Status> {
+    /// Plans (unless `planned`) and streams `sql` for the caller, recording it in the query log
+    /// either way.
+    async fn run<T>(
+        &self,
+        request: &Request<T>,
+        sql: &str,
+        params: Option<&Vec<ScalarValue>>,
+        planned: Option<DataFrame>,
+        query_id: &str,
+    ) -> Result<Response<DoGetStream>, Status> {
         let flag = self.cancels.flag(query_id);
         if flag.is_cancelled() {
             self.cancels.finished(query_id);
@@ -72,7 +82,11 @@ impl CdrlakeFlightSql {
         }
         let user = self.auth.session(request).map(|s| s.user).unwrap_or_default();
         let running = Running::new(self.log.clone(), &user, sql);
-        match self.plan(request, sql, params).await {
+        let planned = match planned {
+            Some(df) => Ok(df),
+            None => self.plan(request, sql, params).await,
+        };
+        match planned {
             Ok(df) => self.stream(df, running, flag, query_id).await,
             Err(status) => {
                 if let Ok(mut e) = running.error.lock() {
@@ -155,7 +169,7 @@ impl CdrlakeFlightSql {
         self.prepared
             .lock()
             .map_err(|_| Status::internal("prepared statements unavailable"))?
-            .insert(handle.clone(), Prepared { sql, params: None });
+            .insert(handle.clone(), Prepared { sql, params: None, planned: None });
         Ok(handle)
     }
 
@@ -164,6 +178,14 @@ impl CdrlakeFlightSql {
         let map = self.prepared.lock().map_err(|_| Status::internal("prepared statements unavailable"))?;
         let p = map.get(&handle).ok_or_else(|| Status::not_found(format!("no prepared statement {handle} (closed?)")))?;
         Ok((p.sql.clone(), p.params.clone()))
+    }
+
+    /// The plan GetFlightInfo made for `handle`, if `user` made it (another user plans again,
+    /// so their role is checked).
+    fn take_planned(&self, handle: &str, user: &str) -> Result<Option<DataFrame>, Status> {
+        let mut map = self.prepared.lock().map_err(|_| Status::internal("prepared statements unavailable"))?;
+        let planned = map.get_mut(handle).and_then(|p| p.planned.take());
+        Ok(planned.filter(|(by, _)| by == user).map(|(_, df)| df))
     }
 
     async fn stream(&self, df: DataFrame, running: Arc<Running>, flag: Arc<CancelFlag>, query_id: &str) -> Result<Response<DoGetStream>, Status> {
@@ -326,7 +348,7 @@ impl FlightSqlService for CdrlakeFlightSql {
         if let Some(write) = parse_write(&sql)? {
             return self.write_as_result(&request, &sql, &write).await;
         }
-        self.run(&request, &sql, None, &id).await
+        self.run(&request, &sql, None, None, &id).await
     }
 
     async fn do_action_create_prepared_statement(
@@ -381,6 +403,7 @@ impl FlightSqlService for CdrlakeFlightSql {
         let mut map = self.prepared.lock().map_err(|_| Status::internal("prepared statements unavailable"))?;
         let prepared = map.get_mut(&handle).ok_or_else(|| Status::not_found(format!("no prepared statement {handle}")))?;
         prepared.params = params;
+        prepared.planned = None;
         Ok(DoPutPreparedStatementResult { prepared_statement_handle: Some(query.prepared_statement_handle) })
     }
 
@@ -395,8 +418,14 @@ impl FlightSqlService for CdrlakeFlightSql {
             return Ok(Response::new(info(&write_result_schema(), ticket)?));
         }
         let df = self.plan(&request, &sql, params.as_ref()).await?;
-        self.cancels.register(&String::from_utf8_lossy(&cmd.prepared_statement_handle));
-        Ok(Response::new(info(&plain_schema(df.schema().as_arrow()), ticket)?))
+        let handle = String::from_utf8_lossy(&cmd.prepared_statement_handle).into_owned();
+        let schema = plain_schema(df.schema().as_arrow());
+        let user = self.auth.session(&request)?.user;
+        if let Some(p) = self.prepared.lock().map_err(|_| Status::internal("prepared statements unavailable"))?.get_mut(&handle) {
+            p.planned = Some((user, df));
+        }
+        self.cancels.register(&handle);
+        Ok(Response::new(info(&schema, ticket)?))
     }
 
     async fn do_get_prepared_statement(&self, cmd: CommandPreparedStatementQuery, request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
@@ -404,7 +433,9 @@ impl FlightSqlService for CdrlakeFlightSql {
         if let Some(write) = parse_write(&sql)? {
             return self.write_as_result(&request, &sql, &write).await;
         }
-        self.run(&request, &sql, params.as_ref(), &String::from_utf8_lossy(&cmd.prepared_statement_handle)).await
+        let handle = String::from_utf8_lossy(&cmd.prepared_statement_handle).into_owned();
+        let planned = self.take_planned(&handle, &self.auth.session(&request)?.user)?;
+        self.run(&request, &sql, params.as_ref(), planned, &handle).await
     }
 
     /// CancelQuery (Flight SQL's, deprecated in favour of CancelFlightInfo, which ADBC uses).

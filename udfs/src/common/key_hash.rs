@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Int64Array};
 use datafusion::arrow::buffer::{NullBuffer, ScalarBuffer};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::hash_utils::{create_hashes, RandomState};
 use datafusion::common::Result;
@@ -28,8 +29,18 @@ impl Default for KeyHash {
 /// Hashes of the rows of `arrays` (equal lengths); null where any of them is null.
 pub fn key_hashes(arrays: &[ArrayRef]) -> Result<Int64Array> {
     let rows = arrays.first().map_or(0, |a| a.len());
+    // Text hashes differently as Utf8 and as Utf8View: hash one form, so a key read from Delta
+    // (views) matches the same key typed in SQL or built by a function (plain text).
+    let arrays = arrays
+        .iter()
+        .map(|a| match a.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 => cast(a, &DataType::Utf8View),
+            DataType::Binary | DataType::LargeBinary => cast(a, &DataType::BinaryView),
+            _ => Ok(a.clone()),
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     let mut hashes = vec![0u64; rows];
-    create_hashes(arrays, &RandomState::with_seed(0), &mut hashes)?;
+    create_hashes(&arrays, &RandomState::with_seed(0), &mut hashes)?;
     let values: ScalarBuffer<i64> = hashes.into_iter().map(|h| h as i64).collect();
     let nulls = arrays.iter().fold(None, |acc: Option<NullBuffer>, a| NullBuffer::union(acc.as_ref(), a.logical_nulls().as_ref()));
     Ok(Int64Array::new(values, nulls.filter(|n| n.null_count() > 0)))
