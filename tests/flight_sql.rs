@@ -76,6 +76,12 @@ async fn queries_prepared_statements_and_metadata() {
     let info = prepared.execute().await.unwrap();
     let batches = fetch(&mut client, info).await;
     assert_eq!(batches[0].column(0).as_primitive::<Int64Type>().value(0), 2, "durations 62 and 63");
+    // Re-bound, the handle runs with the new value: the plan GetFlightInfo kept is not reused.
+    let params = RecordBatch::try_new(Arc::new(Schema::new(vec![Field::new("$1", DataType::Int64, true)])), vec![Arc::new(Int64Array::from(vec![62]))]).unwrap();
+    prepared.set_parameters(params).unwrap();
+    let info = prepared.execute().await.unwrap();
+    let batches = fetch(&mut client, info).await;
+    assert_eq!(batches[0].column(0).as_primitive::<Int64Type>().value(0), 1, "duration 63 only");
     prepared.close().await.unwrap();
 
     let info = client.get_sql_info(vec![SqlInfo::FlightSqlServerName, SqlInfo::SqlIdentifierQuoteChar]).await.unwrap();
