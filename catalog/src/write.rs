@@ -30,7 +30,7 @@ pub struct WriteOptions {
     /// so a writer can later ask whether it already wrote something (idempotent ingest).
     pub app_transaction: Option<(String, i64)>,
     /// Columns written without a Parquet dictionary: for mostly unique values (timestamps, ids)
-    /// a dictionary is built, overflows and is dropped, which only costs encoding time.
+    /// a dictionary saves no space and hashing every value into it costs encoding time.
     pub plain_columns: Vec<String>,
 }
 

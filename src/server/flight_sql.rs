@@ -1,11 +1,11 @@
 //! `FlightSqlService` for cdrlake. Statement tickets carry the SQL itself and are planned again
 //! in DoGet; prepared statements keep their SQL and bound parameters under a handle until closed,
-//! and the plan GetFlightInfo made for the next DoGet (one planning per execution, not two). Results have view types turned into
-//! Utf8/Binary, which every client can read.
+//! and the plan GetFlightInfo made for the next DoGet (one planning per execution, not two).
+//! Results have view types turned into Utf8/Binary, which every client can read.
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::ipc::writer::IpcWriteOptions;
@@ -163,19 +163,20 @@ impl CdrlakeFlightSql {
         Ok(one_batch(schema, batch))
     }
 
+    fn prepared_map(&self) -> Result<MutexGuard<'_, HashMap<String, Prepared>>, Status> {
+        self.prepared.lock().map_err(|_| Status::internal("prepared statements unavailable"))
+    }
+
     /// Keeps `sql` under a new handle until the client closes it.
     fn store_prepared(&self, sql: String) -> Result<String, Status> {
         let handle = uuid::Uuid::now_v7().to_string();
-        self.prepared
-            .lock()
-            .map_err(|_| Status::internal("prepared statements unavailable"))?
-            .insert(handle.clone(), Prepared { sql, params: None, planned: None });
+        self.prepared_map()?.insert(handle.clone(), Prepared { sql, params: None, planned: None });
         Ok(handle)
     }
 
     fn prepared(&self, handle: &[u8]) -> Result<(String, Option<Vec<ScalarValue>>), Status> {
         let handle = String::from_utf8_lossy(handle).into_owned();
-        let map = self.prepared.lock().map_err(|_| Status::internal("prepared statements unavailable"))?;
+        let map = self.prepared_map()?;
         let p = map.get(&handle).ok_or_else(|| Status::not_found(format!("no prepared statement {handle} (closed?)")))?;
         Ok((p.sql.clone(), p.params.clone()))
     }
@@ -183,7 +184,7 @@ impl CdrlakeFlightSql {
     /// The plan GetFlightInfo made for `handle`, if `user` made it (another user plans again,
     /// so their role is checked).
     fn take_planned(&self, handle: &str, user: &str) -> Result<Option<DataFrame>, Status> {
-        let mut map = self.prepared.lock().map_err(|_| Status::internal("prepared statements unavailable"))?;
+        let mut map = self.prepared_map()?;
         let planned = map.get_mut(handle).and_then(|p| p.planned.take());
         Ok(planned.filter(|(by, _)| by == user).map(|(_, df)| df))
     }
@@ -400,7 +401,7 @@ impl FlightSqlService for CdrlakeFlightSql {
             None => None,
         };
         let handle = String::from_utf8_lossy(&query.prepared_statement_handle).into_owned();
-        let mut map = self.prepared.lock().map_err(|_| Status::internal("prepared statements unavailable"))?;
+        let mut map = self.prepared_map()?;
         let prepared = map.get_mut(&handle).ok_or_else(|| Status::not_found(format!("no prepared statement {handle}")))?;
         prepared.params = params;
         prepared.planned = None;
@@ -421,7 +422,7 @@ impl FlightSqlService for CdrlakeFlightSql {
         let handle = String::from_utf8_lossy(&cmd.prepared_statement_handle).into_owned();
         let schema = plain_schema(df.schema().as_arrow());
         let user = self.auth.session(&request)?.user;
-        if let Some(p) = self.prepared.lock().map_err(|_| Status::internal("prepared statements unavailable"))?.get_mut(&handle) {
+        if let Some(p) = self.prepared_map()?.get_mut(&handle) {
             p.planned = Some((user, df));
         }
         self.cancels.register(&handle);
@@ -481,7 +482,7 @@ impl FlightSqlService for CdrlakeFlightSql {
 
     async fn do_action_close_prepared_statement(&self, query: ActionClosePreparedStatementRequest, _request: Request<Action>) -> Result<(), Status> {
         let handle = String::from_utf8_lossy(&query.prepared_statement_handle).into_owned();
-        self.prepared.lock().map_err(|_| Status::internal("prepared statements unavailable"))?.remove(&handle);
+        self.prepared_map()?.remove(&handle);
         Ok(())
     }
 
