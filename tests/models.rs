@@ -309,3 +309,40 @@ fn system_tables_accept_nulls_after_a_first_run_without_any() {
     let runs = f.csv("SELECT model, status, rows IS NULL AS no_rows, error IS NULL AS no_error FROM system.model_runs ORDER BY started_at");
     assert_eq!(runs, "model,status,no_rows,no_error\ngold.top_callers,success,false,true\nsilver.calls_clean,success,true,true\ngold.bad,error,true,false\n");
 }
+
+/// The dictionary-encoded state of `column` in every Parquet file of a table directory.
+fn dictionary_use(table_dir: &Path, column: &str) -> Vec<bool> {
+    std::fs::read_dir(table_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .map(|p| {
+            let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&p).unwrap()).unwrap();
+            let meta = parquet::file::reader::FileReader::metadata(&reader);
+            let index = meta.file_metadata().schema_descr().columns().iter().position(|c| c.name() == column).unwrap();
+            meta.row_groups().iter().any(|rg| rg.column(index).dictionary_page_offset().is_some())
+        })
+        .collect()
+}
+
+#[test]
+fn no_dictionary_columns_are_written_plain_and_an_unknown_one_is_an_error() {
+    let f = Fixture::new();
+    let model = f.cwd().join("sql/silver/calls_rated.sql");
+    let text = std::fs::read_to_string(&model).unwrap();
+    f.write("sql/silver/calls_rated.sql", &text.replacen("-- @unique_key: call_id\n", "-- @unique_key: call_id\n-- @no_dictionary: call_id\n", 1));
+    f.ok(&["run", "--select", "+silver.calls_rated"]);
+    f.append(6..9, 3);
+    f.ok(&["run", "--select", "silver.calls_rated"]);
+    let table = f.cwd().join("lakehouse/silver/calls_rated");
+    let plain = dictionary_use(&table, "call_id");
+    assert!(plain.len() >= 2 && plain.iter().all(|d| !d), "build and merge files write call_id plain: {plain:?}");
+    assert!(dictionary_use(&table, "zone").iter().all(|d| *d), "other columns keep their dictionary");
+
+    let v = f.version("silver.calls_rated");
+    f.write("sql/silver/calls_rated.sql", &text.replacen("-- @unique_key: call_id\n", "-- @unique_key: call_id\n-- @no_dictionary: call_idd\n", 1));
+    let out = f.run(&["run", "--select", "silver.calls_rated", "--full-refresh"]);
+    assert!(!out.status.success());
+    assert!(stdout(&out).contains("@no_dictionary names 'call_idd'") || common::stderr(&out).contains("@no_dictionary names 'call_idd'"), "{}{}", stdout(&out), common::stderr(&out));
+    assert_eq!(f.version("silver.calls_rated"), v, "the table is unchanged");
+}

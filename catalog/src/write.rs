@@ -35,7 +35,7 @@ pub struct WriteOptions {
 }
 
 /// delta-rs's default properties (Snappy), with dictionaries off for `columns`.
-fn plain_column_properties(columns: &[String]) -> WriterProperties {
+pub fn plain_column_properties(columns: &[String]) -> WriterProperties {
     columns
         .iter()
         .fold(WriterProperties::builder().set_compression(Compression::SNAPPY), |b, c| {

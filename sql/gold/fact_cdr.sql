@@ -1,6 +1,7 @@
 -- The CDR fact of the star schema: one row per gold.rated_cdr row, joined to the customer version
 -- valid at its start (SCD2), with its local date and hour. Measures as rated; no MSISDN.
 -- @materialized: table
+-- @no_dictionary: cdr_id, start_time, volume_bytes
 -- @test: unique(cdr_id)
 -- @test: not_null(cdr_id, date, hour, service, start_time, charge)
 -- @test: expression(charge >= 0)

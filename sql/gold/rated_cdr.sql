@@ -4,6 +4,7 @@
 -- Rebuilt from silver on every run, so CDRs without a subscriber (E006) or rate (E007) are
 -- re-rated once the CRM row or tariff arrives.
 -- @materialized: table
+-- @no_dictionary: cdr_id, start_time, volume_bytes
 -- @test: unique(cdr_id)
 -- @test: not_null(cdr_id, billing_period, record_type, service, band, roaming, start_time, allowance_units_used, chargeable_units, charge, rating_status)
 -- @test: accepted_values(rating_status, 'RATED', 'ZERO', 'UNRATED')

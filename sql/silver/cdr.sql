@@ -5,6 +5,7 @@
 -- @materialized: incremental
 -- @unique_key: cdr_id
 -- @watermark: _mediated_at
+-- @no_dictionary: cdr_id, other_party, start_time, end_time, uplink_bytes, downlink_bytes, volume_bytes, _ingested_at
 -- @test: unique(cdr_id)
 -- @test: not_null(cdr_id, record_type, service, served_msisdn, start_time, end_time, rat, roaming, answered, quality_flags, source_record_count)
 -- @test: accepted_values(service, 'VOICE', 'SMS', 'DATA')

@@ -3,6 +3,7 @@
 -- @materialized: incremental
 -- @unique_key: _batch_id, _row_number
 -- @on_existing_key: keep
+-- @no_dictionary: _row_number, _ingested_at, cdr_id, other_party, start_time, end_time, uplink_bytes, downlink_bytes
 -- @watermark: _ingested_at
 -- @lookback: 2 days
 WITH raw AS (
@@ -141,7 +142,8 @@ SELECT
     c.cause_for_rec_closing IN ('0', '4') AS final_cause,
     true AS answered,
     c.reject_code,
-    c.reject_code || ': ' || CASE c.reject_code
+    -- Only for rejected rows: a CASE evaluated on every row copies the rows left for each branch.
+    CASE WHEN c.reject_code IS NOT NULL THEN c.reject_code || ': ' || CASE c.reject_code
         WHEN 'E005' THEN 'duplicate of an earlier data_cdr row with pgw_address ''' || c.pgw_address || ''', charging_id ''' || c.charging_id || ''', record_sequence_number ''' || c.record_sequence_number || ''''
         WHEN 'E008' THEN CASE
             WHEN c.seq IS NULL THEN 'record_sequence_number ''' || c.record_sequence_number || ''' is not a non-negative integer'
@@ -154,6 +156,6 @@ SELECT
             ELSE 'record_opening_time ''' || c.record_opening_time || ''' is more than 15 minutes after _ingested_at ' || CAST(c._ingested_at AS VARCHAR) END
         WHEN 'E001' THEN 'served_msisdn is empty and no subscriber has served_imsi ''' || c.served_imsi || ''' at the session time'
         WHEN 'E003' THEN 'served_msisdn ''' || c.served_msisdn || ''' is not a Moroccan E.164 number'
-    END AS reject_reason,
+    END END AS reject_reason,
     CASE WHEN c.reject_code IS NOT NULL THEN to_json(c.bronze_row) END AS record_json
 FROM checked c

@@ -3,6 +3,7 @@
 -- @materialized: incremental
 -- @unique_key: _batch_id, _row_number
 -- @on_existing_key: keep
+-- @no_dictionary: _row_number, _ingested_at, cdr_id, other_party, start_time, end_time, uplink_bytes, downlink_bytes
 -- @watermark: _ingested_at
 -- @lookback: 2 days
 WITH raw AS (
@@ -136,7 +137,8 @@ SELECT
     true AS final_cause,
     c.sms_result = '0' AS answered,
     c.reject_code,
-    c.reject_code || ': ' || CASE c.reject_code
+    -- Only for rejected rows: a CASE evaluated on every row copies the rows left for each branch.
+    CASE WHEN c.reject_code IS NOT NULL THEN c.reject_code || ': ' || CASE c.reject_code
         WHEN 'E005' THEN 'duplicate of an earlier sms_cdr row with recording_entity ''' || c.recording_entity || ''', message_reference ''' || c.message_reference || ''', record_type ''' || c.record_type || ''''
         WHEN 'E009' THEN 'unknown record_type ''' || c.record_type || ''' (expected SMS_MO or SMS_MT)'
         WHEN 'E002' THEN CASE
@@ -148,7 +150,7 @@ SELECT
             THEN 'served_msisdn ''' || c.served_msisdn || ''' is not a Moroccan E.164 number'
             ELSE 'other_party ''' || c.other_party || ''' is not a phone number' END
         WHEN 'E004' THEN 'self SMS: other_party ''' || c.other_party || ''' is served_msisdn ' || c.served
-    END AS reject_reason,
+    END END AS reject_reason,
     CASE WHEN c.reject_code IS NOT NULL THEN to_json(c.bronze_row) END AS record_json
 FROM bronze.cell cell
 RIGHT JOIN checked c ON cell.cell_id = c.cell_id

@@ -5,6 +5,7 @@
 -- @materialized: incremental
 -- @unique_key: _batch_id, _row_number
 -- @on_existing_key: keep
+-- @no_dictionary: _row_number, _ingested_at, cdr_id, other_party, start_time, end_time, uplink_bytes, downlink_bytes
 -- @watermark: _ingested_at
 -- @lookback: 2 days
 WITH raw AS (
@@ -165,7 +166,8 @@ SELECT
     c.cause_for_term IN ('0', '3', '4') AS final_cause,
     c.answer_time <> '' AS answered,
     c.reject_code,
-    c.reject_code || ': ' || CASE c.reject_code
+    -- Only for rejected rows: a CASE evaluated on every row copies the rows left for each branch.
+    CASE WHEN c.reject_code IS NOT NULL THEN c.reject_code || ': ' || CASE c.reject_code
         WHEN 'E005' THEN 'duplicate of an earlier voice_cdr row with recording_entity ''' || c.recording_entity || ''', call_reference ''' || c.call_reference || ''', record_type ''' || c.record_type || ''', sequence_number ''' || c.sequence_number || ''''
         WHEN 'E009' THEN 'unknown record_type ''' || c.record_type || ''' (expected MOC or MTC)'
         WHEN 'E008' THEN CASE WHEN c.duration_s <> '' AND c.duration IS NULL
@@ -184,7 +186,7 @@ SELECT
             THEN 'served_msisdn ''' || c.served_msisdn || ''' is not a Moroccan E.164 number'
             ELSE 'other_party ''' || c.other_party || ''' is not a phone number' END
         WHEN 'E004' THEN 'self call: other_party ''' || c.other_party || ''' is served_msisdn ' || c.served
-    END AS reject_reason,
+    END END AS reject_reason,
     CASE WHEN c.reject_code IS NOT NULL THEN to_json(c.bronze_row) END AS record_json
 FROM bronze.cell cell
 RIGHT JOIN checked c ON cell.cell_id = c.cell_id

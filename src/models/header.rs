@@ -54,6 +54,9 @@ pub struct Header {
     pub materialized: Materialization,
     pub unique_key: Vec<String>,
     pub partition_by: Vec<String>,
+    /// Columns written without a Parquet dictionary: mostly unique values (ids, timestamps, byte
+    /// counts), where a dictionary overflows its page and only costs encoding time.
+    pub no_dictionary: Vec<String>,
     /// Output column whose maximum (minus `lookback`) is bound to `$since` on incremental runs.
     pub watermark: Option<String>,
     /// A SQL interval, e.g. `2 hours`.
@@ -100,6 +103,7 @@ pub fn parse(sql: &str) -> Result<Header> {
             }
             "unique_key" => h.unique_key = list(value),
             "partition_by" => h.partition_by = list(value),
+            "no_dictionary" => h.no_dictionary = list(value),
             "watermark" => h.watermark = Some(value.to_string()),
             "lookback" => h.lookback = Some(value.to_string()),
             "on_existing_key" => {
@@ -119,7 +123,7 @@ pub fn parse(sql: &str) -> Result<Header> {
                 })
             }
             other => bail!(
-                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, watermark, lookback, on_existing_key, test, warn, severity)"
+                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, no_dictionary, watermark, lookback, on_existing_key, test, warn, severity)"
             ),
         }
     }
@@ -143,6 +147,7 @@ mod tests {
         let h = parse(sql).unwrap();
         assert_eq!(h.materialized, Materialization::Incremental);
         assert_eq!(h.unique_key, vec!["cdr_id"]);
+        assert_eq!(parse("-- @no_dictionary: cdr_id, start_time\nSELECT 1").unwrap().no_dictionary, vec!["cdr_id", "start_time"]);
         assert_eq!(h.lookback.as_deref(), Some("1 hour"));
         assert_eq!(h.on_existing_key, OnExistingKey::Update);
         assert_eq!(parse("-- @on_existing_key: keep\nSELECT 1").unwrap().on_existing_key, OnExistingKey::Keep);

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use cdrlake_catalog::{CatalogError, WriteMode};
 use datafusion::common::{Column, ParamValues, ScalarValue};
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
 use datafusion::catalog::Session;
 use datafusion::prelude::{col, DataFrame, Expr};
+use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::SaveMode;
 
 use datafusion::catalog::{SchemaProvider, TableProvider};
@@ -122,6 +123,9 @@ async fn overwrite(engine: &Engine, model: &Model, df: DataFrame) -> Result<Buil
     if !model.header.description.is_empty() {
         write = write.with_description(model.header.description.clone());
     }
+    if let Some(properties) = writer_properties(model, df.schema().as_arrow())? {
+        write = write.with_writer_properties(properties);
+    }
     let table = write.await.map_err(|e| CatalogError::delta(&model.name, e))?;
     let info = engine.lakehouse().table_info(&model.schema, &model.table).await?;
     Ok(Built { rows: info.rows, version: table.version(), note: None })
@@ -179,6 +183,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         return Ok(Built { rows: Some(0), version: target.version(), note: Some("no new or changed rows".into()) });
     }
     let source = engine.ctx().read_batches(batches)?;
+    let schema = source.schema().as_arrow().clone();
     let names: Vec<String> = source.schema().fields().iter().map(|f| f.name().clone()).collect();
     let on = model
         .header
@@ -189,6 +194,9 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         .context("unique_key is empty")?;
     let state: Arc<dyn Session> = Arc::new(engine.ctx().state());
     let mut merge = target.merge(source, on).with_source_alias("source").with_target_alias("target").with_session_state(state);
+    if let Some(properties) = writer_properties(model, &schema)? {
+        merge = merge.with_writer_properties(properties);
+    }
     if model.header.on_existing_key == OnExistingKey::Update {
         merge = merge.when_matched_update(|u| names.iter().fold(u, |u, n| u.update(n.as_str(), qualified("source", n))))?;
     }
@@ -202,6 +210,15 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         version: table.version(),
         note: Some(format!("{} inserted, {} updated", metrics.num_target_rows_inserted, metrics.num_target_rows_updated)),
     })
+}
+
+/// The model's `@no_dictionary` columns as Parquet writer properties (none: delta-rs's defaults).
+fn writer_properties(model: &Model, schema: &Schema) -> Result<Option<WriterProperties>> {
+    let columns = &model.header.no_dictionary;
+    if let Some(unknown) = columns.iter().find(|c| schema.field_with_name(c).is_err()) {
+        bail!("{}: @no_dictionary names '{unknown}', which is not a column of the model", model.name);
+    }
+    Ok((!columns.is_empty()).then(|| cdrlake_catalog::plain_column_properties(columns)))
 }
 
 fn qualified(relation: &str, column: &str) -> Expr {
