@@ -82,18 +82,24 @@ allowance_kind AS (
 ),
 period_plan AS (
     -- The plan active at the customer's first active moment in the period gives the allowances.
+    -- Computed for every customer and billing period of the CDRs (it does not depend on which CDRs
+    -- a customer has): reading the rated rows here would compute all of the above twice.
     SELECT
         p.customer,
         p.billing_period,
         first_value(s.plan_id ORDER BY greatest(s.valid_from, p.period_start), s.version) AS allowance_plan
     FROM (
-        SELECT DISTINCT
-            customer,
-            billing_period,
-            local_day_start(CAST(billing_period || '-01' AS DATE)) AS period_start,
-            local_day_start(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month') AS period_end
-        FROM allowance_kind
-        WHERE allowance IS NOT NULL
+        SELECT
+            c.customer_id AS customer,
+            m.billing_period,
+            local_day_start(CAST(m.billing_period || '-01' AS DATE)) AS period_start,
+            local_day_start(CAST(m.billing_period || '-01' AS DATE) + INTERVAL '1 month') AS period_end
+        FROM (SELECT DISTINCT customer_id FROM silver.subscriber) c
+        -- Periods of distinct minutes: every time zone offset is whole minutes.
+        CROSS JOIN (
+            SELECT DISTINCT billing_period(minute) AS billing_period
+            FROM (SELECT DISTINCT date_trunc('minute', start_time) AS minute FROM silver.cdr) AS minutes
+        ) m
     ) p
     JOIN silver.subscriber s
       ON s.customer_id = p.customer
