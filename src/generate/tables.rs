@@ -39,10 +39,19 @@ impl TextTable {
     }
 
     /// The rows so far as one batch with metadata, numbered from `rows_before + 1`; the builder
-    /// starts over.
+    /// starts over, sized for a batch like this one (growing a buffer copies it).
     pub fn finish(&mut self, batch_id: &str, source: &str, rows_before: i64) -> Result<RecordBatch> {
         let mut fields: Vec<Field> = self.columns.iter().map(|c| Field::new(*c, DataType::Utf8, true)).collect();
-        let mut arrays: Vec<ArrayRef> = self.builders.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+        let rows = self.len() + self.len() / 8;
+        let mut arrays: Vec<ArrayRef> = self
+            .builders
+            .iter_mut()
+            .map(|b| {
+                let bytes = b.values_slice().len();
+                std::mem::replace(b, StringBuilder::with_capacity(rows, bytes + bytes / 8)).finish()
+            })
+            .map(|a| Arc::new(a) as ArrayRef)
+            .collect();
         for (field, array) in metadata_columns(batch_id, source, rows_before, std::mem::take(&mut self.ingested_at)) {
             fields.push(field);
             arrays.push(array);

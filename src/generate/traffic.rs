@@ -390,28 +390,37 @@ fn partial_order(dirt: &mut Dirt, rng: &mut Stream, table: &'static str, parts: 
 
 fn probes(world: &World, seed: u64, date: NaiveDate, day: u32, out: &mut DayTables) {
     let peak = DIURNAL.iter().cloned().fold(0.0, f64::max);
+    // The day's 5-minute slots, with their text, once for all cells.
+    let slots: Vec<(u32, DateTime<Utc>, String)> = (0..288u32)
+        .filter_map(|slot| {
+            let naive = date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(slot * 300, 0).expect("in range"));
+            let at = Casablanca.from_local_datetime(&naive).earliest()?.with_timezone(&Utc);
+            Some((slot, at, iso(at)))
+        })
+        .collect();
+    // One buffer for the five measures of a row; `ends` marks where each stops.
+    let mut text = String::with_capacity(64);
+    let mut ends = [0usize; 5];
     for (i, cell) in world.cells.iter().enumerate() {
         let mut rng = stream(seed, PURPOSE_PROBES, (u64::from(day) << 32) | i as u64);
         let load = 0.5 + rng.random::<f64>();
-        for slot in 0..288u32 {
-            let naive = date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(slot * 300, 0).expect("in range"));
-            let Some(at) = Casablanca.from_local_datetime(&naive).earliest() else { continue };
-            let at = at.with_timezone(&Utc);
+        for (slot, at, time) in &slots {
             let curve = DIURNAL[(slot / 12) as usize] / peak;
             let prb = (100.0 * curve * load * 0.7 + 5.0 * rng.random::<f64>()).min(100.0);
             let users = (cell.capacity_erlang * curve * load * 2.0) as u32 + rng.random_range(0..5);
-            let values = [
-                format!("{prb:.1}"),
-                users.to_string(),
-                format!("{:.1}", 150.0 * (1.0 - prb / 130.0) + 10.0 * rng.random::<f64>()),
-                format!("{:.1}", 15.0 + 40.0 * prb / 100.0 + 5.0 * rng.random::<f64>()),
-                format!("{:.2}", 0.05 + 0.5 * (prb / 100.0).powi(3) * rng.random::<f64>()),
-            ];
-            let time = iso(at);
-            out.probes.push(
-                &[Some(&cell.cell_id), Some(&time), Some(&values[0]), Some(&values[1]), Some(&values[2]), Some(&values[3]), Some(&values[4])],
-                delivery(&mut rng, at),
-            );
+            text.clear();
+            let _ = write!(text, "{prb:.1}");
+            ends[0] = text.len();
+            let _ = write!(text, "{users}");
+            ends[1] = text.len();
+            let _ = write!(text, "{:.1}", 150.0 * (1.0 - prb / 130.0) + 10.0 * rng.random::<f64>());
+            ends[2] = text.len();
+            let _ = write!(text, "{:.1}", 15.0 + 40.0 * prb / 100.0 + 5.0 * rng.random::<f64>());
+            ends[3] = text.len();
+            let _ = write!(text, "{:.2}", 0.05 + 0.5 * (prb / 100.0).powi(3) * rng.random::<f64>());
+            ends[4] = text.len();
+            let field = |k: usize| Some(&text[if k == 0 { 0 } else { ends[k - 1] }..ends[k]]);
+            out.probes.push(&[Some(&cell.cell_id), Some(time), field(0), field(1), field(2), field(3), field(4)], delivery(&mut rng, *at));
         }
     }
 }
