@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
 use chrono::Utc;
+use futures::StreamExt;
 
 use super::dag::Dag;
 use super::header::{Severity, TestSpec};
@@ -139,42 +140,41 @@ pub fn by_node(project: &Project, dag: &Dag, order: &[String]) -> Result<BTreeMa
 /// Runs `tests`. Returns the results and the number of failures that count (failed with
 /// severity error, or could not run).
 pub async fn check(engine: &Engine, tests: &[DataTest], run_id: &str) -> (Vec<TestResult>, usize) {
-    let mut results = Vec::new();
-    let mut failures = 0;
-    for t in tests {
-        let count_sql = format!("SELECT count(*) FROM (\n{}\n) failing", t.sql);
-        let outcome = engine.sql(&count_sql).await;
-        let severity = match t.severity {
-            Severity::Error => "error",
-            Severity::Warn => "warn",
-        };
-        let (status, failing_rows, message) = match outcome {
-            Ok(b) => {
-                let n = b[0].column(0).as_primitive::<Int64Type>().value(0) as u64;
-                let status = match (n, t.severity) {
-                    (0, _) => "pass",
-                    (_, Severity::Warn) => "warn",
-                    (_, Severity::Error) => "fail",
-                };
-                (status, Some(n), None)
-            }
-            Err(e) => ("error", None, Some(crate::cli::one_line(&e))),
-        };
-        if matches!(status, "fail" | "error") {
-            failures += 1;
-        }
-        results.push(TestResult {
-            run_id: run_id.to_string(),
-            test: t.name.clone(),
-            model: t.model.clone(),
-            status: status.to_string(),
-            failing_rows,
-            checked_at: Utc::now(),
-            severity: severity.to_string(),
-            message,
-        });
-    }
+    // Two at a time: most tests are one scan and a count, which alone keeps one core busy.
+    let results: Vec<TestResult> = futures::stream::iter(tests).map(|t| check_one(engine, t, run_id)).buffered(2).collect().await;
+    let failures = results.iter().filter(|r| matches!(r.status.as_str(), "fail" | "error")).count();
     (results, failures)
+}
+
+async fn check_one(engine: &Engine, t: &DataTest, run_id: &str) -> TestResult {
+    let count_sql = format!("SELECT count(*) FROM (\n{}\n) failing", t.sql);
+    let outcome = engine.sql(&count_sql).await;
+    let severity = match t.severity {
+        Severity::Error => "error",
+        Severity::Warn => "warn",
+    };
+    let (status, failing_rows, message) = match outcome {
+        Ok(b) => {
+            let n = b[0].column(0).as_primitive::<Int64Type>().value(0) as u64;
+            let status = match (n, t.severity) {
+                (0, _) => "pass",
+                (_, Severity::Warn) => "warn",
+                (_, Severity::Error) => "fail",
+            };
+            (status, Some(n), None)
+        }
+        Err(e) => ("error", None, Some(crate::cli::one_line(&e))),
+    };
+    TestResult {
+        run_id: run_id.to_string(),
+        test: t.name.clone(),
+        model: t.model.clone(),
+        status: status.to_string(),
+        failing_rows,
+        checked_at: Utc::now(),
+        severity: severity.to_string(),
+        message,
+    }
 }
 
 /// `cdrlake test`: runs `tests`, prints a report, records results. Returns the number of
