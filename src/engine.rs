@@ -133,6 +133,7 @@ impl Engine {
     /// Plans one SQL statement. Unknown catalogs and schemas are named before DataFusion
     /// would report them as a missing table.
     pub async fn dataframe(&self, sql: &str) -> Result<DataFrame> {
+        let sql = &crate::placeholders::number_question_marks(sql);
         let state = self.ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
         let statement = state.sql_to_statement(sql, &dialect)?;

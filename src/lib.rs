@@ -10,6 +10,7 @@ pub mod generate;
 pub mod ingest;
 pub mod models;
 pub mod output;
+pub mod placeholders;
 pub mod s3_server;
 pub mod server;
 pub mod sql_write;

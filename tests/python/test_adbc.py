@@ -26,6 +26,15 @@ def test_prepared_statement_with_parameters(conn):
         assert cur.fetchone() == (1,)
 
 
+def test_question_mark_parameters_as_the_db_api_writes_them(conn):
+    # adbc_driver_flightsql.dbapi.paramstyle is "qmark"; JDBC's PreparedStatement uses `?` too.
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) AS n FROM bronze.tariff_rate WHERE zone = ? AND service <> ?", parameters=("ROAMING", "?"))
+        assert cur.fetchone() == (4,)
+        cur.execute("SELECT count(*) AS n, '?' AS mark FROM bronze.tariff_rate WHERE zone = ?", parameters=("HOME",))
+        assert cur.fetchone() == (1, "?")
+
+
 def test_arrow_fetch_of_generated_cdrs(conn):
     with conn.cursor() as cur:
         cur.execute("SELECT served_msisdn, release_time FROM bronze.voice_cdr")
