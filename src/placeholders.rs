@@ -2,6 +2,7 @@
 //! DataFusion, which only plans `$1`, `$2`, ...
 
 use std::borrow::Cow;
+use std::fmt::Write;
 
 use sqlparser::dialect::GenericDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
@@ -29,7 +30,7 @@ pub fn number_question_marks(sql: &str) -> Cow<'_, str> {
     for ch in sql.chars() {
         if marks.get(n) == Some(&(line, column)) {
             n += 1;
-            out.push_str(&format!("${n}"));
+            let _ = write!(out, "${n}");
         } else {
             out.push(ch);
         }

@@ -183,7 +183,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         return Ok(Built { rows: Some(0), version: target.version(), note: Some("no new or changed rows".into()) });
     }
     let source = engine.ctx().read_batches(batches)?;
-    let schema = source.schema().as_arrow().clone();
+    let properties = writer_properties(model, source.schema().as_arrow())?;
     let names: Vec<String> = source.schema().fields().iter().map(|f| f.name().clone()).collect();
     let on = model
         .header
@@ -194,7 +194,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         .context("unique_key is empty")?;
     let state: Arc<dyn Session> = Arc::new(engine.ctx().state());
     let mut merge = target.merge(source, on).with_source_alias("source").with_target_alias("target").with_session_state(state);
-    if let Some(properties) = writer_properties(model, &schema)? {
+    if let Some(properties) = properties {
         merge = merge.with_writer_properties(properties);
     }
     if model.header.on_existing_key == OnExistingKey::Update {
