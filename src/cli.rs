@@ -109,6 +109,7 @@ impl GlobalArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
+    crate::allocator::keep_freed_memory(!matches!(cli.command, Command::Serve(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

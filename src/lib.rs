@@ -2,6 +2,7 @@
 //!
 //! The binary is a thin shell (`cli`) over these modules; tests and benchmarks use them directly.
 
+pub mod allocator;
 pub mod cli;
 pub mod commands;
 pub mod contract;

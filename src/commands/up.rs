@@ -69,6 +69,8 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
     if args.no_serve {
         return Ok(());
     }
+    // Building is done: from here on the process is a server (see `allocator`).
+    crate::allocator::keep_freed_memory(false);
     // A fresh session: it sees the views and tables the run just built.
     super::serve::serve_lakehouse(global, lakehouse, &args.serve).await
 }
