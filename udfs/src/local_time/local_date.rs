@@ -29,6 +29,6 @@ impl ScalarUDFImpl for LocalDate {
         Ok(DataType::Date32)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        map_local::<Date32Type>(&args, |l| l.date_naive().to_epoch_days())
+        map_local::<Date32Type>(&args, |l| l.date().to_epoch_days())
     }
 }

@@ -9,7 +9,7 @@ pub mod time_band;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use datafusion::arrow::array::{ArrowPrimitiveType, AsArray, PrimitiveArray, TimestampMicrosecondArray};
@@ -26,6 +26,56 @@ pub fn local(utc_micros: i64) -> Option<DateTime<Tz>> {
     DateTime::<Utc>::from_timestamp_micros(utc_micros).map(|t| t.with_timezone(&ZONE))
 }
 
+const MICROS_PER_HOUR: i64 = 3_600_000_000;
+const CLOCK_SLOTS: usize = 4096;
+/// A slot's offset when the hour has no single offset (or is out of range): read per instant.
+const PER_INSTANT: i64 = i64::MIN;
+
+/// Local wall-clock times of many instants, the zone's offset looked up once per UTC hour.
+///
+/// A time zone lookup per row was most of `billing_period` and `time_band` (rating calls each
+/// for every CDR). Casablanca's offsets change on whole UTC hours, so an hour whose offset is the
+/// same at its first and last microsecond has that offset throughout; any other hour is read per
+/// instant, so the result is always that of [`local`].
+pub struct LocalClock {
+    /// Direct-mapped by UTC hour: (hour, offset in µs or [`PER_INSTANT`]).
+    slots: Box<[(i64, i64)]>,
+}
+
+impl Default for LocalClock {
+    fn default() -> Self {
+        Self { slots: vec![(i64::MIN, PER_INSTANT); CLOCK_SLOTS].into_boxed_slice() }
+    }
+}
+
+impl LocalClock {
+    /// The local wall-clock time of a UTC instant in microseconds; `None` outside chrono's range.
+    pub fn local(&mut self, utc_micros: i64) -> Option<NaiveDateTime> {
+        let hour = utc_micros.div_euclid(MICROS_PER_HOUR);
+        let slot = &mut self.slots[hour.rem_euclid(CLOCK_SLOTS as i64) as usize];
+        if slot.0 != hour {
+            *slot = (hour, hour_offset(hour).unwrap_or(PER_INSTANT));
+        }
+        let shifted = match slot.1 {
+            PER_INSTANT => None,
+            offset => utc_micros.checked_add(offset).and_then(DateTime::<Utc>::from_timestamp_micros),
+        };
+        // Past the ends of chrono's range the zone's own answer decides.
+        shifted.map(|t| t.naive_utc()).or_else(|| local(utc_micros).map(|l| l.naive_local()))
+    }
+}
+
+/// The offset (µs) shared by every instant of a UTC hour, if it has one.
+fn hour_offset(hour: i64) -> Option<i64> {
+    let first = hour.checked_mul(MICROS_PER_HOUR)?;
+    let offset_at = |micros: i64| -> Option<i64> {
+        let utc = DateTime::<Utc>::from_timestamp_micros(micros)?.naive_utc();
+        Some(i64::from(ZONE.offset_from_utc_datetime(&utc).fix().local_minus_utc()) * 1_000_000)
+    };
+    let offset = offset_at(first)?;
+    (offset_at(first.checked_add(MICROS_PER_HOUR - 1)?)? == offset).then_some(offset)
+}
+
 /// The first argument as UTC microseconds (any timestamp type; a zone-less one is read as UTC).
 fn utc_micros(args: &ScalarFunctionArgs) -> Result<TimestampMicrosecondArray> {
     let array = args.args[0].to_array(args.number_rows)?;
@@ -33,8 +83,9 @@ fn utc_micros(args: &ScalarFunctionArgs) -> Result<TimestampMicrosecondArray> {
 }
 
 /// Each timestamp of the first argument, read in local time, through `f`; null stays null.
-fn map_local<T: ArrowPrimitiveType>(args: &ScalarFunctionArgs, f: impl Fn(DateTime<Tz>) -> T::Native) -> Result<ColumnarValue> {
-    let values: PrimitiveArray<T> = utc_micros(args)?.iter().map(|t| t.and_then(local).map(&f)).collect();
+fn map_local<T: ArrowPrimitiveType>(args: &ScalarFunctionArgs, f: impl Fn(NaiveDateTime) -> T::Native) -> Result<ColumnarValue> {
+    let mut clock = LocalClock::default();
+    let values: PrimitiveArray<T> = utc_micros(args)?.iter().map(|t| t.and_then(|t| clock.local(t)).map(&f)).collect();
     Ok(ColumnarValue::Array(Arc::new(values)))
 }
 
@@ -60,6 +111,31 @@ mod tests {
         assert_eq!(at("2026-03-01T12:00:00Z"), "2026-03-01 12:00 +00:00", "Ramadan suspension");
         assert_eq!(at("2026-02-14T12:00:00Z"), "2026-02-14 13:00 +01:00");
         assert_eq!(at("2026-03-23T12:00:00Z"), "2026-03-23 13:00 +01:00");
+    }
+
+    /// Instants every 7 minutes and 13 s across 2025-2027 (both Ramadan suspensions, every month
+    /// end), in the order given and shuffled by hour: the clock must agree with `local` on each.
+    #[test]
+    fn clock_agrees_with_the_zone_everywhere() {
+        let start = DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z").unwrap().timestamp_micros();
+        let end = DateTime::parse_from_rfc3339("2027-12-31T00:00:00Z").unwrap().timestamp_micros();
+        let mut clock = LocalClock::default();
+        let mut t = start;
+        while t < end {
+            assert_eq!(clock.local(t), local(t).map(|l| l.naive_local()), "at {t}");
+            // A far hour in between: slots are reused, never mistaken.
+            let far = t + 97 * 24 * MICROS_PER_HOUR + 1;
+            assert_eq!(clock.local(far), local(far).map(|l| l.naive_local()), "at {far}");
+            t += 433_000_000;
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn clock_agrees_with_the_zone_on_any_instant(t in proptest::num::i64::ANY) {
+            let mut clock = LocalClock::default();
+            proptest::prop_assert_eq!(clock.local(t), local(t).map(|l| l.naive_local()));
+        }
     }
 
     #[test]

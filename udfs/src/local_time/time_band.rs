@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use chrono::{Datelike, Timelike, Weekday};
+use chrono::{Datelike, NaiveDateTime, Timelike, Weekday};
 use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
-use super::{local, utc_micros};
+use super::{utc_micros, LocalClock};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct TimeBand {
@@ -24,7 +24,11 @@ impl Default for TimeBand {
 
 /// The band of a UTC instant in microseconds.
 pub fn band(utc_micros: i64) -> Option<&'static str> {
-    let l = local(utc_micros)?;
+    band_of(LocalClock::default().local(utc_micros)?)
+}
+
+/// The band of a local wall-clock time.
+fn band_of(l: NaiveDateTime) -> Option<&'static str> {
     let weekday = !matches!(l.weekday(), Weekday::Sat | Weekday::Sun);
     Some(if weekday && (8..20).contains(&l.hour()) { "PEAK" } else { "OFFPEAK" })
 }
@@ -42,8 +46,9 @@ impl ScalarUDFImpl for TimeBand {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let times = utc_micros(&args)?;
         let mut out = StringBuilder::with_capacity(args.number_rows, args.number_rows * 7);
+        let mut clock = LocalClock::default();
         for t in times.iter() {
-            out.append_option(t.and_then(band));
+            out.append_option(t.and_then(|t| clock.local(t)).and_then(band_of));
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
     }
