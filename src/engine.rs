@@ -11,6 +11,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::TableReference;
+use datafusion::config::ConfigOptions;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
@@ -120,6 +121,25 @@ impl Engine {
 
     pub fn ctx(&self) -> &SessionContext {
         &self.ctx
+    }
+
+    /// Sets DataFusion options (`datafusion.optimizer.join_reordering` = `false`, ...) for the
+    /// queries planned from now on; returns the options as they were, for [`Engine::restore_options`].
+    pub fn set_options(&self, settings: &[(String, String)]) -> Result<Arc<ConfigOptions>> {
+        let state = self.ctx.state_ref();
+        let mut state = state.write();
+        let saved = Arc::new(state.config().options().as_ref().clone());
+        for (key, value) in settings {
+            if let Err(e) = state.config_mut().options_mut().set(key, value) {
+                *state.config_mut().options_mut() = saved.as_ref().clone();
+                bail!("{key} = {value}: {}", e.strip_backtrace());
+            }
+        }
+        Ok(saved)
+    }
+
+    pub fn restore_options(&self, saved: &ConfigOptions) {
+        *self.ctx.state_ref().write().config_mut().options_mut() = saved.clone();
     }
 
     pub fn lakehouse(&self) -> &Arc<Lakehouse> {

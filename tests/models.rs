@@ -346,3 +346,21 @@ fn no_dictionary_columns_are_written_plain_and_an_unknown_one_is_an_error() {
     assert!(stdout(&out).contains("@no_dictionary names 'call_idd'") || common::stderr(&out).contains("@no_dictionary names 'call_idd'"), "{}{}", stdout(&out), common::stderr(&out));
     assert_eq!(f.version("silver.calls_rated"), v, "the table is unchanged");
 }
+
+#[test]
+fn set_options_hold_for_their_model_only_and_a_typo_fails_at_load() {
+    let f = Fixture::new();
+    // Identifier normalization off: the column keeps its capitals. The second model reads the
+    // first, so it is built after it, when the option must be back to DataFusion's default.
+    let option = "datafusion.sql_parser.enable_ident_normalization";
+    f.write("sql/gold/with_set.sql", &format!("-- @materialized: table\n-- @set: {option} = false\nSELECT 1 AS MixedCase\n"));
+    f.write("sql/gold/without_set.sql", "-- @materialized: table\nSELECT 2 AS MixedCase FROM gold.with_set\n");
+    f.ok(&["run", "--select", "gold.with_set+"]);
+    assert_eq!(f.csv("SELECT * FROM gold.with_set"), "MixedCase\n1\n");
+    assert_eq!(f.csv("SELECT * FROM gold.without_set"), "mixedcase\n2\n");
+
+    f.write("sql/gold/with_set.sql", &format!("-- @materialized: table\n-- @set: {option}s = false\nSELECT 1 AS MixedCase\n"));
+    let out = f.run(&["run", "--select", "gold.with_set"]);
+    let text = format!("{}{}", stdout(&out), common::stderr(&out));
+    assert!(!out.status.success() && text.contains("line 2") && text.contains("enable_ident_normalizations"), "{text}");
+}

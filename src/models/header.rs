@@ -66,6 +66,8 @@ pub struct Header {
     pub tests: Vec<TestSpec>,
     /// For singular tests: `@severity: warn`.
     pub severity: Option<Severity>,
+    /// DataFusion session options in force while this node is built and tested (`@set: key = value`).
+    pub settings: Vec<(String, String)>,
 }
 
 fn list(v: &str) -> Vec<String> {
@@ -122,8 +124,19 @@ pub fn parse(sql: &str) -> Result<Header> {
                     other => bail!("line {lineno}: severity must be error or warn, not '{other}'"),
                 })
             }
+            "set" => {
+                let (option, setting) = value
+                    .split_once('=')
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .with_context(|| format!("line {lineno}: expected `-- @set: datafusion.option = value`, found `{line}`"))?;
+                // Checked here so a typo fails when the project loads, not halfway through a run.
+                datafusion::config::ConfigOptions::new()
+                    .set(&option, &setting)
+                    .map_err(|e| anyhow::anyhow!("line {lineno}: @set {option}: {}", e.strip_backtrace()))?;
+                h.settings.push((option, setting));
+            }
             other => bail!(
-                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, no_dictionary, watermark, lookback, on_existing_key, test, warn, severity)"
+                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, no_dictionary, watermark, lookback, on_existing_key, set, test, warn, severity)"
             ),
         }
     }
@@ -148,6 +161,12 @@ mod tests {
         assert_eq!(h.materialized, Materialization::Incremental);
         assert_eq!(h.unique_key, vec!["cdr_id"]);
         assert_eq!(parse("-- @no_dictionary: cdr_id, start_time\nSELECT 1").unwrap().no_dictionary, vec!["cdr_id", "start_time"]);
+        let set = parse("-- @set: datafusion.optimizer.join_reordering = false\nSELECT 1").unwrap().settings;
+        assert_eq!(set, vec![("datafusion.optimizer.join_reordering".to_string(), "false".to_string())]);
+        let unknown = parse("-- x\n-- @set: datafusion.optimizer.join_reorderin = false\nSELECT 1").unwrap_err().to_string();
+        assert!(unknown.contains("line 2") && unknown.contains("join_reorderin"), "{unknown}");
+        let bad_value = parse("-- @set: datafusion.optimizer.join_reordering = maybe\nSELECT 1").unwrap_err().to_string();
+        assert!(bad_value.contains("maybe"), "{bad_value}");
         assert_eq!(h.lookback.as_deref(), Some("1 hour"));
         assert_eq!(h.on_existing_key, OnExistingKey::Update);
         assert_eq!(parse("-- @on_existing_key: keep\nSELECT 1").unwrap().on_existing_key, OnExistingKey::Keep);

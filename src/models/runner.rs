@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use cdrlake_catalog::CatalogError;
 use chrono::Utc;
 
@@ -111,6 +111,9 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
         let tests = node_tests.get(node).map(Vec::as_slice).unwrap_or_default();
         let mut node_results = Vec::new();
         let gated = !tests.is_empty() && project.models.get(node).is_some_and(|m| m.header.materialized == Materialization::Table);
+        // A model's `@set` options hold for its build and its tests, then the run's own return.
+        let settings = project.models.get(node).map(|m| m.header.settings.as_slice()).unwrap_or_default();
+        let saved_options = if settings.is_empty() { None } else { Some(engine.set_options(settings).with_context(|| format!("{node}: @set"))?) };
         let outcome: Result<Built> = match (&blocked_by, project.models.get(node)) {
             (Some(_), _) => Ok(Built::default()),
             (None, Some(model)) if gated => {
@@ -136,6 +139,9 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
             }
             other => other,
         };
+        if let Some(saved) = saved_options {
+            engine.restore_options(&saved);
+        }
         let elapsed = timer.elapsed().as_secs_f64();
         let mut run = ModelRun {
             run_id: run_id.clone(),
