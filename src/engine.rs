@@ -125,13 +125,13 @@ impl Engine {
 
     /// Sets DataFusion options (`datafusion.optimizer.join_reordering` = `false`, ...) for the
     /// queries planned from now on; returns the options as they were, for [`Engine::restore_options`].
-    pub fn set_options(&self, settings: &[(String, String)]) -> Result<Arc<ConfigOptions>> {
+    pub fn set_options(&self, settings: &[(String, String)]) -> Result<ConfigOptions> {
         let state = self.ctx.state_ref();
         let mut state = state.write();
-        let saved = Arc::new(state.config().options().as_ref().clone());
+        let saved = state.config().options().as_ref().clone();
         for (key, value) in settings {
             if let Err(e) = state.config_mut().options_mut().set(key, value) {
-                *state.config_mut().options_mut() = saved.as_ref().clone();
+                *state.config_mut().options_mut() = saved.clone();
                 bail!("{key} = {value}: {}", e.strip_backtrace());
             }
         }
