@@ -109,7 +109,8 @@ impl GlobalArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    crate::allocator::keep_freed_memory(!matches!(cli.command, Command::Serve(_)));
+    // Long-running servers give freed memory back; batch commands keep it (see `allocator`).
+    crate::allocator::keep_freed_memory(!matches!(cli.command, Command::Serve(_) | Command::S3Server(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
