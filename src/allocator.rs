@@ -20,6 +20,7 @@ const DEFAULT_PURGE_DELAY_MS: c_long = 1000;
 
 unsafe extern "C" {
     fn mi_option_set(option: c_int, value: c_long);
+    #[cfg(test)]
     fn mi_option_get(option: c_int) -> c_long;
 }
 
@@ -31,15 +32,15 @@ pub fn keep_freed_memory(keep: bool) {
     unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, delay) }
 }
 
-/// The purge delay in force, in milliseconds (-1: never).
-pub fn purge_delay_ms() -> i64 {
-    // SAFETY: reads one option of the linked allocator.
-    i64::from(unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The purge delay in force, in milliseconds (-1: never).
+    fn purge_delay_ms() -> i64 {
+        // SAFETY: reads one option of the linked allocator.
+        i64::from(unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) })
+    }
 
     #[test]
     fn option_index_is_the_purge_delay_and_switches_both_ways() {

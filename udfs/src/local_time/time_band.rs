@@ -9,7 +9,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
-use super::{utc_micros, LocalClock};
+use super::{local, utc_micros, LocalClock};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct TimeBand {
@@ -22,15 +22,15 @@ impl Default for TimeBand {
     }
 }
 
-/// The band of a UTC instant in microseconds.
+/// The band of a UTC instant in microseconds (one instant: no [`LocalClock`] to fill).
 pub fn band(utc_micros: i64) -> Option<&'static str> {
-    band_of(LocalClock::default().local(utc_micros)?)
+    Some(band_of(local(utc_micros)?.naive_local()))
 }
 
 /// The band of a local wall-clock time.
-fn band_of(l: NaiveDateTime) -> Option<&'static str> {
+fn band_of(l: NaiveDateTime) -> &'static str {
     let weekday = !matches!(l.weekday(), Weekday::Sat | Weekday::Sun);
-    Some(if weekday && (8..20).contains(&l.hour()) { "PEAK" } else { "OFFPEAK" })
+    if weekday && (8..20).contains(&l.hour()) { "PEAK" } else { "OFFPEAK" }
 }
 
 impl ScalarUDFImpl for TimeBand {
@@ -48,7 +48,7 @@ impl ScalarUDFImpl for TimeBand {
         let mut out = StringBuilder::with_capacity(args.number_rows, args.number_rows * 7);
         let mut clock = LocalClock::default();
         for t in times.iter() {
-            out.append_option(t.and_then(|t| clock.local(t)).and_then(band_of));
+            out.append_option(t.and_then(|t| clock.local(t)).map(band_of));
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
     }
