@@ -5,7 +5,7 @@ use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::Transaction;
 use deltalake::operations::write::SchemaMode;
 use deltalake::parquet::basic::Compression;
-use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::SaveMode;
 use deltalake::DeltaTable;
@@ -32,15 +32,24 @@ pub struct WriteOptions {
     /// Columns written without a Parquet dictionary: for mostly unique values (timestamps, ids)
     /// a dictionary saves no space and hashing every value into it costs encoding time.
     pub plain_columns: Vec<String>,
+    /// Columns written without min/max statistics: raw text no query filters on, where
+    /// comparing every value to the running min and max is a fifth of the encoding time.
+    pub unindexed_columns: Vec<String>,
 }
 
 /// delta-rs's default properties (Snappy), with dictionaries off for `columns`.
 pub fn plain_column_properties(columns: &[String]) -> WriterProperties {
-    columns
+    column_properties(columns, &[])
+}
+
+/// delta-rs's default properties (Snappy), with dictionaries off for `plain` and statistics off
+/// for `unindexed`.
+pub fn column_properties(plain: &[String], unindexed: &[String]) -> WriterProperties {
+    let builder = WriterProperties::builder().set_compression(Compression::SNAPPY);
+    let builder = plain.iter().fold(builder, |b, c| b.set_column_dictionary_enabled(ColumnPath::from(c.as_str()), false));
+    unindexed
         .iter()
-        .fold(WriterProperties::builder().set_compression(Compression::SNAPPY), |b, c| {
-            b.set_column_dictionary_enabled(ColumnPath::from(c.as_str()), false)
-        })
+        .fold(builder, |b, c| b.set_column_statistics_enabled(ColumnPath::from(c.as_str()), EnabledStatistics::None))
         .build()
 }
 
@@ -73,8 +82,8 @@ impl Lakehouse {
         if options.merge_schema && mode == WriteMode::Append {
             builder = builder.with_schema_mode(SchemaMode::Merge);
         }
-        if !options.plain_columns.is_empty() {
-            builder = builder.with_writer_properties(plain_column_properties(&options.plain_columns));
+        if !options.plain_columns.is_empty() || !options.unindexed_columns.is_empty() {
+            builder = builder.with_writer_properties(column_properties(&options.plain_columns, &options.unindexed_columns));
         }
         if let Some((app_id, version)) = options.app_transaction {
             let props = CommitProperties::default().with_application_transaction(Transaction::new(app_id, version));

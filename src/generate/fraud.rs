@@ -10,7 +10,8 @@ use rand::RngExt;
 use serde::Serialize;
 
 use super::rng::{stream, Stream};
-use super::traffic::{delivery, iso, Counters, DayTables, VoiceRow};
+use super::text::iso;
+use super::traffic::{delivery, Counters, DayTables, VoiceRow};
 use super::world::{World, CITIES};
 
 const PURPOSE_FRAUD: u64 = 20;
@@ -152,7 +153,7 @@ pub fn inject_day(world: &World, seed: u64, start: NaiveDate, day: u32, cases: &
                 cell: &cell.cell_id,
                 visited: "60401",
             };
-            out.voice.push(&row.values(), delivery(&mut rng, release));
+            out.voice.push(&row.values(), delivery(&mut rng, release.timestamp()));
             case.cdr_ids.push(format!("V:{msc}:{reference}:MOC"));
             if k == 0 {
                 case.first_start = answer.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);

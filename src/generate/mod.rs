@@ -11,6 +11,7 @@ pub mod dirt;
 pub mod fraud;
 mod rng;
 mod tables;
+mod text;
 mod traffic;
 mod world;
 
@@ -19,12 +20,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
-use cdrlake_catalog::{Lakehouse, WriteMode, WriteOptions};
+use cdrlake_catalog::{Lakehouse, WriteMode};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::contract::bronze_plain_columns;
+use crate::contract::bronze_write_options;
 use dirt::{Dirt, DirtCounts};
 use fraud::FraudCase;
 use traffic::{generate_day, Counters, DayTables};
@@ -36,8 +37,8 @@ struct Day {
     fraud: Vec<FraudCase>,
 }
 
-fn generate_one_day(world: &world::World, seed: u64, start: NaiveDate, day: u32, dirt_rate: f64, mut fraud: Vec<FraudCase>) -> Day {
-    let mut tables = DayTables::new();
+/// `tables` may be those of an earlier day: their builders are sized for a day already.
+fn generate_one_day(world: &world::World, seed: u64, start: NaiveDate, day: u32, dirt_rate: f64, mut fraud: Vec<FraudCase>, mut tables: DayTables) -> Day {
     let mut counters = Counters::for_day(day);
     let mut dirt = Dirt::new(dirt_rate);
     generate_day(world, seed, start, day, &mut counters, &mut dirt, &mut tables);
@@ -154,13 +155,17 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
     // Days are generated on blocking threads a little ahead of the writer, which commits them in order.
     let lookahead = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
     let mut pending: VecDeque<tokio::task::JoinHandle<Day>> = VecDeque::new();
+    // Written days hand their emptied tables to later days: growing builders from empty copied
+    // every column's buffers again and again.
+    let mut spare_tables: Vec<DayTables> = Vec::new();
     let mut next_day = 0;
     for day in 0..options.days {
         while next_day < options.days && pending.len() < lookahead {
             let (world, d) = (world.clone(), next_day);
             let cases: Vec<FraudCase> = planned.iter().filter(|c| c.day == d).cloned().collect();
             let (seed, start, rate) = (options.seed, options.start, options.dirt_rate);
-            pending.push_back(tokio::task::spawn_blocking(move || generate_one_day(&world, seed, start, d, rate, cases)));
+            let tables = spare_tables.pop().unwrap_or_else(DayTables::new);
+            pending.push_back(tokio::task::spawn_blocking(move || generate_one_day(&world, seed, start, d, rate, cases, tables)));
             next_day += 1;
         }
         let mut done = pending.pop_front().expect("a day is pending").await?;
@@ -174,11 +179,11 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
             let batch = table.finish(&batch_id, &source, *before)?;
             *before += batch.num_rows() as i64;
             summary.add(name, batch.num_rows() as u64);
-            let options = WriteOptions { plain_columns: bronze_plain_columns(name), ..Default::default() };
-            writes.push(lakehouse.write_batches_with("bronze", name, vec![batch], mode, options));
+            writes.push(lakehouse.write_batches_with("bronze", name, vec![batch], mode, bronze_write_options(name)));
         }
         // The four tables are independent commits; encoding them together keeps both cores busy.
         futures::future::try_join_all(writes).await?;
+        spare_tables.push(done.tables);
         bar.set_message(format!("{} CDRs", summary.cdrs()));
         bar.inc(1);
     }

@@ -4,13 +4,14 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Offset, TimeZone, Timelike, Utc, Weekday};
+use chrono::{Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Africa::Casablanca;
 use rand::RngExt;
 
 use super::dirt::{Dirt, Service};
 use super::rng::{lognormal, poisson, stream, weighted, Stream};
 use super::tables::TextTable;
+use super::text::{iso, DayClock, Fields, IsoClock};
 use super::world::{World, CITIES};
 use crate::contract::bronze_event_columns;
 
@@ -85,58 +86,22 @@ impl Counters {
     }
 }
 
-fn local_time(rng: &mut Stream, date: NaiveDate) -> DateTime<Utc> {
+fn local_time(rng: &mut Stream, clock: &DayClock) -> i64 {
     let hour = weighted(rng, &DIURNAL) as u32;
-    let secs = hour * 3600 + rng.random_range(0..3600);
-    let naive = date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(secs, 0).expect("in range"));
-    // An hour skipped by a clock change does not exist: take the next valid instant.
-    Casablanca
-        .from_local_datetime(&naive)
-        .earliest()
-        .unwrap_or_else(|| Casablanca.from_utc_datetime(&naive))
-        .with_timezone(&Utc)
+    clock.utc(hour * 3600 + rng.random_range(0..3600))
 }
 
-/// ISO-8601 in local time with its UTC offset, as the network elements write it
-/// (`2026-04-06T11:15:00+01:00`). Written digit by digit: this runs several times per record.
-pub(super) fn iso(t: DateTime<Utc>) -> String {
-    let local = t.with_timezone(&Casablanca);
-    let offset = local.offset().fix().local_minus_utc();
-    let mut s = String::with_capacity(25);
-    let two = |s: &mut String, v: u32| {
-        s.push(char::from(b'0' + (v / 10) as u8));
-        s.push(char::from(b'0' + (v % 10) as u8));
-    };
-    let year = local.year() as u32;
-    two(&mut s, year / 100);
-    two(&mut s, year % 100);
-    s.push('-');
-    two(&mut s, local.month());
-    s.push('-');
-    two(&mut s, local.day());
-    s.push('T');
-    two(&mut s, local.hour());
-    s.push(':');
-    two(&mut s, local.minute());
-    s.push(':');
-    two(&mut s, local.second());
-    s.push(if offset < 0 { '-' } else { '+' });
-    let minutes = offset.unsigned_abs() / 60;
-    two(&mut s, minutes / 60);
-    s.push(':');
-    two(&mut s, minutes % 60);
-    s
+/// Delivered a few minutes after the end of the hour in which the event ended (UTC seconds in,
+/// microseconds out).
+pub(super) fn delivery(rng: &mut Stream, utc_s: i64) -> i64 {
+    let hour_end = utc_s - utc_s.rem_euclid(3600) + 3600;
+    (hour_end + rng.random_range(60..600i64)) * 1_000_000
 }
 
-/// Delivered a few minutes after the end of the hour in which the event ended.
-pub(super) fn delivery(rng: &mut Stream, t: DateTime<Utc>) -> i64 {
-    let hour_end = t.with_minute(0).and_then(|x| x.with_second(0)).expect("valid") + Duration::hours(1);
-    (hour_end + Duration::seconds(rng.random_range(60..600))).timestamp_micros()
-}
-
-/// A called number and its type of number, in the formats switches send.
-fn destination(rng: &mut Stream, world: &World, caller: usize) -> (String, &'static str, Option<usize>) {
-    let digits = |rng: &mut Stream, n: u32| -> String { (0..n).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect() };
+/// A called number (written to `out`) and its type of number, in the formats switches send.
+fn destination(rng: &mut Stream, world: &World, caller: usize, out: &mut String) -> (&'static str, Option<usize>) {
+    let digits = |rng: &mut Stream, out: &mut String, n: u32| (0..n).for_each(|_| out.push(char::from(b'0' + rng.random_range(0..10u8))));
+    out.clear();
     match weighted(rng, &[0.45, 0.35, 0.08, 0.10, 0.02]) {
         0 => {
             let mut callee = rng.random_range(0..world.subscribers.len());
@@ -144,29 +109,50 @@ fn destination(rng: &mut Stream, world: &World, caller: usize) -> (String, &'sta
                 callee = (callee + 1) % world.subscribers.len();
             }
             let e164 = &world.subscribers[callee].msisdn;
-            if rng.random::<f64>() < 0.2 { (format!("0{}", &e164[4..]), "national", Some(callee)) } else { (e164.clone(), "international", Some(callee)) }
+            if rng.random::<f64>() < 0.2 {
+                out.push('0');
+                out.push_str(&e164[4..]);
+                ("national", Some(callee))
+            } else {
+                out.push_str(e164);
+                ("international", Some(callee))
+            }
         }
         1 => {
             let prefix = ["62", "63", "64", "65", "67", "68", "69", "70", "77", "78"][rng.random_range(0..10)];
-            (format!("+212{prefix}{}", digits(rng, 7)), "international", None)
+            out.push_str("+212");
+            out.push_str(prefix);
+            digits(rng, out, 7);
+            ("international", None)
         }
-        2 => (format!("+21252{}", digits(rng, 7)), "international", None),
+        2 => {
+            out.push_str("+21252");
+            digits(rng, out, 7);
+            ("international", None)
+        }
         3 => {
-            let number = match weighted(rng, &[0.4, 0.25, 0.15, 0.1, 0.1]) {
-                0 => format!("+336{}", digits(rng, 8)),
-                1 => format!("+346{}", digits(rng, 8)),
-                2 => format!("+393{}", digits(rng, 9)),
-                3 => format!("+324{}", digits(rng, 8)),
-                _ => format!("+9715{}", digits(rng, 8)),
+            let (prefix, n) = match weighted(rng, &[0.4, 0.25, 0.15, 0.1, 0.1]) {
+                0 => ("+336", 8),
+                1 => ("+346", 8),
+                2 => ("+393", 9),
+                3 => ("+324", 8),
+                _ => ("+9715", 8),
             };
-            (number, "international", None)
+            out.push_str(prefix);
+            digits(rng, out, n);
+            ("international", None)
         }
-        _ if rng.random::<bool>() => (format!("+21289{}", digits(rng, 7)), "international", None),
+        _ if rng.random::<bool>() => {
+            out.push_str("+21289");
+            digits(rng, out, 7);
+            ("international", None)
+        }
         _ => {
             // Short codes never start with 0 (`00...` would read as an international prefix).
-            let len = rng.random_range(3..6);
-            let first = char::from(b'1' + rng.random_range(0..9u8));
-            (format!("{first}{}", digits(rng, len - 1)), "unknown", None)
+            let len: u32 = rng.random_range(3..6);
+            out.push(char::from(b'1' + rng.random_range(0..9u8)));
+            digits(rng, out, len - 1);
+            ("unknown", None)
         }
     }
 }
@@ -190,10 +176,20 @@ fn serving<'w>(rng: &mut Stream, world: &'w World, s: usize, day: u32) -> (Cow<'
     (Cow::Borrowed(&c.cell_id), &c.lac, "60401", c.technology)
 }
 
+/// What one day's generation reuses from record to record.
+struct Scratch {
+    date: NaiveDate,
+    day: DayClock,
+    iso: IsoClock,
+    fields: Fields,
+    other_party: String,
+}
+
 pub fn generate_day(world: &World, seed: u64, start: NaiveDate, day: u32, counters: &mut Counters, dirt: &mut Dirt, out: &mut DayTables) {
     let date = start + Duration::days(i64::from(day));
     let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
     let load = if weekend { 0.8 } else { 1.0 };
+    let mut x = Scratch { date, day: DayClock::new(date), iso: IsoClock::default(), fields: Fields::default(), other_party: String::new() };
     for (s, sub) in world.subscribers.iter().enumerate() {
         if !sub.active_on(date) {
             continue;
@@ -201,139 +197,129 @@ pub fn generate_day(world: &World, seed: u64, start: NaiveDate, day: u32, counte
         let mut rng = stream(seed, PURPOSE_DAY, (u64::from(day) << 32) | s as u64);
         let msc = format!("MSC-{}", CITIES[sub.city].code);
         for _ in 0..poisson(&mut rng, 3.0 * sub.activity * load) {
-            voice_call(world, &mut rng, s, date, day, &msc, counters, dirt, out);
+            voice_call(world, &mut rng, s, day, &msc, counters, dirt, out, &mut x);
         }
         for _ in 0..poisson(&mut rng, 2.0 * sub.activity * load) {
-            sms(world, &mut rng, s, date, day, counters, dirt, out);
+            sms(world, &mut rng, s, day, counters, dirt, out, &mut x);
         }
         for _ in 0..poisson(&mut rng, 4.0 * sub.activity * load) {
-            data_session(world, &mut rng, s, date, day, counters, dirt, out);
+            data_session(world, &mut rng, s, day, counters, dirt, out, &mut x);
         }
     }
     probes(world, seed, date, day, out);
 }
 
 #[allow(clippy::too_many_arguments)]
-fn voice_call(
-    world: &World,
-    rng: &mut Stream,
-    s: usize,
-    date: NaiveDate,
-    day: u32,
-    msc: &str,
-    counters: &mut Counters,
-    dirt: &mut Dirt,
-    out: &mut DayTables,
-) {
+fn voice_call(world: &World, rng: &mut Stream, s: usize, day: u32, msc: &str, counters: &mut Counters, dirt: &mut Dirt, out: &mut DayTables, x: &mut Scratch) {
     let sub = &world.subscribers[s];
-    let (other, ton, callee) = destination(rng, world, s);
-    let seizure = local_time(rng, date);
+    let (ton, callee) = destination(rng, world, s, &mut x.other_party);
+    let seizure = local_time(rng, &x.day);
     let answered = rng.random::<f64>() >= 0.10;
     let (answer, duration) = if answered {
-        let ring = Duration::seconds(rng.random_range(2..15));
+        let ring: i64 = rng.random_range(2..15);
         (Some(seizure + ring), lognormal(rng, 60.0, 1.0).clamp(1.0, 4.0 * 3600.0) as u64)
     } else {
         (None, 0)
     };
     let (cell, lac, visited, _) = serving(rng, world, s, day);
     let final_cause = if !answered { "3" } else if rng.random::<f64>() < 0.01 { "4" } else { "0" };
-    let mut legs = vec![("MOC", sub.msisdn.as_str(), sub.imsi.as_str(), sub.imei.as_str(), other.as_str(), ton, cell, lac, visited)];
-    if let Some(c) = callee.filter(|c| world.subscribers[*c].active_on(date)) {
+    let other = x.other_party.as_str();
+    let mut legs = [Some(("MOC", sub.msisdn.as_str(), sub.imsi.as_str(), sub.imei.as_str(), other, ton, cell, lac, visited)), None];
+    if let Some(c) = callee.filter(|c| world.subscribers[*c].active_on(x.date)) {
         let callee = &world.subscribers[c];
         let (ccell, clac, cvisited, _) = serving(rng, world, c, day);
-        legs.push(("MTC", callee.msisdn.as_str(), callee.imsi.as_str(), callee.imei.as_str(), sub.msisdn.as_str(), "international", ccell, clac, cvisited));
+        legs[1] = Some(("MTC", callee.msisdn.as_str(), callee.imsi.as_str(), callee.imei.as_str(), sub.msisdn.as_str(), "international", ccell, clac, cvisited));
     }
-    for (record_type, served, imsi, imei, other_party, ton, cell, lac, visited) in legs {
+    for (record_type, served, imsi, imei, other_party, ton, cell, lac, visited) in legs.into_iter().flatten() {
         counters.call_reference += 1;
-        let reference = format!("{:010X}", counters.call_reference);
         let start = answer.unwrap_or(seizure);
-        let end = start + Duration::seconds(duration as i64) + if answered { Duration::zero() } else { Duration::seconds(rng.random_range(5..30)) };
+        let end = start + duration as i64 + if answered { 0 } else { rng.random_range(5..30i64) };
         let parts = if duration > PARTIAL_CALL_S { duration.div_ceil(PARTIAL_CALL_S) } else { 1 };
         for k in partial_order(dirt, rng, "voice_cdr", parts) {
-            let from = start + Duration::seconds((k * PARTIAL_CALL_S) as i64);
+            let from = start + (k * PARTIAL_CALL_S) as i64;
             let len = if parts == 1 { duration } else { (duration - k * PARTIAL_CALL_S).min(PARTIAL_CALL_S) };
-            let release = if parts == 1 { end } else { from + Duration::seconds(len as i64) };
-            let seq = (parts > 1).then(|| (k + 1).to_string());
+            let release = if parts == 1 { end } else { from + len as i64 };
             let cause = if k + 1 < parts { "1" } else { final_cause };
-            let (seizure_s, answer_s) = if k == 0 { (iso(seizure), answer.map(iso)) } else { (iso(from), Some(iso(from))) };
-            let release_s = iso(release);
-            let duration_s = len.to_string();
+            let f = &mut x.fields;
+            f.clear();
+            let _ = write!(f.text(), "{:010X}", counters.call_reference);
+            let reference = f.end();
+            let sequence = (parts > 1).then(|| f.int(k + 1));
+            let (seizure_f, answer_f) = if k == 0 {
+                (f.iso(&mut x.iso, seizure), answer.map(|a| f.iso(&mut x.iso, a)))
+            } else {
+                let from_f = f.iso(&mut x.iso, from);
+                (from_f, Some(from_f))
+            };
+            let release_f = f.iso(&mut x.iso, release);
+            let duration_f = f.int(len);
             let delivered = delivery(rng, release);
-            dirt.push(
-                rng,
-                &mut out.voice,
-                Service::Voice,
-                parts == 1,
-                &VoiceRow {
-                    record_type,
-                    entity: msc,
-                    reference: &reference,
-                    sequence: seq.as_deref(),
-                    imsi,
-                    imei,
-                    served,
-                    other_party,
-                    ton,
-                    seizure: &seizure_s,
-                    answer: answer_s.as_deref(),
-                    release: &release_s,
-                    duration: &duration_s,
-                    cause,
-                    lac,
-                    cell: &cell,
-                    visited,
-                }
-                .values(),
-                delivered,
-            );
+            let f = &x.fields;
+            let row = VoiceRow {
+                record_type,
+                entity: msc,
+                reference: f.get(reference),
+                sequence: sequence.map(|i| f.get(i)),
+                imsi,
+                imei,
+                served,
+                other_party,
+                ton,
+                seizure: f.get(seizure_f),
+                answer: answer_f.map(|i| f.get(i)),
+                release: f.get(release_f),
+                duration: f.get(duration_f),
+                cause,
+                lac,
+                cell: &cell,
+                visited,
+            };
+            dirt.push(rng, &mut out.voice, Service::Voice, parts == 1, &row.values(), delivered);
         }
     }
 }
 
-fn sms(world: &World, rng: &mut Stream, s: usize, date: NaiveDate, day: u32, counters: &mut Counters, dirt: &mut Dirt, out: &mut DayTables) {
+#[allow(clippy::too_many_arguments)]
+fn sms(world: &World, rng: &mut Stream, s: usize, day: u32, counters: &mut Counters, dirt: &mut Dirt, out: &mut DayTables, x: &mut Scratch) {
     let sub = &world.subscribers[s];
-    let (other, ton, callee) = destination(rng, world, s);
-    let at = local_time(rng, date);
+    let (ton, callee) = destination(rng, world, s, &mut x.other_party);
+    let at = local_time(rng, &x.day);
     let result = if rng.random::<f64>() < 0.97 { "0" } else { "2" };
     let (cell, lac, visited, _) = serving(rng, world, s, day);
-    let mut legs = vec![("SMS_MO", sub.msisdn.as_str(), sub.imsi.as_str(), other.as_str(), ton, cell, lac, visited)];
-    if let Some(c) = callee.filter(|c| world.subscribers[*c].active_on(date) && result == "0") {
+    let other = x.other_party.as_str();
+    let mut legs = [Some(("SMS_MO", sub.msisdn.as_str(), sub.imsi.as_str(), other, ton, cell, lac, visited)), None];
+    if let Some(c) = callee.filter(|c| world.subscribers[*c].active_on(x.date) && result == "0") {
         let r = &world.subscribers[c];
         let (ccell, clac, cvisited, _) = serving(rng, world, c, day);
-        legs.push(("SMS_MT", r.msisdn.as_str(), r.imsi.as_str(), sub.msisdn.as_str(), "international", ccell, clac, cvisited));
+        legs[1] = Some(("SMS_MT", r.msisdn.as_str(), r.imsi.as_str(), sub.msisdn.as_str(), "international", ccell, clac, cvisited));
     }
-    let time = iso(at);
-    for (record_type, served, imsi, other_party, ton, cell, lac, visited) in legs {
+    for (record_type, served, imsi, other_party, ton, cell, lac, visited) in legs.into_iter().flatten() {
         counters.message_reference += 1;
-        let entity = format!("SMSC-{}", 1 + counters.message_reference % 2);
-        let reference = counters.message_reference.to_string();
+        let entity = ["SMSC-1", "SMSC-2"][(counters.message_reference % 2) as usize];
+        let f = &mut x.fields;
+        f.clear();
+        let reference = f.int(counters.message_reference);
+        let time = f.iso(&mut x.iso, at);
         let delivered = delivery(rng, at);
+        let f = &x.fields;
         dirt.push(
             rng,
             &mut out.sms,
             Service::Sms,
             true,
             &[
-                Some(record_type), Some(&entity), Some(&reference), Some(&imsi), Some(&served), Some(&other_party), Some(ton),
-                Some(&time), Some(result), Some(&lac), Some(&cell), Some(visited),
+                Some(record_type), Some(entity), Some(f.get(reference)), Some(imsi), Some(served), Some(other_party), Some(ton),
+                Some(f.get(time)), Some(result), Some(lac), Some(&cell), Some(visited),
             ],
             delivered,
         );
     }
 }
 
-fn data_session(
-    world: &World,
-    rng: &mut Stream,
-    s: usize,
-    date: NaiveDate,
-    day: u32,
-    counters: &mut Counters,
-    dirt: &mut Dirt,
-    out: &mut DayTables,
-) {
+#[allow(clippy::too_many_arguments)]
+fn data_session(world: &World, rng: &mut Stream, s: usize, day: u32, counters: &mut Counters, dirt: &mut Dirt, out: &mut DayTables, x: &mut Scratch) {
     let sub = &world.subscribers[s];
-    let opened = local_time(rng, date);
+    let opened = local_time(rng, &x.day);
     let duration = lognormal(rng, 600.0, 1.0).clamp(5.0, 6.0 * 3600.0) as u64;
     let volume = (lognormal(rng, 8.0e6, 1.5) * sub.activity).clamp(1_000.0, 2.0e9) as u64;
     let (cell, lac, visited, technology) = serving(rng, world, s, day);
@@ -345,29 +331,30 @@ fn data_session(
         _ => "EUTRAN",
     };
     counters.charging_id += 1;
-    let charging_id = counters.charging_id.to_string();
-    let pgw = format!("10.0.0.{}", 1 + CITIES[sub.city].population as u64 % 4);
+    let pgw = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"][(CITIES[sub.city].population as u64 % 4) as usize];
     let parts = volume.div_ceil(PARTIAL_DATA_BYTES).max(duration.div_ceil(PARTIAL_DATA_S)).max(1);
     let apn = if rng.random::<f64>() < 0.95 { "internet" } else { "mms" };
-    let mut buf = String::new();
     for k in partial_order(dirt, rng, "data_cdr", parts) {
         let share = |total: u64| total / parts + if k + 1 == parts { total % parts } else { 0 };
         let (len, bytes) = (share(duration), share(volume));
         let up = bytes * 8 / 100;
-        let open = opened + Duration::seconds(((duration / parts) * k) as i64);
+        let open = opened + ((duration / parts) * k) as i64;
         let cause = if k + 1 < parts { if volume / parts >= PARTIAL_DATA_BYTES { "16" } else { "17" } } else { "0" };
-        buf.clear();
-        let _ = write!(buf, "{}", k + 1);
-        let delivered = delivery(rng, open + Duration::seconds(len as i64));
-        let (seq, open_s, len_s, up_s, down_s) = (buf.clone(), iso(open), len.to_string(), up.to_string(), (bytes - up).to_string());
+        let delivered = delivery(rng, open + len as i64);
+        let f = &mut x.fields;
+        f.clear();
+        let (charging_id, sequence, open_f) = (f.int(counters.charging_id), f.int(k + 1), f.iso(&mut x.iso, open));
+        let (len_f, up_f, down_f) = (f.int(len), f.int(up), f.int(bytes - up));
+        let f = &x.fields;
         dirt.push(
             rng,
             &mut out.data,
             Service::Data,
             parts == 1,
             &[
-                Some(pgw.as_str()), Some(&charging_id), Some(&seq), Some(&sub.imsi), Some(&sub.msisdn), Some(&sub.imei), Some(apn), Some(rat),
-                Some(&open_s), Some(&len_s), Some(cause), Some(&up_s), Some(&down_s), Some(&lac), Some(&cell), Some(visited),
+                Some(pgw), Some(f.get(charging_id)), Some(f.get(sequence)), Some(&sub.imsi), Some(&sub.msisdn), Some(&sub.imei), Some(apn),
+                Some(rat), Some(f.get(open_f)), Some(f.get(len_f)), Some(cause), Some(f.get(up_f)), Some(f.get(down_f)), Some(&lac), Some(&cell),
+                Some(visited),
             ],
             delivered,
         );
@@ -376,31 +363,23 @@ fn data_session(
 
 /// The order partial records are sent in: normally 1..n; with a set defect, one record left
 /// out or the whole set reversed.
-fn partial_order(dirt: &mut Dirt, rng: &mut Stream, table: &'static str, parts: u64) -> Vec<u64> {
+fn partial_order(dirt: &mut Dirt, rng: &mut Stream, table: &'static str, parts: u64) -> impl Iterator<Item = u64> + use<> {
     let (missing, reversed) = dirt.partial_defect(rng, table, parts);
-    let mut order: Vec<u64> = (0..parts).collect();
-    if missing {
-        order.remove(rng.random_range(0..parts as usize));
-    }
-    if reversed {
-        order.reverse();
-    }
-    order
+    let missing = missing.then(|| rng.random_range(0..parts as usize) as u64);
+    (0..parts).map(move |i| if reversed { parts - 1 - i } else { i }).filter(move |k| Some(*k) != missing)
 }
 
 fn probes(world: &World, seed: u64, date: NaiveDate, day: u32, out: &mut DayTables) {
     let peak = DIURNAL.iter().cloned().fold(0.0, f64::max);
     // The day's 5-minute slots, with their text, once for all cells.
-    let slots: Vec<(u32, DateTime<Utc>, String)> = (0..288u32)
+    let slots: Vec<(u32, i64, String)> = (0..288u32)
         .filter_map(|slot| {
             let naive = date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(slot * 300, 0).expect("in range"));
             let at = Casablanca.from_local_datetime(&naive).earliest()?.with_timezone(&Utc);
-            Some((slot, at, iso(at)))
+            Some((slot, at.timestamp(), iso(at)))
         })
         .collect();
-    // One buffer for the five measures of a row; `ends` marks where each stops.
-    let mut text = String::with_capacity(64);
-    let mut ends = [0usize; 5];
+    let mut f = Fields::default();
     for (i, cell) in world.cells.iter().enumerate() {
         let mut rng = stream(seed, PURPOSE_PROBES, (u64::from(day) << 32) | i as u64);
         let load = 0.5 + rng.random::<f64>();
@@ -408,34 +387,13 @@ fn probes(world: &World, seed: u64, date: NaiveDate, day: u32, out: &mut DayTabl
             let curve = DIURNAL[(slot / 12) as usize] / peak;
             let prb = (100.0 * curve * load * 0.7 + 5.0 * rng.random::<f64>()).min(100.0);
             let users = (cell.capacity_erlang * curve * load * 2.0) as u32 + rng.random_range(0..5);
-            text.clear();
-            let _ = write!(text, "{prb:.1}");
-            ends[0] = text.len();
-            let _ = write!(text, "{users}");
-            ends[1] = text.len();
-            let _ = write!(text, "{:.1}", 150.0 * (1.0 - prb / 130.0) + 10.0 * rng.random::<f64>());
-            ends[2] = text.len();
-            let _ = write!(text, "{:.1}", 15.0 + 40.0 * prb / 100.0 + 5.0 * rng.random::<f64>());
-            ends[3] = text.len();
-            let _ = write!(text, "{:.2}", 0.05 + 0.5 * (prb / 100.0).powi(3) * rng.random::<f64>());
-            ends[4] = text.len();
-            let field = |k: usize| Some(&text[if k == 0 { 0 } else { ends[k - 1] }..ends[k]]);
-            out.probes.push(&[Some(&cell.cell_id), Some(time), field(0), field(1), field(2), field(3), field(4)], delivery(&mut rng, *at));
+            f.clear();
+            let (prb_f, users_f) = (f.fixed(prb, 1), f.int(users));
+            let throughput = f.fixed(150.0 * (1.0 - prb / 130.0) + 10.0 * rng.random::<f64>(), 1);
+            let latency = f.fixed(15.0 + 40.0 * prb / 100.0 + 5.0 * rng.random::<f64>(), 1);
+            let drop_rate = f.fixed(0.05 + 0.5 * (prb / 100.0).powi(3) * rng.random::<f64>(), 2);
+            let values = [Some(cell.cell_id.as_str()), Some(time), Some(f.get(prb_f)), Some(f.get(users_f)), Some(f.get(throughput)), Some(f.get(latency)), Some(f.get(drop_rate))];
+            out.probes.push(&values, delivery(&mut rng, *at));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn iso_uses_casablanca_offsets() {
-        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        assert_eq!(iso(t("2026-04-06T10:15:00Z")), "2026-04-06T11:15:00+01:00");
-        assert_eq!(iso(t("2026-04-30T23:30:00Z")), "2026-05-01T00:30:00+01:00");
-        // The Ramadan suspension: UTC+00.
-        assert_eq!(iso(t("2026-03-01T12:00:05Z")), "2026-03-01T12:00:05+00:00");
-        assert_eq!(iso(t("2026-04-06T10:15:00Z")), t("2026-04-06T10:15:00Z").with_timezone(&Casablanca).format("%Y-%m-%dT%H:%M:%S%:z").to_string());
     }
 }

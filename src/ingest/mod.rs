@@ -17,7 +17,7 @@ use bytes::Bytes;
 use cdrlake_catalog::{CatalogError, Lakehouse, WriteMode, WriteOptions};
 use sha2::{Digest, Sha256};
 
-use crate::contract::{bronze_event_columns, bronze_plain_columns, metadata_columns, BRONZE_REFERENCE_TABLES, METADATA_COLUMNS};
+use crate::contract::{bronze_event_columns, bronze_write_options, metadata_columns, BRONZE_REFERENCE_TABLES, METADATA_COLUMNS};
 use read::{read_text_batch, FileFormat};
 pub use sources::expand;
 
@@ -69,7 +69,8 @@ pub async fn ingest_batch(lakehouse: &Lakehouse, table: &str, data: &RecordBatch
     let batch_id = uuid::Uuid::now_v7().to_string();
     let batch = with_metadata(data, &columns, &batch_id, source)?;
     let rows = batch.num_rows();
-    let write = WriteOptions { plain_columns: bronze_plain_columns(table), ..write };
+    let layout = bronze_write_options(table);
+    let write = WriteOptions { plain_columns: layout.plain_columns, unindexed_columns: layout.unindexed_columns, ..write };
     let committed = lakehouse.write_batches_with("bronze", table, vec![batch], WriteMode::Append, write).await?;
     Ok(Ingested { rows, batch_id, version: committed.version().unwrap_or(0) })
 }
