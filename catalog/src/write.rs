@@ -74,24 +74,38 @@ impl Lakehouse {
         options: WriteOptions,
     ) -> Result<DeltaTable> {
         let target = self.table_for_write(schema, table).await?;
-        let mut builder = target.write(batches).with_table_name(table);
-        builder = match mode {
-            WriteMode::Append => builder.with_save_mode(SaveMode::Append),
-            WriteMode::Overwrite => builder.with_save_mode(SaveMode::Overwrite).with_schema_mode(SchemaMode::Overwrite),
-        };
-        if options.merge_schema && mode == WriteMode::Append {
-            builder = builder.with_schema_mode(SchemaMode::Merge);
-        }
-        if !options.plain_columns.is_empty() || !options.unindexed_columns.is_empty() {
-            builder = builder.with_writer_properties(column_properties(&options.plain_columns, &options.unindexed_columns));
-        }
-        if let Some((app_id, version)) = options.app_transaction {
-            let props = CommitProperties::default().with_application_transaction(Transaction::new(app_id, version));
-            builder = builder.with_commit_properties(props);
-        }
-        builder.await.map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))
+        write_to(target, (schema, table), batches, mode, options).await
     }
+}
 
+/// One commit to `schema.table`, already open: a writer that commits to a table again and again
+/// passes the table each commit returns and skips reading the log every time.
+pub async fn write_to(
+    target: DeltaTable,
+    (schema, table): (&str, &str),
+    batches: Vec<RecordBatch>,
+    mode: WriteMode,
+    options: WriteOptions,
+) -> Result<DeltaTable> {
+    let mut builder = target.write(batches).with_table_name(table);
+    builder = match mode {
+        WriteMode::Append => builder.with_save_mode(SaveMode::Append),
+        WriteMode::Overwrite => builder.with_save_mode(SaveMode::Overwrite).with_schema_mode(SchemaMode::Overwrite),
+    };
+    if options.merge_schema && mode == WriteMode::Append {
+        builder = builder.with_schema_mode(SchemaMode::Merge);
+    }
+    if !options.plain_columns.is_empty() || !options.unindexed_columns.is_empty() {
+        builder = builder.with_writer_properties(column_properties(&options.plain_columns, &options.unindexed_columns));
+    }
+    if let Some((app_id, version)) = options.app_transaction {
+        let props = CommitProperties::default().with_application_transaction(Transaction::new(app_id, version));
+        builder = builder.with_commit_properties(props);
+    }
+    builder.await.map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))
+}
+
+impl Lakehouse {
     /// The version of application transaction `app_id` recorded in `schema.table`, if any.
     pub async fn app_transaction_version(&self, schema: &str, table: &str, app_id: &str) -> Result<Option<i64>> {
         let t = match self.open_table(schema, table, None).await {

@@ -20,7 +20,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
-use cdrlake_catalog::{Lakehouse, WriteMode};
+use cdrlake_catalog::{write_to, Lakehouse, WriteMode};
+use deltalake::DeltaTable;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -158,6 +159,8 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
     // Written days hand their emptied tables to later days: growing builders from empty copied
     // every column's buffers again and again.
     let mut spare_tables: Vec<DayTables> = Vec::new();
+    // The Delta tables as the last commit left them: reopening one replays its whole log.
+    let mut open: BTreeMap<&'static str, DeltaTable> = BTreeMap::new();
     let mut next_day = 0;
     for day in 0..options.days {
         while next_day < options.days && pending.len() < lookahead {
@@ -172,17 +175,22 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
         dirt.merge(done.dirt);
         fraud_cases.extend(done.fraud);
         let mode = if day == 0 { WriteMode::Overwrite } else { WriteMode::Append };
-        let mut writes = Vec::new();
+        let (mut names, mut writes) = (Vec::new(), Vec::new());
         for table in [&mut done.tables.voice, &mut done.tables.sms, &mut done.tables.data, &mut done.tables.probes] {
             let name = table.name;
             let before = rows_written.entry(name).or_default();
             let batch = table.finish(&batch_id, &source, *before)?;
             *before += batch.num_rows() as i64;
             summary.add(name, batch.num_rows() as u64);
-            writes.push(lakehouse.write_batches_with("bronze", name, vec![batch], mode, bronze_write_options(name)));
+            let target = match open.remove(name) {
+                Some(t) => t,
+                None => lakehouse.table_for_write("bronze", name).await?,
+            };
+            names.push(name);
+            writes.push(write_to(target, ("bronze", name), vec![batch], mode, bronze_write_options(name)));
         }
         // The four tables are independent commits; encoding them together keeps both cores busy.
-        futures::future::try_join_all(writes).await?;
+        open.extend(names.into_iter().zip(futures::future::try_join_all(writes).await?));
         spare_tables.push(done.tables);
         bar.set_message(format!("{} CDRs", summary.cdrs()));
         bar.inc(1);
