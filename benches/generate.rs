@@ -11,6 +11,8 @@ use chrono::NaiveDate;
 fn main() -> anyhow::Result<()> {
     let cdrs: u64 = std::env::var("CDRLAKE_BENCH_CDRS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
     let days = 30;
+    // As `cdrlake generate` runs: freed memory is kept for reuse.
+    cdrlake::allocator::keep_freed_memory(true);
     let dir = tempfile::tempdir()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
