@@ -8,7 +8,7 @@ use cdrlake::contract::{bronze_event_columns, BRONZE_EVENT_TABLES, METADATA_COLU
 use common::{cdrlake, stdout};
 
 fn generate(cwd: &Path, lake: &str, seed: &str, dirt_rate: &str) {
-    let o = cdrlake(cwd, &["--lakehouse", lake, "generate", "--customers", "120", "--days", "2", "--seed", seed, "--dirt-rate", dirt_rate], &[]);
+    let o = cdrlake(cwd, &["--lakehouse", lake, "generate", "--customers", "120", "--days", "3", "--seed", seed, "--dirt-rate", dirt_rate], &[]);
     assert!(o.status.success(), "{}{}", stdout(&o), common::stderr(&o));
     assert!(stdout(&o).contains("CDRs/s"), "a summary with rates: {}", stdout(&o));
 }
@@ -85,6 +85,30 @@ fn tables_have_the_contract_columns_and_sound_keys() {
     // Long calls arrive as partial records of at most 30 minutes, closed by cause 1.
     let partials = csv(cwd, "./lake", "SELECT count(*) AS n FROM bronze.voice_cdr WHERE sequence_number IS NOT NULL AND (CAST(duration_s AS INT) > 1800 OR cause_for_term NOT IN ('0', '1', '3', '4'))");
     assert_eq!(partials, "n\n0\n");
+}
+
+/// Bronze's raw text carries no min/max statistics (nothing filters on it); the ingest metadata
+/// does, so incremental models can skip files by `_ingested_at`.
+#[test]
+fn bronze_files_have_statistics_for_the_metadata_only() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), "./lake", "3", "0");
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("lake/bronze/voice_cdr"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    assert_eq!(files.len(), 3, "one file a day");
+    for file in files {
+        let reader = SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
+        let group = reader.metadata().row_group(0);
+        for column in group.columns() {
+            let name = column.column_path().string();
+            let has_min_max = column.statistics().is_some_and(|s| s.min_bytes_opt().is_some());
+            assert_eq!(has_min_max, name.starts_with('_'), "{name} in {}", file.display());
+        }
+    }
 }
 
 fn truth_count(truth: &serde_json::Value, table: &str, kind: &str) -> u64 {

@@ -21,8 +21,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use cdrlake_catalog::{write_to, Lakehouse, WriteMode};
-use deltalake::DeltaTable;
 use chrono::NaiveDate;
+use deltalake::DeltaTable;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
