@@ -100,7 +100,14 @@ pub(super) fn delivery(rng: &mut Stream, utc_s: i64) -> i64 {
 
 /// A called number (written to `out`) and its type of number, in the formats switches send.
 fn destination(rng: &mut Stream, world: &World, caller: usize, out: &mut String) -> (&'static str, Option<usize>) {
-    let digits = |rng: &mut Stream, out: &mut String, n: u32| (0..n).for_each(|_| out.push(char::from(b'0' + rng.random_range(0..10u8))));
+    // `n` random digits, leading zeros kept, from one draw.
+    let digits = |rng: &mut Stream, out: &mut String, n: u32| {
+        let value = rng.random_range(0..10u64.pow(n));
+        let mut buffer = itoa::Buffer::new();
+        let text = buffer.format(value);
+        (text.len()..n as usize).for_each(|_| out.push('0'));
+        out.push_str(text);
+    };
     out.clear();
     match weighted(rng, &[0.45, 0.35, 0.08, 0.10, 0.02]) {
         0 => {
