@@ -22,4 +22,4 @@ pub use maintenance::Optimized;
 pub use location::{parse_table_name, Location, CATALOG_NAME, SCHEMAS};
 pub use provider::{DeltaProvider, LakehouseCatalog, LakehouseSchema};
 pub use views::{LazyView, ViewDefinition};
-pub use write::{column_properties, plain_column_properties, write_to, WriteMode, WriteOptions};
+pub use write::{column_properties, write_to, WriteMode, WriteOptions};

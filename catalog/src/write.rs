@@ -37,11 +37,6 @@ pub struct WriteOptions {
     pub unindexed_columns: Vec<String>,
 }
 
-/// delta-rs's default properties (Snappy), with dictionaries off for `columns`.
-pub fn plain_column_properties(columns: &[String]) -> WriterProperties {
-    column_properties(columns, &[])
-}
-
 /// delta-rs's default properties (Snappy), with dictionaries off for `plain` and statistics off
 /// for `unindexed`.
 pub fn column_properties(plain: &[String], unindexed: &[String]) -> WriterProperties {

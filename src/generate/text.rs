@@ -121,8 +121,9 @@ const CLOCK_SLOTS: usize = 64;
 /// whole-hour offset the local date and hour are fixed and only minutes and seconds vary; any
 /// other hour is formatted per instant, so the text is always that of [`iso`].
 pub struct IsoClock {
-    /// Direct-mapped by UTC hour: the hour, and its `YYYY-MM-DDTHH:` and `+HH:MM` when fixed.
-    slots: Vec<(i64, Option<([u8; 14], [u8; 6])>)>,
+    /// Direct-mapped by UTC hour: the hour, and the text of its first second when the local date
+    /// and hour hold for all of it (`YYYY-MM-DDTHH:` and `+HH:MM` are taken from it).
+    slots: Vec<(i64, Option<String>)>,
 }
 
 impl Default for IsoClock {
@@ -138,31 +139,24 @@ impl IsoClock {
         if slot.0 != hour {
             *slot = (hour, fixed_hour(hour));
         }
-        let instant = || DateTime::<Utc>::from_timestamp(utc_s, 0).expect("a generated time is in range");
-        let Some((head, tail)) = &slot.1 else {
-            push_iso(out, instant());
+        let Some(first) = &slot.1 else {
+            push_iso(out, DateTime::<Utc>::from_timestamp(utc_s, 0).expect("a generated time is in range"));
             return;
         };
         let second = utc_s.rem_euclid(3600) as u32;
-        out.push_str(std::str::from_utf8(head).expect("ascii"));
+        out.push_str(&first[..14]);
         two(out, second / 60);
         out.push(':');
         two(out, second % 60);
-        out.push_str(std::str::from_utf8(tail).expect("ascii"));
+        out.push_str(&first[19..]);
     }
 }
 
-/// The fixed text of a UTC hour whose instants all have one whole-hour offset.
-fn fixed_hour(hour: i64) -> Option<([u8; 14], [u8; 6])> {
-    let at = |s: i64| DateTime::<Utc>::from_timestamp(s, 0);
-    let (first, last) = (at(hour.checked_mul(3600)?)?, at(hour * 3600 + 3599)?);
-    let offset = |t: DateTime<Utc>| Casablanca.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc();
-    if offset(first) != offset(last) || offset(first) % 3600 != 0 {
-        return None;
-    }
-    let text = iso(first);
-    let bytes = text.as_bytes();
-    (bytes.len() == 25).then(|| (bytes[..14].try_into().expect("14 bytes"), bytes[19..].try_into().expect("6 bytes")))
+/// The text of a UTC hour's first second, if the hour has one whole-hour offset throughout.
+fn fixed_hour(hour: i64) -> Option<String> {
+    let offset = cdrlake_udfs::local_time::hour_offset(hour)?;
+    let first = DateTime::<Utc>::from_timestamp(hour.checked_mul(3600)?, 0)?;
+    Some(iso(first)).filter(|text| offset % 3_600_000_000 == 0 && text.len() == 25)
 }
 
 /// Local wall-clock times of one day to UTC, the zone read once per local hour.
@@ -186,6 +180,10 @@ impl DayClock {
             }
         });
         Self { date, hours }
+    }
+
+    pub fn date(&self) -> NaiveDate {
+        self.date
     }
 
     /// The UTC second of local `second_of_day`; an instant skipped by a clock change is taken

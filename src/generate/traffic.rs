@@ -185,7 +185,6 @@ fn serving<'w>(rng: &mut Stream, world: &'w World, s: usize, day: u32) -> (Cow<'
 
 /// What one day's generation reuses from record to record.
 struct Scratch {
-    date: NaiveDate,
     day: DayClock,
     iso: IsoClock,
     fields: Fields,
@@ -196,7 +195,7 @@ pub fn generate_day(world: &World, seed: u64, start: NaiveDate, day: u32, counte
     let date = start + Duration::days(i64::from(day));
     let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
     let load = if weekend { 0.8 } else { 1.0 };
-    let mut x = Scratch { date, day: DayClock::new(date), iso: IsoClock::default(), fields: Fields::default(), other_party: String::new() };
+    let mut x = Scratch { day: DayClock::new(date), iso: IsoClock::default(), fields: Fields::default(), other_party: String::new() };
     for (s, sub) in world.subscribers.iter().enumerate() {
         if !sub.active_on(date) {
             continue;
@@ -232,7 +231,7 @@ fn voice_call(world: &World, rng: &mut Stream, s: usize, day: u32, msc: &str, co
     let final_cause = if !answered { "3" } else if rng.random::<f64>() < 0.01 { "4" } else { "0" };
     let other = x.other_party.as_str();
     let mut legs = [Some(("MOC", sub.msisdn.as_str(), sub.imsi.as_str(), sub.imei.as_str(), other, ton, cell, lac, visited)), None];
-    if let Some(c) = callee.filter(|c| world.subscribers[*c].active_on(x.date)) {
+    if let Some(c) = callee.filter(|c| world.subscribers[*c].active_on(x.day.date())) {
         let callee = &world.subscribers[c];
         let (ccell, clac, cvisited, _) = serving(rng, world, c, day);
         legs[1] = Some(("MTC", callee.msisdn.as_str(), callee.imsi.as_str(), callee.imei.as_str(), sub.msisdn.as_str(), "international", ccell, clac, cvisited));
@@ -295,7 +294,7 @@ fn sms(world: &World, rng: &mut Stream, s: usize, day: u32, counters: &mut Count
     let (cell, lac, visited, _) = serving(rng, world, s, day);
     let other = x.other_party.as_str();
     let mut legs = [Some(("SMS_MO", sub.msisdn.as_str(), sub.imsi.as_str(), other, ton, cell, lac, visited)), None];
-    if let Some(c) = callee.filter(|c| world.subscribers[*c].active_on(x.date) && result == "0") {
+    if let Some(c) = callee.filter(|c| world.subscribers[*c].active_on(x.day.date()) && result == "0") {
         let r = &world.subscribers[c];
         let (ccell, clac, cvisited, _) = serving(rng, world, c, day);
         legs[1] = Some(("SMS_MT", r.msisdn.as_str(), r.imsi.as_str(), sub.msisdn.as_str(), "international", ccell, clac, cvisited));

@@ -218,7 +218,7 @@ fn writer_properties(model: &Model, schema: &Schema) -> Result<Option<WriterProp
     if let Some(unknown) = columns.iter().find(|c| schema.field_with_name(c).is_err()) {
         bail!("{}: @no_dictionary names '{unknown}', which is not a column of the model", model.name);
     }
-    Ok((!columns.is_empty()).then(|| cdrlake_catalog::plain_column_properties(columns)))
+    Ok((!columns.is_empty()).then(|| cdrlake_catalog::column_properties(columns, &[])))
 }
 
 fn qualified(relation: &str, column: &str) -> Expr {

@@ -65,8 +65,8 @@ impl LocalClock {
     }
 }
 
-/// The offset (µs) shared by every instant of a UTC hour, if it has one.
-fn hour_offset(hour: i64) -> Option<i64> {
+/// The offset (µs) shared by every instant of UTC hour `hour` (hours since the epoch), if it has one.
+pub fn hour_offset(hour: i64) -> Option<i64> {
     let first = hour.checked_mul(MICROS_PER_HOUR)?;
     let offset_at = |micros: i64| -> Option<i64> {
         let utc = DateTime::<Utc>::from_timestamp_micros(micros)?.naive_utc();
