@@ -364,3 +364,31 @@ fn set_options_hold_for_their_model_only_and_a_typo_fails_at_load() {
     let text = format!("{}{}", stdout(&out), common::stderr(&out));
     assert!(!out.status.success() && text.contains("line 2") && text.contains("enable_ident_normalizations"), "{text}");
 }
+
+#[test]
+fn staged_ctes_are_computed_once_with_since_bound_and_an_unknown_one_fails_at_load() {
+    let f = Fixture::new();
+    // random() differs at every evaluation: the two reads of `fresh` agree only if it was computed once.
+    let model = "-- @materialized: incremental\n-- @unique_key: call_id\n-- @watermark: _ingested_at\n-- @stage: fresh\n\
+        WITH fresh AS (\n    SELECT call_id, _ingested_at, random() AS draw FROM bronze.calls WHERE _ingested_at > $since\n)\n\
+        SELECT a.call_id, a._ingested_at, a.draw = b.draw AS same_draw\nFROM fresh a JOIN fresh b ON a.call_id = b.call_id\n";
+    f.write("sql/gold/staged.sql", model);
+    f.ok(&["run", "--select", "gold.staged"]);
+    assert_eq!(f.csv("SELECT count(*) AS n, bool_and(same_draw) AS same FROM gold.staged"), "n,same\n6,true\n");
+
+    // The next batch: the staged CTE holds only rows after $since, and the merge reads it too.
+    f.append(6..9, 3);
+    let out = f.ok(&["run", "--select", "gold.staged"]);
+    assert!(out.contains("3 rows, 3 inserted, 0 updated"), "{out}");
+    assert_eq!(f.csv("SELECT count(*) AS n, bool_and(same_draw) AS same FROM gold.staged"), "n,same\n9,true\n");
+
+    // Without @stage DataFusion computes the CTE at each read: the check above can fail.
+    f.write("sql/gold/staged.sql", &model.replace("-- @stage: fresh\n", ""));
+    f.ok(&["run", "--select", "gold.staged", "--full-refresh"]);
+    assert_eq!(f.csv("SELECT bool_or(same_draw) AS same FROM gold.staged"), "same\nfalse\n");
+
+    f.write("sql/gold/staged.sql", &model.replace("@stage: fresh", "@stage: frsh"));
+    let out = f.run(&["run", "--select", "gold.staged"]);
+    let text = format!("{}{}", stdout(&out), common::stderr(&out));
+    assert!(!out.status.success() && text.contains("staged.sql") && text.contains("no CTE named 'frsh'") && text.contains("(it has: fresh)"), "{text}");
+}

@@ -6,6 +6,7 @@
 -- @unique_key: cdr_id
 -- @watermark: _mediated_at
 -- @set: datafusion.optimizer.join_reordering = false
+-- @stage: sets
 -- @no_dictionary: cdr_id, other_party, start_time, end_time, uplink_bytes, downlink_bytes, volume_bytes, _ingested_at
 -- @test: unique(cdr_id)
 -- @test: not_null(cdr_id, record_type, service, served_msisdn, start_time, end_time, rat, roaming, answered, quality_flags, source_record_count)
@@ -36,7 +37,8 @@ records AS (
 -- key_hash(cdr_id), an integer (grouping and joining on it is far cheaper than on the text): a
 -- collision only sends a one-record event down the multi-record path, which stitches it alike.
 -- RIGHT SEMI/ANTI build on the small side; an outer join filtered on IS NULL once lost rows to a
--- DataFusion 55 filter-pushdown bug.
+-- DataFusion 55 filter-pushdown bug. Staged (@stage): both branches read it, and DataFusion would
+-- compute it for each.
 sets AS (
     SELECT key_hash(cdr_id) AS set_hash FROM records GROUP BY key_hash(cdr_id) HAVING count(*) > 1
 ),

@@ -68,6 +68,9 @@ pub struct Header {
     pub severity: Option<Severity>,
     /// DataFusion session options in force while this node is built and tested (`@set: key = value`).
     pub settings: Vec<(String, String)>,
+    /// CTEs computed once into memory before the query (`@stage: name, ...`): DataFusion computes
+    /// a CTE again wherever it is named.
+    pub stage: Vec<String>,
 }
 
 fn list(v: &str) -> Vec<String> {
@@ -106,6 +109,7 @@ pub fn parse(sql: &str) -> Result<Header> {
             "unique_key" => h.unique_key = list(value),
             "partition_by" => h.partition_by = list(value),
             "no_dictionary" => h.no_dictionary = list(value),
+            "stage" => h.stage = list(value),
             "watermark" => h.watermark = Some(value.to_string()),
             "lookback" => h.lookback = Some(value.to_string()),
             "on_existing_key" => {
@@ -136,7 +140,7 @@ pub fn parse(sql: &str) -> Result<Header> {
                 h.settings.push((option, setting));
             }
             other => bail!(
-                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, no_dictionary, watermark, lookback, on_existing_key, set, test, warn, severity)"
+                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, no_dictionary, watermark, lookback, on_existing_key, set, stage, test, warn, severity)"
             ),
         }
     }

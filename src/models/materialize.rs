@@ -21,6 +21,7 @@ use super::header::{Materialization, OnExistingKey};
 use super::system::TestResult;
 use super::project::{Model, Seed};
 use super::seeds::read_seed;
+use super::stage::stage_ctes;
 use crate::engine::Engine;
 use crate::output::plain_type;
 
@@ -63,7 +64,8 @@ async fn drop_old_view(engine: &Engine, model: &Model) -> Result<()> {
 }
 
 async fn build_table(engine: &Engine, model: &Model) -> Result<Built> {
-    let df = engine.dataframe(&model.sql).await?;
+    let staged = stage_ctes(engine, model, None).await?;
+    let df = engine.dataframe(&staged.sql).await?;
     overwrite(engine, model, df).await
 }
 
@@ -98,7 +100,8 @@ pub async fn build_table_gated(engine: &Engine, model: &Model, tests: &[DataTest
 }
 
 async fn stage(engine: &Engine, model: &Model) -> Result<Arc<dyn TableProvider>> {
-    let df = engine.dataframe(&model.sql).await?;
+    let staged = stage_ctes(engine, model, None).await?;
+    let df = engine.dataframe(&staged.sql).await?;
     let schema = Arc::new(df.schema().as_arrow().clone());
     let partitions = df.collect_partitioned().await?;
     Ok(Arc::new(MemTable::try_new(schema, partitions)?))
@@ -161,12 +164,15 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         (Some(t), Some(_), false) => Some(watermark(engine, model, t).await?),
         (Some(t), ..) => Some(beginning_of_time(t)?),
     };
+    let params = since.as_ref().map(|v| ParamValues::Map(HashMap::from([("since".to_string(), v.clone().into())])));
     let with_params = |df: DataFrame| -> Result<DataFrame> {
-        Ok(match &since {
-            Some(v) => df.with_param_values(ParamValues::Map(HashMap::from([("since".to_string(), v.clone().into())])))?,
+        Ok(match &params {
+            Some(p) => df.with_param_values(p.clone())?,
             None => df,
         })
     };
+    let staged = stage_ctes(engine, model, params.as_ref()).await?;
+    let df = if model.header.stage.is_empty() { df } else { engine.dataframe(&staged.sql).await? };
     let Some(target) = existing.filter(|_| !full_refresh) else {
         let mut built = overwrite(engine, model, with_params(df)?).await?;
         built.note = Some(if full_refresh { "full refresh".into() } else { "first build".into() });
@@ -175,7 +181,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
     check_same_columns(engine, model, &df).await?;
 
     // Only rows that are new or differ from the target: a re-run over the same input commits nothing.
-    let changed_sql = changed_rows_sql(model);
+    let changed_sql = changed_rows_sql(model, &staged.sql);
     let changed = with_params(engine.dataframe(&changed_sql).await?)?;
     let batches = changed.collect().await?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
@@ -231,7 +237,7 @@ fn quote(ident: &str) -> String {
 
 /// `(model) EXCEPT (target rows whose key the model produced)`; with `on_existing_key: keep`, only
 /// the rows whose key is not in the target.
-fn changed_rows_sql(model: &Model) -> String {
+fn changed_rows_sql(model: &Model, sql: &str) -> String {
     let keys = model
         .header
         .unique_key
@@ -239,7 +245,7 @@ fn changed_rows_sql(model: &Model) -> String {
         .map(|k| format!("s.{k} = t.{k}", k = quote(k)))
         .collect::<Vec<_>>()
         .join(" AND ");
-    let body = model.sql.trim().trim_end_matches(';');
+    let body = sql.trim().trim_end_matches(';');
     if model.header.on_existing_key == OnExistingKey::Keep {
         return format!(
             "WITH cdrlake_source AS (\n{body}\n)\nSELECT * FROM cdrlake_source s\nWHERE NOT EXISTS (SELECT 1 FROM {schema}.{table} t WHERE {keys})",

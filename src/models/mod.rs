@@ -10,6 +10,7 @@ pub mod materialize;
 pub mod project;
 pub mod runner;
 pub mod seeds;
+pub mod stage;
 pub mod system;
 
 pub use dag::Dag;

@@ -124,7 +124,9 @@ fn load_model(schema: &str, path: &Path) -> Result<Model> {
     let at = || path.display().to_string();
     let header = header::parse(&sql).with_context(at)?;
     let deps = dependencies(&sql).with_context(at)?;
-    Ok(Model { name: format!("{schema}.{table}"), schema: schema.into(), table, path: path.into(), sql, header, deps })
+    let model = Model { name: format!("{schema}.{table}"), schema: schema.into(), table, path: path.into(), sql, header, deps };
+    super::stage::check(&model).with_context(at)?;
+    Ok(model)
 }
 
 fn load_seed(path: &Path) -> Result<Seed> {

@@ -1,0 +1,132 @@
+//! `@stage: cte, ...`: CTEs of a model computed once, into memory, before the model's query.
+//! DataFusion 55 inlines a CTE wherever it is named, so a CTE read twice is computed twice
+//! (`silver.cdr`'s split of single- and multi-record events: two aggregates over every record).
+//! A staged CTE's body is replaced by a scan of its rows for the rest of the build; the text
+//! around it is kept as written, so errors still point at the model's own lines.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use datafusion::catalog::SchemaProvider;
+use datafusion::common::ParamValues;
+use datafusion::datasource::MemTable;
+use sqlparser::ast::{SetExpr, Statement};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::Location;
+
+use super::project::Model;
+use crate::engine::Engine;
+
+/// Where one CTE sits in the SQL text (byte offsets).
+#[derive(Debug, PartialEq)]
+struct CteText {
+    /// Just after the opening parenthesis of its body.
+    body_start: usize,
+    /// At its closing parenthesis.
+    body_end: usize,
+}
+
+/// The staged CTEs' rows registered in the model's schema; removed again when dropped.
+pub struct Staged {
+    pub sql: String,
+    schema: Option<Arc<dyn SchemaProvider>>,
+    tables: Vec<String>,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(schema) = &self.schema {
+            for table in &self.tables {
+                let _ = schema.deregister_table(table);
+            }
+        }
+    }
+}
+
+/// Computes the model's `@stage` CTEs (with `params` bound) and returns its SQL reading them.
+/// Without `@stage`, the SQL as written.
+pub async fn stage_ctes(engine: &Engine, model: &Model, params: Option<&ParamValues>) -> Result<Staged> {
+    let schema = engine.catalog().lakehouse_schema(&model.schema).map(|s| s.clone() as Arc<dyn SchemaProvider>);
+    let mut staged = Staged { sql: model.sql.clone(), schema, tables: Vec::new() };
+    for cte in &model.header.stage {
+        let located = locate_cte(&staged.sql, cte).with_context(|| format!("{}: @stage {cte}", model.name))?;
+        let table = format!("{}__stage_{cte}", model.table);
+        let query = format!("{}\nSELECT * FROM {cte}", &staged.sql[..=located.body_end]);
+        let mut df = engine.dataframe(&query).await.with_context(|| format!("{}: @stage {cte}", model.name))?;
+        if let Some(params) = params {
+            df = df.with_param_values(params.clone())?;
+        }
+        let arrow_schema = Arc::new(df.schema().as_arrow().clone());
+        let rows = MemTable::try_new(arrow_schema, df.collect_partitioned().await?)?;
+        let provider = staged.schema.as_ref().with_context(|| format!("schema {} is not in the lakehouse catalog", model.schema))?;
+        provider.register_table(table.clone(), Arc::new(rows))?;
+        staged.tables.push(table.clone());
+        let scan = format!("SELECT * FROM \"{}\".\"{table}\"", model.schema);
+        staged.sql = format!("{}{scan}{}", &staged.sql[..located.body_start], &staged.sql[located.body_end..]);
+    }
+    Ok(staged)
+}
+
+/// Checks that every `@stage` name is a CTE of the model's outer `WITH`.
+pub fn check(model: &Model) -> Result<()> {
+    for cte in &model.header.stage {
+        locate_cte(&model.sql, cte).with_context(|| format!("@stage {cte}"))?;
+    }
+    Ok(())
+}
+
+fn locate_cte(sql: &str, name: &str) -> Result<CteText> {
+    let statements = Parser::parse_sql(&GenericDialect {}, sql)?;
+    let [Statement::Query(query)] = statements.as_slice() else { bail!("the model is not one SELECT") };
+    let ctes = query.with.as_ref().map(|w| w.cte_tables.as_slice()).unwrap_or_default();
+    let Some(cte) = ctes.iter().find(|c| c.alias.name.value.eq_ignore_ascii_case(name)) else {
+        let known: Vec<_> = ctes.iter().map(|c| c.alias.name.value.as_str()).collect();
+        bail!("no CTE named '{name}' in the model's WITH (it has: {})", known.join(", "));
+    };
+    if !matches!(*cte.query.body, SetExpr::Select(_) | SetExpr::SetOperation { .. } | SetExpr::Query(_)) {
+        bail!("CTE '{name}' is not a query");
+    }
+    let after_name = offset(sql, cte.alias.name.span.end)?;
+    let open = sql[after_name..].find('(').context("no opening parenthesis after the CTE's name")? + after_name;
+    let body_end = offset(sql, cte.closing_paren_token.0.span.start)?;
+    Ok(CteText { body_start: open + 1, body_end })
+}
+
+/// Byte offset of a sqlparser location (1-based line, 1-based column counted in characters).
+fn offset(sql: &str, at: Location) -> Result<usize> {
+    let line_start = sql.split_inclusive('\n').take(at.line.saturating_sub(1) as usize).map(str::len).sum::<usize>();
+    let line = &sql[line_start..];
+    let column = at.column.saturating_sub(1) as usize;
+    let within = line.char_indices().nth(column).map(|(i, _)| i).unwrap_or(line.len());
+    Ok(line_start + within)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SQL: &str = "WITH a AS (SELECT 1 AS x),\n-- 'µs' before: columns count characters\nsets AS (\n    SELECT x FROM a GROUP BY x HAVING count(*) > 1\n),\nb AS (SELECT * FROM sets)\nSELECT * FROM b JOIN sets USING (x)";
+
+    #[test]
+    fn finds_the_body_between_its_parentheses() {
+        let at = locate_cte(SQL, "sets").unwrap();
+        assert_eq!(&SQL[at.body_start..at.body_end], "\n    SELECT x FROM a GROUP BY x HAVING count(*) > 1\n");
+        let at = locate_cte(SQL, "a").unwrap();
+        assert_eq!(&SQL[at.body_start..at.body_end], "SELECT 1 AS x");
+    }
+
+    #[test]
+    fn counts_columns_in_characters() {
+        let sql = "WITH µ AS (SELECT 'µµ' AS x), y AS (SELECT 2) SELECT * FROM µ, y";
+        let at = locate_cte(sql, "y").unwrap();
+        assert_eq!(&sql[at.body_start..at.body_end], "SELECT 2");
+    }
+
+    #[test]
+    fn names_the_ctes_there_are_when_one_is_missing() {
+        let e = locate_cte(SQL, "nope").unwrap_err().to_string();
+        assert!(e.contains("no CTE named 'nope'") && e.contains("a, sets, b"), "{e}");
+        assert!(locate_cte("SELECT 1", "sets").unwrap_err().to_string().contains("(it has: )"));
+    }
+}
