@@ -5,6 +5,7 @@
 -- @on_existing_key: keep
 -- @no_dictionary: _row_number, _ingested_at, cdr_id, other_party, start_time, end_time, uplink_bytes, downlink_bytes
 -- @watermark: _ingested_at
+-- @stage: repeated_here
 -- @lookback: 2 days
 WITH raw AS (
     SELECT
@@ -40,6 +41,8 @@ WITH raw AS (
 -- Duplicates: a row whose key an earlier row of this run has, or an older, already mediated one.
 -- Only keys that occur more than once are ranked (a window over every row would be slow); they
 -- are found by key_hash (cheaper than grouping the text): a collision only ranks a row alone.
+-- Staged (@stage): its exact row count lets the join below build from it instead of
+-- repartitioning every wide row (the optimizer cannot estimate a filtered window).
 repeated_keys AS (
     SELECT key_hash(pgw_address, charging_id, record_sequence_number) AS key
     FROM raw
