@@ -231,7 +231,7 @@ fn qualified(relation: &str, column: &str) -> Expr {
     col(Column::new(Some(relation), column))
 }
 
-fn quote(ident: &str) -> String {
+pub(super) fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 

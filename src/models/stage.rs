@@ -10,16 +10,17 @@ use anyhow::{bail, Context, Result};
 use datafusion::catalog::SchemaProvider;
 use datafusion::common::ParamValues;
 use datafusion::datasource::MemTable;
-use sqlparser::ast::{SetExpr, Statement};
+use sqlparser::ast::Statement;
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Location;
 
+use super::materialize::quote;
 use super::project::Model;
 use crate::engine::Engine;
 
 /// Where one CTE sits in the SQL text (byte offsets).
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct CteText {
     /// Just after the opening parenthesis of its body.
     body_start: usize,
@@ -62,7 +63,7 @@ pub async fn stage_ctes(engine: &Engine, model: &Model, params: Option<&ParamVal
         let provider = staged.schema.as_ref().with_context(|| format!("schema {} is not in the lakehouse catalog", model.schema))?;
         provider.register_table(table.clone(), Arc::new(rows))?;
         staged.tables.push(table.clone());
-        let scan = format!("SELECT * FROM \"{}\".\"{table}\"", model.schema);
+        let scan = format!("SELECT * FROM {}.{}", quote(&model.schema), quote(&table));
         staged.sql = format!("{}{scan}{}", &staged.sql[..located.body_start], &staged.sql[located.body_end..]);
     }
     Ok(staged)
@@ -84,22 +85,19 @@ fn locate_cte(sql: &str, name: &str) -> Result<CteText> {
         let known: Vec<_> = ctes.iter().map(|c| c.alias.name.value.as_str()).collect();
         bail!("no CTE named '{name}' in the model's WITH (it has: {})", known.join(", "));
     };
-    if !matches!(*cte.query.body, SetExpr::Select(_) | SetExpr::SetOperation { .. } | SetExpr::Query(_)) {
-        bail!("CTE '{name}' is not a query");
-    }
-    let after_name = offset(sql, cte.alias.name.span.end)?;
+    let after_name = offset(sql, cte.alias.name.span.end);
     let open = sql[after_name..].find('(').context("no opening parenthesis after the CTE's name")? + after_name;
-    let body_end = offset(sql, cte.closing_paren_token.0.span.start)?;
+    let body_end = offset(sql, cte.closing_paren_token.0.span.start);
     Ok(CteText { body_start: open + 1, body_end })
 }
 
 /// Byte offset of a sqlparser location (1-based line, 1-based column counted in characters).
-fn offset(sql: &str, at: Location) -> Result<usize> {
+fn offset(sql: &str, at: Location) -> usize {
     let line_start = sql.split_inclusive('\n').take(at.line.saturating_sub(1) as usize).map(str::len).sum::<usize>();
     let line = &sql[line_start..];
     let column = at.column.saturating_sub(1) as usize;
     let within = line.char_indices().nth(column).map(|(i, _)| i).unwrap_or(line.len());
-    Ok(line_start + within)
+    line_start + within
 }
 
 #[cfg(test)]
