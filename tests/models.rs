@@ -201,6 +201,24 @@ fn data_tests_pass_fail_and_are_recorded() {
 }
 
 #[test]
+fn unique_finds_repeated_keys_and_repeated_nulls() {
+    let f = Fixture::new();
+    f.write(
+        "sql/silver/keys.sql",
+        "-- @materialized: table\n-- @test: unique(id)\n-- @test: unique(k)\n-- @test: unique(k, id)\n\
+         SELECT * FROM (VALUES (1, 'a'), (2, 'a'), (3, CAST(NULL AS VARCHAR)), (4, NULL), (5, 'b'), (6, 'c')) AS t(id, k)\n",
+    );
+    // A table's tests are gates: the duplicates fail it before it is published.
+    let o = f.run(&["run", "-s", "silver.keys"]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("PASS silver.keys unique(id)"), "{out}");
+    assert!(out.contains("PASS silver.keys unique(k, id)"), "{out}");
+    // 'a' twice and null twice; 'b' and 'c' once.
+    assert!(out.contains("FAIL silver.keys unique(k) (2 failing rows)"), "{out}");
+}
+
+#[test]
 fn a_failing_gate_keeps_the_published_table_and_skips_what_reads_it() {
     let f = Fixture::new();
     f.write("sql/gold/zone_share.sql", "-- @materialized: table\nSELECT zone, calls FROM gold.usage_by_zone\n");
@@ -310,8 +328,9 @@ fn system_tables_accept_nulls_after_a_first_run_without_any() {
     assert_eq!(runs, "model,status,no_rows,no_error\ngold.top_callers,success,false,true\nsilver.calls_clean,success,true,true\ngold.bad,error,true,false\n");
 }
 
-/// The dictionary-encoded state of `column` in every Parquet file of a table directory.
-fn dictionary_use(table_dir: &Path, column: &str) -> Vec<bool> {
+/// For every Parquet file of a table directory: whether `column` has a dictionary page and
+/// whether it has min/max statistics, in any row group.
+fn column_encoding(table_dir: &Path, column: &str) -> Vec<(bool, bool)> {
     std::fs::read_dir(table_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -320,31 +339,41 @@ fn dictionary_use(table_dir: &Path, column: &str) -> Vec<bool> {
             let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&p).unwrap()).unwrap();
             let meta = parquet::file::reader::FileReader::metadata(&reader);
             let index = meta.file_metadata().schema_descr().columns().iter().position(|c| c.name() == column).unwrap();
-            meta.row_groups().iter().any(|rg| rg.column(index).dictionary_page_offset().is_some())
+            let dictionary = meta.row_groups().iter().any(|rg| rg.column(index).dictionary_page_offset().is_some());
+            let statistics = meta.row_groups().iter().any(|rg| rg.column(index).statistics().is_some_and(|s| s.min_bytes_opt().is_some()));
+            (dictionary, statistics)
         })
         .collect()
 }
 
 #[test]
-fn no_dictionary_columns_are_written_plain_and_an_unknown_one_is_an_error() {
+fn no_dictionary_and_no_statistics_columns_are_written_so_and_an_unknown_one_is_an_error() {
     let f = Fixture::new();
     let model = f.cwd().join("sql/silver/calls_rated.sql");
     let text = std::fs::read_to_string(&model).unwrap();
-    f.write("sql/silver/calls_rated.sql", &text.replacen("-- @unique_key: call_id\n", "-- @unique_key: call_id\n-- @no_dictionary: call_id\n", 1));
+    let settings = "-- @unique_key: call_id\n-- @no_dictionary: call_id\n-- @no_statistics: served_msisdn\n";
+    f.write("sql/silver/calls_rated.sql", &text.replacen("-- @unique_key: call_id\n", settings, 1));
     f.ok(&["run", "--select", "+silver.calls_rated"]);
     f.append(6..9, 3);
     f.ok(&["run", "--select", "silver.calls_rated"]);
     let table = f.cwd().join("lakehouse/silver/calls_rated");
-    let plain = dictionary_use(&table, "call_id");
-    assert!(plain.len() >= 2 && plain.iter().all(|d| !d), "build and merge files write call_id plain: {plain:?}");
-    assert!(dictionary_use(&table, "zone").iter().all(|d| *d), "other columns keep their dictionary");
+    let call_id = column_encoding(&table, "call_id");
+    assert!(call_id.len() >= 2 && call_id.iter().all(|(dictionary, stats)| !dictionary && *stats), "build and merge files write call_id plain, with statistics: {call_id:?}");
+    let msisdn = column_encoding(&table, "served_msisdn");
+    assert!(msisdn.iter().all(|(dictionary, stats)| *dictionary && !stats), "served_msisdn keeps its dictionary, without statistics: {msisdn:?}");
+    assert!(column_encoding(&table, "zone").iter().all(|e| *e == (true, true)), "other columns keep both");
+    let filtered = f.csv("SELECT count(*) AS n FROM silver.calls_rated WHERE served_msisdn = '+212610000001'");
+    assert_eq!(filtered, f.csv("SELECT count(*) AS n FROM silver.calls_rated WHERE concat(served_msisdn, '') = '+212610000001'"), "a filter on it finds the same rows");
+    assert_ne!(filtered, "n\n0\n");
 
     let v = f.version("silver.calls_rated");
-    f.write("sql/silver/calls_rated.sql", &text.replacen("-- @unique_key: call_id\n", "-- @unique_key: call_id\n-- @no_dictionary: call_idd\n", 1));
-    let out = f.run(&["run", "--select", "silver.calls_rated", "--full-refresh"]);
-    assert!(!out.status.success());
-    assert!(stdout(&out).contains("@no_dictionary names 'call_idd'") || common::stderr(&out).contains("@no_dictionary names 'call_idd'"), "{}{}", stdout(&out), common::stderr(&out));
-    assert_eq!(f.version("silver.calls_rated"), v, "the table is unchanged");
+    for (setting, message) in [("-- @no_dictionary: call_idd\n", "@no_dictionary names 'call_idd'"), ("-- @no_statistics: msisdn\n", "@no_statistics names 'msisdn'")] {
+        f.write("sql/silver/calls_rated.sql", &text.replacen("-- @unique_key: call_id\n", &format!("-- @unique_key: call_id\n{setting}"), 1));
+        let out = f.run(&["run", "--select", "silver.calls_rated", "--full-refresh"]);
+        assert!(!out.status.success());
+        assert!(stdout(&out).contains(message) || common::stderr(&out).contains(message), "{}{}", stdout(&out), common::stderr(&out));
+        assert_eq!(f.version("silver.calls_rated"), v, "the table is unchanged");
+    }
 }
 
 #[test]

@@ -8,6 +8,7 @@
 -- @set: datafusion.optimizer.join_reordering = false
 -- @stage: sets
 -- @no_dictionary: cdr_id, other_party, start_time, end_time, uplink_bytes, downlink_bytes, volume_bytes, _ingested_at
+-- @no_statistics: other_party, imsi, imei, first_cell_id, last_cell_id, visited_mccmnc
 -- @test: unique(cdr_id)
 -- @test: not_null(cdr_id, record_type, service, served_msisdn, start_time, end_time, rat, roaming, answered, quality_flags, source_record_count)
 -- @test: accepted_values(service, 'VOICE', 'SMS', 'DATA')

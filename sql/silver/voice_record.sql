@@ -6,6 +6,7 @@
 -- @unique_key: _batch_id, _row_number
 -- @on_existing_key: keep
 -- @no_dictionary: _row_number, _ingested_at, cdr_id, other_party, start_time, end_time, uplink_bytes, downlink_bytes
+-- @no_statistics: source_table, cdr_id, record_type, service, served_msisdn, other_party, imsi, imei, cell_id, rat, visited_mccmnc, reject_reason, record_json
 -- @watermark: _ingested_at
 -- @stage: repeated_here
 -- @lookback: 2 days

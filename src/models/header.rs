@@ -57,6 +57,9 @@ pub struct Header {
     /// Columns written without a Parquet dictionary: mostly unique values (ids, timestamps, byte
     /// counts), where a dictionary overflows its page and only costs encoding time.
     pub no_dictionary: Vec<String>,
+    /// Columns written without Parquet min/max statistics: text no query filters on, where
+    /// comparing every value with the running min and max is a fifth of the encoding time.
+    pub no_statistics: Vec<String>,
     /// Output column whose maximum (minus `lookback`) is bound to `$since` on incremental runs.
     pub watermark: Option<String>,
     /// A SQL interval, e.g. `2 hours`.
@@ -109,6 +112,7 @@ pub fn parse(sql: &str) -> Result<Header> {
             "unique_key" => h.unique_key = list(value),
             "partition_by" => h.partition_by = list(value),
             "no_dictionary" => h.no_dictionary = list(value),
+            "no_statistics" => h.no_statistics = list(value),
             "stage" => h.stage = list(value),
             "watermark" => h.watermark = Some(value.to_string()),
             "lookback" => h.lookback = Some(value.to_string()),
@@ -140,7 +144,7 @@ pub fn parse(sql: &str) -> Result<Header> {
                 h.settings.push((option, setting));
             }
             other => bail!(
-                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, no_dictionary, watermark, lookback, on_existing_key, set, stage, test, warn, severity)"
+                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, no_dictionary, no_statistics, watermark, lookback, on_existing_key, set, stage, test, warn, severity)"
             ),
         }
     }
@@ -165,6 +169,7 @@ mod tests {
         assert_eq!(h.materialized, Materialization::Incremental);
         assert_eq!(h.unique_key, vec!["cdr_id"]);
         assert_eq!(parse("-- @no_dictionary: cdr_id, start_time\nSELECT 1").unwrap().no_dictionary, vec!["cdr_id", "start_time"]);
+        assert_eq!(parse("-- @no_statistics: imei, other_party\nSELECT 1").unwrap().no_statistics, vec!["imei", "other_party"]);
         let set = parse("-- @set: datafusion.optimizer.join_reordering = false\nSELECT 1").unwrap().settings;
         assert_eq!(set, vec![("datafusion.optimizer.join_reordering".to_string(), "false".to_string())]);
         let unknown = parse("-- x\n-- @set: datafusion.optimizer.join_reorderin = false\nSELECT 1").unwrap_err().to_string();

@@ -218,13 +218,17 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
     })
 }
 
-/// The model's `@no_dictionary` columns as Parquet writer properties (none: delta-rs's defaults).
+/// The model's `@no_dictionary` and `@no_statistics` columns as Parquet writer properties (none
+/// listed: delta-rs's defaults).
 fn writer_properties(model: &Model, schema: &Schema) -> Result<Option<WriterProperties>> {
-    let columns = &model.header.no_dictionary;
-    if let Some(unknown) = columns.iter().find(|c| schema.field_with_name(c).is_err()) {
-        bail!("{}: @no_dictionary names '{unknown}', which is not a column of the model", model.name);
+    let header = &model.header;
+    for (setting, columns) in [("no_dictionary", &header.no_dictionary), ("no_statistics", &header.no_statistics)] {
+        if let Some(unknown) = columns.iter().find(|c| schema.field_with_name(c).is_err()) {
+            bail!("{}: @{setting} names '{unknown}', which is not a column of the model", model.name);
+        }
     }
-    Ok((!columns.is_empty()).then(|| cdrlake_catalog::column_properties(columns, &[])))
+    let listed = !header.no_dictionary.is_empty() || !header.no_statistics.is_empty();
+    Ok(listed.then(|| cdrlake_catalog::column_properties(&header.no_dictionary, &header.no_statistics)))
 }
 
 fn qualified(relation: &str, column: &str) -> Expr {

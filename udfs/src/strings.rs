@@ -20,7 +20,8 @@ pub fn string_values(array: &ArrayRef) -> Result<Box<dyn Iterator<Item = Option<
 
 /// Leading and trailing ASCII whitespace removed (the spec's trimming rule).
 pub fn trim(value: &str) -> &str {
-    value.trim_matches(|c: char| c.is_ascii_whitespace())
+    // A byte loop (the same set as char::is_ascii_whitespace); runs on every bronze field.
+    value.trim_ascii()
 }
 
 /// Each string of `array` through `f` (which writes its result into the buffer it is given), as a

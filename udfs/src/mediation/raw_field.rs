@@ -84,6 +84,13 @@ mod tests {
         assert_eq!(trim("\u{a0}MOC"), "\u{a0}MOC", "a no-break space is not ASCII whitespace");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn trim_cuts_what_the_char_rule_cuts(value in "[ \t\r\n\x0b\x0ca-zA-Z0-9:+\u{a0}\u{3000}é]{0,24}") {
+            proptest::prop_assert_eq!(trim(&value), value.trim_matches(|c: char| c.is_ascii_whitespace()));
+        }
+    }
+
     #[test]
     fn views_are_trimmed_in_place_and_nulls_become_empty() {
         let long = "  a value longer than twelve bytes \t";
