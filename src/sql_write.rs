@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use cdrlake_catalog::{CatalogError, WriteMode};
 use datafusion::catalog::Session;
 use datafusion::common::ScalarValue;
-use datafusion::prelude::{cast, col, lit, Expr};
+use datafusion::prelude::{cast, col, lit, DataFrame, Expr};
 use sqlparser::ast::{FromTable, ObjectName, ObjectNamePart, Statement, TableFactor, TableObject};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
@@ -119,10 +119,9 @@ impl WriteStatement {
                 if let Some(unknown) = names.iter().find(|n| target_schema.field_with_name(n).is_err()) {
                     bail!("{schema}.{table} has no column '{unknown}'");
                 }
-                let batches = source.select(exprs)?.collect().await?;
-                let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-                lakehouse.write_batches(schema, table, batches, WriteMode::Append).await?;
-                Ok(rows)
+                let before = lakehouse.table_info(schema, table).await?.rows.unwrap_or(0);
+                self.write(engine, source.select(exprs)?, WriteMode::Append).await?;
+                Ok(lakehouse.table_info(schema, table).await?.rows.unwrap_or(0).saturating_sub(before))
             }
             Self::CreateTableAs { query, or_replace, if_not_exists, .. } => {
                 match (exists, or_replace, if_not_exists) {
@@ -130,10 +129,8 @@ impl WriteStatement {
                     (true, false, false) => bail!("{schema}.{table} already exists (CREATE OR REPLACE TABLE replaces it)"),
                     _ => {}
                 }
-                let batches = engine.dataframe(query).await?.collect().await?;
-                let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-                lakehouse.write_batches(schema, table, batches, WriteMode::Overwrite).await?;
-                Ok(rows)
+                self.write(engine, engine.dataframe(query).await?, WriteMode::Overwrite).await?;
+                Ok(lakehouse.table_info(schema, table).await?.rows.unwrap_or(0))
             }
             Self::Delete { predicate, .. } => {
                 if !exists {
@@ -153,6 +150,14 @@ impl WriteStatement {
                 })
             }
         }
+    }
+
+    /// Streams `df` into the target as one commit; a failure leaves the table as it was.
+    async fn write(&self, engine: &Engine, df: DataFrame, mode: WriteMode) -> Result<()> {
+        let (schema, table) = self.target();
+        let write = engine.write_dataframe(schema, table, df, mode).await?;
+        write.await.map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
+        Ok(())
     }
 
     fn is_view(&self, engine: &Engine, schema: &str, table: &str) -> bool {

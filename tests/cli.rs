@@ -156,3 +156,30 @@ fn local_errors_are_one_clear_line() {
     assert_clean_error(&cdrlake(cwd, &["--config", "bad.toml", "tables"], &[]), &["bad.toml", "rooot"]);
     assert!(Path::new(&cwd.join("lakehouse/bronze/calls/_delta_log")).is_dir(), "errors changed nothing");
 }
+
+#[test]
+fn sql_writes_stream_count_their_rows_and_a_failing_one_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    ok(&cdrlake(cwd, &["init"], &[]));
+    let query = |sql: &str| cdrlake(cwd, &["query", sql], &[]);
+    let created = ok(&query("CREATE TABLE gold.notes AS SELECT CAST(value AS INT) AS id, 'n' || value AS note FROM generate_series(1, 50000)"));
+    assert!(created.contains("50000 row(s) affected in gold.notes"), "{created}");
+    let inserted = ok(&query("INSERT INTO gold.notes (note, id) SELECT 'late', CAST(value AS INT) FROM generate_series(50001, 50003)"));
+    assert!(inserted.contains("3 row(s) affected"), "{inserted}");
+    let history = |cwd: &Path| ok(&cdrlake(cwd, &["history", "gold.notes"], &[]));
+    let versions = history(cwd);
+
+    // The error is the query's own (not delta-rs's wrapper), raised mid-write after rows were produced.
+    let err = assert_clean_error(
+        &query("INSERT INTO gold.notes SELECT CAST(value AS INT), CAST(10 / (value - 40000) AS VARCHAR) FROM generate_series(1, 60000)"),
+        &["gold.notes", "Divide by zero"],
+    );
+    assert!(!err.contains("Arrow schema") && !err.contains("Generic DeltaTable"), "{err}");
+    assert_eq!(history(cwd), versions, "no commit");
+    let rows = ok(&cdrlake(cwd, &["query", "--format", "csv", "SELECT count(*) AS n, max(id) AS top FROM gold.notes"], &[]));
+    assert_eq!(rows, "n,top\n50003,50003\n");
+    let replaced = ok(&query("CREATE OR REPLACE TABLE gold.notes AS SELECT 1 AS id WHERE false"));
+    assert!(replaced.contains("0 row(s) affected"), "{replaced}");
+    assert_eq!(ok(&cdrlake(cwd, &["query", "--format", "csv", "SELECT count(*) AS n FROM gold.notes"], &[])), "n\n0\n");
+}

@@ -36,6 +36,10 @@ pub enum CatalogError {
     #[error("lakehouse root {root} is not usable: {detail}")]
     Root { root: String, detail: String },
 
+    /// The query a write streams from failed (delta-rs reports it in a wrapper of its own).
+    #[error("Delta table {table}: {message}")]
+    WriteQuery { table: String, message: String },
+
     #[error("Delta table {table}: {source}")]
     Delta {
         table: String,
@@ -52,6 +56,12 @@ pub enum CatalogError {
 
 impl CatalogError {
     pub fn delta(table: impl Into<String>, source: deltalake::DeltaTableError) -> Self {
-        Self::Delta { table: table.into(), source }
+        // DataFusion's errors reach us as "Failed to convert into Arrow schema: ..." or "Generic
+        // DeltaTable error: ..."; the query's own message is the precise one.
+        match source {
+            deltalake::DeltaTableError::Arrow { source } => Self::WriteQuery { table: table.into(), message: source.to_string() },
+            deltalake::DeltaTableError::Generic(message) => Self::WriteQuery { table: table.into(), message },
+            source => Self::Delta { table: table.into(), source },
+        }
     }
 }

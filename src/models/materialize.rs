@@ -11,7 +11,6 @@ use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
 use datafusion::catalog::Session;
 use datafusion::prelude::{col, DataFrame, Expr};
 use deltalake::parquet::file::properties::WriterProperties;
-use deltalake::protocol::SaveMode;
 
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::datasource::MemTable;
@@ -110,23 +109,15 @@ async fn stage(engine: &Engine, model: &Model) -> Result<Arc<dyn TableProvider>>
 /// Streams `df` into the model's table as one overwrite commit.
 async fn overwrite(engine: &Engine, model: &Model, df: DataFrame) -> Result<Built> {
     drop_old_view(engine, model).await?;
-    let plan = df.logical_plan().clone();
-    let state: Arc<dyn Session> = Arc::new(engine.ctx().state());
-    let target = engine.lakehouse().table_for_write(&model.schema, &model.table).await?;
-    let mut write = target
-        .write(vec![])
-        .with_input_plan(plan)
-        .with_session_state(state)
-        .with_table_name(&model.table)
-        .with_save_mode(SaveMode::Overwrite)
-        .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
+    let properties = writer_properties(model, df.schema().as_arrow())?;
+    let mut write = engine.write_dataframe(&model.schema, &model.table, df, WriteMode::Overwrite).await?;
     if !model.header.partition_by.is_empty() {
         write = write.with_partition_columns(model.header.partition_by.clone());
     }
     if !model.header.description.is_empty() {
         write = write.with_description(model.header.description.clone());
     }
-    if let Some(properties) = writer_properties(model, df.schema().as_arrow())? {
+    if let Some(properties) = properties {
         write = write.with_writer_properties(properties);
     }
     let table = write.await.map_err(|e| CatalogError::delta(&model.name, e))?;
