@@ -60,6 +60,8 @@ pub enum Command {
     History(commands::history::HistoryArgs),
     /// Compact a table's files, or Z-order them by the columns queries filter on.
     Optimize(commands::optimize::OptimizeArgs),
+    /// Delete the data files older commits replaced (kept for time travel until then).
+    Vacuum(commands::vacuum::VacuumArgs),
     /// Generate a realistic, reproducible bronze dataset (subscribers, cells, CDRs, probes).
     Generate(commands::generate::GenerateArgs),
     /// Land CSV, JSON or Parquet files in a bronze table, one commit per file.
@@ -167,6 +169,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Query(args) => commands::query::run(&cli.global, &args).await,
         Command::History(args) => commands::history::run(&cli.global, &args).await,
         Command::Optimize(args) => commands::optimize::run(&cli.global, &args).await,
+        Command::Vacuum(args) => commands::vacuum::run(&cli.global, &args).await,
         Command::Generate(args) => commands::generate::run(&cli.global, &args).await,
         Command::Ingest(args) => commands::ingest::run(&cli.global, &args).await,
         Command::Run(args) => commands::models::run(&cli.global, &args).await,

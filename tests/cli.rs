@@ -183,3 +183,37 @@ fn sql_writes_stream_count_their_rows_and_a_failing_one_changes_nothing() {
     assert!(replaced.contains("0 row(s) affected"), "{replaced}");
     assert_eq!(ok(&cdrlake(cwd, &["query", "--format", "csv", "SELECT count(*) AS n FROM gold.notes"], &[])), "n\n0\n");
 }
+
+#[test]
+fn vacuum_on_s3_deletes_only_replaced_files_and_guards_the_retention() {
+    let s3 = TestS3::start();
+    let dir = tempfile::tempdir().unwrap();
+    let env = s3.env();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--lakehouse", "s3://vac-lake/cdr"];
+        all.extend_from_slice(args);
+        cdrlake(dir.path(), &all, &env)
+    };
+    ok(&run(&["init"]));
+    ok(&run(&["query", "CREATE TABLE gold.t AS SELECT 1 AS id"]));
+    ok(&run(&["query", "CREATE OR REPLACE TABLE gold.t AS SELECT 2 AS id"]));
+    let parquet = || {
+        walk(&s3.root.path().join("vac-lake/cdr/gold/t")).into_iter().filter(|p| p.extension().is_some_and(|x| x == "parquet")).count()
+    };
+    assert_eq!(parquet(), 2);
+
+    assert!(ok(&run(&["vacuum", "gold.t"])).contains("gold.t: 0 file(s) deleted"), "inside the default retention");
+    assert_clean_error(&run(&["vacuum", "gold.t", "--retain-hours", "0"]), &["gold.t", "168 hours", "--force"]);
+    let planned = ok(&run(&["vacuum", "gold.t", "--retain-hours", "0", "--force", "--dry-run"]));
+    assert!(planned.contains("gold.t: 1 file(s) would be deleted") && planned.contains(".parquet"), "{planned}");
+    assert_eq!(parquet(), 2, "a dry run deletes nothing");
+    assert!(ok(&run(&["vacuum", "gold.t", "--retain-hours", "0", "--force"])).contains("gold.t: 1 file(s) deleted"));
+    assert_eq!(parquet(), 1);
+    assert_eq!(ok(&run(&["query", "--format", "csv", "SELECT id FROM gold.t"])), "id\n2\n");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.flat_map(|e| e.map(|e| e.path())).flat_map(|p| if p.is_dir() { walk(&p) } else { vec![p] }).collect())
+        .unwrap_or_default()
+}

@@ -18,7 +18,7 @@ pub use config::{LakehouseConfig, Overrides, S3Settings};
 pub use error::{CatalogError, Result};
 pub use info::{Commit, TableInfo};
 pub use lakehouse::{InitReport, Lakehouse};
-pub use maintenance::Optimized;
+pub use maintenance::{Optimized, Vacuumed};
 pub use location::{parse_table_name, Location, CATALOG_NAME, SCHEMAS};
 pub use provider::{DeltaProvider, LakehouseCatalog, LakehouseSchema};
 pub use views::{LazyView, ViewDefinition};

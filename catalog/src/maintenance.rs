@@ -33,6 +33,31 @@ impl Lakehouse {
     }
 }
 
+/// What a vacuum deleted, or in a dry run would delete: data files under the table's root.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vacuumed {
+    pub files: Vec<String>,
+    pub dry_run: bool,
+}
+
+impl Lakehouse {
+    /// Deletes the data files that commits older than `retain` replaced or removed (every full
+    /// refresh, merge and optimize leaves its old files for time travel). `None` keeps the table's
+    /// `delta.deletedFileRetentionDuration`, 7 days by default; a shorter period is refused unless
+    /// `force`, since versions older than it can no longer be read (a bill replay reads its inputs
+    /// at the versions `system.model_runs` recorded). Files the log never knew are left alone.
+    pub async fn vacuum(&self, schema: &str, table: &str, retain: Option<chrono::Duration>, dry_run: bool, force: bool) -> Result<Vacuumed> {
+        let name = format!("{schema}.{table}");
+        let target = self.open_table(schema, table, None).await?;
+        let mut vacuum = target.vacuum().with_dry_run(dry_run).with_enforce_retention_duration(!force);
+        if let Some(retain) = retain {
+            vacuum = vacuum.with_retention_period(retain);
+        }
+        let (_, metrics) = vacuum.await.map_err(|e| CatalogError::delta(&name, e))?;
+        Ok(Vacuumed { files: metrics.files_deleted, dry_run: metrics.dry_run })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -54,5 +79,27 @@ mod tests {
         assert_eq!(lake.table_info("gold", "t").await.unwrap().rows, Some(9));
         let err = lake.optimize("gold", "t", &["nope".to_string()]).await.unwrap_err().to_string();
         assert!(err.contains("nope"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn vacuum_deletes_replaced_files_only_past_the_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let (lake, _) = Lakehouse::init(LakehouseConfig::local(dir.path().to_str().unwrap())).await.unwrap();
+        let files = || std::fs::read_dir(dir.path().join("gold/t")).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "parquet")).count();
+        for ids in [vec![1i64, 2], vec![3, 4, 5]] {
+            let batch = RecordBatch::try_from_iter(vec![("id", Arc::new(Int64Array::from(ids)) as ArrayRef)]).unwrap();
+            lake.write_batches("gold", "t", vec![batch], WriteMode::Overwrite).await.unwrap();
+        }
+        assert_eq!(files(), 2, "the overwritten file stays for time travel");
+
+        let kept = lake.vacuum("gold", "t", None, false, false).await.unwrap();
+        assert!(kept.files.is_empty(), "inside the default 7 days nothing goes: {kept:?}");
+        let refused = lake.vacuum("gold", "t", Some(chrono::Duration::zero()), false, false).await.unwrap_err().to_string();
+        assert!(refused.contains("gold.t") && refused.contains("168 hours"), "{refused}");
+        let planned = lake.vacuum("gold", "t", Some(chrono::Duration::zero()), true, true).await.unwrap();
+        assert_eq!((planned.files.len(), planned.dry_run, files()), (1, true, 2), "a dry run deletes nothing");
+        let done = lake.vacuum("gold", "t", Some(chrono::Duration::zero()), false, true).await.unwrap();
+        assert_eq!((done.files, files()), (planned.files, 1));
+        assert_eq!(lake.table_info("gold", "t").await.unwrap().rows, Some(3), "the current version reads as before");
     }
 }

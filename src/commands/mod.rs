@@ -6,6 +6,7 @@ pub mod ingest;
 pub mod init;
 pub mod models;
 pub mod optimize;
+pub mod vacuum;
 pub mod query;
 pub mod s3_server;
 pub mod serve;
