@@ -10,6 +10,7 @@ use cdrlake_catalog::{CatalogError, WriteMode};
 use datafusion::catalog::Session;
 use datafusion::common::ScalarValue;
 use datafusion::prelude::{cast, col, lit, DataFrame, Expr};
+use futures::TryStreamExt;
 use sqlparser::ast::{FromTable, ObjectName, ObjectNamePart, Statement, TableFactor, TableObject};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
@@ -119,9 +120,7 @@ impl WriteStatement {
                 if let Some(unknown) = names.iter().find(|n| target_schema.field_with_name(n).is_err()) {
                     bail!("{schema}.{table} has no column '{unknown}'");
                 }
-                let before = lakehouse.table_info(schema, table).await?.rows.unwrap_or(0);
-                self.write(engine, source.select(exprs)?, WriteMode::Append).await?;
-                Ok(lakehouse.table_info(schema, table).await?.rows.unwrap_or(0).saturating_sub(before))
+                self.write(engine, source.select(exprs)?, WriteMode::Append).await
             }
             Self::CreateTableAs { query, or_replace, if_not_exists, .. } => {
                 match (exists, or_replace, if_not_exists) {
@@ -129,8 +128,7 @@ impl WriteStatement {
                     (true, false, false) => bail!("{schema}.{table} already exists (CREATE OR REPLACE TABLE replaces it)"),
                     _ => {}
                 }
-                self.write(engine, engine.dataframe(query).await?, WriteMode::Overwrite).await?;
-                Ok(lakehouse.table_info(schema, table).await?.rows.unwrap_or(0))
+                self.write(engine, engine.dataframe(query).await?, WriteMode::Overwrite).await
             }
             Self::Delete { predicate, .. } => {
                 if !exists {
@@ -152,12 +150,18 @@ impl WriteStatement {
         }
     }
 
-    /// Streams `df` into the target as one commit; a failure leaves the table as it was.
-    async fn write(&self, engine: &Engine, df: DataFrame, mode: WriteMode) -> Result<()> {
+    /// Streams `df` into the target as one commit and returns the rows it added, as that commit
+    /// recorded them (another writer's commit in the meantime is not counted). A failure leaves
+    /// the table as it was.
+    async fn write(&self, engine: &Engine, df: DataFrame, mode: WriteMode) -> Result<u64> {
         let (schema, table) = self.target();
+        let name = format!("{schema}.{table}");
         let write = engine.write_dataframe(schema, table, df, mode).await?;
-        write.await.map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
-        Ok(())
+        let committed = write.await.map_err(|e| CatalogError::delta(&name, e))?;
+        let ours: Vec<_> = committed.history(Some(1)).try_collect().await.map_err(|e| CatalogError::delta(&name, e))?;
+        ours.first()
+            .and_then(|commit| commit.info.get("operationMetrics")?.get("num_added_rows")?.as_u64())
+            .with_context(|| format!("{name}: the commit did not record how many rows it added"))
     }
 
     fn is_view(&self, engine: &Engine, schema: &str, table: &str) -> bool {
