@@ -36,9 +36,13 @@ pub enum CatalogError {
     #[error("lakehouse root {root} is not usable: {detail}")]
     Root { root: String, detail: String },
 
-    /// The query a write streams from failed (delta-rs reports it in a wrapper of its own).
-    #[error("Delta table {table}: {message}")]
-    WriteQuery { table: String, message: String },
+    /// A delta-rs error that is only a message: its wrappers of DataFusion's and Arrow's errors
+    /// (e.g. the query a write streams from failed), shown without the wrapper's own text.
+    #[error("Delta table {table}: {detail}")]
+    DeltaDetail { table: String, detail: String },
+
+    #[error("{table}: a retention of {hours} hours is shorter than the table's {min_hours} hours (delta.deletedFileRetentionDuration): versions older than it could no longer be read (cdrlake vacuum --force deletes anyway)")]
+    RetentionTooShort { table: String, hours: i64, min_hours: i64 },
 
     #[error("Delta table {table}: {source}")]
     Delta {
@@ -57,10 +61,10 @@ pub enum CatalogError {
 impl CatalogError {
     pub fn delta(table: impl Into<String>, source: deltalake::DeltaTableError) -> Self {
         // DataFusion's errors reach us as "Failed to convert into Arrow schema: ..." or "Generic
-        // DeltaTable error: ..."; the query's own message is the precise one.
+        // DeltaTable error: ..."; the inner message is the precise one.
         match source {
-            deltalake::DeltaTableError::Arrow { source } => Self::WriteQuery { table: table.into(), message: source.to_string() },
-            deltalake::DeltaTableError::Generic(message) => Self::WriteQuery { table: table.into(), message },
+            deltalake::DeltaTableError::Arrow { source } => Self::DeltaDetail { table: table.into(), detail: source.to_string() },
+            deltalake::DeltaTableError::Generic(detail) => Self::DeltaDetail { table: table.into(), detail },
             source => Self::Delta { table: table.into(), source },
         }
     }

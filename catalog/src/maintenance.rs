@@ -5,6 +5,7 @@
 
 use deltalake::operations::optimize::OptimizeType;
 use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::table::config::TablePropertiesExt;
 
 use crate::error::{CatalogError, Result};
 use crate::lakehouse::Lakehouse;
@@ -49,8 +50,13 @@ impl Lakehouse {
     pub async fn vacuum(&self, schema: &str, table: &str, retain: Option<chrono::Duration>, dry_run: bool, force: bool) -> Result<Vacuumed> {
         let name = format!("{schema}.{table}");
         let target = self.open_table(schema, table, None).await?;
+        let config = target.snapshot().map_err(|e| CatalogError::delta(&name, e))?.table_config();
+        let min_hours = (config.deleted_file_retention_duration().as_secs() / 3600) as i64;
         let mut vacuum = target.vacuum().with_dry_run(dry_run).with_enforce_retention_duration(!force);
         if let Some(retain) = retain {
+            if !force && retain.num_hours() < min_hours {
+                return Err(CatalogError::RetentionTooShort { table: name, hours: retain.num_hours(), min_hours });
+            }
             vacuum = vacuum.with_retention_period(retain);
         }
         let (_, metrics) = vacuum.await.map_err(|e| CatalogError::delta(&name, e))?;
@@ -85,7 +91,8 @@ mod tests {
     async fn vacuum_deletes_replaced_files_only_past_the_retention() {
         let dir = tempfile::tempdir().unwrap();
         let (lake, _) = Lakehouse::init(LakehouseConfig::local(dir.path().to_str().unwrap())).await.unwrap();
-        let files = || std::fs::read_dir(dir.path().join("gold/t")).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "parquet")).count();
+        let is_parquet = |e: &std::io::Result<std::fs::DirEntry>| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "parquet");
+        let files = || std::fs::read_dir(dir.path().join("gold/t")).unwrap().filter(is_parquet).count();
         for ids in [vec![1i64, 2], vec![3, 4, 5]] {
             let batch = RecordBatch::try_from_iter(vec![("id", Arc::new(Int64Array::from(ids)) as ArrayRef)]).unwrap();
             lake.write_batches("gold", "t", vec![batch], WriteMode::Overwrite).await.unwrap();

@@ -29,10 +29,7 @@ pub async fn run(global: &GlobalArgs, args: &VacuumArgs) -> Result<()> {
     let (schema, table) = parse_table_name(&args.table)?;
     let lakehouse = super::connect(global).await?;
     let retain = args.retain_hours.map(|h| chrono::Duration::hours(i64::from(h)));
-    let done = lakehouse.vacuum(&schema, &table, retain, args.dry_run, args.force).await.map_err(|e| {
-        let hint = if e.to_string().contains("minimum retention") { " (--force allows it, at the cost of time travel)" } else { "" };
-        anyhow::anyhow!("{e}{hint}")
-    })?;
+    let done = lakehouse.vacuum(&schema, &table, retain, args.dry_run, args.force).await?;
     if done.dry_run {
         println!("{schema}.{table}: {} file(s) would be deleted", done.files.len());
         for file in &done.files {
