@@ -11,12 +11,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use arrow::array::RecordBatch;
 use arrow::datatypes::Schema;
 use cdrlake_catalog::column_properties;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
@@ -26,32 +26,75 @@ fn main() -> Result<()> {
     let Some(dir) = std::env::args().skip(1).find(|a| !a.starts_with("--")) else {
         bail!("usage: cargo bench --bench bronze_encoding -- LAKE/bronze/TABLE");
     };
-    let table = dir.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string();
+    let table = dir
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let batches = read_rows(&dir)?;
     let schema = batches[0].schema();
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let layout = cdrlake::contract::bronze_write_options(&table);
-    let bronze = || column_properties(&layout.plain_columns, &layout.unindexed_columns).into_builder();
-    println!("bronze.{table}: {rows} rows, {} columns", schema.fields().len());
+    let bronze =
+        || column_properties(&layout.plain_columns, &layout.unindexed_columns).into_builder();
+    println!(
+        "bronze.{table}: {rows} rows, {} columns",
+        schema.fields().len()
+    );
     if std::env::var("CDRLAKE_BENCH_PER_COLUMN").is_ok() {
         for (i, field) in schema.fields().iter().enumerate() {
             let one = Arc::new(Schema::new(vec![field.as_ref().clone()]));
-            let columns: Vec<RecordBatch> =
-                batches.iter().map(|b| RecordBatch::try_new(one.clone(), vec![b.column(i).clone()])).collect::<Result<_, _>>()?;
+            let columns: Vec<RecordBatch> = batches
+                .iter()
+                .map(|b| RecordBatch::try_new(one.clone(), vec![b.column(i).clone()]))
+                .collect::<Result<_, _>>()?;
             let (ms, bytes) = best_of_five(&columns, bronze().build())?;
-            println!("  {:<24} {ms:7.1} ms {:7.2} MB", field.name(), bytes as f64 / 1e6);
+            println!(
+                "  {:<24} {ms:7.1} ms {:7.2} MB",
+                field.name(),
+                bytes as f64 / 1e6
+            );
         }
         return Ok(());
     }
     let variants = [
         ("as bronze is written", bronze().build()),
-        ("with min/max statistics", column_properties(&layout.plain_columns, &[])),
-        ("statistics per chunk only", bronze().set_statistics_enabled(EnabledStatistics::Chunk).build()),
-        ("no dictionaries", bronze().set_dictionary_enabled(false).build()),
-        ("uncompressed", bronze().set_compression(Compression::UNCOMPRESSED).build()),
-        ("LZ4 instead of Snappy", bronze().set_compression(Compression::LZ4_RAW).build()),
-        ("no statistics at all", bronze().set_statistics_enabled(EnabledStatistics::None).build()),
-        ("no statistics, uncompressed", bronze().set_statistics_enabled(EnabledStatistics::None).set_compression(Compression::UNCOMPRESSED).build()),
+        (
+            "with min/max statistics",
+            column_properties(&layout.plain_columns, &[]),
+        ),
+        (
+            "statistics per chunk only",
+            bronze()
+                .set_statistics_enabled(EnabledStatistics::Chunk)
+                .build(),
+        ),
+        (
+            "no dictionaries",
+            bronze().set_dictionary_enabled(false).build(),
+        ),
+        (
+            "uncompressed",
+            bronze().set_compression(Compression::UNCOMPRESSED).build(),
+        ),
+        (
+            "LZ4 instead of Snappy",
+            bronze().set_compression(Compression::LZ4_RAW).build(),
+        ),
+        (
+            "no statistics at all",
+            bronze()
+                .set_statistics_enabled(EnabledStatistics::None)
+                .build(),
+        ),
+        (
+            "no statistics, uncompressed",
+            bronze()
+                .set_statistics_enabled(EnabledStatistics::None)
+                .set_compression(Compression::UNCOMPRESSED)
+                .build(),
+        ),
     ];
     for (name, properties) in variants {
         let (ms, bytes) = best_of_five(&batches, properties)?;
@@ -71,7 +114,9 @@ fn read_rows(dir: &str) -> Result<Vec<RecordBatch>> {
     let mut batches = Vec::new();
     let mut rows = 0;
     for file in files {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file)?)?.with_batch_size(64 * 1024).build()?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file)?)?
+            .with_batch_size(64 * 1024)
+            .build()?;
         for batch in reader {
             let batch = batch?;
             rows += batch.num_rows();
@@ -93,7 +138,8 @@ fn best_of_five(batches: &[RecordBatch], properties: WriterProperties) -> Result
     for _ in 0..5 {
         let started = Instant::now();
         let mut out = Vec::with_capacity(64 << 20);
-        let mut writer = ArrowWriter::try_new(&mut out, batches[0].schema(), Some(properties.clone()))?;
+        let mut writer =
+            ArrowWriter::try_new(&mut out, batches[0].schema(), Some(properties.clone()))?;
         for batch in batches {
             writer.write(batch)?;
         }

@@ -10,14 +10,19 @@ use arrow::array::{Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use cdrlake::engine::Engine;
-use cdrlake::server::{serve, Auth, ServeOptions};
+use cdrlake::server::{Auth, ServeOptions, serve};
 use cdrlake_catalog::{Lakehouse, LakehouseConfig, WriteMode};
 use futures::TryStreamExt;
 
 fn main() -> anyhow::Result<()> {
-    let rows: u64 = std::env::var("CDRLAKE_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+    let rows: u64 = std::env::var("CDRLAKE_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
     let dir = tempfile::tempdir()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let (lakehouse, _) = Lakehouse::init(LakehouseConfig::local(dir.path().join("lake").to_string_lossy())).await?;
         let lakehouse = Arc::new(lakehouse);

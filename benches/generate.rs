@@ -4,17 +4,22 @@
 
 use std::sync::Arc;
 
-use cdrlake::generate::{customers_for, generate, GenerateOptions};
+use cdrlake::generate::{GenerateOptions, customers_for, generate};
 use cdrlake_catalog::{Lakehouse, LakehouseConfig};
 use chrono::NaiveDate;
 
 fn main() -> anyhow::Result<()> {
-    let cdrs: u64 = std::env::var("CDRLAKE_BENCH_CDRS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+    let cdrs: u64 = std::env::var("CDRLAKE_BENCH_CDRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
     let days = 30;
     // As `cdrlake generate` runs: freed memory is kept for reuse.
     cdrlake::allocator::keep_freed_memory(true);
     let dir = tempfile::tempdir()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let config = LakehouseConfig::local(dir.path().join("lake").to_string_lossy());
         let (lakehouse, _) = Lakehouse::init(config).await?;

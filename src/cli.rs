@@ -12,7 +12,11 @@ use crate::commands;
 use crate::output::Format;
 
 #[derive(Debug, Parser)]
-#[command(name = "cdrlake", version, about = "A SQL lakehouse for telecom call detail records")]
+#[command(
+    name = "cdrlake",
+    version,
+    about = "A SQL lakehouse for telecom call detail records"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -104,7 +108,11 @@ impl GlobalArgs {
                 allow_http: self.s3_allow_http,
             },
         };
-        Ok(LakehouseConfig::resolve(file.as_deref(), |k| std::env::var(k).ok(), flags)?)
+        Ok(LakehouseConfig::resolve(
+            file.as_deref(),
+            |k| std::env::var(k).ok(),
+            flags,
+        )?)
     }
 }
 
@@ -112,8 +120,14 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     // Long-running servers give freed memory back; batch commands keep it (see `allocator`).
-    crate::allocator::keep_freed_memory(!matches!(cli.command, Command::Serve(_) | Command::S3Server(_)));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    crate::allocator::keep_freed_memory(!matches!(
+        cli.command,
+        Command::Serve(_) | Command::S3Server(_)
+    ));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -157,8 +171,15 @@ fn datafusion_message(e: &datafusion::error::DataFusionError) -> String {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CDRLAKE_LOG")
         // Library errors reach the user as our one-line error; their own logs would repeat them.
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error,cdrlake=warn,cdrlake_catalog=warn,buoyant_kernel=off"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(
+                "error,cdrlake=warn,cdrlake_catalog=warn,buoyant_kernel=off",
+            )
+        });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn run(cli: Cli) -> Result<()> {

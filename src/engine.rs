@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
-use cdrlake_catalog::{CatalogError, LakehouseCatalog, LazyView, Lakehouse, WriteMode, CATALOG_NAME, SCHEMAS};
+use anyhow::{Context, Result, bail};
+use cdrlake_catalog::{
+    CATALOG_NAME, CatalogError, Lakehouse, LakehouseCatalog, LazyView, SCHEMAS, WriteMode,
+};
 use cdrlake_udfs::rating::destination_zone::{PrefixTable, PrefixTableHandle};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
@@ -13,8 +15,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::Session;
 use datafusion::common::TableReference;
 use datafusion::config::ConfigOptions;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use deltalake::delta_datafusion::planner::DeltaPlanner;
 use deltalake::operations::write::{SchemaMode, WriteBuilder};
@@ -35,7 +37,10 @@ impl Engine {
 
     /// With `memory_limit` bytes, queries share a memory pool of that size and spill sorts,
     /// joins and aggregations to temporary files beyond it (or fail if they cannot).
-    pub async fn with_memory_limit(lakehouse: Arc<Lakehouse>, memory_limit: Option<usize>) -> Result<Self> {
+    pub async fn with_memory_limit(
+        lakehouse: Arc<Lakehouse>,
+        memory_limit: Option<usize>,
+    ) -> Result<Self> {
         // DATAFUSION_* environment variables tune the engine (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS).
         let mut config = SessionConfig::from_env()
             .context("a DATAFUSION_* environment variable is not a valid DataFusion setting")?
@@ -51,7 +56,9 @@ impl Engine {
         if std::env::var_os("DATAFUSION_OPTIMIZER_HASH_JOIN_SINGLE_PARTITION_THRESHOLD").is_none() {
             optimizer.hash_join_single_partition_threshold = 64 * 1024 * 1024;
         }
-        if std::env::var_os("DATAFUSION_OPTIMIZER_HASH_JOIN_SINGLE_PARTITION_THRESHOLD_ROWS").is_none() {
+        if std::env::var_os("DATAFUSION_OPTIMIZER_HASH_JOIN_SINGLE_PARTITION_THRESHOLD_ROWS")
+            .is_none()
+        {
             optimizer.hash_join_single_partition_threshold_rows = 2_000_000;
         }
         // delta-rs writes plan custom nodes; its planner wraps DataFusion's default one.
@@ -60,7 +67,11 @@ impl Engine {
             .with_config(config)
             .with_query_planner(DeltaPlanner::new());
         let state = match memory_limit {
-            Some(bytes) => state.with_runtime_env(Arc::new(RuntimeEnvBuilder::new().with_memory_limit(bytes, 1.0).build()?)),
+            Some(bytes) => state.with_runtime_env(Arc::new(
+                RuntimeEnvBuilder::new()
+                    .with_memory_limit(bytes, 1.0)
+                    .build()?,
+            )),
             None => state,
         }
         .build();
@@ -72,10 +83,17 @@ impl Engine {
         // A lakehouse this process may only read (and that has no key yet) still serves queries;
         // only hmac_token then fails, saying how to configure a key.
         match lakehouse.hmac_key().await {
-            Ok(key) => ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(cdrlake_udfs::analytics::hmac_token::HmacToken::with_key(&key))),
+            Ok(key) => ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
+                cdrlake_udfs::analytics::hmac_token::HmacToken::with_key(&key),
+            )),
             Err(e) => tracing::warn!("hmac_token has no key: {e}"),
         }
-        let engine = Self { ctx, catalog, lakehouse, zones };
+        let engine = Self {
+            ctx,
+            catalog,
+            lakehouse,
+            zones,
+        };
         engine.register_saved_views().await?;
         // Once here for saved views that call the function; again before each query naming it.
         engine.load_destination_zones().await?;
@@ -90,7 +108,10 @@ impl Engine {
             let before = pending.len();
             let mut failed = Vec::new();
             for view in pending {
-                if let Err(e) = self.register_view(&view.schema, &view.name, &view.sql).await {
+                if let Err(e) = self
+                    .register_view(&view.schema, &view.name, &view.sql)
+                    .await
+                {
                     failed.push((view, e));
                 }
             }
@@ -110,8 +131,15 @@ impl Engine {
     /// Makes `schema.name` a view of `sql` in this session (not saved; see `Lakehouse::save_view`).
     pub async fn register_view(&self, schema: &str, name: &str, sql: &str) -> Result<()> {
         let view = LazyView::try_new(&self.ctx.state(), sql).await?;
-        let provider = self.catalog.lakehouse_schema(schema).ok_or_else(|| CatalogError::UnknownSchema(schema.into()))?;
-        datafusion::catalog::SchemaProvider::register_table(provider.as_ref(), name.to_string(), Arc::new(view))?;
+        let provider = self
+            .catalog
+            .lakehouse_schema(schema)
+            .ok_or_else(|| CatalogError::UnknownSchema(schema.into()))?;
+        datafusion::catalog::SchemaProvider::register_table(
+            provider.as_ref(),
+            name.to_string(),
+            Arc::new(view),
+        )?;
         Ok(())
     }
 
@@ -156,14 +184,26 @@ impl Engine {
     /// A Delta write of `df`'s rows into `schema.table`, one commit once awaited. The rows are
     /// encoded as the plan produces them, never all held in memory (collecting a 10M-row result
     /// first peaked at 4.6 GB). Overwrite replaces the rows and the schema.
-    pub async fn write_dataframe(&self, schema: &str, table: &str, df: DataFrame, mode: WriteMode) -> Result<WriteBuilder> {
+    pub async fn write_dataframe(
+        &self,
+        schema: &str,
+        table: &str,
+        df: DataFrame,
+        mode: WriteMode,
+    ) -> Result<WriteBuilder> {
         let plan = df.logical_plan().clone();
         let state: Arc<dyn Session> = Arc::new(self.ctx.state());
         let target = self.lakehouse.table_for_write(schema, table).await?;
-        let write = target.write(vec![]).with_input_plan(plan).with_session_state(state).with_table_name(table);
+        let write = target
+            .write(vec![])
+            .with_input_plan(plan)
+            .with_session_state(state)
+            .with_table_name(table);
         Ok(match mode {
             WriteMode::Append => write.with_save_mode(SaveMode::Append),
-            WriteMode::Overwrite => write.with_save_mode(SaveMode::Overwrite).with_schema_mode(SchemaMode::Overwrite),
+            WriteMode::Overwrite => write
+                .with_save_mode(SaveMode::Overwrite)
+                .with_schema_mode(SchemaMode::Overwrite),
         })
     }
 
@@ -188,14 +228,27 @@ impl Engine {
     /// naming the function uses the tariff as committed when it started (other queries pay
     /// nothing). Without the table the function stays unloaded and says so when called.
     async fn load_destination_zones(&self) -> Result<()> {
-        let exists = self.lakehouse.list_tables("bronze").await?.iter().any(|t| t == "tariff_destination");
+        let exists = self
+            .lakehouse
+            .list_tables("bronze")
+            .await?
+            .iter()
+            .any(|t| t == "tariff_destination");
         if !exists {
             return Ok(());
         }
-        let batches = self.ctx.sql("SELECT prefix, zone FROM bronze.tariff_destination").await?.collect().await?;
+        let batches = self
+            .ctx
+            .sql("SELECT prefix, zone FROM bronze.tariff_destination")
+            .await?
+            .collect()
+            .await?;
         let mut rows = Vec::new();
         for batch in &batches {
-            let (prefixes, zones) = (cast(batch.column(0), &DataType::Utf8)?, cast(batch.column(1), &DataType::Utf8)?);
+            let (prefixes, zones) = (
+                cast(batch.column(0), &DataType::Utf8)?,
+                cast(batch.column(1), &DataType::Utf8)?,
+            );
             let (prefixes, zones) = (prefixes.as_string::<i32>(), zones.as_string::<i32>());
             for i in 0..batch.num_rows() {
                 if prefixes.is_valid(i) && zones.is_valid(i) {
@@ -220,7 +273,12 @@ impl Engine {
         Ok(state
             .resolve_table_references(&statement)?
             .into_iter()
-            .map(|r| (r.schema().unwrap_or(&default_schema).to_string(), r.table().to_string()))
+            .map(|r| {
+                (
+                    r.schema().unwrap_or(&default_schema).to_string(),
+                    r.table().to_string(),
+                )
+            })
             .collect())
     }
 

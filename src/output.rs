@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use arrow::array::{Array, ArrayRef};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -28,18 +28,34 @@ pub enum Format {
 }
 
 /// Writes `batches` to `output` (a file) or to stdout.
-pub fn write(batches: &[RecordBatch], schema: SchemaRef, format: Format, output: Option<&Path>) -> Result<()> {
+pub fn write(
+    batches: &[RecordBatch],
+    schema: SchemaRef,
+    format: Format,
+    output: Option<&Path>,
+) -> Result<()> {
     match output {
         Some(path) => {
-            let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            let file =
+                File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
             write_to(batches, schema, format, file)
         }
         None if format == Format::Parquet => bail!("--format parquet needs --output FILE"),
-        None => write_to(batches, schema, format, std::io::BufWriter::new(std::io::stdout())),
+        None => write_to(
+            batches,
+            schema,
+            format,
+            std::io::BufWriter::new(std::io::stdout()),
+        ),
     }
 }
 
-pub fn write_to<W: Write + Send>(batches: &[RecordBatch], schema: SchemaRef, format: Format, mut out: W) -> Result<()> {
+pub fn write_to<W: Write + Send>(
+    batches: &[RecordBatch],
+    schema: SchemaRef,
+    format: Format,
+    mut out: W,
+) -> Result<()> {
     match format {
         Format::Table => {
             let text = arrow::util::pretty::pretty_format_batches(batches)?;
@@ -48,7 +64,9 @@ pub fn write_to<W: Write + Send>(batches: &[RecordBatch], schema: SchemaRef, for
             writeln!(out, "{rows} row{}", if rows == 1 { "" } else { "s" })?;
         }
         Format::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(out);
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(out);
             for b in batches {
                 w.write(&plain_types(b)?)?;
             }
@@ -105,7 +123,11 @@ pub fn plain_types(batch: &RecordBatch) -> Result<RecordBatch> {
         .iter()
         .map(|c| {
             let target = plain_type(c.data_type());
-            if &target == c.data_type() { Ok(c.clone()) } else { cast(c.as_ref(), &target) }
+            if &target == c.data_type() {
+                Ok(c.clone())
+            } else {
+                cast(c.as_ref(), &target)
+            }
         })
         .collect::<Result<_, _>>()?;
     Ok(RecordBatch::try_new(schema, columns)?)
@@ -124,7 +146,10 @@ mod tests {
         RecordBatch::try_new(
             schema,
             vec![
-                Arc::new(StringViewArray::from(vec!["+212612345678", "+212661234567"])),
+                Arc::new(StringViewArray::from(vec![
+                    "+212612345678",
+                    "+212661234567",
+                ])),
                 Arc::new(Int64Array::from(vec![3, 5])),
             ],
         )
@@ -140,7 +165,10 @@ mod tests {
 
     #[test]
     fn csv_json_and_table() {
-        assert_eq!(render(Format::Csv), "msisdn,calls\n+212612345678,3\n+212661234567,5\n");
+        assert_eq!(
+            render(Format::Csv),
+            "msisdn,calls\n+212612345678,3\n+212661234567,5\n"
+        );
         assert_eq!(
             render(Format::Json),
             "[{\"msisdn\":\"+212612345678\",\"calls\":3},{\"msisdn\":\"+212661234567\",\"calls\":5}]\n"

@@ -54,11 +54,23 @@ mod tests {
             "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3)"
         );
         assert_eq!(
-            number_question_marks("SELECT 'why?', \"c?\" -- really?\nFROM t\nWHERE x = ? /* ? */ AND y = 'it''s ?' AND z=?"),
+            number_question_marks(
+                "SELECT 'why?', \"c?\" -- really?\nFROM t\nWHERE x = ? /* ? */ AND y = 'it''s ?' AND z=?"
+            ),
             "SELECT 'why?', \"c?\" -- really?\nFROM t\nWHERE x = $1 /* ? */ AND y = 'it''s ?' AND z=$2"
         );
-        assert_eq!(number_question_marks("SELECT 'é', ? -- ü"), "SELECT 'é', $1 -- ü", "columns count characters, not bytes");
-        assert!(matches!(number_question_marks("SELECT $1"), Cow::Borrowed(_)));
-        assert!(matches!(number_question_marks("SELECT 'unterminated ?"), Cow::Borrowed(_)));
+        assert_eq!(
+            number_question_marks("SELECT 'é', ? -- ü"),
+            "SELECT 'é', $1 -- ü",
+            "columns count characters, not bytes"
+        );
+        assert!(matches!(
+            number_question_marks("SELECT $1"),
+            Cow::Borrowed(_)
+        ));
+        assert!(matches!(
+            number_question_marks("SELECT 'unterminated ?"),
+            Cow::Borrowed(_)
+        ));
     }
 }

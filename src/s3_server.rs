@@ -28,10 +28,17 @@ pub struct S3Credentials {
 /// Serves S3 on `listener` until the task is dropped. Buckets are directories under `root`.
 pub async fn serve(listener: TcpListener, root: PathBuf, credentials: S3Credentials) -> Result<()> {
     std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
-    let fs = s3s_fs::FileSystem::new(&root).map_err(|e| anyhow::anyhow!("s3 root {}: {e:?}", root.display()))?;
+    let fs = s3s_fs::FileSystem::new(&root)
+        .map_err(|e| anyhow::anyhow!("s3 root {}: {e:?}", root.display()))?;
     let mut builder = S3ServiceBuilder::new(fs);
-    builder.set_auth(SimpleAuth::from_single(credentials.access_key, credentials.secret_key));
-    let service = AtomicConditionalPuts { inner: builder.build(), lock: Arc::default() };
+    builder.set_auth(SimpleAuth::from_single(
+        credentials.access_key,
+        credentials.secret_key,
+    ));
+    let service = AtomicConditionalPuts {
+        inner: builder.build(),
+        lock: Arc::default(),
+    };
     let http = ConnBuilder::new(TokioExecutor::new());
     loop {
         let (socket, _) = match listener.accept().await {
@@ -41,7 +48,9 @@ pub async fn serve(listener: TcpListener, root: PathBuf, credentials: S3Credenti
                 continue;
             }
         };
-        let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+        let conn = http
+            .serve_connection(TokioIo::new(socket), service.clone())
+            .into_owned();
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!("s3-server: connection ended: {e}");
@@ -68,7 +77,11 @@ impl hyper::service::Service<http::Request<Incoming>> for AtomicConditionalPuts 
         let inner = self.inner.clone();
         let lock = self.lock.clone();
         Box::pin(async move {
-            let _guard = if conditional { Some(lock.lock_owned().await) } else { None };
+            let _guard = if conditional {
+                Some(lock.lock_owned().await)
+            } else {
+                None
+            };
             hyper::service::Service::call(&inner, req).await
         })
     }

@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use cdrlake_catalog::{CatalogError, WriteMode};
 use datafusion::catalog::Session;
 use datafusion::common::ScalarValue;
-use datafusion::prelude::{cast, col, lit, DataFrame, Expr};
+use datafusion::prelude::{DataFrame, Expr, cast, col, lit};
 use futures::TryStreamExt;
 use sqlparser::ast::{FromTable, ObjectName, ObjectNamePart, Statement, TableFactor, TableObject};
 use sqlparser::dialect::GenericDialect;
@@ -19,9 +19,24 @@ use crate::engine::Engine;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteStatement {
-    Insert { schema: String, table: String, columns: Vec<String>, query: String },
-    CreateTableAs { schema: String, table: String, query: String, or_replace: bool, if_not_exists: bool },
-    Delete { schema: String, table: String, predicate: Option<String> },
+    Insert {
+        schema: String,
+        table: String,
+        columns: Vec<String>,
+        query: String,
+    },
+    CreateTableAs {
+        schema: String,
+        table: String,
+        query: String,
+        or_replace: bool,
+        if_not_exists: bool,
+    },
+    Delete {
+        schema: String,
+        table: String,
+        predicate: Option<String>,
+    },
 }
 
 fn table_name(name: &ObjectName) -> Result<(String, String)> {
@@ -36,7 +51,9 @@ fn table_name(name: &ObjectName) -> Result<(String, String)> {
         .collect();
     match parts.as_slice() {
         [schema, table] => Ok((schema.clone(), table.clone())),
-        [catalog, schema, table] if catalog == cdrlake_catalog::CATALOG_NAME => Ok((schema.clone(), table.clone())),
+        [catalog, schema, table] if catalog == cdrlake_catalog::CATALOG_NAME => {
+            Ok((schema.clone(), table.clone()))
+        }
         _ => bail!("name the table as schema.table (e.g. gold.my_table), not '{name}'"),
     }
 }
@@ -44,36 +61,78 @@ fn table_name(name: &ObjectName) -> Result<(String, String)> {
 impl WriteStatement {
     /// The writing statement `sql` is, or `None` for a query (or anything else DataFusion plans).
     pub fn parse(sql: &str) -> Result<Option<Self>> {
-        let Ok(statements) = Parser::parse_sql(&GenericDialect {}, sql) else { return Ok(None) };
-        let [statement] = statements.as_slice() else { return Ok(None) };
+        let Ok(statements) = Parser::parse_sql(&GenericDialect {}, sql) else {
+            return Ok(None);
+        };
+        let [statement] = statements.as_slice() else {
+            return Ok(None);
+        };
         Ok(Some(match statement {
             Statement::Insert(insert) => {
-                let TableObject::TableName(name) = &insert.table else { bail!("INSERT INTO a table function is not supported") };
+                let TableObject::TableName(name) = &insert.table else {
+                    bail!("INSERT INTO a table function is not supported")
+                };
                 let (schema, table) = table_name(name)?;
-                let query = insert.source.as_ref().context("INSERT needs VALUES or a SELECT")?.to_string();
+                let query = insert
+                    .source
+                    .as_ref()
+                    .context("INSERT needs VALUES or a SELECT")?
+                    .to_string();
                 if insert.overwrite {
                     bail!("INSERT OVERWRITE is not supported: use CREATE OR REPLACE TABLE ... AS");
                 }
-                let columns = insert.columns.iter().map(|c| c.to_string().trim_matches('"').to_string()).collect();
-                Self::Insert { schema, table, columns, query }
+                let columns = insert
+                    .columns
+                    .iter()
+                    .map(|c| c.to_string().trim_matches('"').to_string())
+                    .collect();
+                Self::Insert {
+                    schema,
+                    table,
+                    columns,
+                    query,
+                }
             }
             Statement::CreateTable(create) if create.query.is_some() => {
                 let (schema, table) = table_name(&create.name)?;
                 if !create.columns.is_empty() {
-                    bail!("CREATE TABLE ... AS takes its columns from the query: leave out the column list");
+                    bail!(
+                        "CREATE TABLE ... AS takes its columns from the query: leave out the column list"
+                    );
                 }
-                let query = create.query.as_ref().map(|q| q.to_string()).unwrap_or_default();
-                Self::CreateTableAs { schema, table, query, or_replace: create.or_replace, if_not_exists: create.if_not_exists }
+                let query = create
+                    .query
+                    .as_ref()
+                    .map(|q| q.to_string())
+                    .unwrap_or_default();
+                Self::CreateTableAs {
+                    schema,
+                    table,
+                    query,
+                    or_replace: create.or_replace,
+                    if_not_exists: create.if_not_exists,
+                }
             }
             Statement::Delete(delete) => {
-                let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) = &delete.from;
-                let [only] = from.as_slice() else { bail!("DELETE reads one table") };
-                let TableFactor::Table { name, .. } = &only.relation else { bail!("DELETE FROM a table") };
+                let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) =
+                    &delete.from;
+                let [only] = from.as_slice() else {
+                    bail!("DELETE reads one table")
+                };
+                let TableFactor::Table { name, .. } = &only.relation else {
+                    bail!("DELETE FROM a table")
+                };
                 if !only.joins.is_empty() || delete.using.is_some() {
-                    bail!("DELETE with joins or USING is not supported: use a subquery-free WHERE on the table's columns");
+                    bail!(
+                        "DELETE with joins or USING is not supported: use a subquery-free WHERE on the table's columns"
+                    );
                 }
                 let (schema, table) = table_name(name)?;
-                Self::Delete { schema, table, predicate: delete.selection.as_ref().map(|e| e.to_string()) }
+                Self::Delete {
+                    schema,
+                    table,
+                    predicate: delete.selection.as_ref().map(|e| e.to_string()),
+                }
             }
             _ => return Ok(None),
         }))
@@ -81,9 +140,9 @@ impl WriteStatement {
 
     pub fn target(&self) -> (&str, &str) {
         match self {
-            Self::Insert { schema, table, .. } | Self::CreateTableAs { schema, table, .. } | Self::Delete { schema, table, .. } => {
-                (schema, table)
-            }
+            Self::Insert { schema, table, .. }
+            | Self::CreateTableAs { schema, table, .. }
+            | Self::Delete { schema, table, .. } => (schema, table),
         }
     }
 
@@ -92,47 +151,96 @@ impl WriteStatement {
         let (schema, table) = self.target();
         let lakehouse = engine.lakehouse();
         cdrlake_catalog::location::check_schema(schema)?;
-        let exists = lakehouse.list_tables(schema).await?.iter().any(|t| t == table);
+        let exists = lakehouse
+            .list_tables(schema)
+            .await?
+            .iter()
+            .any(|t| t == table);
         if !exists && self.is_view(engine, schema, table) {
             bail!("{schema}.{table} is a view: only Delta tables can be written");
         }
         match self {
             Self::Insert { columns, query, .. } => {
                 if !exists {
-                    return Err(CatalogError::UnknownTable { schema: schema.into(), table: table.into() }.into());
+                    return Err(CatalogError::UnknownTable {
+                        schema: schema.into(),
+                        table: table.into(),
+                    }
+                    .into());
                 }
-                let target_schema = engine.dataframe(&format!("SELECT * FROM \"{schema}\".\"{table}\"")).await?.schema().as_arrow().clone();
+                let target_schema = engine
+                    .dataframe(&format!("SELECT * FROM \"{schema}\".\"{table}\""))
+                    .await?
+                    .schema()
+                    .as_arrow()
+                    .clone();
                 let source = engine.dataframe(query).await?;
-                let produced: Vec<String> = source.schema().fields().iter().map(|f| f.name().clone()).collect();
-                let names: Vec<String> = if columns.is_empty() { target_schema.fields().iter().map(|f| f.name().clone()).collect() } else { columns.clone() };
+                let produced: Vec<String> = source
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect();
+                let names: Vec<String> = if columns.is_empty() {
+                    target_schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect()
+                } else {
+                    columns.clone()
+                };
                 if produced.len() != names.len() {
-                    bail!("INSERT gives {} column(s) for {} column(s) of {schema}.{table}", produced.len(), names.len());
+                    bail!(
+                        "INSERT gives {} column(s) for {} column(s) of {schema}.{table}",
+                        produced.len(),
+                        names.len()
+                    );
                 }
                 // By position (or by the listed names); columns left out are null.
                 let mut exprs: Vec<Expr> = Vec::new();
                 for field in target_schema.fields() {
                     let expr = match names.iter().position(|n| n == field.name()) {
-                        Some(i) => cast(col(datafusion::common::Column::from_name(&produced[i])), field.data_type().clone()),
+                        Some(i) => cast(
+                            col(datafusion::common::Column::from_name(&produced[i])),
+                            field.data_type().clone(),
+                        ),
                         None => cast(lit(ScalarValue::Null), field.data_type().clone()),
                     };
                     exprs.push(expr.alias(field.name()));
                 }
-                if let Some(unknown) = names.iter().find(|n| target_schema.field_with_name(n).is_err()) {
+                if let Some(unknown) = names
+                    .iter()
+                    .find(|n| target_schema.field_with_name(n).is_err())
+                {
                     bail!("{schema}.{table} has no column '{unknown}'");
                 }
-                self.write(engine, source.select(exprs)?, WriteMode::Append).await
+                self.write(engine, source.select(exprs)?, WriteMode::Append)
+                    .await
             }
-            Self::CreateTableAs { query, or_replace, if_not_exists, .. } => {
+            Self::CreateTableAs {
+                query,
+                or_replace,
+                if_not_exists,
+                ..
+            } => {
                 match (exists, or_replace, if_not_exists) {
                     (true, false, true) => return Ok(0),
-                    (true, false, false) => bail!("{schema}.{table} already exists (CREATE OR REPLACE TABLE replaces it)"),
+                    (true, false, false) => bail!(
+                        "{schema}.{table} already exists (CREATE OR REPLACE TABLE replaces it)"
+                    ),
                     _ => {}
                 }
-                self.write(engine, engine.dataframe(query).await?, WriteMode::Overwrite).await
+                self.write(engine, engine.dataframe(query).await?, WriteMode::Overwrite)
+                    .await
             }
             Self::Delete { predicate, .. } => {
                 if !exists {
-                    return Err(CatalogError::UnknownTable { schema: schema.into(), table: table.into() }.into());
+                    return Err(CatalogError::UnknownTable {
+                        schema: schema.into(),
+                        table: table.into(),
+                    }
+                    .into());
                 }
                 let before = lakehouse.table_info(schema, table).await?.rows;
                 let target = lakehouse.table_for_write(schema, table).await?;
@@ -141,10 +249,14 @@ impl WriteStatement {
                 if let Some(p) = predicate {
                     delete = delete.with_predicate(p.clone());
                 }
-                let (_, metrics) = delete.await.map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
+                let (_, metrics) = delete
+                    .await
+                    .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
                 Ok(match metrics.num_deleted_rows {
                     Some(n) => n as u64,
-                    None => before.unwrap_or(0).saturating_sub(lakehouse.table_info(schema, table).await?.rows.unwrap_or(0)),
+                    None => before.unwrap_or(0).saturating_sub(
+                        lakehouse.table_info(schema, table).await?.rows.unwrap_or(0),
+                    ),
                 })
             }
         }
@@ -158,9 +270,19 @@ impl WriteStatement {
         let name = format!("{schema}.{table}");
         let write = engine.write_dataframe(schema, table, df, mode).await?;
         let committed = write.await.map_err(|e| CatalogError::delta(&name, e))?;
-        let ours: Vec<_> = committed.history(Some(1)).try_collect().await.map_err(|e| CatalogError::delta(&name, e))?;
+        let ours: Vec<_> = committed
+            .history(Some(1))
+            .try_collect()
+            .await
+            .map_err(|e| CatalogError::delta(&name, e))?;
         ours.first()
-            .and_then(|commit| commit.info.get("operationMetrics")?.get("num_added_rows")?.as_u64())
+            .and_then(|commit| {
+                commit
+                    .info
+                    .get("operationMetrics")?
+                    .get("num_added_rows")?
+                    .as_u64()
+            })
             .with_context(|| format!("{name}: the commit did not record how many rows it added"))
     }
 
@@ -188,15 +310,33 @@ mod tests {
             })
         );
         assert!(matches!(
-            WriteStatement::parse("CREATE OR REPLACE TABLE cdrlake.gold.x AS SELECT 1 AS a").unwrap(),
-            Some(WriteStatement::CreateTableAs { or_replace: true, if_not_exists: false, .. })
+            WriteStatement::parse("CREATE OR REPLACE TABLE cdrlake.gold.x AS SELECT 1 AS a")
+                .unwrap(),
+            Some(WriteStatement::CreateTableAs {
+                or_replace: true,
+                if_not_exists: false,
+                ..
+            })
         ));
         assert_eq!(
             WriteStatement::parse("DELETE FROM gold.x WHERE a > 1").unwrap(),
-            Some(WriteStatement::Delete { schema: "gold".into(), table: "x".into(), predicate: Some("a > 1".into()) })
+            Some(WriteStatement::Delete {
+                schema: "gold".into(),
+                table: "x".into(),
+                predicate: Some("a > 1".into())
+            })
         );
         assert_eq!(WriteStatement::parse("SELECT * FROM gold.x").unwrap(), None);
-        assert_eq!(WriteStatement::parse("SELEC nonsense").unwrap(), None, "DataFusion reports the syntax error");
-        assert!(WriteStatement::parse("DELETE FROM x").unwrap_err().to_string().contains("schema.table"));
+        assert_eq!(
+            WriteStatement::parse("SELEC nonsense").unwrap(),
+            None,
+            "DataFusion reports the syntax error"
+        );
+        assert!(
+            WriteStatement::parse("DELETE FROM x")
+                .unwrap_err()
+                .to_string()
+                .contains("schema.table")
+        );
     }
 }

@@ -10,11 +10,18 @@ use std::path::PathBuf;
 use common::Lake;
 
 fn project() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql").display().to_string()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("sql")
+        .display()
+        .to_string()
 }
 
 fn rows(lake: &Lake, sql: &str) -> Vec<Vec<String>> {
-    lake.csv(sql).lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect()
+    lake.csv(sql)
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
 }
 
 fn number(lake: &Lake, sql: &str) -> u64 {
@@ -25,10 +32,27 @@ fn number(lake: &Lake, sql: &str) -> u64 {
 fn built() -> Lake {
     let lake = Lake::new();
     // 4,000 subscribers give two injected cases per fraud rule; 3 days keep it small.
-    lake.ok(&["generate", "--customers", "4000", "--days", "3", "--seed", "7", "--truth", "truth.json"]);
+    lake.ok(&[
+        "generate",
+        "--customers",
+        "4000",
+        "--days",
+        "3",
+        "--seed",
+        "7",
+        "--truth",
+        "truth.json",
+    ]);
     let run = lake.ok(&["run", "--project", &project()]);
-    assert!(run.contains("gold.fraud_alert (table) OK") && run.contains("gold.agg_cell_hourly (table) OK"), "{run}");
-    assert!(!run.contains("FAIL ") && !run.contains("ERROR"), "every gate passes on generated data: {run}");
+    assert!(
+        run.contains("gold.fraud_alert (table) OK")
+            && run.contains("gold.agg_cell_hourly (table) OK"),
+        "{run}"
+    );
+    assert!(
+        !run.contains("FAIL ") && !run.contains("ERROR"),
+        "every gate passes on generated data: {run}"
+    );
     lake
 }
 
@@ -43,27 +67,49 @@ fn analytics_layer_on_generated_data() {
 }
 
 fn fraud_alerts_are_exactly_the_injected_cases(lake: &Lake) {
-    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(lake.cwd().join("truth.json")).unwrap()).unwrap();
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lake.cwd().join("truth.json")).unwrap())
+            .unwrap();
     let cases = truth["fraud"].as_array().unwrap();
     let rules: BTreeSet<&str> = cases.iter().map(|c| c["rule"].as_str().unwrap()).collect();
     assert_eq!(rules.len(), 3, "every rule is injected: {rules:?}");
 
-    let alerts = rows(lake, "SELECT rule, customer_id, detected_cdr_id, first_cdr_id, severity FROM gold.fraud_alert ORDER BY alert_id");
+    let alerts = rows(
+        lake,
+        "SELECT rule, customer_id, detected_cdr_id, first_cdr_id, severity FROM gold.fraud_alert ORDER BY alert_id",
+    );
     // Extra alerts explained by real (not injected) data would be listed here; there are none.
-    assert_eq!(alerts.len(), cases.len(), "one alert per injected case: {alerts:?}");
+    assert_eq!(
+        alerts.len(),
+        cases.len(),
+        "one alert per injected case: {alerts:?}"
+    );
     for case in cases {
         let rule = case["rule"].as_str().unwrap();
         let customer = case["customer_id"].as_str().unwrap();
-        let ids: Vec<&str> = case["cdr_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-        let found: Vec<&Vec<String>> = alerts.iter().filter(|a| a[0] == rule && a[1] == customer).collect();
+        let ids: Vec<&str> = case["cdr_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let found: Vec<&Vec<String>> = alerts
+            .iter()
+            .filter(|a| a[0] == rule && a[1] == customer)
+            .collect();
         assert_eq!(found.len(), 1, "{rule} for {customer}: {alerts:?}");
         let alert = found[0];
-        assert!(ids.contains(&alert[2].as_str()), "{rule}: completed by one of the injected calls {ids:?}: {alert:?}");
+        assert!(
+            ids.contains(&alert[2].as_str()),
+            "{rule}: completed by one of the injected calls {ids:?}: {alert:?}"
+        );
         let severity = if rule == "VELOCITY" { "MEDIUM" } else { "HIGH" };
         assert_eq!(alert[4], severity);
         match rule {
             // The pair: the real call at home, then the clone far away.
-            "IMPOSSIBLE_TRAVEL" => assert_eq!((alert[3].as_str(), alert[2].as_str()), (ids[0], ids[1])),
+            "IMPOSSIBLE_TRAVEL" => {
+                assert_eq!((alert[3].as_str(), alert[2].as_str()), (ids[0], ids[1]))
+            }
             // More than 25 calls: the 26th call of the burst at the latest completes it.
             "VELOCITY" => assert!(ids[..26].contains(&alert[2].as_str()), "{alert:?}"),
             // The fifth high-risk call completes it.
@@ -73,26 +119,56 @@ fn fraud_alerts_are_exactly_the_injected_cases(lake: &Lake) {
 }
 
 fn scd2_versions_join_facts_at_their_time(lake: &Lake) {
-    assert_eq!(number(lake, "SELECT count(*) FROM gold.dim_customer"), number(lake, "SELECT count(*) FROM silver.subscriber WHERE valid_to IS NULL OR valid_to > valid_from"));
+    assert_eq!(
+        number(lake, "SELECT count(*) FROM gold.dim_customer"),
+        number(
+            lake,
+            "SELECT count(*) FROM silver.subscriber WHERE valid_to IS NULL OR valid_to > valid_from"
+        )
+    );
     // Plan changes during the period give customers with two versions, and their CDRs on both.
     let both = number(
         lake,
         "SELECT count(*) FROM (SELECT f.customer_id FROM gold.fact_cdr f JOIN gold.dim_customer d ON d.customer_key = f.customer_key \
          GROUP BY f.customer_id HAVING count(DISTINCT d.plan_id) > 1)",
     );
-    assert!(both > 0, "some customers change plan and have facts under both versions");
+    assert!(
+        both > 0,
+        "some customers change plan and have facts under both versions"
+    );
     let misjoined = number(
         lake,
         "SELECT count(*) FROM gold.fact_cdr f LEFT JOIN gold.dim_customer d ON d.customer_key = f.customer_key \
          WHERE f.customer_id IS NOT NULL AND (d.customer_key IS NULL OR d.customer_id <> f.customer_id \
            OR f.start_time < d.valid_from OR (d.valid_to IS NOT NULL AND f.start_time >= d.valid_to))",
     );
-    assert_eq!(misjoined, 0, "every fact joins the version valid at its start");
-    assert_eq!(number(lake, "SELECT count(*) FROM gold.fact_cdr"), number(lake, "SELECT count(*) FROM gold.rated_cdr"));
-    assert_eq!(number(lake, "SELECT count(*) FROM gold.dim_customer WHERE is_current"), number(lake, "SELECT count(DISTINCT customer_id) FROM gold.dim_customer"));
-    let tokens = rows(lake, "SELECT name_token, msisdn_masked FROM gold.dim_customer LIMIT 5");
+    assert_eq!(
+        misjoined, 0,
+        "every fact joins the version valid at its start"
+    );
+    assert_eq!(
+        number(lake, "SELECT count(*) FROM gold.fact_cdr"),
+        number(lake, "SELECT count(*) FROM gold.rated_cdr")
+    );
+    assert_eq!(
+        number(
+            lake,
+            "SELECT count(*) FROM gold.dim_customer WHERE is_current"
+        ),
+        number(
+            lake,
+            "SELECT count(DISTINCT customer_id) FROM gold.dim_customer"
+        )
+    );
+    let tokens = rows(
+        lake,
+        "SELECT name_token, msisdn_masked FROM gold.dim_customer LIMIT 5",
+    );
     for t in tokens {
-        assert!(t[0].len() == 16 && t[0].chars().all(|c| c.is_ascii_hexdigit()), "{t:?}");
+        assert!(
+            t[0].len() == 16 && t[0].chars().all(|c| c.is_ascii_hexdigit()),
+            "{t:?}"
+        );
         assert!(t[1].starts_with("+2126") && t[1].contains("****"), "{t:?}");
     }
 }
@@ -106,24 +182,44 @@ fn no_gold_column_holds_raw_pii(lake: &Lake) {
          AND data_type IN ('Utf8', 'Utf8View', 'LargeUtf8') ORDER BY table_name, column_name",
     );
     let tables: BTreeSet<&str> = columns.iter().map(|c| c[0].as_str()).collect();
-    assert!(tables.len() >= 15, "all gold tables are scanned: {tables:?}");
+    assert!(
+        tables.len() >= 15,
+        "all gold tables are scanned: {tables:?}"
+    );
     let pii = "SELECT DISTINCT p FROM (SELECT msisdn AS p FROM silver.subscriber UNION ALL SELECT imsi FROM silver.subscriber \
                UNION ALL SELECT national_id FROM silver.subscriber UNION ALL SELECT first_name FROM silver.subscriber \
                UNION ALL SELECT last_name FROM silver.subscriber UNION ALL SELECT first_name || ' ' || last_name FROM silver.subscriber) all_pii";
     let mut checked = 0;
     for table in &tables {
-        let cols: Vec<&str> = columns.iter().filter(|c| c[0] == *table).map(|c| c[1].as_str()).collect();
-        let values = cols.iter().map(|c| format!("SELECT CAST(\"{c}\" AS VARCHAR) AS val FROM gold.\"{table}\"")).collect::<Vec<_>>().join(" UNION ALL ");
+        let cols: Vec<&str> = columns
+            .iter()
+            .filter(|c| c[0] == *table)
+            .map(|c| c[1].as_str())
+            .collect();
+        let values = cols
+            .iter()
+            .map(|c| format!("SELECT CAST(\"{c}\" AS VARCHAR) AS val FROM gold.\"{table}\""))
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
         let sql = format!(
             "WITH vals AS ({values}), pii AS ({pii}) SELECT count(*) FROM vals LEFT JOIN pii ON pii.p = vals.val \
              WHERE pii.p IS NOT NULL OR regexp_like(vals.val, '(\\+|00)?212[5-7][0-9]{{8}}') OR regexp_like(vals.val, '60401[0-9]{{10}}')"
         );
-        assert_eq!(number(lake, &sql), 0, "gold.{table} ({cols:?}) holds raw PII");
+        assert_eq!(
+            number(lake, &sql),
+            0,
+            "gold.{table} ({cols:?}) holds raw PII"
+        );
         checked += cols.len();
     }
     assert!(checked > 50, "{checked} text columns scanned");
     // The scan would catch one: silver has the raw values it looks for.
-    assert!(number(lake, "SELECT count(*) FROM silver.cdr WHERE regexp_like(served_msisdn, '(\\+|00)?212[5-7][0-9]{8}')") > 0);
+    assert!(
+        number(
+            lake,
+            "SELECT count(*) FROM silver.cdr WHERE regexp_like(served_msisdn, '(\\+|00)?212[5-7][0-9]{8}')"
+        ) > 0
+    );
 }
 
 fn kpis_stay_in_range(lake: &Lake) {
@@ -135,8 +231,15 @@ fn kpis_stay_in_range(lake: &Lake) {
     assert_eq!(r[0], "0", "utilization_pct within [0, 100]");
     assert_eq!(r[1], "true");
     assert_eq!(r[4], "0");
-    let home_voice = number(lake, "SELECT count(*) FROM silver.cdr c JOIN gold.dim_cell d ON d.cell_id = c.first_cell_id WHERE service = 'VOICE' AND NOT roaming");
-    assert_eq!(r[2].parse::<u64>().unwrap(), home_voice, "every home call counted once, at its first cell");
+    let home_voice = number(
+        lake,
+        "SELECT count(*) FROM silver.cdr c JOIN gold.dim_cell d ON d.cell_id = c.first_cell_id WHERE service = 'VOICE' AND NOT roaming",
+    );
+    assert_eq!(
+        r[2].parse::<u64>().unwrap(),
+        home_voice,
+        "every home call counted once, at its first cell"
+    );
     assert!(r[3].parse::<u64>().unwrap() > 0, "probes joined");
     // Erlangs: every answered second is spread over the hours, none lost or doubled.
     let seconds = rows(
@@ -145,18 +248,43 @@ fn kpis_stay_in_range(lake: &Lake) {
          UNION ALL SELECT CAST(sum(CAST(end_time AS BIGINT) - CAST(start_time AS BIGINT)) / 1e6 AS DOUBLE) FROM silver.cdr c \
          JOIN gold.dim_cell d ON d.cell_id = c.first_cell_id WHERE service = 'VOICE' AND answered AND NOT roaming",
     );
-    let (a, b): (f64, f64) = (seconds[0][0].parse().unwrap(), seconds[1][0].parse().unwrap());
-    assert!((a - b).abs() < 1.0, "erlang seconds {a} vs call seconds {b}");
-    let months = rows(lake, "SELECT sum(total_charge) FROM gold.agg_customer_monthly UNION ALL SELECT sum(charge) FROM gold.rated_cdr WHERE customer_id IS NOT NULL");
-    assert_eq!(months[0], months[1], "monthly aggregates add up to the rated charges");
-    let days = rows(lake, "SELECT count(*), min(day_of_week), max(day_of_week), count(*) FILTER (WHERE is_weekend) FROM gold.dim_date");
-    assert_eq!(days[0], vec!["30", "1", "7", "8"], "April 2026 (from Wednesday the 1st): 30 days, 8 of them Saturdays or Sundays");
+    let (a, b): (f64, f64) = (
+        seconds[0][0].parse().unwrap(),
+        seconds[1][0].parse().unwrap(),
+    );
+    assert!(
+        (a - b).abs() < 1.0,
+        "erlang seconds {a} vs call seconds {b}"
+    );
+    let months = rows(
+        lake,
+        "SELECT sum(total_charge) FROM gold.agg_customer_monthly UNION ALL SELECT sum(charge) FROM gold.rated_cdr WHERE customer_id IS NOT NULL",
+    );
+    assert_eq!(
+        months[0], months[1],
+        "monthly aggregates add up to the rated charges"
+    );
+    let days = rows(
+        lake,
+        "SELECT count(*), min(day_of_week), max(day_of_week), count(*) FILTER (WHERE is_weekend) FROM gold.dim_date",
+    );
+    assert_eq!(
+        days[0],
+        vec!["30", "1", "7", "8"],
+        "April 2026 (from Wednesday the 1st): 30 days, 8 of them Saturdays or Sundays"
+    );
 }
 
 fn gates_were_recorded(lake: &Lake) {
-    let statuses = rows(lake, "SELECT DISTINCT status FROM system.test_results ORDER BY status");
+    let statuses = rows(
+        lake,
+        "SELECT DISTINCT status FROM system.test_results ORDER BY status",
+    );
     let statuses: Vec<&str> = statuses.iter().map(|r| r[0].as_str()).collect();
-    assert!(statuses.iter().all(|s| *s == "pass" || *s == "warn"), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == "pass" || *s == "warn"),
+        "{statuses:?}"
+    );
     for gate in [
         "gold.fact_cdr relationships(customer_key, gold.dim_customer.customer_key)",
         "gold.agg_cell_hourly expression(utilization_pct >= 0 AND utilization_pct <= 100)",
@@ -166,6 +294,15 @@ fn gates_were_recorded(lake: &Lake) {
         "gold.fact_cdr unique(cdr_id)",
         "silver.cdr unique(cdr_id)",
     ] {
-        assert_eq!(number(lake, &format!("SELECT count(*) FROM system.test_results WHERE test = '{gate}' AND status = 'pass'")), 1, "{gate}");
+        assert_eq!(
+            number(
+                lake,
+                &format!(
+                    "SELECT count(*) FROM system.test_results WHERE test = '{gate}' AND status = 'pass'"
+                )
+            ),
+            1,
+            "{gate}"
+        );
     }
 }

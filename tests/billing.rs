@@ -7,12 +7,22 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{contract_csv, Lake};
+use common::{Lake, contract_csv};
 
 /// Rating, billing and the reports (and what they read): these cases have no cells or probes,
 /// which the network KPIs and fraud rules need.
 fn run_billing(project: &str) -> Vec<&str> {
-    vec!["run", "--project", project, "-s", "+gold.report_revenue_by_plan", "+gold.report_revenue_by_region", "+gold.report_top_customers", "+gold.report_usage_by_service", "silver.cdr_rejected"]
+    vec![
+        "run",
+        "--project",
+        project,
+        "-s",
+        "+gold.report_revenue_by_plan",
+        "+gold.report_revenue_by_region",
+        "+gold.report_top_customers",
+        "+gold.report_usage_by_service",
+        "silver.cdr_rejected",
+    ]
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -44,21 +54,54 @@ fn project(lake: &Lake) -> String {
 
 fn customer(plan: &str, from: &str) -> Vec<(&'static str, String)> {
     [
-        ("customer_id", "C0000001"), ("msisdn", "+212612345678"), ("imsi", "604010000000001"), ("first_name", "Amina"),
-        ("last_name", "Alaoui"), ("national_id", "BE123456"), ("city", "Casablanca"), ("region", "Casablanca-Settat"),
-        ("segment", "consumer"), ("plan_id", plan), ("status", "active"), ("effective_from", from),
+        ("customer_id", "C0000001"),
+        ("msisdn", "+212612345678"),
+        ("imsi", "604010000000001"),
+        ("first_name", "Amina"),
+        ("last_name", "Alaoui"),
+        ("national_id", "BE123456"),
+        ("city", "Casablanca"),
+        ("region", "Casablanca-Settat"),
+        ("segment", "consumer"),
+        ("plan_id", plan),
+        ("status", "active"),
+        ("effective_from", from),
     ]
     .iter()
     .map(|(k, v)| (*k, v.to_string()))
     .collect()
 }
 
-fn call(reference: &str, answer: &str, release: &str, seconds: u32, to: &str, visited: &str) -> Vec<(&'static str, String)> {
+fn call(
+    reference: &str,
+    answer: &str,
+    release: &str,
+    seconds: u32,
+    to: &str,
+    visited: &str,
+) -> Vec<(&'static str, String)> {
     [
-        ("record_type", "MOC"), ("recording_entity", "MSC-CAS"), ("call_reference", reference), ("served_imsi", "604010000000001"),
-        ("served_msisdn", "+212612345678"), ("other_party", to), ("other_party_ton", "unknown"), ("seizure_time", answer),
-        ("answer_time", answer), ("release_time", release), ("duration_s", &seconds.to_string()), ("cause_for_term", "0"),
-        ("cell_id", if visited == "60401" { "CAS0001" } else { "FR0042" }), ("visited_mccmnc", visited),
+        ("record_type", "MOC"),
+        ("recording_entity", "MSC-CAS"),
+        ("call_reference", reference),
+        ("served_imsi", "604010000000001"),
+        ("served_msisdn", "+212612345678"),
+        ("other_party", to),
+        ("other_party_ton", "unknown"),
+        ("seizure_time", answer),
+        ("answer_time", answer),
+        ("release_time", release),
+        ("duration_s", &seconds.to_string()),
+        ("cause_for_term", "0"),
+        (
+            "cell_id",
+            if visited == "60401" {
+                "CAS0001"
+            } else {
+                "FR0042"
+            },
+        ),
+        ("visited_mccmnc", visited),
     ]
     .iter()
     .map(|(k, v)| (*k, v.to_string()))
@@ -67,21 +110,46 @@ fn call(reference: &str, answer: &str, release: &str, seconds: u32, to: &str, vi
 
 fn sms(reference: &str, at: &str, to: &str) -> Vec<(&'static str, String)> {
     [
-        ("record_type", "SMS_MO"), ("recording_entity", "SMSC-1"), ("message_reference", reference), ("served_imsi", "604010000000001"),
-        ("served_msisdn", "+212612345678"), ("other_party", to), ("other_party_ton", "unknown"), ("event_time", at),
-        ("sms_result", "0"), ("cell_id", "CAS0001"), ("visited_mccmnc", "60401"),
+        ("record_type", "SMS_MO"),
+        ("recording_entity", "SMSC-1"),
+        ("message_reference", reference),
+        ("served_imsi", "604010000000001"),
+        ("served_msisdn", "+212612345678"),
+        ("other_party", to),
+        ("other_party_ton", "unknown"),
+        ("event_time", at),
+        ("sms_result", "0"),
+        ("cell_id", "CAS0001"),
+        ("visited_mccmnc", "60401"),
     ]
     .iter()
     .map(|(k, v)| (*k, v.to_string()))
     .collect()
 }
 
-fn data(charging_id: &str, seq: &str, opened: &str, cause: &str, up: u64, down: u64) -> Vec<(&'static str, String)> {
+fn data(
+    charging_id: &str,
+    seq: &str,
+    opened: &str,
+    cause: &str,
+    up: u64,
+    down: u64,
+) -> Vec<(&'static str, String)> {
     [
-        ("pgw_address", "10.0.0.1"), ("charging_id", charging_id), ("record_sequence_number", seq), ("served_imsi", "604010000000001"),
-        ("served_msisdn", "+212612345678"), ("apn", "internet"), ("rat_type", "EUTRAN"), ("record_opening_time", opened),
-        ("duration_s", "600"), ("cause_for_rec_closing", cause), ("uplink_bytes", &up.to_string()), ("downlink_bytes", &down.to_string()),
-        ("cell_id", "CAS0001"), ("visited_mccmnc", "60401"),
+        ("pgw_address", "10.0.0.1"),
+        ("charging_id", charging_id),
+        ("record_sequence_number", seq),
+        ("served_imsi", "604010000000001"),
+        ("served_msisdn", "+212612345678"),
+        ("apn", "internet"),
+        ("rat_type", "EUTRAN"),
+        ("record_opening_time", opened),
+        ("duration_s", "600"),
+        ("cause_for_rec_closing", cause),
+        ("uplink_bytes", &up.to_string()),
+        ("downlink_bytes", &down.to_string()),
+        ("cell_id", "CAS0001"),
+        ("visited_mccmnc", "60401"),
     ]
     .iter()
     .map(|(k, v)| (*k, v.to_string()))
@@ -90,16 +158,53 @@ fn data(charging_id: &str, seq: &str, opened: &str, cause: &str, up: u64, down: 
 
 /// Loads the worked example's customer and CDRs and runs every model.
 fn worked_example(lake: &Lake, project: &str) {
-    lake.file("crm.csv", contract_csv("crm_customer", &[customer("P_BASIC", "2023-06-15"), customer("P_PLUS", "2026-04-21")]));
+    lake.file(
+        "crm.csv",
+        contract_csv(
+            "crm_customer",
+            &[
+                customer("P_BASIC", "2023-06-15"),
+                customer("P_PLUS", "2026-04-21"),
+            ],
+        ),
+    );
     lake.file(
         "voice.csv",
         contract_csv(
             "voice_cdr",
             &[
-                call("V1", "2026-04-06T11:15:00+01:00", "2026-04-06T12:14:50+01:00", 3590, "0661 23 45 67", "60401"),
-                call("V2", "2026-04-07T21:30:00+01:00", "2026-04-07T21:32:05+01:00", 125, "0522 12 34 56", "60401"),
-                call("V3", "2026-04-08T12:00:00+01:00", "2026-04-08T12:00:07+01:00", 7, "0033 1 42 68 53 00", "60401"),
-                call("V9", "2026-04-26T10:00:00+02:00", "2026-04-26T10:01:01+02:00", 61, "+212522000000", "20801"),
+                call(
+                    "V1",
+                    "2026-04-06T11:15:00+01:00",
+                    "2026-04-06T12:14:50+01:00",
+                    3590,
+                    "0661 23 45 67",
+                    "60401",
+                ),
+                call(
+                    "V2",
+                    "2026-04-07T21:30:00+01:00",
+                    "2026-04-07T21:32:05+01:00",
+                    125,
+                    "0522 12 34 56",
+                    "60401",
+                ),
+                call(
+                    "V3",
+                    "2026-04-08T12:00:00+01:00",
+                    "2026-04-08T12:00:07+01:00",
+                    7,
+                    "0033 1 42 68 53 00",
+                    "60401",
+                ),
+                call(
+                    "V9",
+                    "2026-04-26T10:00:00+02:00",
+                    "2026-04-26T10:01:01+02:00",
+                    61,
+                    "+212522000000",
+                    "20801",
+                ),
             ],
         ),
     );
@@ -119,15 +224,55 @@ fn worked_example(lake: &Lake, project: &str) {
         contract_csv(
             "data_cdr",
             &[
-                data("7001", "1", "2026-04-10T09:00:00+01:00", "16", 20_000_000, 480_000_000),
-                data("7001", "2", "2026-04-10T09:10:00+01:00", "16", 15_000_000, 600_000_000),
-                data("7001", "3", "2026-04-10T09:20:00+01:00", "0", 3_433_600, 35_000_000),
-                data("7001", "2", "2026-04-10T09:10:00+01:00", "16", 15_000_000, 600_000_000),
-                data("7008", "1", "2026-04-25T20:00:00+01:00", "0", 48_576_000, 1_000_000_000),
+                data(
+                    "7001",
+                    "1",
+                    "2026-04-10T09:00:00+01:00",
+                    "16",
+                    20_000_000,
+                    480_000_000,
+                ),
+                data(
+                    "7001",
+                    "2",
+                    "2026-04-10T09:10:00+01:00",
+                    "16",
+                    15_000_000,
+                    600_000_000,
+                ),
+                data(
+                    "7001",
+                    "3",
+                    "2026-04-10T09:20:00+01:00",
+                    "0",
+                    3_433_600,
+                    35_000_000,
+                ),
+                data(
+                    "7001",
+                    "2",
+                    "2026-04-10T09:10:00+01:00",
+                    "16",
+                    15_000_000,
+                    600_000_000,
+                ),
+                data(
+                    "7008",
+                    "1",
+                    "2026-04-25T20:00:00+01:00",
+                    "0",
+                    48_576_000,
+                    1_000_000_000,
+                ),
             ],
         ),
     );
-    for (file, table) in [("crm.csv", "crm_customer"), ("voice.csv", "voice_cdr"), ("sms.csv", "sms_cdr"), ("data.csv", "data_cdr")] {
+    for (file, table) in [
+        ("crm.csv", "crm_customer"),
+        ("voice.csv", "voice_cdr"),
+        ("sms.csv", "sms_cdr"),
+        ("data.csv", "data_cdr"),
+    ] {
         lake.ok(&["ingest", file, "--into", &format!("bronze.{table}")]);
     }
     lake.ok(&run_billing(project));
@@ -200,12 +345,26 @@ fn the_worked_examples_rate_and_bill_to_the_cent() {
     );
 
     // Quality gates, and billing is idempotent: the same numbers and amounts on a re-run.
-    let tests = lake.ok(&["test", "--project", &project, "-s", "+gold.invoice", "+gold.report_revenue_by_plan"]);
-    assert!(tests.contains("PASS tests/invoice_net_equals_its_lines") && tests.contains("PASS tests/invoice_numbers_are_gapless"), "{tests}");
+    let tests = lake.ok(&[
+        "test",
+        "--project",
+        &project,
+        "-s",
+        "+gold.invoice",
+        "+gold.report_revenue_by_plan",
+    ]);
+    assert!(
+        tests.contains("PASS tests/invoice_net_equals_its_lines")
+            && tests.contains("PASS tests/invoice_numbers_are_gapless"),
+        "{tests}"
+    );
     let lines_before = lake.csv("SELECT * FROM gold.invoice_line ORDER BY invoice_number, line_no");
     lake.ok(&run_billing(&project));
     assert_eq!(lake.csv(invoice), expected);
-    assert_eq!(lake.csv("SELECT * FROM gold.invoice_line ORDER BY invoice_number, line_no"), lines_before);
+    assert_eq!(
+        lake.csv("SELECT * FROM gold.invoice_line ORDER BY invoice_number, line_no"),
+        lines_before
+    );
 }
 
 #[test]
@@ -214,26 +373,60 @@ fn cdrs_without_a_subscriber_are_unrated_then_rerated_when_it_arrives() {
     let project = project(&lake);
     lake.file(
         "voice.csv",
-        contract_csv("voice_cdr", &[call("V2", "2026-04-07T21:30:00+01:00", "2026-04-07T21:32:05+01:00", 125, "0522 12 34 56", "60401")]),
+        contract_csv(
+            "voice_cdr",
+            &[call(
+                "V2",
+                "2026-04-07T21:30:00+01:00",
+                "2026-04-07T21:32:05+01:00",
+                125,
+                "0522 12 34 56",
+                "60401",
+            )],
+        ),
     );
     lake.ok(&["ingest", "voice.csv", "--into", "bronze.voice_cdr"]);
     for table in ["sms_cdr", "data_cdr"] {
-        lake.file(&format!("{table}.csv"), contract_csv(table, &[] as &[Vec<(&str, String)>]));
-        lake.ok(&["ingest", &format!("{table}.csv"), "--into", &format!("bronze.{table}")]);
+        lake.file(
+            &format!("{table}.csv"),
+            contract_csv(table, &[] as &[Vec<(&str, String)>]),
+        );
+        lake.ok(&[
+            "ingest",
+            &format!("{table}.csv"),
+            "--into",
+            &format!("bronze.{table}"),
+        ]);
     }
-    lake.file("crm0.csv", contract_csv("crm_customer", &[{
-        let mut other = customer("P_BASIC", "2020-01-01");
-        other[0].1 = "C0000002".into();
-        other[1].1 = "+212612999999".into();
-        other
-    }]));
+    lake.file(
+        "crm0.csv",
+        contract_csv(
+            "crm_customer",
+            &[{
+                let mut other = customer("P_BASIC", "2020-01-01");
+                other[0].1 = "C0000002".into();
+                other[1].1 = "+212612999999".into();
+                other
+            }],
+        ),
+    );
     lake.ok(&["ingest", "crm0.csv", "--into", "bronze.crm_customer"]);
     lake.ok(&run_billing(&project));
     let status = "SELECT customer_id, rating_status, reason_code, charge FROM gold.rated_cdr";
-    assert_eq!(lake.csv(status), "customer_id,rating_status,reason_code,charge\n,UNRATED,E006,0.0000\n");
+    assert_eq!(
+        lake.csv(status),
+        "customer_id,rating_status,reason_code,charge\n,UNRATED,E006,0.0000\n"
+    );
 
-    lake.file("crm.csv", contract_csv("crm_customer", &[customer("P_BASIC", "2023-06-15")]));
+    lake.file(
+        "crm.csv",
+        contract_csv("crm_customer", &[customer("P_BASIC", "2023-06-15")]),
+    );
     lake.ok(&["ingest", "crm.csv", "--into", "bronze.crm_customer"]);
     lake.ok(&run_billing(&project));
-    assert_eq!(lake.csv(status), "customer_id,rating_status,reason_code,charge\nC0000001,RATED,,0.0000\n", "125 s within the allowance");
+    assert_eq!(
+        lake.csv(status),
+        "customer_id,rating_status,reason_code,charge\nC0000001,RATED,,0.0000\n",
+        "125 s within the allowance"
+    );
 }

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
-use arrow_flight::sql::client::FlightSqlServiceClient;
-use arrow_flight::sql::{CommandGetDbSchemas, CommandGetPrimaryKeys, CommandGetTables, CommandGetXdbcTypeInfo, SqlInfo};
 use arrow_flight::FlightInfo;
+use arrow_flight::sql::client::FlightSqlServiceClient;
+use arrow_flight::sql::{
+    CommandGetDbSchemas, CommandGetPrimaryKeys, CommandGetTables, CommandGetXdbcTypeInfo, SqlInfo,
+};
 use cdrlake::engine::Engine;
 use cdrlake::server::auth::hash_password;
 use cdrlake::server::{Auth, Role, UserConfig};
@@ -21,23 +23,62 @@ async fn start() -> (FlightSqlServiceClient<Channel>, tempfile::TempDir) {
     (client, dir)
 }
 
-async fn start_with(users: Vec<UserConfig>) -> (FlightSqlServiceClient<Channel>, tempfile::TempDir, Channel) {
+async fn start_with(
+    users: Vec<UserConfig>,
+) -> (FlightSqlServiceClient<Channel>, tempfile::TempDir, Channel) {
     start_with_timeout(users, None).await
 }
 
 /// A server over bronze.calls and gold.usage (the same rows), with `users` (none: demo mode).
-async fn start_with_timeout(users: Vec<UserConfig>, query_timeout: Option<std::time::Duration>) -> (FlightSqlServiceClient<Channel>, tempfile::TempDir, Channel) {
+async fn start_with_timeout(
+    users: Vec<UserConfig>,
+    query_timeout: Option<std::time::Duration>,
+) -> (FlightSqlServiceClient<Channel>, tempfile::TempDir, Channel) {
     let dir = tempfile::tempdir().unwrap();
-    let (lakehouse, _) = Lakehouse::init(LakehouseConfig::local(dir.path().join("lake").to_str().unwrap())).await.unwrap();
-    lakehouse.write_batches("bronze", "calls", vec![common::calls(0..4)], WriteMode::Append).await.unwrap();
-    lakehouse.write_batches("gold", "usage", vec![common::calls(0..4)], WriteMode::Append).await.unwrap();
+    let (lakehouse, _) = Lakehouse::init(LakehouseConfig::local(
+        dir.path().join("lake").to_str().unwrap(),
+    ))
+    .await
+    .unwrap();
+    lakehouse
+        .write_batches(
+            "bronze",
+            "calls",
+            vec![common::calls(0..4)],
+            WriteMode::Append,
+        )
+        .await
+        .unwrap();
+    lakehouse
+        .write_batches(
+            "gold",
+            "usage",
+            vec![common::calls(0..4)],
+            WriteMode::Append,
+        )
+        .await
+        .unwrap();
     let engine = Arc::new(Engine::new(Arc::new(lakehouse)).await.unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let auth = Auth::new(users).unwrap();
-    let options = cdrlake::server::ServeOptions { query_log_flush: std::time::Duration::from_millis(100), query_timeout, ..Default::default() };
-    tokio::spawn(cdrlake::server::serve(engine, auth, options, listener, std::future::pending()));
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let options = cdrlake::server::ServeOptions {
+        query_log_flush: std::time::Duration::from_millis(100),
+        query_timeout,
+        ..Default::default()
+    };
+    tokio::spawn(cdrlake::server::serve(
+        engine,
+        auth,
+        options,
+        listener,
+        std::future::pending(),
+    ));
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     (FlightSqlServiceClient::new(channel.clone()), dir, channel)
 }
 
@@ -45,11 +86,18 @@ async fn fetch(client: &mut FlightSqlServiceClient<Channel>, info: FlightInfo) -
     let announced = info.clone().try_decode_schema().unwrap();
     let mut batches = Vec::new();
     for endpoint in info.endpoint {
-        assert!(endpoint.location.is_empty(), "no locations: clients reuse their connection");
+        assert!(
+            endpoint.location.is_empty(),
+            "no locations: clients reuse their connection"
+        );
         let stream = client.do_get(endpoint.ticket.unwrap()).await.unwrap();
         let got: Vec<RecordBatch> = stream.try_collect().await.unwrap();
         for b in &got {
-            assert_eq!(b.schema().as_ref(), &announced, "DoGet schema equals GetFlightInfo schema");
+            assert_eq!(
+                b.schema().as_ref(),
+                &announced,
+                "DoGet schema equals GetFlightInfo schema"
+            );
         }
         batches.extend(got);
     }
@@ -60,36 +108,89 @@ async fn fetch(client: &mut FlightSqlServiceClient<Channel>, info: FlightInfo) -
 async fn queries_prepared_statements_and_metadata() {
     let (mut client, _dir) = start().await;
 
-    let info = client.execute("SELECT call_id, served_msisdn, charge FROM bronze.calls ORDER BY call_id".into(), None).await.unwrap();
+    let info = client
+        .execute(
+            "SELECT call_id, served_msisdn, charge FROM bronze.calls ORDER BY call_id".into(),
+            None,
+        )
+        .await
+        .unwrap();
     let schema = info.clone().try_decode_schema().unwrap();
-    assert_eq!(schema.field(1).data_type(), &DataType::Utf8, "view types are sent as Utf8");
+    assert_eq!(
+        schema.field(1).data_type(),
+        &DataType::Utf8,
+        "view types are sent as Utf8"
+    );
     assert_eq!(schema.field(2).data_type(), &DataType::Decimal128(18, 4));
     let batches = fetch(&mut client, info).await;
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 4);
-    assert_eq!(batches[0].column(1).as_string::<i32>().value(3), "+212610000003");
+    assert_eq!(
+        batches[0].column(1).as_string::<i32>().value(3),
+        "+212610000003"
+    );
 
-    let mut prepared = client.prepare("SELECT count(*) AS n FROM bronze.calls WHERE duration_s > $1".into(), None).await.unwrap();
+    let mut prepared = client
+        .prepare(
+            "SELECT count(*) AS n FROM bronze.calls WHERE duration_s > $1".into(),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(prepared.parameter_schema().unwrap().fields().len(), 1);
     assert_eq!(prepared.dataset_schema().unwrap().field(0).name(), "n");
-    let params = RecordBatch::try_new(Arc::new(Schema::new(vec![Field::new("$1", DataType::Int64, true)])), vec![Arc::new(Int64Array::from(vec![61]))]).unwrap();
+    let params = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new("$1", DataType::Int64, true)])),
+        vec![Arc::new(Int64Array::from(vec![61]))],
+    )
+    .unwrap();
     prepared.set_parameters(params).unwrap();
     let info = prepared.execute().await.unwrap();
     let batches = fetch(&mut client, info).await;
-    assert_eq!(batches[0].column(0).as_primitive::<Int64Type>().value(0), 2, "durations 62 and 63");
+    assert_eq!(
+        batches[0].column(0).as_primitive::<Int64Type>().value(0),
+        2,
+        "durations 62 and 63"
+    );
     // Re-bound, the handle runs with the new value: the plan GetFlightInfo kept is not reused.
-    let params = RecordBatch::try_new(Arc::new(Schema::new(vec![Field::new("$1", DataType::Int64, true)])), vec![Arc::new(Int64Array::from(vec![62]))]).unwrap();
+    let params = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new("$1", DataType::Int64, true)])),
+        vec![Arc::new(Int64Array::from(vec![62]))],
+    )
+    .unwrap();
     prepared.set_parameters(params).unwrap();
     let info = prepared.execute().await.unwrap();
     let batches = fetch(&mut client, info).await;
-    assert_eq!(batches[0].column(0).as_primitive::<Int64Type>().value(0), 1, "duration 63 only");
+    assert_eq!(
+        batches[0].column(0).as_primitive::<Int64Type>().value(0),
+        1,
+        "duration 63 only"
+    );
     prepared.close().await.unwrap();
 
-    let info = client.get_sql_info(vec![SqlInfo::FlightSqlServerName, SqlInfo::SqlIdentifierQuoteChar]).await.unwrap();
+    let info = client
+        .get_sql_info(vec![
+            SqlInfo::FlightSqlServerName,
+            SqlInfo::SqlIdentifierQuoteChar,
+        ])
+        .await
+        .unwrap();
     assert_eq!(fetch(&mut client, info).await[0].num_rows(), 2);
 
     let info = client.get_catalogs().await.unwrap();
-    assert_eq!(fetch(&mut client, info).await[0].column(0).as_string::<i32>().value(0), "cdrlake");
-    let info = client.get_db_schemas(CommandGetDbSchemas { catalog: None, db_schema_filter_pattern: None }).await.unwrap();
+    assert_eq!(
+        fetch(&mut client, info).await[0]
+            .column(0)
+            .as_string::<i32>()
+            .value(0),
+        "cdrlake"
+    );
+    let info = client
+        .get_db_schemas(CommandGetDbSchemas {
+            catalog: None,
+            db_schema_filter_pattern: None,
+        })
+        .await
+        .unwrap();
     assert_eq!(fetch(&mut client, info).await[0].num_rows(), 4);
     let tables = CommandGetTables {
         catalog: None,
@@ -101,76 +202,220 @@ async fn queries_prepared_statements_and_metadata() {
     let info = client.get_tables(tables).await.unwrap();
     let batch = &fetch(&mut client, info).await[0];
     assert_eq!(batch.num_rows(), 1);
-    assert_eq!(batch.column_by_name("table_name").unwrap().as_string::<i32>().value(0), "calls");
+    assert_eq!(
+        batch
+            .column_by_name("table_name")
+            .unwrap()
+            .as_string::<i32>()
+            .value(0),
+        "calls"
+    );
     assert!(batch.column_by_name("table_schema").is_some());
     let info = client.get_table_types().await.unwrap();
     assert_eq!(fetch(&mut client, info).await[0].num_rows(), 2);
-    let info = client.get_xdbc_type_info(CommandGetXdbcTypeInfo { data_type: None }).await.unwrap();
+    let info = client
+        .get_xdbc_type_info(CommandGetXdbcTypeInfo { data_type: None })
+        .await
+        .unwrap();
     let types = &fetch(&mut client, info).await[0];
-    let names: Vec<&str> = (0..types.num_rows()).map(|i| types.column(0).as_string::<i32>().value(i)).collect();
-    assert!(names.contains(&"DECIMAL") && names.contains(&"TIMESTAMP") && names.contains(&"VARCHAR"), "{names:?}");
-    let keys = CommandGetPrimaryKeys { catalog: None, db_schema: Some("bronze".into()), table: "calls".into() };
+    let names: Vec<&str> = (0..types.num_rows())
+        .map(|i| types.column(0).as_string::<i32>().value(i))
+        .collect();
+    assert!(
+        names.contains(&"DECIMAL") && names.contains(&"TIMESTAMP") && names.contains(&"VARCHAR"),
+        "{names:?}"
+    );
+    let keys = CommandGetPrimaryKeys {
+        catalog: None,
+        db_schema: Some("bronze".into()),
+        table: "calls".into(),
+    };
     let info = client.get_primary_keys(keys).await.unwrap();
-    assert_eq!(fetch(&mut client, info).await.iter().map(|b| b.num_rows()).sum::<usize>(), 0, "Delta tables declare no keys");
+    assert_eq!(
+        fetch(&mut client, info)
+            .await
+            .iter()
+            .map(|b| b.num_rows())
+            .sum::<usize>(),
+        0,
+        "Delta tables declare no keys"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_have_status_codes_and_the_server_keeps_serving() {
     let (mut client, _dir) = start().await;
     // The client renders gRPC codes by their description.
-    let err = client.execute("SELEC 1".into(), None).await.unwrap_err().to_string();
-    assert!(err.contains("Client specified an invalid argument") && err.contains("SELEC"), "{err}");
-    let err = client.execute("SELECT * FROM bronze.nope".into(), None).await.unwrap_err().to_string();
-    assert!(err.contains("Some requested entity was not found") && err.contains("nope"), "{err}");
-    let err = client.execute("SELECT * FROM platinum.x".into(), None).await.unwrap_err().to_string();
-    assert!(err.contains("Client specified an invalid argument") && err.contains("unknown schema 'platinum'"), "{err}");
-    let info = client.execute("SELECT count(*) FROM bronze.calls".into(), None).await.unwrap();
-    assert_eq!(fetch(&mut client, info).await[0].column(0).as_primitive::<Int64Type>().value(0), 4);
+    let err = client
+        .execute("SELEC 1".into(), None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Client specified an invalid argument") && err.contains("SELEC"),
+        "{err}"
+    );
+    let err = client
+        .execute("SELECT * FROM bronze.nope".into(), None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Some requested entity was not found") && err.contains("nope"),
+        "{err}"
+    );
+    let err = client
+        .execute("SELECT * FROM platinum.x".into(), None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Client specified an invalid argument")
+            && err.contains("unknown schema 'platinum'"),
+        "{err}"
+    );
+    let info = client
+        .execute("SELECT count(*) FROM bronze.calls".into(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        fetch(&mut client, info).await[0]
+            .column(0)
+            .as_primitive::<Int64Type>()
+            .value(0),
+        4
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_login_bearer_tokens_and_roles() {
     let users = vec![
-        UserConfig { name: "ana".into(), password_hash: hash_password("ana-pw").unwrap(), role: Role::Analyst },
-        UserConfig { name: "eng".into(), password_hash: hash_password("eng-pw").unwrap(), role: Role::Engineer },
+        UserConfig {
+            name: "ana".into(),
+            password_hash: hash_password("ana-pw").unwrap(),
+            role: Role::Analyst,
+        },
+        UserConfig {
+            name: "eng".into(),
+            password_hash: hash_password("eng-pw").unwrap(),
+            role: Role::Engineer,
+        },
     ];
     let (mut client, _dir, channel) = start_with(users).await;
     let unauthenticated = "The request does not have valid authentication credentials";
-    let err = client.execute("SELECT 1".into(), None).await.unwrap_err().to_string();
-    assert!(err.contains(unauthenticated) && err.contains("no credentials"), "{err}");
-    let err = client.handshake("ana", "wrong").await.unwrap_err().to_string();
-    assert!(err.contains(unauthenticated) && err.contains("wrong user name or password"), "{err}");
+    let err = client
+        .execute("SELECT 1".into(), None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(unauthenticated) && err.contains("no credentials"),
+        "{err}"
+    );
+    let err = client
+        .handshake("ana", "wrong")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(unauthenticated) && err.contains("wrong user name or password"),
+        "{err}"
+    );
 
     client.handshake("ana", "ana-pw").await.unwrap();
-    let info = client.execute("SELECT count(*) FROM gold.usage".into(), None).await.unwrap();
-    assert_eq!(fetch(&mut client, info).await[0].column(0).as_primitive::<Int64Type>().value(0), 4);
-    let err = client.execute("SELECT * FROM gold.usage u JOIN bronze.calls c ON u.call_id = c.call_id".into(), None).await.unwrap_err().to_string();
-    assert!(err.contains("The caller does not have permission") && err.contains("may not read bronze.calls"), "{err}");
-    let err = client.prepare("SELECT * FROM bronze.calls".into(), None).await.unwrap_err().to_string();
+    let info = client
+        .execute("SELECT count(*) FROM gold.usage".into(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        fetch(&mut client, info).await[0]
+            .column(0)
+            .as_primitive::<Int64Type>()
+            .value(0),
+        4
+    );
+    let err = client
+        .execute(
+            "SELECT * FROM gold.usage u JOIN bronze.calls c ON u.call_id = c.call_id".into(),
+            None,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("The caller does not have permission")
+            && err.contains("may not read bronze.calls"),
+        "{err}"
+    );
+    let err = client
+        .prepare("SELECT * FROM bronze.calls".into(), None)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("may not read bronze.calls"), "{err}");
-    let info = client.get_db_schemas(CommandGetDbSchemas { catalog: None, db_schema_filter_pattern: None }).await.unwrap();
+    let info = client
+        .get_db_schemas(CommandGetDbSchemas {
+            catalog: None,
+            db_schema_filter_pattern: None,
+        })
+        .await
+        .unwrap();
     let schemas = &fetch(&mut client, info).await[0];
-    let names: Vec<&str> = (0..schemas.num_rows()).map(|i| schemas.column(1).as_string::<i32>().value(i)).collect();
-    assert_eq!(names, vec!["gold", "system"], "analysts see only what they may read");
+    let names: Vec<&str> = (0..schemas.num_rows())
+        .map(|i| schemas.column(1).as_string::<i32>().value(i))
+        .collect();
+    assert_eq!(
+        names,
+        vec!["gold", "system"],
+        "analysts see only what they may read"
+    );
 
     // Another client on the same connection, logged in as an engineer.
     let mut client = FlightSqlServiceClient::new(channel);
     client.handshake("eng", "eng-pw").await.unwrap();
-    let info = client.execute("SELECT count(*) FROM bronze.calls".into(), None).await.unwrap();
-    assert_eq!(fetch(&mut client, info).await[0].column(0).as_primitive::<Int64Type>().value(0), 4);
+    let info = client
+        .execute("SELECT count(*) FROM bronze.calls".into(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        fetch(&mut client, info).await[0]
+            .column(0)
+            .as_primitive::<Int64Type>()
+            .value(0),
+        4
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queries_are_recorded_in_the_query_log() {
     let (mut client, _dir) = start().await;
-    let info = client.execute("SELECT call_id FROM bronze.calls WHERE call_id < 3".into(), None).await.unwrap();
+    let info = client
+        .execute(
+            "SELECT call_id FROM bronze.calls WHERE call_id < 3".into(),
+            None,
+        )
+        .await
+        .unwrap();
     fetch(&mut client, info).await;
-    assert!(client.execute("SELECT nope FROM bronze.calls".into(), None).await.is_err());
+    assert!(
+        client
+            .execute("SELECT nope FROM bronze.calls".into(), None)
+            .await
+            .is_err()
+    );
     // The log is flushed every 100 ms here; poll a bounded number of times.
     let mut rows = Vec::new();
     for _ in 0..50 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let Ok(info) = client.execute("SELECT status, rows, sql, error FROM system.query_log ORDER BY started_at".into(), None).await else { continue };
+        let Ok(info) = client
+            .execute(
+                "SELECT status, rows, sql, error FROM system.query_log ORDER BY started_at".into(),
+                None,
+            )
+            .await
+        else {
+            continue;
+        };
         let batches = fetch(&mut client, info).await;
         rows = batches
             .iter()
@@ -178,7 +423,11 @@ async fn queries_are_recorded_in_the_query_log() {
                 (0..b.num_rows()).map(move |i| {
                     let status = b.column(0).as_string::<i32>().value(i).to_string();
                     let sql = b.column(2).as_string::<i32>().value(i).to_string();
-                    let count = if b.column(1).is_null(i) { -1 } else { b.column(1).as_primitive::<Int64Type>().value(i) };
+                    let count = if b.column(1).is_null(i) {
+                        -1
+                    } else {
+                        b.column(1).as_primitive::<Int64Type>().value(i)
+                    };
                     (status, sql, count)
                 })
             })
@@ -187,20 +436,49 @@ async fn queries_are_recorded_in_the_query_log() {
             break;
         }
     }
-    assert!(rows.contains(&("ok".into(), "SELECT call_id FROM bronze.calls WHERE call_id < 3".into(), 3)), "{rows:?}");
-    assert!(rows.iter().any(|(status, sql, _)| status == "error" && sql.contains("nope")), "{rows:?}");
+    assert!(
+        rows.contains(&(
+            "ok".into(),
+            "SELECT call_id FROM bronze.calls WHERE call_id < 3".into(),
+            3
+        )),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|(status, sql, _)| status == "error" && sql.contains("nope")),
+        "{rows:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_over_its_time_limit_is_cancelled() {
-    let (mut client, _dir, _) = start_with_timeout(vec![], Some(std::time::Duration::from_secs(1))).await;
+    let (mut client, _dir, _) =
+        start_with_timeout(vec![], Some(std::time::Duration::from_secs(1))).await;
     let started = std::time::Instant::now();
-    let info = client.execute("SELECT count(*) FROM generate_series(1, 100000000000)".into(), None).await.unwrap();
+    let info = client
+        .execute(
+            "SELECT count(*) FROM generate_series(1, 100000000000)".into(),
+            None,
+        )
+        .await
+        .unwrap();
     let ticket = info.endpoint[0].ticket.clone().unwrap();
-    let result: Result<Vec<RecordBatch>, _> = client.do_get(ticket).await.unwrap().try_collect().await;
+    let result: Result<Vec<RecordBatch>, _> =
+        client.do_get(ticket).await.unwrap().try_collect().await;
     let err = result.unwrap_err().to_string();
-    assert!(err.contains("query cancelled: it ran longer than the 1s limit"), "{err}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(30), "cancelled promptly");
+    assert!(
+        err.contains("query cancelled: it ran longer than the 1s limit"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "cancelled promptly"
+    );
     let info = client.execute("SELECT 1".into(), None).await.unwrap();
-    assert_eq!(fetch(&mut client, info).await[0].num_rows(), 1, "and the server keeps serving");
+    assert_eq!(
+        fetch(&mut client, info).await[0].num_rows(),
+        1,
+        "and the server keeps serving"
+    );
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int64Array, StringArray};
 use arrow::record_batch::RecordBatch;
 use cdrlake::contract::bronze_event_columns;
-use common::{assert_clean_error, cdrlake, stdout, Lake, TestS3};
+use common::{Lake, TestS3, assert_clean_error, cdrlake, stdout};
 
 fn voice_csv(rows: usize, seed: usize) -> String {
     let cols = bronze_event_columns("voice_cdr").unwrap();
@@ -31,7 +31,12 @@ fn voice_csv(rows: usize, seed: usize) -> String {
 }
 
 fn ok(o: &std::process::Output) -> String {
-    assert!(o.status.success(), "failed:\n{}{}", stdout(o), common::stderr(o));
+    assert!(
+        o.status.success(),
+        "failed:\n{}{}",
+        stdout(o),
+        common::stderr(o)
+    );
     stdout(o)
 }
 
@@ -49,14 +54,27 @@ fn csv_with_metadata_and_exact_contract_columns() {
     assert_eq!(cols.lines().skip(1).collect::<Vec<_>>(), expected);
 
     let meta = lake.csv("SELECT _source, count(*) AS n, count(DISTINCT _batch_id) AS batches, min(_row_number) AS lo, max(_row_number) AS hi FROM bronze.voice_cdr GROUP BY _source ORDER BY _source");
-    assert_eq!(meta, format!("_source,n,batches,lo,hi\n{},3,1,1,3\n{},2,1,1,2\n", a.display(), b.display()));
-    assert_eq!(lake.csv("SELECT count(DISTINCT _batch_id) AS n FROM bronze.voice_cdr"), "n\n2\n");
+    assert_eq!(
+        meta,
+        format!(
+            "_source,n,batches,lo,hi\n{},3,1,1,3\n{},2,1,1,2\n",
+            a.display(),
+            b.display()
+        )
+    );
+    assert_eq!(
+        lake.csv("SELECT count(DISTINCT _batch_id) AS n FROM bronze.voice_cdr"),
+        "n\n2\n"
+    );
     assert_eq!(
         lake.csv("SELECT served_msisdn, answer_time, sequence_number IS NULL AS empty FROM bronze.voice_cdr LIMIT 1"),
         "served_msisdn,answer_time,empty\n0612 34 56 78,2026-04-06T11:15:00+01:00,true\n",
         "fields are kept exactly as sent; an empty field is null"
     );
-    assert_eq!(lake.csv("SELECT arrow_typeof(_ingested_at) AS t FROM bronze.voice_cdr LIMIT 1"), "t\n\"Timestamp(µs, \"\"UTC\"\")\"\n");
+    assert_eq!(
+        lake.csv("SELECT arrow_typeof(_ingested_at) AS t FROM bronze.voice_cdr LIMIT 1"),
+        "t\n\"Timestamp(µs, \"\"UTC\"\")\"\n"
+    );
 }
 
 #[test]
@@ -64,7 +82,10 @@ fn json_and_parquet() {
     let lake = Lake::new();
     let cols = bronze_event_columns("sms_cdr").unwrap();
     let line = |r: usize| {
-        let fields: Vec<String> = cols.iter().map(|c| format!("\"{c}\":\"{c}-{r}\"")).collect();
+        let fields: Vec<String> = cols
+            .iter()
+            .map(|c| format!("\"{c}\":\"{c}-{r}\""))
+            .collect();
         format!("{{{}}}\n", fields.join(","))
     };
     lake.file("smsc.ndjson", line(1) + &line(2));
@@ -76,23 +97,39 @@ fn json_and_parquet() {
         if *c == "sms_result" {
             arrays.push((c, Arc::new(Int64Array::from(vec![0, 1]))));
         } else {
-            arrays.push((c, Arc::new(StringArray::from(vec![format!("{c}-p1"), format!("{c}-p2")]))));
+            arrays.push((
+                c,
+                Arc::new(StringArray::from(vec![
+                    format!("{c}-p1"),
+                    format!("{c}-p2"),
+                ])),
+            ));
         }
     }
     let batch = RecordBatch::try_from_iter(arrays).unwrap();
     let path = lake.cwd().join("smsc.parquet");
-    let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
     ok(&lake.ingest(&["smsc.parquet", "--into", "bronze.sms_cdr"]));
     assert_eq!(
-        lake.csv("SELECT sms_result, _row_number FROM bronze.sms_cdr ORDER BY _ingested_at, _row_number"),
+        lake.csv(
+            "SELECT sms_result, _row_number FROM bronze.sms_cdr ORDER BY _ingested_at, _row_number"
+        ),
         "sms_result,_row_number\nsms_result-1,1\nsms_result-2,2\n0,1\n1,2\n"
     );
     // --format overrides the extension.
     lake.file("smsc.txt", line(3));
     ok(&lake.ingest(&["smsc.txt", "--format", "json", "--into", "bronze.sms_cdr"]));
-    assert_clean_error(&lake.ingest(&["smsc.txt", "--into", "bronze.sms_cdr", "--force"]), &["smsc.txt", "--format"]);
+    assert_clean_error(
+        &lake.ingest(&["smsc.txt", "--into", "bronze.sms_cdr", "--force"]),
+        &["smsc.txt", "--format"],
+    );
 }
 
 #[test]
@@ -104,75 +141,179 @@ fn the_same_content_is_refused_unless_forced() {
     ok(&lake.ingest(&["day1/a.csv", "--into", "bronze.voice_cdr"]));
     let v = lake.version("bronze.voice_cdr");
     let o = lake.ingest(&["redelivered/a-copy.csv", "--into", "bronze.voice_cdr"]);
-    assert_clean_error(&o, &["a-copy.csv", "already ingested into bronze.voice_cdr", "--force"]);
+    assert_clean_error(
+        &o,
+        &[
+            "a-copy.csv",
+            "already ingested into bronze.voice_cdr",
+            "--force",
+        ],
+    );
     assert_eq!(lake.version("bronze.voice_cdr"), v, "nothing committed");
     // Another table may take the same file.
     ok(&lake.ingest(&["day1/a.csv", "--into", "bronze.voice_cdr_replay"]));
-    ok(&lake.ingest(&["redelivered/a-copy.csv", "--into", "bronze.voice_cdr", "--force"]));
-    assert_eq!(lake.csv("SELECT count(*) AS n FROM bronze.voice_cdr"), "n\n4\n");
-    assert_clean_error(&lake.ingest(&["day1/a.csv", "--into", "bronze.voice_cdr"]), &["already ingested"]);
+    ok(&lake.ingest(&[
+        "redelivered/a-copy.csv",
+        "--into",
+        "bronze.voice_cdr",
+        "--force",
+    ]));
+    assert_eq!(
+        lake.csv("SELECT count(*) AS n FROM bronze.voice_cdr"),
+        "n\n4\n"
+    );
+    assert_clean_error(
+        &lake.ingest(&["day1/a.csv", "--into", "bronze.voice_cdr"]),
+        &["already ingested"],
+    );
 }
 
 #[test]
 fn contract_columns_are_checked_and_can_evolve() {
     let lake = Lake::new();
-    ok(&lake.ingest(&[lake.file("ok.csv", voice_csv(1, 1)).to_str().unwrap(), "--into", "bronze.voice_cdr"]));
+    ok(&lake.ingest(&[
+        lake.file("ok.csv", voice_csv(1, 1)).to_str().unwrap(),
+        "--into",
+        "bronze.voice_cdr",
+    ]));
     let v = lake.version("bronze.voice_cdr");
 
-    let missing = voice_csv(1, 2).replace("served_imei,", "").replace("served_imei-0,", "");
-    let o = lake.ingest(&[lake.file("missing.csv", missing).to_str().unwrap(), "--into", "bronze.voice_cdr"]);
-    assert_clean_error(&o, &["missing.csv", "missing column(s) of bronze.voice_cdr: served_imei"]);
+    let missing = voice_csv(1, 2)
+        .replace("served_imei,", "")
+        .replace("served_imei-0,", "");
+    let o = lake.ingest(&[
+        lake.file("missing.csv", missing).to_str().unwrap(),
+        "--into",
+        "bronze.voice_cdr",
+    ]);
+    assert_clean_error(
+        &o,
+        &[
+            "missing.csv",
+            "missing column(s) of bronze.voice_cdr: served_imei",
+        ],
+    );
 
-    let extra = voice_csv(1, 3).replacen('\n', ",roaming_partner,tap_file\n", 1).replace("visited_mccmnc-0\n", "visited_mccmnc-0,20801,TAP1\n");
+    let extra = voice_csv(1, 3)
+        .replacen('\n', ",roaming_partner,tap_file\n", 1)
+        .replace("visited_mccmnc-0\n", "visited_mccmnc-0,20801,TAP1\n");
     let path = lake.file("extra.csv", extra);
     let o = lake.ingest(&[path.to_str().unwrap(), "--into", "bronze.voice_cdr"]);
-    assert_clean_error(&o, &["unknown column(s) for bronze.voice_cdr: roaming_partner, tap_file", "--allow-new-columns"]);
+    assert_clean_error(
+        &o,
+        &[
+            "unknown column(s) for bronze.voice_cdr: roaming_partner, tap_file",
+            "--allow-new-columns",
+        ],
+    );
     assert_eq!(lake.version("bronze.voice_cdr"), v);
 
-    ok(&lake.ingest(&[path.to_str().unwrap(), "--into", "bronze.voice_cdr", "--allow-new-columns"]));
+    ok(&lake.ingest(&[
+        path.to_str().unwrap(),
+        "--into",
+        "bronze.voice_cdr",
+        "--allow-new-columns",
+    ]));
     assert_eq!(
-        lake.csv("SELECT call_reference, roaming_partner FROM bronze.voice_cdr ORDER BY call_reference"),
+        lake.csv(
+            "SELECT call_reference, roaming_partner FROM bronze.voice_cdr ORDER BY call_reference"
+        ),
         "call_reference,roaming_partner\n1000,\n3000,20801\n"
     );
     // Later files without the new columns still land.
-    ok(&lake.ingest(&[lake.file("later.csv", voice_csv(1, 4)).to_str().unwrap(), "--into", "bronze.voice_cdr"]));
+    ok(&lake.ingest(&[
+        lake.file("later.csv", voice_csv(1, 4)).to_str().unwrap(),
+        "--into",
+        "bronze.voice_cdr",
+    ]));
 
-    assert_clean_error(&lake.ingest(&["ok.csv", "--into", "bronze.plan"]), &["bronze.plan is typed reference data"]);
-    assert_clean_error(&lake.ingest(&["ok.csv", "--into", "silver.cdr"]), &["files land in bronze"]);
+    assert_clean_error(
+        &lake.ingest(&["ok.csv", "--into", "bronze.plan"]),
+        &["bronze.plan is typed reference data"],
+    );
+    assert_clean_error(
+        &lake.ingest(&["ok.csv", "--into", "silver.cdr"]),
+        &["files land in bronze"],
+    );
 }
 
 #[test]
 fn bad_files_commit_nothing_and_keep_going_reports_each() {
     let lake = Lake::new();
-    ok(&lake.ingest(&[lake.file("good0.csv", voice_csv(1, 0)).to_str().unwrap(), "--into", "bronze.voice_cdr"]));
+    ok(&lake.ingest(&[
+        lake.file("good0.csv", voice_csv(1, 0)).to_str().unwrap(),
+        "--into",
+        "bronze.voice_cdr",
+    ]));
     let v = lake.version("bronze.voice_cdr");
 
-    let short_row = voice_csv(3, 1).replacen("visited_mccmnc-1\n", "\n", 1).replace(",\n", "\n");
+    let short_row = voice_csv(3, 1)
+        .replacen("visited_mccmnc-1\n", "\n", 1)
+        .replace(",\n", "\n");
     let cases: Vec<(&str, Vec<u8>, Vec<&str>)> = vec![
-        ("short.csv", short_row.into_bytes(), vec!["short.csv", "line 3: incorrect number of fields"]),
-        ("latin1.csv", [voice_csv(1, 2).as_bytes(), b"MOC,\xe9\n"].concat(), vec!["latin1.csv", "line 3: invalid UTF-8"]),
-        ("wrong.json", voice_csv(1, 3).into_bytes(), vec!["wrong.json", "line 1: not JSON"]),
-        ("fake.parquet", b"PAR1 not really".to_vec(), vec!["fake.parquet", "not a readable Parquet file"]),
+        (
+            "short.csv",
+            short_row.into_bytes(),
+            vec!["short.csv", "line 3: incorrect number of fields"],
+        ),
+        (
+            "latin1.csv",
+            [voice_csv(1, 2).as_bytes(), b"MOC,\xe9\n"].concat(),
+            vec!["latin1.csv", "line 3: invalid UTF-8"],
+        ),
+        (
+            "wrong.json",
+            voice_csv(1, 3).into_bytes(),
+            vec!["wrong.json", "line 1: not JSON"],
+        ),
+        (
+            "fake.parquet",
+            b"PAR1 not really".to_vec(),
+            vec!["fake.parquet", "not a readable Parquet file"],
+        ),
     ];
     for (name, bytes, needles) in &cases {
         let path = lake.file(name, bytes);
-        assert_clean_error(&lake.ingest(&[path.to_str().unwrap(), "--into", "bronze.voice_cdr"]), needles);
-        assert_eq!(lake.version("bronze.voice_cdr"), v, "{name} left the table unchanged");
+        assert_clean_error(
+            &lake.ingest(&[path.to_str().unwrap(), "--into", "bronze.voice_cdr"]),
+            needles,
+        );
+        assert_eq!(
+            lake.version("bronze.voice_cdr"),
+            v,
+            "{name} left the table unchanged"
+        );
     }
-    assert_clean_error(&lake.ingest(&["nowhere.csv", "--into", "bronze.voice_cdr"]), &["nowhere.csv", "cannot read the file"]);
-    assert_clean_error(&lake.ingest(&["landing/*.csv", "--into", "bronze.voice_cdr"]), &["no file matches 'landing/*.csv'"]);
+    assert_clean_error(
+        &lake.ingest(&["nowhere.csv", "--into", "bronze.voice_cdr"]),
+        &["nowhere.csv", "cannot read the file"],
+    );
+    assert_clean_error(
+        &lake.ingest(&["landing/*.csv", "--into", "bronze.voice_cdr"]),
+        &["no file matches 'landing/*.csv'"],
+    );
 
     lake.file("batch/1.csv", voice_csv(1, 11));
     std::fs::copy(lake.cwd().join("short.csv"), lake.cwd().join("batch/2.csv")).unwrap();
     lake.file("batch/3.csv", voice_csv(1, 13));
     let o = lake.ingest(&["batch/*.csv", "--into", "bronze.voice_cdr"]);
-    assert!(stdout(&o).contains("1 file(s) ingested"), "stops at the first bad file: {}", stdout(&o));
+    assert!(
+        stdout(&o).contains("1 file(s) ingested"),
+        "stops at the first bad file: {}",
+        stdout(&o)
+    );
     assert_clean_error(&o, &["batch/2.csv", "line 3"]);
 
     let o = lake.ingest(&["batch/*.csv", "--into", "bronze.voice_cdr", "--keep-going"]);
     let out = stdout(&o);
-    assert!(out.contains("batch/1.csv: FAILED, nothing committed: already ingested"), "{out}");
-    assert!(out.contains("batch/3.csv: 1 rows into bronze.voice_cdr"), "{out}");
+    assert!(
+        out.contains("batch/1.csv: FAILED, nothing committed: already ingested"),
+        "{out}"
+    );
+    assert!(
+        out.contains("batch/3.csv: 1 rows into bronze.voice_cdr"),
+        "{out}"
+    );
     assert_clean_error(&o, &["2 files failed: batch/1.csv, batch/2.csv"]);
     assert_eq!(
         lake.csv("SELECT call_reference FROM bronze.voice_cdr ORDER BY call_reference"),
@@ -187,10 +328,43 @@ fn ingest_into_s3() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("msc.csv"), voice_csv(4, 5)).unwrap();
     let env = s3.env();
-    let o = cdrlake(dir.path(), &["--lakehouse", "s3://landing/lake", "ingest", "msc.csv", "--into", "bronze.voice_cdr"], &env);
+    let o = cdrlake(
+        dir.path(),
+        &[
+            "--lakehouse",
+            "s3://landing/lake",
+            "ingest",
+            "msc.csv",
+            "--into",
+            "bronze.voice_cdr",
+        ],
+        &env,
+    );
     ok(&o);
-    let o = cdrlake(dir.path(), &["--lakehouse", "s3://landing/lake", "ingest", "msc.csv", "--into", "bronze.voice_cdr"], &env);
+    let o = cdrlake(
+        dir.path(),
+        &[
+            "--lakehouse",
+            "s3://landing/lake",
+            "ingest",
+            "msc.csv",
+            "--into",
+            "bronze.voice_cdr",
+        ],
+        &env,
+    );
     assert_clean_error(&o, &["already ingested"]);
-    let o = cdrlake(dir.path(), &["--lakehouse", "s3://landing/lake", "query", "--format", "csv", "SELECT count(*) AS n FROM bronze.voice_cdr"], &env);
+    let o = cdrlake(
+        dir.path(),
+        &[
+            "--lakehouse",
+            "s3://landing/lake",
+            "query",
+            "--format",
+            "csv",
+            "SELECT count(*) AS n FROM bronze.voice_cdr",
+        ],
+        &env,
+    );
     assert_eq!(ok(&o), "n\n4\n");
 }

@@ -16,15 +16,39 @@ fn bronze_calls(ids: std::ops::Range<i64>, hour: i64) -> RecordBatch {
     let n = ids.clone().count();
     let ingested = 1_775_433_600_000_000i64 + hour * 3_600_000_000; // 2026-04-06T00:00Z
     RecordBatch::try_from_iter(vec![
-        ("call_id", Arc::new(Int64Array::from_iter_values(ids.clone())) as ArrayRef),
-        ("served_msisdn", Arc::new(StringArray::from_iter_values(ids.clone().map(|i| format!("+2126100000{:02}", i % 5))))),
+        (
+            "call_id",
+            Arc::new(Int64Array::from_iter_values(ids.clone())) as ArrayRef,
+        ),
+        (
+            "served_msisdn",
+            Arc::new(StringArray::from_iter_values(
+                ids.clone().map(|i| format!("+2126100000{:02}", i % 5)),
+            )),
+        ),
         (
             "other_party",
-            Arc::new(StringArray::from_iter_values(ids.clone().map(|i| if i % 2 == 0 { "+212661234567" } else { "+212700000000" }))),
+            Arc::new(StringArray::from_iter_values(ids.clone().map(|i| {
+                if i % 2 == 0 {
+                    "+212661234567"
+                } else {
+                    "+212700000000"
+                }
+            }))),
         ),
         // Call 3 has no duration and is filtered out by the view.
-        ("duration_s", Arc::new(Int64Array::from_iter_values(ids.clone().map(|i| if i == 3 { 0 } else { 60 * (i + 1) })))),
-        ("_ingested_at", Arc::new(TimestampMicrosecondArray::from_iter_values(vec![ingested; n]).with_timezone("UTC"))),
+        (
+            "duration_s",
+            Arc::new(Int64Array::from_iter_values(
+                ids.clone().map(|i| if i == 3 { 0 } else { 60 * (i + 1) }),
+            )),
+        ),
+        (
+            "_ingested_at",
+            Arc::new(
+                TimestampMicrosecondArray::from_iter_values(vec![ingested; n]).with_timezone("UTC"),
+            ),
+        ),
     ])
     .unwrap()
 }
@@ -50,7 +74,10 @@ impl Fixture {
     /// A lakehouse with bronze.calls (ids 0..6) and a copy of the test project in `sql/`.
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/project"), &dir.path().join("sql"));
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/project"),
+            &dir.path().join("sql"),
+        );
         let f = Self { dir };
         f.append(0..6, 1);
         f
@@ -68,7 +95,14 @@ impl Fixture {
         let config = self.config();
         rt().block_on(async move {
             let (lh, _) = Lakehouse::init(config).await.unwrap();
-            lh.write_batches("bronze", "calls", vec![bronze_calls(ids, hour)], WriteMode::Append).await.unwrap();
+            lh.write_batches(
+                "bronze",
+                "calls",
+                vec![bronze_calls(ids, hour)],
+                WriteMode::Append,
+            )
+            .await
+            .unwrap();
         });
     }
 
@@ -78,7 +112,12 @@ impl Fixture {
 
     fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
-        assert!(o.status.success(), "cdrlake {args:?} failed:\n{}{}", stdout(&o), common::stderr(&o));
+        assert!(
+            o.status.success(),
+            "cdrlake {args:?} failed:\n{}{}",
+            stdout(&o),
+            common::stderr(&o)
+        );
         stdout(&o)
     }
 
@@ -89,7 +128,15 @@ impl Fixture {
     fn version(&self, table: &str) -> u64 {
         let (schema, name) = table.split_once('.').unwrap();
         let config = self.config();
-        rt().block_on(async move { Lakehouse::connect(config).await.unwrap().table_info(schema, name).await.unwrap().version })
+        rt().block_on(async move {
+            Lakehouse::connect(config)
+                .await
+                .unwrap()
+                .table_info(schema, name)
+                .await
+                .unwrap()
+                .version
+        })
     }
 
     fn write(&self, rel: &str, text: &str) -> PathBuf {
@@ -101,15 +148,33 @@ impl Fixture {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
 fn run_builds_every_materialization_in_order_and_records_it() {
     let f = Fixture::new();
     let out = f.ok(&["run"]);
-    let order: Vec<&str> = out.lines().filter(|l| l.starts_with('[')).map(|l| l.split(' ').nth(2).unwrap()).collect();
-    assert_eq!(order, vec!["bronze.rates", "gold.top_callers", "silver.calls_clean", "silver.calls_rated", "gold.usage_by_zone"], "{out}");
+    let order: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with('['))
+        .map(|l| l.split(' ').nth(2).unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            "bronze.rates",
+            "gold.top_callers",
+            "silver.calls_clean",
+            "silver.calls_rated",
+            "gold.usage_by_zone"
+        ],
+        "{out}"
+    );
     assert!(out.contains("done: 5 ok, 0 failed, 0 skipped"), "{out}");
 
     // The seed has its declared types; the view and tables are queryable from a new process.
@@ -117,7 +182,10 @@ fn run_builds_every_materialization_in_order_and_records_it() {
         f.csv("SELECT arrow_typeof(rate_per_min) AS t, arrow_typeof(valid_from) AS d FROM bronze.rates LIMIT 1"),
         "t,d\n\"Decimal128(18, 4)\",Date32\n"
     );
-    assert_eq!(f.csv("SELECT count(*) AS n FROM silver.calls_clean"), "n\n5\n");
+    assert_eq!(
+        f.csv("SELECT count(*) AS n FROM silver.calls_clean"),
+        "n\n5\n"
+    );
     assert_eq!(
         f.csv("SELECT zone, calls, seconds, revenue FROM gold.usage_by_zone ORDER BY zone"),
         "zone,calls,seconds,revenue\nMA_MOBILE,2,480,9.6000\nMA_ONNET,3,540,4.5000\n"
@@ -125,13 +193,27 @@ fn run_builds_every_materialization_in_order_and_records_it() {
 
     // A view reads the latest bronze without a re-run.
     f.append(10..11, 2);
-    assert_eq!(f.csv("SELECT count(*) AS n FROM silver.calls_clean"), "n\n6\n");
+    assert_eq!(
+        f.csv("SELECT count(*) AS n FROM silver.calls_clean"),
+        "n\n6\n"
+    );
 
-    let runs = f.csv("SELECT model, materialization, status, rows, inputs FROM system.model_runs ORDER BY model");
+    let runs = f.csv(
+        "SELECT model, materialization, status, rows, inputs FROM system.model_runs ORDER BY model",
+    );
     assert!(runs.contains("bronze.rates,seed,success,2,{}"), "{runs}");
-    assert!(runs.contains("gold.top_callers,table,success,5,\"{\"\"bronze.calls\"\":0}\""), "{runs}");
-    assert!(runs.contains("silver.calls_rated,incremental,success,5,"), "{runs}");
-    assert!(runs.contains("bronze.rates\"\":"), "a model records the version of every table it reads: {runs}");
+    assert!(
+        runs.contains("gold.top_callers,table,success,5,\"{\"\"bronze.calls\"\":0}\""),
+        "{runs}"
+    );
+    assert!(
+        runs.contains("silver.calls_rated,incremental,success,5,"),
+        "{runs}"
+    );
+    assert!(
+        runs.contains("bronze.rates\"\":"),
+        "a model records the version of every table it reads: {runs}"
+    );
 }
 
 #[test]
@@ -142,7 +224,11 @@ fn incremental_merges_new_rows_and_a_rerun_changes_nothing() {
 
     let out = f.ok(&["run", "--select", "silver.calls_rated"]);
     assert!(out.contains("no new or changed rows"), "{out}");
-    assert_eq!(f.version("silver.calls_rated"), v1, "a re-run with no new input commits nothing");
+    assert_eq!(
+        f.version("silver.calls_rated"),
+        v1,
+        "a re-run with no new input commits nothing"
+    );
 
     // A new batch two hours later, and a late row inside the one-hour lookback.
     f.append(6..9, 3);
@@ -150,25 +236,57 @@ fn incremental_merges_new_rows_and_a_rerun_changes_nothing() {
     let out = f.ok(&["run", "--select", "silver.calls_rated+"]);
     assert!(out.contains("4 rows, 4 inserted, 0 updated"), "{out}");
     assert_eq!(f.version("silver.calls_rated"), v1 + 1, "one merge commit");
-    assert_eq!(f.csv("SELECT count(*) AS n, count(DISTINCT call_id) AS k FROM silver.calls_rated"), "n,k\n9,9\n");
-    assert_eq!(f.csv("SELECT sum(calls) AS c FROM gold.usage_by_zone"), "c\n9\n", "descendants were rebuilt");
+    assert_eq!(
+        f.csv("SELECT count(*) AS n, count(DISTINCT call_id) AS k FROM silver.calls_rated"),
+        "n,k\n9,9\n"
+    );
+    assert_eq!(
+        f.csv("SELECT sum(calls) AS c FROM gold.usage_by_zone"),
+        "c\n9\n",
+        "descendants were rebuilt"
+    );
 
     let out = f.ok(&["run", "--select", "silver.calls_rated", "--full-refresh"]);
     assert!(out.contains("full refresh"), "{out}");
-    assert_eq!(f.csv("SELECT count(*) AS n FROM silver.calls_rated"), "n\n9\n");
+    assert_eq!(
+        f.csv("SELECT count(*) AS n FROM silver.calls_rated"),
+        "n\n9\n"
+    );
 }
 
 #[test]
 fn selectors_choose_nodes() {
     let f = Fixture::new();
     let built = |out: &str| -> Vec<String> {
-        out.lines().filter(|l| l.starts_with('[')).map(|l| l.split(' ').nth(2).unwrap().to_string()).collect()
+        out.lines()
+            .filter(|l| l.starts_with('['))
+            .map(|l| l.split(' ').nth(2).unwrap().to_string())
+            .collect()
     };
-    assert_eq!(built(&f.ok(&["run", "-s", "+silver.calls_rated"])), vec!["bronze.rates", "silver.calls_clean", "silver.calls_rated"]);
-    assert_eq!(built(&f.ok(&["run", "-s", "silver.calls_clean+"])), vec!["silver.calls_clean", "silver.calls_rated", "gold.usage_by_zone"]);
-    assert_eq!(built(&f.ok(&["run", "-s", "gold.*"])), vec!["gold.top_callers", "gold.usage_by_zone"]);
-    assert_eq!(built(&f.ok(&["run", "-s", "bronze.rates", "gold.top_callers"])), vec!["bronze.rates", "gold.top_callers"]);
-    assert_clean_error(&f.run(&["run", "-s", "gold.nothing"]), &["selector 'gold.nothing' matches no model or seed"]);
+    assert_eq!(
+        built(&f.ok(&["run", "-s", "+silver.calls_rated"])),
+        vec!["bronze.rates", "silver.calls_clean", "silver.calls_rated"]
+    );
+    assert_eq!(
+        built(&f.ok(&["run", "-s", "silver.calls_clean+"])),
+        vec![
+            "silver.calls_clean",
+            "silver.calls_rated",
+            "gold.usage_by_zone"
+        ]
+    );
+    assert_eq!(
+        built(&f.ok(&["run", "-s", "gold.*"])),
+        vec!["gold.top_callers", "gold.usage_by_zone"]
+    );
+    assert_eq!(
+        built(&f.ok(&["run", "-s", "bronze.rates", "gold.top_callers"])),
+        vec!["bronze.rates", "gold.top_callers"]
+    );
+    assert_clean_error(
+        &f.run(&["run", "-s", "gold.nothing"]),
+        &["selector 'gold.nothing' matches no model or seed"],
+    );
 }
 
 #[test]
@@ -177,12 +295,23 @@ fn data_tests_pass_fail_and_are_recorded() {
     f.ok(&["run"]);
     let out = f.ok(&["test"]);
     assert!(out.contains("8 passed, 0 failed, 0 warned"), "{out}");
-    assert!(out.contains("PASS silver.calls_rated relationships(zone, bronze.rates.zone)"), "{out}");
+    assert!(
+        out.contains("PASS silver.calls_rated relationships(zone, bronze.rates.zone)"),
+        "{out}"
+    );
     assert!(out.contains("PASS tests/revenue_matches_calls"), "{out}");
 
     // Break data: a zone with no rate, and a duplicate id through a second bronze row.
-    f.write("sql/silver/calls_clean.sql", &std::fs::read_to_string(f.cwd().join("sql/silver/calls_clean.sql")).unwrap().replace("'MA_MOBILE' END", "'MA_OTHER' END"));
-    f.write("sql/tests/warn_only.sql", "-- @severity: warn\nSELECT * FROM silver.calls_clean WHERE duration_s > 100\n");
+    f.write(
+        "sql/silver/calls_clean.sql",
+        &std::fs::read_to_string(f.cwd().join("sql/silver/calls_clean.sql"))
+            .unwrap()
+            .replace("'MA_MOBILE' END", "'MA_OTHER' END"),
+    );
+    f.write(
+        "sql/tests/warn_only.sql",
+        "-- @severity: warn\nSELECT * FROM silver.calls_clean WHERE duration_s > 100\n",
+    );
     // The run checks the view it built: the failure stops the run, the warning does not.
     let o = f.run(&["run", "-s", "silver.calls_clean"]);
     assert!(stdout(&o).contains("silver.calls_clean (view) ERROR: sql/silver/calls_clean.sql: built, but 1 test(s) failed: silver.calls_clean accepted_values"), "{}", stdout(&o));
@@ -190,11 +319,19 @@ fn data_tests_pass_fail_and_are_recorded() {
     let o = f.run(&["test", "-s", "silver.calls_clean"]);
     let out = stdout(&o);
     assert!(out.contains("FAIL silver.calls_clean accepted_values(zone, 'MA_ONNET', 'MA_MOBILE') (2 failing rows)"), "{out}");
-    assert!(out.contains("WARN tests/warn_only (4 failing rows)"), "{out}");
-    assert!(!out.contains("calls_rated unique"), "only the selected model's tests run: {out}");
+    assert!(
+        out.contains("WARN tests/warn_only (4 failing rows)"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("calls_rated unique"),
+        "only the selected model's tests run: {out}"
+    );
     assert_clean_error(&o, &["1 data test(s) failed"]);
 
-    let recorded = f.csv("SELECT status, count(*) AS n FROM system.test_results GROUP BY status ORDER BY status");
+    let recorded = f.csv(
+        "SELECT status, count(*) AS n FROM system.test_results GROUP BY status ORDER BY status",
+    );
     // 8 passes in the first run and 8 in the first test command; then twice (run, test):
     // calls_clean's not_null passes, accepted_values fails, warn_only warns.
     assert_eq!(recorded, "status,n\nfail,2\npass,18\nwarn,2\n");
@@ -215,13 +352,19 @@ fn unique_finds_repeated_keys_and_repeated_nulls() {
     assert!(out.contains("PASS silver.keys unique(id)"), "{out}");
     assert!(out.contains("PASS silver.keys unique(k, id)"), "{out}");
     // 'a' twice and null twice; 'b' and 'c' once.
-    assert!(out.contains("FAIL silver.keys unique(k) (2 failing rows)"), "{out}");
+    assert!(
+        out.contains("FAIL silver.keys unique(k) (2 failing rows)"),
+        "{out}"
+    );
 }
 
 #[test]
 fn a_failing_gate_keeps_the_published_table_and_skips_what_reads_it() {
     let f = Fixture::new();
-    f.write("sql/gold/zone_share.sql", "-- @materialized: table\nSELECT zone, calls FROM gold.usage_by_zone\n");
+    f.write(
+        "sql/gold/zone_share.sql",
+        "-- @materialized: table\nSELECT zone, calls FROM gold.usage_by_zone\n",
+    );
     f.ok(&["run"]);
     let before = f.version("gold.usage_by_zone");
     let published = f.csv("SELECT zone, calls FROM gold.usage_by_zone ORDER BY zone");
@@ -229,7 +372,12 @@ fn a_failing_gate_keeps_the_published_table_and_skips_what_reads_it() {
     // New rows that fail the model's own gate `expression(calls > 0)`; the published rows pass it,
     // so only a check of the staged rows can catch this.
     let model = f.cwd().join("sql/gold/usage_by_zone.sql");
-    f.write("sql/gold/usage_by_zone.sql", &std::fs::read_to_string(&model).unwrap().replace("count(*) AS calls", "count(*) - 3 AS calls"));
+    f.write(
+        "sql/gold/usage_by_zone.sql",
+        &std::fs::read_to_string(&model)
+            .unwrap()
+            .replace("count(*) AS calls", "count(*) - 3 AS calls"),
+    );
     let o = f.run(&["run"]);
     let out = stdout(&o);
     assert!(
@@ -238,11 +386,20 @@ fn a_failing_gate_keeps_the_published_table_and_skips_what_reads_it() {
         )),
         "{out}"
     );
-    assert!(out.contains("FAIL gold.usage_by_zone expression(calls > 0) (2 failing rows)"), "{out}");
-    assert!(out.contains("gold.zone_share (table) SKIPPED (upstream gold.usage_by_zone did not build)"), "{out}");
+    assert!(
+        out.contains("FAIL gold.usage_by_zone expression(calls > 0) (2 failing rows)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("gold.zone_share (table) SKIPPED (upstream gold.usage_by_zone did not build)"),
+        "{out}"
+    );
     assert_clean_error(&o, &["1 model(s) failed, 1 skipped"]);
     assert_eq!(f.version("gold.usage_by_zone"), before);
-    assert_eq!(f.csv("SELECT zone, calls FROM gold.usage_by_zone ORDER BY zone"), published);
+    assert_eq!(
+        f.csv("SELECT zone, calls FROM gold.usage_by_zone ORDER BY zone"),
+        published
+    );
     let gate = f.csv("SELECT status, failing_rows FROM system.test_results WHERE test = 'gold.usage_by_zone expression(calls > 0)' ORDER BY checked_at");
     assert_eq!(gate, "status,failing_rows\npass,0\nfail,2\n");
 }
@@ -252,17 +409,30 @@ fn lineage_and_compile() {
     let f = Fixture::new();
     let mermaid = f.ok(&["lineage"]);
     assert!(mermaid.starts_with("graph LR\n"), "{mermaid}");
-    for edge in ["bronze_calls --> silver_calls_clean", "bronze_rates --> silver_calls_rated", "silver_calls_rated --> gold_usage_by_zone"] {
+    for edge in [
+        "bronze_calls --> silver_calls_clean",
+        "bronze_rates --> silver_calls_rated",
+        "silver_calls_rated --> gold_usage_by_zone",
+    ] {
         assert!(mermaid.contains(edge), "{edge} missing:\n{mermaid}");
     }
-    assert!(mermaid.contains("bronze_calls[(\"bronze.calls\")]"), "sources are drawn as stores:\n{mermaid}");
+    assert!(
+        mermaid.contains("bronze_calls[(\"bronze.calls\")]"),
+        "sources are drawn as stores:\n{mermaid}"
+    );
     let dot = f.ok(&["lineage", "--format", "dot"]);
-    assert!(dot.contains("\"silver.calls_clean\" -> \"silver.calls_rated\";"), "{dot}");
+    assert!(
+        dot.contains("\"silver.calls_clean\" -> \"silver.calls_rated\";"),
+        "{dot}"
+    );
 
     f.ok(&["run", "-s", "+silver.calls_clean"]);
     let compiled = f.ok(&["compile", "silver.calls_clean"]);
     assert!(compiled.contains("-- reads: bronze.calls"), "{compiled}");
-    assert!(compiled.contains("-- logical plan") && compiled.contains("TableScan: bronze.calls"), "{compiled}");
+    assert!(
+        compiled.contains("-- logical plan") && compiled.contains("TableScan: bronze.calls"),
+        "{compiled}"
+    );
 }
 
 #[test]
@@ -270,21 +440,42 @@ fn errors_name_the_model_file_and_position() {
     let f = Fixture::new();
     f.ok(&["run"]);
 
-    f.write("sql/gold/ghost.sql", "-- @materialized: table\nSELECT *\nFROM   bronze.nowhere\n");
+    f.write(
+        "sql/gold/ghost.sql",
+        "-- @materialized: table\nSELECT *\nFROM   bronze.nowhere\n",
+    );
     let o = f.run(&["run"]);
     let path = f.cwd().join("sql/gold/ghost.sql");
-    assert_clean_error(&o, &["sql/gold/ghost.sql:3:8: gold.ghost reads bronze.nowhere", "not a model, a seed or a table"]);
+    assert_clean_error(
+        &o,
+        &[
+            "sql/gold/ghost.sql:3:8: gold.ghost reads bronze.nowhere",
+            "not a model, a seed or a table",
+        ],
+    );
     std::fs::remove_file(&path).unwrap();
 
     f.write("sql/silver/a.sql", "SELECT * FROM silver.b");
     f.write("sql/silver/b.sql", "SELECT * FROM silver.a");
-    let err = assert_clean_error(&f.run(&["run"]), &["dependency cycle:", "silver.a", "silver.b"]);
+    let err = assert_clean_error(
+        &f.run(&["run"]),
+        &["dependency cycle:", "silver.a", "silver.b"],
+    );
     assert!(!err.contains("gold"), "{err}");
     std::fs::remove_file(f.cwd().join("sql/silver/a.sql")).unwrap();
     std::fs::remove_file(f.cwd().join("sql/silver/b.sql")).unwrap();
 
-    f.write("sql/gold/broken.sql", "-- @materialized: table\nSELECT zone\nFROM silver.calls_rated WHERE zone = ) OR true\n");
-    assert_clean_error(&f.run(&["run"]), &["sql/gold/broken.sql: SQL error", "found: ) at Line: 3, Column: 38"]);
+    f.write(
+        "sql/gold/broken.sql",
+        "-- @materialized: table\nSELECT zone\nFROM silver.calls_rated WHERE zone = ) OR true\n",
+    );
+    assert_clean_error(
+        &f.run(&["run"]),
+        &[
+            "sql/gold/broken.sql: SQL error",
+            "found: ) at Line: 3, Column: 38",
+        ],
+    );
     std::fs::remove_file(f.cwd().join("sql/gold/broken.sql")).unwrap();
 
     // A model that fails at plan time: its descendants are skipped, other branches run, and
@@ -292,16 +483,40 @@ fn errors_name_the_model_file_and_position() {
     let before = f.version("silver.calls_rated");
     let rated = f.cwd().join("sql/silver/calls_rated.sql");
     let good = std::fs::read_to_string(&rated).unwrap();
-    std::fs::write(&rated, good.replace("c.duration_s * r.rate_per_min", "c.duration_s * r.no_such_column")).unwrap();
+    std::fs::write(
+        &rated,
+        good.replace(
+            "c.duration_s * r.rate_per_min",
+            "c.duration_s * r.no_such_column",
+        ),
+    )
+    .unwrap();
     let o = f.run(&["run"]);
     let out = stdout(&o);
-    assert!(out.contains("silver.calls_rated (incremental) ERROR:") && out.contains("no_such_column"), "{out}");
-    assert!(out.contains("gold.usage_by_zone (table) SKIPPED (upstream silver.calls_rated did not build)"), "{out}");
+    assert!(
+        out.contains("silver.calls_rated (incremental) ERROR:") && out.contains("no_such_column"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "gold.usage_by_zone (table) SKIPPED (upstream silver.calls_rated did not build)"
+        ),
+        "{out}"
+    );
     assert!(out.contains("gold.top_callers (table) OK"), "{out}");
     assert_clean_error(&o, &["1 model(s) failed, 1 skipped"]);
-    assert_eq!(f.version("silver.calls_rated"), before, "nothing half-written");
-    let runs = f.csv("SELECT model, status FROM system.model_runs WHERE status <> 'success' ORDER BY model");
-    assert_eq!(runs, "model,status\ngold.usage_by_zone,skipped\nsilver.calls_rated,error\n");
+    assert_eq!(
+        f.version("silver.calls_rated"),
+        before,
+        "nothing half-written"
+    );
+    let runs = f.csv(
+        "SELECT model, status FROM system.model_runs WHERE status <> 'success' ORDER BY model",
+    );
+    assert_eq!(
+        runs,
+        "model,status\ngold.usage_by_zone,skipped\nsilver.calls_rated,error\n"
+    );
 
     // A failure while executing (not planning) leaves the table as it was too.
     std::fs::write(&rated, good).unwrap();
@@ -311,9 +526,16 @@ fn errors_name_the_model_file_and_position() {
     );
     let before = f.version("gold.top_callers");
     let o = f.run(&["run", "-s", "gold.top_callers"]);
-    assert!(stdout(&o).contains("gold.top_callers (table) ERROR:"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("gold.top_callers (table) ERROR:"),
+        "{}",
+        stdout(&o)
+    );
     assert_eq!(f.version("gold.top_callers"), before);
-    assert_eq!(f.csv("SELECT count(*) AS n FROM gold.top_callers"), "n\n5\n");
+    assert_eq!(
+        f.csv("SELECT count(*) AS n FROM gold.top_callers"),
+        "n\n5\n"
+    );
 }
 
 #[test]
@@ -322,10 +544,16 @@ fn system_tables_accept_nulls_after_a_first_run_without_any() {
     // First record: a table with a row count and no error; then a view (no row count) and a failure.
     f.ok(&["run", "-s", "gold.top_callers"]);
     f.ok(&["run", "-s", "silver.calls_clean"]);
-    f.write("sql/gold/bad.sql", "-- @materialized: table\nSELECT nope FROM bronze.calls\n");
+    f.write(
+        "sql/gold/bad.sql",
+        "-- @materialized: table\nSELECT nope FROM bronze.calls\n",
+    );
     assert_eq!(f.run(&["run", "-s", "gold.bad"]).status.code(), Some(1));
     let runs = f.csv("SELECT model, status, rows IS NULL AS no_rows, error IS NULL AS no_error FROM system.model_runs ORDER BY started_at");
-    assert_eq!(runs, "model,status,no_rows,no_error\ngold.top_callers,success,false,true\nsilver.calls_clean,success,true,true\ngold.bad,error,true,false\n");
+    assert_eq!(
+        runs,
+        "model,status,no_rows,no_error\ngold.top_callers,success,false,true\nsilver.calls_clean,success,true,true\ngold.bad,error,true,false\n"
+    );
 }
 
 /// For every Parquet file of a table directory: whether `column` has a dictionary page and
@@ -336,11 +564,26 @@ fn column_encoding(table_dir: &Path, column: &str) -> Vec<(bool, bool)> {
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
         .map(|p| {
-            let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&p).unwrap()).unwrap();
+            let reader =
+                parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&p).unwrap())
+                    .unwrap();
             let meta = parquet::file::reader::FileReader::metadata(&reader);
-            let index = meta.file_metadata().schema_descr().columns().iter().position(|c| c.name() == column).unwrap();
-            let dictionary = meta.row_groups().iter().any(|rg| rg.column(index).dictionary_page_offset().is_some());
-            let statistics = meta.row_groups().iter().any(|rg| rg.column(index).statistics().is_some_and(|s| s.min_bytes_opt().is_some()));
+            let index = meta
+                .file_metadata()
+                .schema_descr()
+                .columns()
+                .iter()
+                .position(|c| c.name() == column)
+                .unwrap();
+            let dictionary = meta
+                .row_groups()
+                .iter()
+                .any(|rg| rg.column(index).dictionary_page_offset().is_some());
+            let statistics = meta.row_groups().iter().any(|rg| {
+                rg.column(index)
+                    .statistics()
+                    .is_some_and(|s| s.min_bytes_opt().is_some())
+            });
             (dictionary, statistics)
         })
         .collect()
@@ -351,27 +594,69 @@ fn no_dictionary_and_no_statistics_columns_are_written_so_and_an_unknown_one_is_
     let f = Fixture::new();
     let model = f.cwd().join("sql/silver/calls_rated.sql");
     let text = std::fs::read_to_string(&model).unwrap();
-    let settings = "-- @unique_key: call_id\n-- @no_dictionary: call_id\n-- @no_statistics: served_msisdn\n";
-    f.write("sql/silver/calls_rated.sql", &text.replacen("-- @unique_key: call_id\n", settings, 1));
+    let settings =
+        "-- @unique_key: call_id\n-- @no_dictionary: call_id\n-- @no_statistics: served_msisdn\n";
+    f.write(
+        "sql/silver/calls_rated.sql",
+        &text.replacen("-- @unique_key: call_id\n", settings, 1),
+    );
     f.ok(&["run", "--select", "+silver.calls_rated"]);
     f.append(6..9, 3);
     f.ok(&["run", "--select", "silver.calls_rated"]);
     let table = f.cwd().join("lakehouse/silver/calls_rated");
     let call_id = column_encoding(&table, "call_id");
-    assert!(call_id.len() >= 2 && call_id.iter().all(|(dictionary, stats)| !dictionary && *stats), "build and merge files write call_id plain, with statistics: {call_id:?}");
+    assert!(
+        call_id.len() >= 2
+            && call_id
+                .iter()
+                .all(|(dictionary, stats)| !dictionary && *stats),
+        "build and merge files write call_id plain, with statistics: {call_id:?}"
+    );
     let msisdn = column_encoding(&table, "served_msisdn");
-    assert!(msisdn.iter().all(|(dictionary, stats)| *dictionary && !stats), "served_msisdn keeps its dictionary, without statistics: {msisdn:?}");
-    assert!(column_encoding(&table, "zone").iter().all(|e| *e == (true, true)), "other columns keep both");
-    let filtered = f.csv("SELECT count(*) AS n FROM silver.calls_rated WHERE served_msisdn = '+212610000001'");
+    assert!(
+        msisdn
+            .iter()
+            .all(|(dictionary, stats)| *dictionary && !stats),
+        "served_msisdn keeps its dictionary, without statistics: {msisdn:?}"
+    );
+    assert!(
+        column_encoding(&table, "zone")
+            .iter()
+            .all(|e| *e == (true, true)),
+        "other columns keep both"
+    );
+    let filtered =
+        f.csv("SELECT count(*) AS n FROM silver.calls_rated WHERE served_msisdn = '+212610000001'");
     assert_eq!(filtered, f.csv("SELECT count(*) AS n FROM silver.calls_rated WHERE concat(served_msisdn, '') = '+212610000001'"), "a filter on it finds the same rows");
     assert_ne!(filtered, "n\n0\n");
 
     let v = f.version("silver.calls_rated");
-    for (setting, message) in [("-- @no_dictionary: call_idd\n", "@no_dictionary names 'call_idd'"), ("-- @no_statistics: msisdn\n", "@no_statistics names 'msisdn'")] {
-        f.write("sql/silver/calls_rated.sql", &text.replacen("-- @unique_key: call_id\n", &format!("-- @unique_key: call_id\n{setting}"), 1));
+    for (setting, message) in [
+        (
+            "-- @no_dictionary: call_idd\n",
+            "@no_dictionary names 'call_idd'",
+        ),
+        (
+            "-- @no_statistics: msisdn\n",
+            "@no_statistics names 'msisdn'",
+        ),
+    ] {
+        f.write(
+            "sql/silver/calls_rated.sql",
+            &text.replacen(
+                "-- @unique_key: call_id\n",
+                &format!("-- @unique_key: call_id\n{setting}"),
+                1,
+            ),
+        );
         let out = f.run(&["run", "--select", "silver.calls_rated", "--full-refresh"]);
         assert!(!out.status.success());
-        assert!(stdout(&out).contains(message) || common::stderr(&out).contains(message), "{}{}", stdout(&out), common::stderr(&out));
+        assert!(
+            stdout(&out).contains(message) || common::stderr(&out).contains(message),
+            "{}{}",
+            stdout(&out),
+            common::stderr(&out)
+        );
         assert_eq!(f.version("silver.calls_rated"), v, "the table is unchanged");
     }
 }
@@ -382,16 +667,30 @@ fn set_options_hold_for_their_model_only_and_a_typo_fails_at_load() {
     // Identifier normalization off: the column keeps its capitals. The second model reads the
     // first, so it is built after it, when the option must be back to DataFusion's default.
     let option = "datafusion.sql_parser.enable_ident_normalization";
-    f.write("sql/gold/with_set.sql", &format!("-- @materialized: table\n-- @set: {option} = false\nSELECT 1 AS MixedCase\n"));
-    f.write("sql/gold/without_set.sql", "-- @materialized: table\nSELECT 2 AS MixedCase FROM gold.with_set\n");
+    f.write(
+        "sql/gold/with_set.sql",
+        &format!("-- @materialized: table\n-- @set: {option} = false\nSELECT 1 AS MixedCase\n"),
+    );
+    f.write(
+        "sql/gold/without_set.sql",
+        "-- @materialized: table\nSELECT 2 AS MixedCase FROM gold.with_set\n",
+    );
     f.ok(&["run", "--select", "gold.with_set+"]);
     assert_eq!(f.csv("SELECT * FROM gold.with_set"), "MixedCase\n1\n");
     assert_eq!(f.csv("SELECT * FROM gold.without_set"), "mixedcase\n2\n");
 
-    f.write("sql/gold/with_set.sql", &format!("-- @materialized: table\n-- @set: {option}s = false\nSELECT 1 AS MixedCase\n"));
+    f.write(
+        "sql/gold/with_set.sql",
+        &format!("-- @materialized: table\n-- @set: {option}s = false\nSELECT 1 AS MixedCase\n"),
+    );
     let out = f.run(&["run", "--select", "gold.with_set"]);
     let text = format!("{}{}", stdout(&out), common::stderr(&out));
-    assert!(!out.status.success() && text.contains("line 2") && text.contains("enable_ident_normalizations"), "{text}");
+    assert!(
+        !out.status.success()
+            && text.contains("line 2")
+            && text.contains("enable_ident_normalizations"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -403,21 +702,42 @@ fn staged_ctes_are_computed_once_with_since_bound_and_an_unknown_one_fails_at_lo
         SELECT a.call_id, a._ingested_at, a.draw = b.draw AS same_draw\nFROM fresh a JOIN fresh b ON a.call_id = b.call_id\n";
     f.write("sql/gold/staged.sql", model);
     f.ok(&["run", "--select", "gold.staged"]);
-    assert_eq!(f.csv("SELECT count(*) AS n, bool_and(same_draw) AS same FROM gold.staged"), "n,same\n6,true\n");
+    assert_eq!(
+        f.csv("SELECT count(*) AS n, bool_and(same_draw) AS same FROM gold.staged"),
+        "n,same\n6,true\n"
+    );
 
     // The next batch: the staged CTE holds only rows after $since, and the merge reads it too.
     f.append(6..9, 3);
     let out = f.ok(&["run", "--select", "gold.staged"]);
     assert!(out.contains("3 rows, 3 inserted, 0 updated"), "{out}");
-    assert_eq!(f.csv("SELECT count(*) AS n, bool_and(same_draw) AS same FROM gold.staged"), "n,same\n9,true\n");
+    assert_eq!(
+        f.csv("SELECT count(*) AS n, bool_and(same_draw) AS same FROM gold.staged"),
+        "n,same\n9,true\n"
+    );
 
     // Without @stage DataFusion computes the CTE at each read: the check above can fail.
-    f.write("sql/gold/staged.sql", &model.replace("-- @stage: fresh\n", ""));
+    f.write(
+        "sql/gold/staged.sql",
+        &model.replace("-- @stage: fresh\n", ""),
+    );
     f.ok(&["run", "--select", "gold.staged", "--full-refresh"]);
-    assert_eq!(f.csv("SELECT bool_or(same_draw) AS same FROM gold.staged"), "same\nfalse\n");
+    assert_eq!(
+        f.csv("SELECT bool_or(same_draw) AS same FROM gold.staged"),
+        "same\nfalse\n"
+    );
 
-    f.write("sql/gold/staged.sql", &model.replace("@stage: fresh", "@stage: frsh"));
+    f.write(
+        "sql/gold/staged.sql",
+        &model.replace("@stage: fresh", "@stage: frsh"),
+    );
     let out = f.run(&["run", "--select", "gold.staged"]);
     let text = format!("{}{}", stdout(&out), common::stderr(&out));
-    assert!(!out.status.success() && text.contains("staged.sql") && text.contains("no CTE named 'frsh'") && text.contains("(it has: fresh)"), "{text}");
+    assert!(
+        !out.status.success()
+            && text.contains("staged.sql")
+            && text.contains("no CTE named 'frsh'")
+            && text.contains("(it has: fresh)"),
+        "{text}"
+    );
 }

@@ -67,7 +67,14 @@ pub struct Overrides {
 
 impl S3Settings {
     fn overlay(&mut self, other: S3Settings) {
-        let S3Settings { endpoint, region, access_key_id, secret_access_key, session_token, allow_http } = other;
+        let S3Settings {
+            endpoint,
+            region,
+            access_key_id,
+            secret_access_key,
+            session_token,
+            allow_http,
+        } = other;
         if endpoint.is_some() {
             self.endpoint = endpoint;
         }
@@ -111,8 +118,11 @@ impl S3Settings {
 
     /// HTTP is allowed when asked for, or when the endpoint itself says `http://`.
     pub fn allows_http(&self) -> bool {
-        self.allow_http
-            .unwrap_or_else(|| self.endpoint.as_deref().is_some_and(|e| e.starts_with("http://")))
+        self.allow_http.unwrap_or_else(|| {
+            self.endpoint
+                .as_deref()
+                .is_some_and(|e| e.starts_with("http://"))
+        })
     }
 
     /// Storage options in the spelling delta-rs and object_store understand.
@@ -128,7 +138,10 @@ impl S3Settings {
         put("AWS_ACCESS_KEY_ID", self.access_key_id.as_deref());
         put("AWS_SECRET_ACCESS_KEY", self.secret_access_key.as_deref());
         put("AWS_SESSION_TOKEN", self.session_token.as_deref());
-        put("AWS_ALLOW_HTTP", Some(if self.allows_http() { "true" } else { "false" }));
+        put(
+            "AWS_ALLOW_HTTP",
+            Some(if self.allows_http() { "true" } else { "false" }),
+        );
         // Path-style addressing: MinIO and most self-hosted S3 servers need it.
         put("AWS_VIRTUAL_HOSTED_STYLE_REQUEST", Some("false"));
         o
@@ -139,7 +152,9 @@ fn parse_bool(name: &str, v: &str) -> Result<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(CatalogError::Config(format!("{name}='{v}' is not a boolean (use true or false)"))),
+        _ => Err(CatalogError::Config(format!(
+            "{name}='{v}' is not a boolean (use true or false)"
+        ))),
     }
 }
 
@@ -155,7 +170,9 @@ impl LakehouseConfig {
             None => ConfigFile::default(),
         };
         let from_file = file.lakehouse;
-        let hmac_key = env("CDRLAKE_HMAC_KEY").filter(|v| !v.is_empty()).or(file.analytics.hmac_key);
+        let hmac_key = env("CDRLAKE_HMAC_KEY")
+            .filter(|v| !v.is_empty())
+            .or(file.analytics.hmac_key);
         let mut s3 = from_file.s3;
         s3.overlay(S3Settings::from_env(&env)?);
         s3.overlay(flags.s3);
@@ -169,7 +186,11 @@ impl LakehouseConfig {
 
     /// A local-directory lakehouse at `root`, for tests and embedded use.
     pub fn local(root: impl Into<String>) -> Self {
-        Self { root: root.into(), s3: S3Settings::default(), hmac_key: None }
+        Self {
+            root: root.into(),
+            s3: S3Settings::default(),
+            hmac_key: None,
+        }
     }
 }
 
@@ -186,8 +207,10 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -200,10 +223,16 @@ mod tests {
             "[lakehouse]\nroot = \"s3://from-file/lake\"\n[lakehouse.s3]\nendpoint = \"http://127.0.0.1:1\"\nregion = \"eu-west-3\"\naccess_key_id = \"filekey\"\n",
         )
         .unwrap();
-        let env = env_of(&[("AWS_ACCESS_KEY_ID", "envkey"), ("AWS_SECRET_ACCESS_KEY", "envsecret")]);
+        let env = env_of(&[
+            ("AWS_ACCESS_KEY_ID", "envkey"),
+            ("AWS_SECRET_ACCESS_KEY", "envsecret"),
+        ]);
         let flags = Overrides {
             root: None,
-            s3: S3Settings { endpoint: Some("http://127.0.0.1:2".into()), ..Default::default() },
+            s3: S3Settings {
+                endpoint: Some("http://127.0.0.1:2".into()),
+                ..Default::default()
+            },
         };
         let cfg = LakehouseConfig::resolve(Some(&path), env, flags).unwrap();
         assert_eq!(cfg.root, "s3://from-file/lake");
@@ -211,7 +240,10 @@ mod tests {
         assert_eq!(cfg.s3.region.as_deref(), Some("eu-west-3"));
         assert_eq!(cfg.s3.access_key_id.as_deref(), Some("envkey"));
         assert_eq!(cfg.s3.secret_access_key.as_deref(), Some("envsecret"));
-        assert!(cfg.s3.allows_http(), "an http:// endpoint implies AWS_ALLOW_HTTP");
+        assert!(
+            cfg.s3.allows_http(),
+            "an http:// endpoint implies AWS_ALLOW_HTTP"
+        );
     }
 
     #[test]
@@ -228,13 +260,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cdrlake.toml");
         std::fs::write(&path, "[lakehouse]\nrot = \"x\"\n").unwrap();
-        let err = LakehouseConfig::resolve(Some(&path), env_of(&[]), Overrides::default()).unwrap_err();
+        let err =
+            LakehouseConfig::resolve(Some(&path), env_of(&[]), Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("rot"), "{err}");
     }
 
     #[test]
     fn storage_options_use_path_style() {
-        let s3 = S3Settings { endpoint: Some("http://127.0.0.1:9000".into()), ..Default::default() };
+        let s3 = S3Settings {
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            ..Default::default()
+        };
         let o = s3.storage_options();
         assert_eq!(o["AWS_ALLOW_HTTP"], "true");
         assert_eq!(o["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"], "false");

@@ -12,7 +12,9 @@ pub enum CatalogError {
     #[error("cannot reach S3 endpoint {endpoint}: {detail}")]
     Unreachable { endpoint: String, detail: String },
 
-    #[error("S3 endpoint {endpoint} refused the credentials for bucket '{bucket}' (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)")]
+    #[error(
+        "S3 endpoint {endpoint} refused the credentials for bucket '{bucket}' (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
+    )]
     AccessDenied { endpoint: String, bucket: String },
 
     #[error("bucket '{bucket}' does not exist on {endpoint} (run `cdrlake init` to create it)")]
@@ -41,8 +43,14 @@ pub enum CatalogError {
     #[error("Delta table {table}: {detail}")]
     DeltaDetail { table: String, detail: String },
 
-    #[error("{table}: a retention of {hours} hours is shorter than the table's {min_hours} hours (delta.deletedFileRetentionDuration): versions older than it could no longer be read (cdrlake vacuum --force deletes anyway)")]
-    RetentionTooShort { table: String, hours: i64, min_hours: i64 },
+    #[error(
+        "{table}: a retention of {hours} hours is shorter than the table's {min_hours} hours (delta.deletedFileRetentionDuration): versions older than it could no longer be read (cdrlake vacuum --force deletes anyway)"
+    )]
+    RetentionTooShort {
+        table: String,
+        hours: i64,
+        min_hours: i64,
+    },
 
     #[error("Delta table {table}: {source}")]
     Delta {
@@ -63,9 +71,18 @@ impl CatalogError {
         // DataFusion's errors reach us as "Failed to convert into Arrow schema: ..." or "Generic
         // DeltaTable error: ..."; the inner message is the precise one.
         match source {
-            deltalake::DeltaTableError::Arrow { source } => Self::DeltaDetail { table: table.into(), detail: source.to_string() },
-            deltalake::DeltaTableError::Generic(detail) => Self::DeltaDetail { table: table.into(), detail },
-            source => Self::Delta { table: table.into(), source },
+            deltalake::DeltaTableError::Arrow { source } => Self::DeltaDetail {
+                table: table.into(),
+                detail: source.to_string(),
+            },
+            deltalake::DeltaTableError::Generic(detail) => Self::DeltaDetail {
+                table: table.into(),
+                detail,
+            },
+            source => Self::Delta {
+                table: table.into(),
+                source,
+            },
         }
     }
 }

@@ -51,14 +51,20 @@ impl Lakehouse {
                     .operation_parameters
                     .map(|p| serde_json::to_string(&p).unwrap_or_default())
                     .unwrap_or_default(),
-                metrics: c.info.get("operationMetrics").map(|m| m.to_string()).unwrap_or_default(),
+                metrics: c
+                    .info
+                    .get("operationMetrics")
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
             })
             .collect())
     }
 }
 
 fn info_of(schema: &str, table: &str, t: &DeltaTable) -> Result<TableInfo> {
-    let snapshot = t.snapshot().map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
+    let snapshot = t
+        .snapshot()
+        .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
     let version = snapshot.version();
     let mut rows = Some(0u64);
     let mut size = 0u64;
@@ -71,6 +77,16 @@ fn info_of(schema: &str, table: &str, t: &DeltaTable) -> Result<TableInfo> {
             _ => None,
         };
     }
-    let last_modified = snapshot.version_timestamp(version).and_then(DateTime::from_timestamp_millis);
-    Ok(TableInfo { schema: schema.into(), table: table.into(), version, rows, files, size_bytes: size, last_modified })
+    let last_modified = snapshot
+        .version_timestamp(version)
+        .and_then(DateTime::from_timestamp_millis);
+    Ok(TableInfo {
+        schema: schema.into(),
+        table: table.into(),
+        version,
+        rows,
+        files,
+        size_bytes: size,
+        last_modified,
+    })
 }

@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::config::LakehouseConfig;
 use crate::error::{CatalogError, Result};
-use crate::location::{check_schema, Location, SCHEMAS};
+use crate::location::{Location, SCHEMAS, check_schema};
 use crate::{s3, store};
 
 static REGISTER_HANDLERS: Once = Once::new();
@@ -26,7 +26,9 @@ pub struct Lakehouse {
 impl std::fmt::Debug for Lakehouse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // No credentials in debug output.
-        f.debug_struct("Lakehouse").field("location", &self.location).finish()
+        f.debug_struct("Lakehouse")
+            .field("location", &self.location)
+            .finish()
     }
 }
 
@@ -46,7 +48,8 @@ impl Lakehouse {
             Location::Local(dir) if !dir.exists() => {
                 return Err(CatalogError::Root {
                     root: dir.display().to_string(),
-                    detail: "directory does not exist (run `cdrlake init` or `cdrlake generate`)".into(),
+                    detail: "directory does not exist (run `cdrlake init` or `cdrlake generate`)"
+                        .into(),
                 });
             }
             Location::Local(_) => {}
@@ -86,8 +89,17 @@ impl Lakehouse {
     fn build(config: LakehouseConfig, location: Location) -> Result<Self> {
         REGISTER_HANDLERS.call_once(|| deltalake::aws::register_handlers(None));
         let store = store::root_store(&location, &config.s3)?;
-        let storage_options = if location.is_s3() { config.s3.storage_options() } else { HashMap::new() };
-        Ok(Self { config, location, store, storage_options })
+        let storage_options = if location.is_s3() {
+            config.s3.storage_options()
+        } else {
+            HashMap::new()
+        };
+        Ok(Self {
+            config,
+            location,
+            store,
+            storage_options,
+        })
     }
 
     pub fn location(&self) -> &Location {
@@ -114,7 +126,10 @@ impl Lakehouse {
     /// Delta tables of `schema`, sorted: directories under `<root>/<schema>/` holding a `_delta_log`.
     pub async fn list_tables(&self, schema: &str) -> Result<Vec<String>> {
         check_schema(schema)?;
-        let listing = self.store.list_with_delimiter(Some(&Path::from(schema))).await;
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&Path::from(schema)))
+            .await;
         let dirs = match listing {
             Ok(l) => l.common_prefixes,
             Err(object_store::Error::NotFound { .. }) => return Ok(vec![]),
@@ -122,7 +137,9 @@ impl Lakehouse {
         };
         let mut names = Vec::new();
         for dir in dirs {
-            let Some(name) = dir.filename().map(str::to_string) else { continue };
+            let Some(name) = dir.filename().map(str::to_string) else {
+                continue;
+            };
             if self.has_delta_log(&dir).await? {
                 names.push(name);
             }
@@ -133,7 +150,10 @@ impl Lakehouse {
 
     async fn has_delta_log(&self, dir: &Path) -> Result<bool> {
         match self.store.list_with_delimiter(Some(dir)).await {
-            Ok(l) => Ok(l.common_prefixes.iter().any(|p| p.filename() == Some("_delta_log"))),
+            Ok(l) => Ok(l
+                .common_prefixes
+                .iter()
+                .any(|p| p.filename() == Some("_delta_log"))),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(e.into()),
         }
@@ -148,12 +168,20 @@ impl Lakehouse {
     }
 
     /// Opens `schema.table` at its latest committed version, or at `version`.
-    pub async fn open_table(&self, schema: &str, table: &str, version: Option<u64>) -> Result<DeltaTable> {
+    pub async fn open_table(
+        &self,
+        schema: &str,
+        table: &str,
+        version: Option<u64>,
+    ) -> Result<DeltaTable> {
         let url = self.table_url(schema, table)?;
         if let Location::Local(dir) = &self.location
             && !dir.join(schema).join(table).is_dir()
         {
-            return Err(CatalogError::UnknownTable { schema: schema.into(), table: table.into() });
+            return Err(CatalogError::UnknownTable {
+                schema: schema.into(),
+                table: table.into(),
+            });
         }
         let mut builder = DeltaTableBuilder::from_url(url)
             .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?
@@ -168,10 +196,21 @@ impl Lakehouse {
     }
 
     /// Tells "no such table" from "a directory that is not Delta" from a real Delta failure.
-    async fn explain_open_error(&self, schema: &str, table: &str, err: deltalake::DeltaTableError) -> CatalogError {
+    async fn explain_open_error(
+        &self,
+        schema: &str,
+        table: &str,
+        err: deltalake::DeltaTableError,
+    ) -> CatalogError {
         let dir = Path::from(format!("{schema}/{table}"));
-        match (self.has_any_object(&dir).await, self.has_delta_log(&dir).await) {
-            (Ok(false), _) => CatalogError::UnknownTable { schema: schema.into(), table: table.into() },
+        match (
+            self.has_any_object(&dir).await,
+            self.has_delta_log(&dir).await,
+        ) {
+            (Ok(false), _) => CatalogError::UnknownTable {
+                schema: schema.into(),
+                table: table.into(),
+            },
             (Ok(true), Ok(false)) => CatalogError::NotADeltaTable {
                 location: format!("{}/{schema}/{table}", self.location),
             },
@@ -183,8 +222,12 @@ impl Lakehouse {
     pub async fn table_for_write(&self, schema: &str, table: &str) -> Result<DeltaTable> {
         let url = self.table_url(schema, table)?;
         if let Location::Local(dir) = &self.location {
-            std::fs::create_dir_all(dir.join(schema).join(table))
-                .map_err(|e| CatalogError::Root { root: dir.display().to_string(), detail: e.to_string() })?;
+            std::fs::create_dir_all(dir.join(schema).join(table)).map_err(|e| {
+                CatalogError::Root {
+                    root: dir.display().to_string(),
+                    detail: e.to_string(),
+                }
+            })?;
         }
         DeltaTable::try_from_url_with_storage_options(url, self.storage_options.clone())
             .await
@@ -202,7 +245,10 @@ impl Lakehouse {
         Ok(out)
     }
 
-    pub(crate) async fn collect_history(&self, table: &DeltaTable) -> Result<Vec<deltalake::kernel::CommitInfo>> {
+    pub(crate) async fn collect_history(
+        &self,
+        table: &DeltaTable,
+    ) -> Result<Vec<deltalake::kernel::CommitInfo>> {
         table
             .history(None)
             .try_collect()

@@ -20,13 +20,22 @@ pub enum Location {
 
 impl Location {
     pub fn parse(root: &str) -> Result<Self> {
-        let bad = |detail: &str| CatalogError::Root { root: root.to_string(), detail: detail.to_string() };
-        if let Some(rest) = root.strip_prefix("s3://").or_else(|| root.strip_prefix("s3a://")) {
+        let bad = |detail: &str| CatalogError::Root {
+            root: root.to_string(),
+            detail: detail.to_string(),
+        };
+        if let Some(rest) = root
+            .strip_prefix("s3://")
+            .or_else(|| root.strip_prefix("s3a://"))
+        {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
                 return Err(bad("no bucket name after s3://"));
             }
-            return Ok(Self::S3 { bucket: bucket.to_string(), prefix: prefix.trim_matches('/').to_string() });
+            return Ok(Self::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.trim_matches('/').to_string(),
+            });
         }
         if root.contains("://") && !root.starts_with("file://") {
             return Err(bad("use a local directory or s3://bucket/prefix"));
@@ -46,13 +55,20 @@ impl Location {
     /// The URL of a table directory (always with a trailing '/').
     pub fn table_url(&self, schema: &str, table: &str) -> Result<Url> {
         match self {
-            Self::Local(dir) => Url::from_directory_path(dir.join(schema).join(table)).map_err(|()| {
-                CatalogError::Root { root: dir.display().to_string(), detail: "not an absolute path".into() }
-            }),
+            Self::Local(dir) => {
+                Url::from_directory_path(dir.join(schema).join(table)).map_err(|()| {
+                    CatalogError::Root {
+                        root: dir.display().to_string(),
+                        detail: "not an absolute path".into(),
+                    }
+                })
+            }
             Self::S3 { bucket, .. } => {
                 let key = self.key(&format!("{schema}/{table}/"));
-                Url::parse(&format!("s3://{bucket}/{key}"))
-                    .map_err(|e| CatalogError::Root { root: self.to_string(), detail: e.to_string() })
+                Url::parse(&format!("s3://{bucket}/{key}")).map_err(|e| CatalogError::Root {
+                    root: self.to_string(),
+                    detail: e.to_string(),
+                })
             }
         }
     }
@@ -107,7 +123,11 @@ pub fn parse_table_name(name: &str) -> Result<(String, String)> {
 }
 
 pub fn check_schema(schema: &str) -> Result<()> {
-    if SCHEMAS.contains(&schema) { Ok(()) } else { Err(CatalogError::UnknownSchema(schema.to_string())) }
+    if SCHEMAS.contains(&schema) {
+        Ok(())
+    } else {
+        Err(CatalogError::UnknownSchema(schema.to_string()))
+    }
 }
 
 pub fn is_identifier(s: &str) -> bool {
@@ -123,10 +143,22 @@ mod tests {
     #[test]
     fn s3_roots() {
         let l = Location::parse("s3://lake/prod/cdr/").unwrap();
-        assert_eq!(l, Location::S3 { bucket: "lake".into(), prefix: "prod/cdr".into() });
-        assert_eq!(l.table_url("bronze", "voice_cdr").unwrap().as_str(), "s3://lake/prod/cdr/bronze/voice_cdr/");
+        assert_eq!(
+            l,
+            Location::S3 {
+                bucket: "lake".into(),
+                prefix: "prod/cdr".into()
+            }
+        );
+        assert_eq!(
+            l.table_url("bronze", "voice_cdr").unwrap().as_str(),
+            "s3://lake/prod/cdr/bronze/voice_cdr/"
+        );
         let bare = Location::parse("s3://lake").unwrap();
-        assert_eq!(bare.table_url("gold", "invoice").unwrap().as_str(), "s3://lake/gold/invoice/");
+        assert_eq!(
+            bare.table_url("gold", "invoice").unwrap().as_str(),
+            "s3://lake/gold/invoice/"
+        );
         assert!(Location::parse("s3:///x").is_err());
         assert!(Location::parse("gs://x").is_err());
     }
@@ -134,17 +166,39 @@ mod tests {
     #[test]
     fn local_roots_are_absolute() {
         let l = Location::parse("./lakehouse").unwrap();
-        let Location::Local(p) = &l else { panic!("not local") };
+        let Location::Local(p) = &l else {
+            panic!("not local")
+        };
         assert!(p.is_absolute() && p.ends_with("lakehouse"));
-        assert!(l.table_url("silver", "cdr").unwrap().as_str().ends_with("/lakehouse/silver/cdr/"));
+        assert!(
+            l.table_url("silver", "cdr")
+                .unwrap()
+                .as_str()
+                .ends_with("/lakehouse/silver/cdr/")
+        );
     }
 
     #[test]
     fn table_names() {
-        assert_eq!(parse_table_name("bronze.voice_cdr").unwrap(), ("bronze".into(), "voice_cdr".into()));
-        assert_eq!(parse_table_name("cdrlake.gold.invoice").unwrap(), ("gold".into(), "invoice".into()));
-        assert!(matches!(parse_table_name("platinum.x"), Err(CatalogError::UnknownSchema(_))));
-        assert!(matches!(parse_table_name("voice_cdr"), Err(CatalogError::BadTableName(_))));
-        assert!(matches!(parse_table_name("bronze.a-b"), Err(CatalogError::BadTableName(_))));
+        assert_eq!(
+            parse_table_name("bronze.voice_cdr").unwrap(),
+            ("bronze".into(), "voice_cdr".into())
+        );
+        assert_eq!(
+            parse_table_name("cdrlake.gold.invoice").unwrap(),
+            ("gold".into(), "invoice".into())
+        );
+        assert!(matches!(
+            parse_table_name("platinum.x"),
+            Err(CatalogError::UnknownSchema(_))
+        ));
+        assert!(matches!(
+            parse_table_name("voice_cdr"),
+            Err(CatalogError::BadTableName(_))
+        ));
+        assert!(matches!(
+            parse_table_name("bronze.a-b"),
+            Err(CatalogError::BadTableName(_))
+        ));
     }
 }

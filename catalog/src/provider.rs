@@ -56,7 +56,8 @@ impl CatalogProvider for LakehouseCatalog {
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
-        self.lakehouse_schema(name).map(|s| s.clone() as Arc<dyn SchemaProvider>)
+        self.lakehouse_schema(name)
+            .map(|s| s.clone() as Arc<dyn SchemaProvider>)
     }
 }
 
@@ -90,16 +91,27 @@ impl LakehouseSchema {
 
     /// The latest committed version of `table`: the cached handle plus any newer commits.
     async fn latest(&self, table: &str) -> Result<DeltaTable> {
-        let cached = self.opened.lock().expect("lock poisoned").get(table).cloned();
+        let cached = self
+            .opened
+            .lock()
+            .expect("lock poisoned")
+            .get(table)
+            .cloned();
         if let Some(mut t) = cached {
             if t.update_incremental(None).await.is_ok() {
-                self.opened.lock().expect("lock poisoned").insert(table.to_string(), t.clone());
+                self.opened
+                    .lock()
+                    .expect("lock poisoned")
+                    .insert(table.to_string(), t.clone());
                 return Ok(t);
             }
             self.opened.lock().expect("lock poisoned").remove(table);
         }
         let t = self.lakehouse.open_table(&self.name, table, None).await?;
-        self.opened.lock().expect("lock poisoned").insert(table.to_string(), t.clone());
+        self.opened
+            .lock()
+            .expect("lock poisoned")
+            .insert(table.to_string(), t.clone());
         Ok(t)
     }
 
@@ -111,7 +123,10 @@ impl LakehouseSchema {
         };
         match opened {
             Ok(t) => {
-                self.delta_names.write().expect("lock poisoned").insert(table.to_string());
+                self.delta_names
+                    .write()
+                    .expect("lock poisoned")
+                    .insert(table.to_string());
                 Ok(Some(Arc::new(DeltaProvider::try_new(t).await?)))
             }
             Err(CatalogError::UnknownTable { .. }) => Ok(None),
@@ -124,11 +139,11 @@ impl LakehouseSchema {
 fn split_version(name: &str) -> DfResult<(&str, Option<u64>)> {
     match name.split_once('@') {
         None => Ok((name, None)),
-        Some((t, v)) => v
-            .parse::<u64>()
-            .ok()
-            .map(|v| (t, Some(v)))
-            .ok_or_else(|| DataFusionError::Plan(format!("'{name}': the version after '@' must be a number >= 0"))),
+        Some((t, v)) => v.parse::<u64>().ok().map(|v| (t, Some(v))).ok_or_else(|| {
+            DataFusionError::Plan(format!(
+                "'{name}': the version after '@' must be a number >= 0"
+            ))
+        }),
     }
 }
 
@@ -136,20 +151,39 @@ fn split_version(name: &str) -> DfResult<(&str, Option<u64>)> {
 impl SchemaProvider for LakehouseSchema {
     fn table_names(&self) -> Vec<String> {
         let mut names: BTreeSet<String> = self.delta_names.read().expect("lock poisoned").clone();
-        names.extend(self.registered.read().expect("lock poisoned").keys().cloned());
+        names.extend(
+            self.registered
+                .read()
+                .expect("lock poisoned")
+                .keys()
+                .cloned(),
+        );
         names.into_iter().collect()
     }
 
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
-        let registered = self.registered.read().expect("lock poisoned").get(name).cloned();
+        let registered = self
+            .registered
+            .read()
+            .expect("lock poisoned")
+            .get(name)
+            .cloned();
         match registered {
             Some(t) => Ok(Some(t)),
             None => self.open_delta(name).await,
         }
     }
 
-    fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> DfResult<Option<Arc<dyn TableProvider>>> {
-        Ok(self.registered.write().expect("lock poisoned").insert(name, table))
+    fn register_table(
+        &self,
+        name: String,
+        table: Arc<dyn TableProvider>,
+    ) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        Ok(self
+            .registered
+            .write()
+            .expect("lock poisoned")
+            .insert(name, table))
     }
 
     fn deregister_table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
@@ -157,8 +191,15 @@ impl SchemaProvider for LakehouseSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.registered.read().expect("lock poisoned").contains_key(name)
-            || self.delta_names.read().expect("lock poisoned").contains(name)
+        self.registered
+            .read()
+            .expect("lock poisoned")
+            .contains_key(name)
+            || self
+                .delta_names
+                .read()
+                .expect("lock poisoned")
+                .contains(name)
     }
 }
 
@@ -208,7 +249,10 @@ impl TableProvider for DeltaProvider {
         self.inner.scan(state, projection, filters, limit).await
     }
 
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
         self.inner.supports_filters_pushdown(filters)
     }
 
@@ -234,7 +278,10 @@ mod tests {
     #[test]
     fn version_suffix() {
         assert_eq!(split_version("voice_cdr").unwrap(), ("voice_cdr", None));
-        assert_eq!(split_version("voice_cdr@3").unwrap(), ("voice_cdr", Some(3)));
+        assert_eq!(
+            split_version("voice_cdr@3").unwrap(),
+            ("voice_cdr", Some(3))
+        );
         assert!(split_version("voice_cdr@x").is_err());
         assert!(split_version("voice_cdr@-1").is_err());
     }

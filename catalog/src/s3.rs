@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
-use aws_sdk_s3::Client;
 
 use crate::config::S3Settings;
 use crate::error::{CatalogError, Result};
@@ -25,14 +25,27 @@ async fn client(s3: &S3Settings) -> Client {
     let mut builder = match (&s3.access_key_id, &s3.secret_access_key) {
         (Some(key), Some(secret)) => aws_sdk_s3::config::Builder::new()
             .behavior_version(BehaviorVersion::latest())
-            .credentials_provider(Credentials::new(key, secret, s3.session_token.clone(), None, "cdrlake")),
+            .credentials_provider(Credentials::new(
+                key,
+                secret,
+                s3.session_token.clone(),
+                None,
+                "cdrlake",
+            )),
         // No keys given: the standard AWS chain (profile, web identity, instance role).
         _ => {
-            let shared = aws_config::defaults(BehaviorVersion::latest()).region(region.clone()).load().await;
+            let shared = aws_config::defaults(BehaviorVersion::latest())
+                .region(region.clone())
+                .load()
+                .await;
             aws_sdk_s3::config::Builder::from(&shared)
         }
     };
-    builder = builder.region(region).force_path_style(true).timeout_config(timeouts).retry_config(retry);
+    builder = builder
+        .region(region)
+        .force_path_style(true)
+        .timeout_config(timeouts)
+        .retry_config(retry);
     if let Some(endpoint) = &s3.endpoint {
         builder = builder.endpoint_url(endpoint);
     }
@@ -47,21 +60,35 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
 ) -> CatalogError {
     let endpoint = endpoint_name(s3);
     match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            CatalogError::Unreachable { endpoint, detail: root_cause(&err) }
-        }
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => CatalogError::Unreachable {
+            endpoint,
+            detail: root_cause(&err),
+        },
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
             let code = service.err().code().unwrap_or_default();
             match (status, code) {
-                (404, _) | (_, "NoSuchBucket") => CatalogError::NoSuchBucket { endpoint, bucket: bucket.into() },
-                (401 | 403, _) | (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AccessDenied") => {
-                    CatalogError::AccessDenied { endpoint, bucket: bucket.into() }
+                (404, _) | (_, "NoSuchBucket") => CatalogError::NoSuchBucket {
+                    endpoint,
+                    bucket: bucket.into(),
+                },
+                (401 | 403, _)
+                | (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AccessDenied") => {
+                    CatalogError::AccessDenied {
+                        endpoint,
+                        bucket: bucket.into(),
+                    }
                 }
-                _ => CatalogError::S3 { endpoint, detail: format!("HTTP {status} {code}") },
+                _ => CatalogError::S3 {
+                    endpoint,
+                    detail: format!("HTTP {status} {code}"),
+                },
             }
         }
-        _ => CatalogError::S3 { endpoint, detail: root_cause(&err) },
+        _ => CatalogError::S3 {
+            endpoint,
+            detail: root_cause(&err),
+        },
     }
 }
 

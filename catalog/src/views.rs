@@ -21,7 +21,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 
 use crate::error::Result;
 use crate::lakehouse::Lakehouse;
-use crate::location::{check_schema, SCHEMAS};
+use crate::location::{SCHEMAS, check_schema};
 
 const VIEW_DIR: &str = "_views";
 
@@ -36,7 +36,9 @@ impl Lakehouse {
     pub async fn save_view(&self, schema: &str, name: &str, sql: &str) -> Result<()> {
         check_schema(schema)?;
         let path = Path::from(format!("{schema}/{VIEW_DIR}/{name}.sql"));
-        self.store().put(&path, PutPayload::from(sql.to_string())).await?;
+        self.store()
+            .put(&path, PutPayload::from(sql.to_string()))
+            .await?;
         Ok(())
     }
 
@@ -60,10 +62,20 @@ impl Lakehouse {
                 Err(e) => return Err(e.into()),
             };
             for meta in objects {
-                let Some(name) = meta.location.filename().and_then(|f| f.strip_suffix(".sql")) else { continue };
+                let Some(name) = meta
+                    .location
+                    .filename()
+                    .and_then(|f| f.strip_suffix(".sql"))
+                else {
+                    continue;
+                };
                 let bytes = self.store().get(&meta.location).await?.bytes().await?;
                 let sql = String::from_utf8_lossy(&bytes).into_owned();
-                views.push(ViewDefinition { schema: schema.to_string(), name: name.to_string(), sql });
+                views.push(ViewDefinition {
+                    schema: schema.to_string(),
+                    name: name.to_string(),
+                    sql,
+                });
             }
         }
         views.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
@@ -83,7 +95,10 @@ impl LazyView {
     pub async fn try_new(state: &SessionState, sql: &str) -> DfResult<Self> {
         let plan = state.create_logical_plan(sql).await?;
         let schema = Arc::new(plan.schema().as_arrow().clone());
-        Ok(Self { sql: sql.to_string(), schema })
+        Ok(Self {
+            sql: sql.to_string(),
+            schema,
+        })
     }
 
     pub fn sql(&self) -> &str {
@@ -115,11 +130,16 @@ impl TableProvider for LazyView {
         let state = state
             .as_any()
             .downcast_ref::<SessionState>()
-            .ok_or_else(|| DataFusionError::Internal("a view needs a DataFusion SessionState".into()))?;
+            .ok_or_else(|| {
+                DataFusionError::Internal("a view needs a DataFusion SessionState".into())
+            })?;
         let plan = state.create_logical_plan(&self.sql).await?;
         let mut df = DataFrame::new(state.clone(), plan);
         if let Some(indices) = projection {
-            let names: Vec<&str> = indices.iter().map(|i| self.schema.field(*i).name().as_str()).collect();
+            let names: Vec<&str> = indices
+                .iter()
+                .map(|i| self.schema.field(*i).name().as_str())
+                .collect();
             df = df.select_columns(&names)?;
         }
         if limit.is_some() {

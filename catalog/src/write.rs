@@ -1,14 +1,14 @@
 //! Writing record batches to a lakehouse table: one Delta commit per call, all or nothing.
 
 use datafusion::arrow::record_batch::RecordBatch;
-use deltalake::kernel::transaction::CommitProperties;
+use deltalake::DeltaTable;
 use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::write::SchemaMode;
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::SaveMode;
-use deltalake::DeltaTable;
 
 use crate::error::{CatalogError, Result};
 use crate::lakehouse::Lakehouse;
@@ -41,10 +41,14 @@ pub struct WriteOptions {
 /// for `unindexed`.
 pub fn column_properties(plain: &[String], unindexed: &[String]) -> WriterProperties {
     let builder = WriterProperties::builder().set_compression(Compression::SNAPPY);
-    let builder = plain.iter().fold(builder, |b, c| b.set_column_dictionary_enabled(ColumnPath::from(c.as_str()), false));
+    let builder = plain.iter().fold(builder, |b, c| {
+        b.set_column_dictionary_enabled(ColumnPath::from(c.as_str()), false)
+    });
     unindexed
         .iter()
-        .fold(builder, |b, c| b.set_column_statistics_enabled(ColumnPath::from(c.as_str()), EnabledStatistics::None))
+        .fold(builder, |b, c| {
+            b.set_column_statistics_enabled(ColumnPath::from(c.as_str()), EnabledStatistics::None)
+        })
         .build()
 }
 
@@ -57,7 +61,8 @@ impl Lakehouse {
         batches: Vec<RecordBatch>,
         mode: WriteMode,
     ) -> Result<DeltaTable> {
-        self.write_batches_with(schema, table, batches, mode, WriteOptions::default()).await
+        self.write_batches_with(schema, table, batches, mode, WriteOptions::default())
+            .await
     }
 
     pub async fn write_batches_with(
@@ -85,24 +90,37 @@ pub async fn write_to(
     let mut builder = target.write(batches).with_table_name(table);
     builder = match mode {
         WriteMode::Append => builder.with_save_mode(SaveMode::Append),
-        WriteMode::Overwrite => builder.with_save_mode(SaveMode::Overwrite).with_schema_mode(SchemaMode::Overwrite),
+        WriteMode::Overwrite => builder
+            .with_save_mode(SaveMode::Overwrite)
+            .with_schema_mode(SchemaMode::Overwrite),
     };
     if options.merge_schema && mode == WriteMode::Append {
         builder = builder.with_schema_mode(SchemaMode::Merge);
     }
     if !options.plain_columns.is_empty() || !options.unindexed_columns.is_empty() {
-        builder = builder.with_writer_properties(column_properties(&options.plain_columns, &options.unindexed_columns));
+        builder = builder.with_writer_properties(column_properties(
+            &options.plain_columns,
+            &options.unindexed_columns,
+        ));
     }
     if let Some((app_id, version)) = options.app_transaction {
-        let props = CommitProperties::default().with_application_transaction(Transaction::new(app_id, version));
+        let props = CommitProperties::default()
+            .with_application_transaction(Transaction::new(app_id, version));
         builder = builder.with_commit_properties(props);
     }
-    builder.await.map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))
+    builder
+        .await
+        .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))
 }
 
 impl Lakehouse {
     /// The version of application transaction `app_id` recorded in `schema.table`, if any.
-    pub async fn app_transaction_version(&self, schema: &str, table: &str, app_id: &str) -> Result<Option<i64>> {
+    pub async fn app_transaction_version(
+        &self,
+        schema: &str,
+        table: &str,
+        app_id: &str,
+    ) -> Result<Option<i64>> {
         let t = match self.open_table(schema, table, None).await {
             Ok(t) => t,
             Err(CatalogError::UnknownTable { .. }) => return Ok(None),
@@ -110,6 +128,9 @@ impl Lakehouse {
         };
         let name = format!("{schema}.{table}");
         let state = t.snapshot().map_err(|e| CatalogError::delta(&name, e))?;
-        state.transaction_version(t.log_store().as_ref(), app_id).await.map_err(|e| CatalogError::delta(&name, e))
+        state
+            .transaction_version(t.log_store().as_ref(), app_id)
+            .await
+            .map_err(|e| CatalogError::delta(&name, e))
     }
 }

@@ -1,9 +1,9 @@
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::Args;
 
 use crate::cli::GlobalArgs;
-use crate::generate::{customers_for, generate, GenerateOptions};
+use crate::generate::{GenerateOptions, customers_for, generate};
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
@@ -32,19 +32,37 @@ pub struct GenerateArgs {
 
 pub async fn run(global: &GlobalArgs, args: &GenerateArgs) -> Result<()> {
     if args.start >= NaiveDate::from_ymd_opt(2026, 9, 20).expect("valid") {
-        bail!("--start must be before 2026-09-20: later tz data versions disagree on Morocco's offset");
+        bail!(
+            "--start must be before 2026-09-20: later tz data versions disagree on Morocco's offset"
+        );
     }
-    let customers = args.cdrs.map_or(args.customers, |c| customers_for(c, args.days));
+    let customers = args
+        .cdrs
+        .map_or(args.customers, |c| customers_for(c, args.days));
     let lakehouse = super::connect_or_init(global).await?;
     if !(0.0..=0.5).contains(&args.dirt_rate) {
         bail!("--dirt-rate must be between 0 and 0.5");
     }
-    let options = GenerateOptions { customers, start: args.start, days: args.days, seed: args.seed, dirt_rate: args.dirt_rate, progress: true };
-    println!("generating {customers} subscribers over {} day(s) from {} (seed {}) into {}", args.days, args.start, args.seed, lakehouse.location());
+    let options = GenerateOptions {
+        customers,
+        start: args.start,
+        days: args.days,
+        seed: args.seed,
+        dirt_rate: args.dirt_rate,
+        progress: true,
+    };
+    println!(
+        "generating {customers} subscribers over {} day(s) from {} (seed {}) into {}",
+        args.days,
+        args.start,
+        args.seed,
+        lakehouse.location()
+    );
     let summary = generate(&lakehouse, &options).await?;
     let total: u64 = summary.rows.iter().map(|(_, n)| n).sum();
     let json = serde_json::to_string_pretty(&summary.truth)?;
-    std::fs::write(&args.truth, json + "\n").with_context(|| format!("cannot write {}", args.truth.display()))?;
+    std::fs::write(&args.truth, json + "\n")
+        .with_context(|| format!("cannot write {}", args.truth.display()))?;
     for (table, rows) in &summary.rows {
         println!("  bronze.{table:<14} {rows:>12} rows");
     }

@@ -1,10 +1,10 @@
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use cdrlake_catalog::parse_table_name;
 use clap::Args;
 
 use crate::cli::GlobalArgs;
 use crate::ingest::read::FileFormat;
-use crate::ingest::{expand, ingest_file, FileOutcome, IngestOptions};
+use crate::ingest::{FileOutcome, IngestOptions, expand, ingest_file};
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -35,7 +35,12 @@ pub async fn run(global: &GlobalArgs, args: &IngestArgs) -> Result<()> {
     }
     let files = expand(&args.files)?;
     let lakehouse = super::connect_or_init(global).await?;
-    let options = IngestOptions { table, format: args.format, allow_new_columns: args.allow_new_columns, force: args.force };
+    let options = IngestOptions {
+        table,
+        format: args.format,
+        allow_new_columns: args.allow_new_columns,
+        force: args.force,
+    };
     let mut outcomes: Vec<FileOutcome> = Vec::new();
     let started = std::time::Instant::now();
     for (i, path) in files.iter().enumerate() {
@@ -51,25 +56,49 @@ pub async fn run(global: &GlobalArgs, args: &IngestArgs) -> Result<()> {
                 done.batch_id,
                 done.version
             ),
-            Err(e) => println!("[{}/{}] {}: FAILED, nothing committed: {}", i + 1, files.len(), path.display(), crate::cli::one_line(e)),
+            Err(e) => println!(
+                "[{}/{}] {}: FAILED, nothing committed: {}",
+                i + 1,
+                files.len(),
+                path.display(),
+                crate::cli::one_line(e)
+            ),
         }
         let failed = result.is_err();
-        outcomes.push(FileOutcome { path: path.clone(), result });
+        outcomes.push(FileOutcome {
+            path: path.clone(),
+            result,
+        });
         if failed && !args.keep_going {
             break;
         }
     }
-    let ok: Vec<_> = outcomes.iter().filter_map(|o| o.result.as_ref().ok()).collect();
+    let ok: Vec<_> = outcomes
+        .iter()
+        .filter_map(|o| o.result.as_ref().ok())
+        .collect();
     let rows: usize = ok.iter().map(|o| o.rows).sum();
     let failed: Vec<&FileOutcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
     let secs = started.elapsed().as_secs_f64().max(1e-6);
-    println!("{} file(s) ingested, {rows} rows ({:.0} rows/s); {} failed", ok.len(), rows as f64 / secs, failed.len());
+    println!(
+        "{} file(s) ingested, {rows} rows ({:.0} rows/s); {} failed",
+        ok.len(),
+        rows as f64 / secs,
+        failed.len()
+    );
     match failed.as_slice() {
         [] => Ok(()),
         [one] => match &one.result {
             Err(e) => bail!("{}: {}", one.path.display(), crate::cli::one_line(e)),
             Ok(_) => Ok(()),
         },
-        many => bail!("{} files failed: {}", many.len(), many.iter().map(|o| o.path.display().to_string()).collect::<Vec<_>>().join(", ")),
+        many => bail!(
+            "{} files failed: {}",
+            many.len(),
+            many.iter()
+                .map(|o| o.path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }

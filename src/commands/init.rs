@@ -8,6 +8,10 @@ pub async fn run(global: &GlobalArgs) -> Result<()> {
     if report.created_bucket {
         println!("created bucket for {}", lakehouse.location());
     }
-    println!("lakehouse ready at {} (schemas: {})", lakehouse.location(), SCHEMAS.join(", "));
+    println!(
+        "lakehouse ready at {} (schemas: {})",
+        lakehouse.location(),
+        SCHEMAS.join(", ")
+    );
     Ok(())
 }

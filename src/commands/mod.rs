@@ -6,12 +6,12 @@ pub mod ingest;
 pub mod init;
 pub mod models;
 pub mod optimize;
-pub mod vacuum;
 pub mod query;
 pub mod s3_server;
 pub mod serve;
 pub mod tables;
 pub mod up;
+pub mod vacuum;
 
 use std::sync::Arc;
 
@@ -21,10 +21,14 @@ use cdrlake_catalog::Lakehouse;
 use crate::cli::GlobalArgs;
 
 pub(crate) async fn connect(global: &GlobalArgs) -> Result<Arc<Lakehouse>> {
-    Ok(Arc::new(Lakehouse::connect(global.lakehouse_config()?).await?))
+    Ok(Arc::new(
+        Lakehouse::connect(global.lakehouse_config()?).await?,
+    ))
 }
 
 /// For commands that write: a missing lakehouse root (or bucket) is created.
 pub(crate) async fn connect_or_init(global: &GlobalArgs) -> Result<Arc<Lakehouse>> {
-    Ok(Arc::new(Lakehouse::init(global.lakehouse_config()?).await?.0))
+    Ok(Arc::new(
+        Lakehouse::init(global.lakehouse_config()?).await?.0,
+    ))
 }

@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
 use crate::cli::GlobalArgs;
 use crate::engine::Engine;
-use crate::models::{datatests, lineage, runner, Dag, Project, RunOptions};
+use crate::models::{Dag, Project, RunOptions, datatests, lineage, runner};
 
 #[derive(Debug, Args, Clone)]
 pub struct ProjectArgs {
@@ -62,10 +62,18 @@ pub struct CompileArgs {
 pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<()> {
     let project = Project::load(&args.project.project)?;
     let engine = Engine::new(super::connect_or_init(global).await?).await?;
-    let options = RunOptions { select: args.select.clone(), full_refresh: args.full_refresh };
+    let options = RunOptions {
+        select: args.select.clone(),
+        full_refresh: args.full_refresh,
+    };
     let report = runner::run(&engine, &project, &options).await?;
     if report.failed() > 0 {
-        bail!("{} model(s) failed, {} skipped (see above and system.model_runs, run {})", report.failed(), report.skipped(), report.run_id);
+        bail!(
+            "{} model(s) failed, {} skipped (see above and system.model_runs, run {})",
+            report.failed(),
+            report.skipped(),
+            report.run_id
+        );
     }
     Ok(())
 }
@@ -78,7 +86,9 @@ pub async fn test(global: &GlobalArgs, args: &TestArgs) -> Result<()> {
     let (run_id, results, failures) = datatests::run_tests(&engine, &tests).await?;
     let passed = results.iter().filter(|r| r.status == "pass").count();
     let warned = results.iter().filter(|r| r.status == "warn").count();
-    println!("{passed} passed, {failures} failed, {warned} warned (system.test_results, run {run_id})");
+    println!(
+        "{passed} passed, {failures} failed, {warned} warned (system.test_results, run {run_id})"
+    );
     if failures > 0 {
         bail!("{failures} data test(s) failed");
     }
@@ -100,13 +110,29 @@ pub async fn compile(global: &GlobalArgs, args: &CompileArgs) -> Result<()> {
     let project = Project::load(&args.project.project)?;
     let dag = Dag::build(&project)?;
     let Some(model) = project.models.get(&args.model) else {
-        bail!("no model {} in {}", args.model, args.project.project.display());
+        bail!(
+            "no model {} in {}",
+            args.model,
+            args.project.project.display()
+        );
     };
     let engine = Engine::new(super::connect(global).await?).await?;
     runner::check_sources(&engine, &project, &dag, std::slice::from_ref(&model.name)).await?;
-    println!("-- {} ({}) from {}", model.name, model.header.materialized, model.path.display());
+    println!(
+        "-- {} ({}) from {}",
+        model.name,
+        model.header.materialized,
+        model.path.display()
+    );
     let reads: Vec<&str> = model.deps.iter().map(|d| d.name.as_str()).collect();
-    println!("-- reads: {}", if reads.is_empty() { "nothing".to_string() } else { reads.join(", ") });
+    println!(
+        "-- reads: {}",
+        if reads.is_empty() {
+            "nothing".to_string()
+        } else {
+            reads.join(", ")
+        }
+    );
     println!("{}\n", model.sql.trim_end());
     let df = engine.dataframe(&model.sql).await?;
     println!("-- logical plan\n{}", df.logical_plan().display_indent());

@@ -20,7 +20,13 @@ pub async fn run(global: &GlobalArgs, args: &OptimizeArgs) -> Result<()> {
     let (schema, table) = parse_table_name(&args.table)?;
     let lakehouse = super::connect(global).await?;
     let done = lakehouse.optimize(&schema, &table, &args.zorder).await?;
-    let version = done.version.map(|v| format!(", now version {v}")).unwrap_or_default();
-    println!("{schema}.{table}: {} file(s) rewritten into {}{version}", done.files_removed, done.files_added);
+    let version = done
+        .version
+        .map(|v| format!(", now version {v}"))
+        .unwrap_or_default();
+    println!(
+        "{schema}.{table}: {} file(s) rewritten into {}{version}",
+        done.files_removed, done.files_added
+    );
     Ok(())
 }

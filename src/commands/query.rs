@@ -25,5 +25,10 @@ pub async fn run(global: &GlobalArgs, args: &QueryArgs) -> Result<()> {
     let df = engine.dataframe(&args.sql).await?;
     let schema = df.schema().inner().clone();
     let batches = df.collect().await?;
-    output::write(&batches, schema, args.out.format, args.out.output.as_deref())
+    output::write(
+        &batches,
+        schema,
+        args.out.format,
+        args.out.output.as_deref(),
+    )
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::s3_server::{serve, S3Credentials};
+use crate::s3_server::{S3Credentials, serve};
 
 #[derive(Debug, Args)]
 pub struct S3ServerArgs {
@@ -30,8 +30,14 @@ pub async fn run(args: &S3ServerArgs) -> Result<()> {
     if !addr.ip().is_loopback() {
         tracing::warn!("s3-server listens on {addr}, not loopback: it is meant for local use");
     }
-    println!("S3 endpoint http://{addr} serving {} (AWS_ENDPOINT_URL=http://{addr})", args.root.display());
-    let credentials = S3Credentials { access_key: args.access_key.clone(), secret_key: args.secret_key.clone() };
+    println!(
+        "S3 endpoint http://{addr} serving {} (AWS_ENDPOINT_URL=http://{addr})",
+        args.root.display()
+    );
+    let credentials = S3Credentials {
+        access_key: args.access_key.clone(),
+        secret_key: args.secret_key.clone(),
+    };
     tokio::select! {
         r = serve(listener, args.root.clone(), credentials) => r,
         _ = tokio::signal::ctrl_c() => Ok(()),

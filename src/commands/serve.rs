@@ -9,7 +9,7 @@ use crate::cli::GlobalArgs;
 use cdrlake_catalog::Lakehouse;
 
 use crate::engine::Engine;
-use crate::server::{connection_help, serve, Auth, ServeOptions, TlsFiles, UserConfig};
+use crate::server::{Auth, ServeOptions, TlsFiles, UserConfig, connection_help, serve};
 use std::time::Duration;
 
 #[derive(Debug, Args)]
@@ -33,12 +33,21 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     pub fn options(&self) -> Result<ServeOptions> {
-        let read = |p: &std::path::Path, what: &str| std::fs::read(p).with_context(|| format!("cannot read the TLS {what} {}", p.display()));
+        let read = |p: &std::path::Path, what: &str| {
+            std::fs::read(p).with_context(|| format!("cannot read the TLS {what} {}", p.display()))
+        };
         let tls = match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => Some(TlsFiles { cert: read(cert, "certificate")?, key: read(key, "key")? }),
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: read(cert, "certificate")?,
+                key: read(key, "key")?,
+            }),
             _ => None,
         };
-        Ok(ServeOptions { query_timeout: self.query_timeout.map(Duration::from_secs), tls, ..Default::default() })
+        Ok(ServeOptions {
+            query_timeout: self.query_timeout.map(Duration::from_secs),
+            tls,
+            ..Default::default()
+        })
     }
 }
 
@@ -53,7 +62,11 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         Some('G') => (&t[..t.len() - 1], 1 << 30),
         _ => (t, 1),
     };
-    digits.trim().parse::<usize>().map(|n| n * factor).map_err(|_| format!("'{text}' is not a size such as 512M or 4G"))
+    digits
+        .trim()
+        .parse::<usize>()
+        .map(|n| n * factor)
+        .map_err(|_| format!("'{text}' is not a size such as 512M or 4G"))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,9 +84,13 @@ struct ServerSection {
 
 /// The `[[server.users]]` of the configuration file; none means the local demo mode.
 pub fn users(global: &GlobalArgs) -> Result<Vec<UserConfig>> {
-    let Some(path) = global.config_file() else { return Ok(vec![]) };
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let parsed: ConfigFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
+    let Some(path) = global.config_file() else {
+        return Ok(vec![]);
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let parsed: ConfigFile = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
     Ok(parsed.server.users)
 }
 
@@ -82,11 +99,17 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<()> {
 }
 
 /// Serves `lakehouse` until Ctrl-C: users from the configuration, limits from `args`.
-pub async fn serve_lakehouse(global: &GlobalArgs, lakehouse: Arc<Lakehouse>, args: &ServeArgs) -> Result<()> {
+pub async fn serve_lakehouse(
+    global: &GlobalArgs,
+    lakehouse: Arc<Lakehouse>,
+    args: &ServeArgs,
+) -> Result<()> {
     let auth = Auth::new(users(global)?)?;
     let options = args.options()?;
     let engine = Arc::new(Engine::with_memory_limit(lakehouse, args.memory_limit).await?);
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     println!("{}", connection_help(addr, options.tls.is_some()));
     if !auth.enabled() {

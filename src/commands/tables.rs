@@ -4,7 +4,7 @@ use anyhow::Result;
 use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray, UInt64Array};
 use arrow::record_batch::RecordBatch;
 use cdrlake_catalog::location::check_schema;
-use cdrlake_catalog::{TableInfo, SCHEMAS};
+use cdrlake_catalog::{SCHEMAS, TableInfo};
 use clap::Args;
 
 use crate::cli::{GlobalArgs, OutputArgs};
@@ -34,23 +34,50 @@ pub async fn run(global: &GlobalArgs, args: &TablesArgs) -> Result<()> {
         }
     }
     let batch = to_batch(&infos)?;
-    output::write(&[batch.clone()], batch.schema(), args.out.format, args.out.output.as_deref())
+    output::write(
+        &[batch.clone()],
+        batch.schema(),
+        args.out.format,
+        args.out.output.as_deref(),
+    )
 }
 
 fn to_batch(infos: &[TableInfo]) -> Result<RecordBatch> {
-    let col = |f: fn(&TableInfo) -> &str| -> ArrayRef { Arc::new(StringArray::from_iter_values(infos.iter().map(f))) };
+    let col = |f: fn(&TableInfo) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(infos.iter().map(f)))
+    };
     Ok(RecordBatch::try_from_iter(vec![
         ("schema", col(|i| &i.schema)),
         ("table", col(|i| &i.table)),
-        ("version", Arc::new(UInt64Array::from_iter_values(infos.iter().map(|i| i.version))) as ArrayRef),
-        ("rows", Arc::new(UInt64Array::from_iter(infos.iter().map(|i| i.rows))) as ArrayRef),
-        ("files", Arc::new(UInt64Array::from_iter_values(infos.iter().map(|i| i.files))) as ArrayRef),
-        ("size_bytes", Arc::new(UInt64Array::from_iter_values(infos.iter().map(|i| i.size_bytes))) as ArrayRef),
+        (
+            "version",
+            Arc::new(UInt64Array::from_iter_values(
+                infos.iter().map(|i| i.version),
+            )) as ArrayRef,
+        ),
+        (
+            "rows",
+            Arc::new(UInt64Array::from_iter(infos.iter().map(|i| i.rows))) as ArrayRef,
+        ),
+        (
+            "files",
+            Arc::new(UInt64Array::from_iter_values(infos.iter().map(|i| i.files))) as ArrayRef,
+        ),
+        (
+            "size_bytes",
+            Arc::new(UInt64Array::from_iter_values(
+                infos.iter().map(|i| i.size_bytes),
+            )) as ArrayRef,
+        ),
         (
             "last_modified",
             Arc::new(
-                TimestampMicrosecondArray::from_iter(infos.iter().map(|i| i.last_modified.map(|t| t.timestamp_micros())))
-                    .with_timezone("UTC"),
+                TimestampMicrosecondArray::from_iter(
+                    infos
+                        .iter()
+                        .map(|i| i.last_modified.map(|t| t.timestamp_micros())),
+                )
+                .with_timezone("UTC"),
             ) as ArrayRef,
         ),
     ])?)

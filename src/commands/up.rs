@@ -5,15 +5,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use cdrlake_catalog::Lakehouse;
 use clap::Args;
 
 use crate::cli::GlobalArgs;
 use crate::engine::Engine;
-use crate::generate::{generate, GenerateOptions};
+use crate::generate::{GenerateOptions, generate};
+use crate::models::{Project, RunOptions, runner};
 use chrono::NaiveDate;
-use crate::models::{runner, Project, RunOptions};
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -39,7 +39,12 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
         println!("created lakehouse at {}", lakehouse.location());
     }
     let lakehouse = Arc::new(lakehouse);
-    if lakehouse.list_tables("bronze").await?.iter().all(|t| t != "voice_cdr") {
+    if lakehouse
+        .list_tables("bronze")
+        .await?
+        .iter()
+        .all(|t| t != "voice_cdr")
+    {
         let options = GenerateOptions {
             customers: args.customers,
             start: NaiveDate::from_ymd_opt(2026, 4, 1).expect("valid date"),
@@ -48,9 +53,16 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
             dirt_rate: 0.02,
             progress: true,
         };
-        println!("no CDRs yet: generating {} subscribers over {} days", options.customers, options.days);
+        println!(
+            "no CDRs yet: generating {} subscribers over {} days",
+            options.customers, options.days
+        );
         let summary = generate(&lakehouse, &options).await?;
-        println!("generated {} CDRs in {:.1}s", summary.cdrs(), summary.seconds);
+        println!(
+            "generated {} CDRs in {:.1}s",
+            summary.cdrs(),
+            summary.seconds
+        );
     }
     let engine = Engine::new(lakehouse.clone()).await?;
     let project = Project::load(&args.project)?;
@@ -59,13 +71,20 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
         bail!("{} model(s) failed (see above)", run.failed());
     }
     let tables = lakehouse.all_tables().await?;
-    println!("lakehouse {}: {} Delta table(s)", lakehouse.location(), tables.len());
+    println!(
+        "lakehouse {}: {} Delta table(s)",
+        lakehouse.location(),
+        tables.len()
+    );
     for (schema, table) in &tables {
         let info = lakehouse.table_info(schema, table).await?;
         let rows = info.rows.map_or("?".to_string(), |r| r.to_string());
         println!("  {schema}.{table}: version {}, {rows} rows", info.version);
     }
-    println!("query it with: cdrlake --lakehouse {} query \"SELECT * FROM bronze.plan\"", lakehouse.location());
+    println!(
+        "query it with: cdrlake --lakehouse {} query \"SELECT * FROM bronze.plan\"",
+        lakehouse.location()
+    );
     if args.no_serve {
         return Ok(());
     }

@@ -28,10 +28,17 @@ pub struct VacuumArgs {
 pub async fn run(global: &GlobalArgs, args: &VacuumArgs) -> Result<()> {
     let (schema, table) = parse_table_name(&args.table)?;
     let lakehouse = super::connect(global).await?;
-    let retain = args.retain_hours.map(|h| chrono::Duration::hours(i64::from(h)));
-    let done = lakehouse.vacuum(&schema, &table, retain, args.dry_run, args.force).await?;
+    let retain = args
+        .retain_hours
+        .map(|h| chrono::Duration::hours(i64::from(h)));
+    let done = lakehouse
+        .vacuum(&schema, &table, retain, args.dry_run, args.force)
+        .await?;
     if done.dry_run {
-        println!("{schema}.{table}: {} file(s) would be deleted", done.files.len());
+        println!(
+            "{schema}.{table}: {} file(s) would be deleted",
+            done.files.len()
+        );
         for file in &done.files {
             println!("  {file}");
         }

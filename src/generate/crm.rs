@@ -7,22 +7,38 @@ use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use chrono::NaiveDate;
 
 use super::tables::TextTable;
-use super::world::{World, CITIES};
+use super::world::{CITIES, World};
 use crate::contract::bronze_event_columns;
 
 pub fn customer_table(world: &World, start: NaiveDate) -> TextTable {
-    let mut t = TextTable::new("crm_customer", bronze_event_columns("crm_customer").expect("contract table"));
+    let mut t = TextTable::new(
+        "crm_customer",
+        bronze_event_columns("crm_customer").expect("contract table"),
+    );
     // The extract is delivered on the morning of the first day.
-    let delivered = start.and_hms_opt(6, 0, 0).expect("valid").and_utc().timestamp_micros();
+    let delivered = start
+        .and_hms_opt(6, 0, 0)
+        .expect("valid")
+        .and_utc()
+        .timestamp_micros();
     for s in &world.subscribers {
         let city = &CITIES[s.city];
         for v in &s.versions {
             let from = v.effective_from.to_string();
             t.push(
                 &[
-                    Some(&s.customer_id), Some(&s.msisdn), Some(&s.imsi), Some(s.first_name), Some(s.last_name), Some(&s.national_id),
-                    Some(city.name), Some(city.region), Some(s.segment), Some(v.plan.id()),
-                    Some(if v.active { "active" } else { "terminated" }), Some(&from),
+                    Some(&s.customer_id),
+                    Some(&s.msisdn),
+                    Some(&s.imsi),
+                    Some(s.first_name),
+                    Some(s.last_name),
+                    Some(&s.national_id),
+                    Some(city.name),
+                    Some(city.region),
+                    Some(s.segment),
+                    Some(v.plan.id()),
+                    Some(if v.active { "active" } else { "terminated" }),
+                    Some(&from),
                 ],
                 delivered,
             );
@@ -32,8 +48,12 @@ pub fn customer_table(world: &World, start: NaiveDate) -> TextTable {
 }
 
 pub fn cell_batch(world: &World) -> Result<RecordBatch> {
-    let text = |f: fn(&super::world::Cell) -> String| -> ArrayRef { Arc::new(StringArray::from_iter_values(world.cells.iter().map(f))) };
-    let float = |f: fn(&super::world::Cell) -> f64| -> ArrayRef { Arc::new(Float64Array::from_iter_values(world.cells.iter().map(f))) };
+    let text = |f: fn(&super::world::Cell) -> String| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(world.cells.iter().map(f)))
+    };
+    let float = |f: fn(&super::world::Cell) -> f64| -> ArrayRef {
+        Arc::new(Float64Array::from_iter_values(world.cells.iter().map(f)))
+    };
     Ok(RecordBatch::try_from_iter(vec![
         ("cell_id", text(|c| c.cell_id.clone())),
         ("lac", text(|c| c.lac.clone())),

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use rand::RngExt;
 use serde::Serialize;
 
-use super::rng::{weighted, Stream};
+use super::rng::{Stream, weighted};
 use super::tables::TextTable;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -72,7 +72,9 @@ pub struct Dirt {
 }
 
 fn col(table: &TextTable, name: &str) -> usize {
-    table.column_index(name).unwrap_or_else(|| panic!("{} has no column {name}", table.name))
+    table
+        .column_index(name)
+        .unwrap_or_else(|| panic!("{} has no column {name}", table.name))
 }
 
 /// A messy but valid way to write a `+212` number.
@@ -80,9 +82,27 @@ fn reformat(rng: &mut Stream, e164: &str) -> Option<String> {
     let national = e164.strip_prefix("+212")?;
     Some(match rng.random_range(0..4) {
         0 => format!("00212{national}"),
-        1 => format!("0{} {} {} {} {}", &national[..1], &national[1..3], &national[3..5], &national[5..7], &national[7..]),
-        2 => format!("0{}-{}-{}-{}", &national[..3], &national[3..5], &national[5..7], &national[7..]),
-        _ => format!("(+212) {}.{}.{}", &national[..3], &national[3..6], &national[6..]),
+        1 => format!(
+            "0{} {} {} {} {}",
+            &national[..1],
+            &national[1..3],
+            &national[3..5],
+            &national[5..7],
+            &national[7..]
+        ),
+        2 => format!(
+            "0{}-{}-{}-{}",
+            &national[..3],
+            &national[3..5],
+            &national[5..7],
+            &national[7..]
+        ),
+        _ => format!(
+            "(+212) {}.{}.{}",
+            &national[..3],
+            &national[3..6],
+            &national[6..]
+        ),
     })
 }
 
@@ -105,29 +125,59 @@ impl DirtCounts {
 
 impl Dirt {
     pub fn new(rate: f64) -> Self {
-        Self { rate, counts: DirtCounts::default() }
+        Self {
+            rate,
+            counts: DirtCounts::default(),
+        }
     }
 
     fn count(&mut self, table: &'static str, kind: Kind) {
-        *self.counts.rows.entry(table).or_default().entry(kind).or_default() += 1;
+        *self
+            .counts
+            .rows
+            .entry(table)
+            .or_default()
+            .entry(kind)
+            .or_default() += 1;
     }
 
     /// Whether a partial set should lose a record, or be sent in reverse order.
-    pub fn partial_defect(&mut self, rng: &mut Stream, table: &'static str, parts: u64) -> (bool, bool) {
+    pub fn partial_defect(
+        &mut self,
+        rng: &mut Stream,
+        table: &'static str,
+        parts: u64,
+    ) -> (bool, bool) {
         if parts < 2 || rng.random::<f64>() >= self.rate * 5.0 {
             return (false, false);
         }
         if rng.random::<bool>() {
-            *self.counts.partial_sets_missing_record.entry(table).or_default() += 1;
+            *self
+                .counts
+                .partial_sets_missing_record
+                .entry(table)
+                .or_default() += 1;
             (true, false)
         } else {
-            *self.counts.partial_sets_out_of_order.entry(table).or_default() += 1;
+            *self
+                .counts
+                .partial_sets_out_of_order
+                .entry(table)
+                .or_default() += 1;
             (false, true)
         }
     }
 
     /// Pushes a record, maybe dirtied or duplicated. `single` says it is a whole event.
-    pub fn push(&mut self, rng: &mut Stream, table: &mut TextTable, service: Service, single: bool, values: &[Option<&str>], ingested_at: i64) {
+    pub fn push(
+        &mut self,
+        rng: &mut Stream,
+        table: &mut TextTable,
+        service: Service,
+        single: bool,
+        values: &[Option<&str>],
+        ingested_at: i64,
+    ) {
         if self.rate <= 0.0 || rng.random::<f64>() >= self.rate {
             table.push(values, ingested_at);
             return;
@@ -135,16 +185,30 @@ impl Dirt {
         let kinds: &[(Kind, f64)] = match (service, single) {
             (_, false) => &[(Kind::Duplicate, 1.0)],
             (Service::Voice, true) => &[
-                (Kind::Duplicate, 3.0), (Kind::ReformattedNumber, 3.0), (Kind::UnparseableNumber, 1.0), (Kind::MsisdnFromImsi, 1.0),
-                (Kind::BadTimestamp, 1.0), (Kind::ReleaseBeforeAnswer, 1.0), (Kind::FutureTimestamp, 1.0), (Kind::NegativeMeasure, 1.0),
+                (Kind::Duplicate, 3.0),
+                (Kind::ReformattedNumber, 3.0),
+                (Kind::UnparseableNumber, 1.0),
+                (Kind::MsisdnFromImsi, 1.0),
+                (Kind::BadTimestamp, 1.0),
+                (Kind::ReleaseBeforeAnswer, 1.0),
+                (Kind::FutureTimestamp, 1.0),
+                (Kind::NegativeMeasure, 1.0),
             ],
             (Service::Sms, true) => &[
-                (Kind::Duplicate, 3.0), (Kind::ReformattedNumber, 3.0), (Kind::UnparseableNumber, 1.0), (Kind::MsisdnFromImsi, 1.0),
-                (Kind::BadTimestamp, 1.0), (Kind::FutureTimestamp, 1.0),
+                (Kind::Duplicate, 3.0),
+                (Kind::ReformattedNumber, 3.0),
+                (Kind::UnparseableNumber, 1.0),
+                (Kind::MsisdnFromImsi, 1.0),
+                (Kind::BadTimestamp, 1.0),
+                (Kind::FutureTimestamp, 1.0),
             ],
             (Service::Data, true) => &[
-                (Kind::Duplicate, 3.0), (Kind::MsisdnFromImsi, 1.0), (Kind::BadTimestamp, 1.0), (Kind::FutureTimestamp, 1.0),
-                (Kind::NegativeMeasure, 1.0), (Kind::UnknownRat, 2.0),
+                (Kind::Duplicate, 3.0),
+                (Kind::MsisdnFromImsi, 1.0),
+                (Kind::BadTimestamp, 1.0),
+                (Kind::FutureTimestamp, 1.0),
+                (Kind::NegativeMeasure, 1.0),
+                (Kind::UnknownRat, 2.0),
             ],
         };
         let weights: Vec<f64> = kinds.iter().map(|(_, w)| *w).collect();
@@ -175,7 +239,8 @@ impl Dirt {
                 }
             }
             Kind::UnparseableNumber => {
-                let bad = ["12AB34", "+212", "UNKNOWN", "+0012", "06-12-AB"][rng.random_range(0..5)];
+                let bad =
+                    ["12AB34", "+212", "UNKNOWN", "+0012", "06-12-AB"][rng.random_range(0..5)];
                 row[col(table, "other_party")] = Some(bad.to_string());
             }
             Kind::MsisdnFromImsi => row[col(table, "served_msisdn")] = None,
@@ -185,14 +250,26 @@ impl Dirt {
                     Service::Sms => "event_time",
                     Service::Data => "record_opening_time",
                 };
-                let bad = ["", "2026-13-45T99:99:00+01:00", "06/04/2026 11:15", "2026-04-06T11:15:00"][rng.random_range(0..4)];
+                let bad = [
+                    "",
+                    "2026-13-45T99:99:00+01:00",
+                    "06/04/2026 11:15",
+                    "2026-04-06T11:15:00",
+                ][rng.random_range(0..4)];
                 row[col(table, field)] = (!bad.is_empty()).then(|| bad.to_string());
             }
             Kind::ReleaseBeforeAnswer => {
-                let start = row[col(table, "answer_time")].clone().or_else(|| row[col(table, "seizure_time")].clone());
-                let shifted = start.as_deref().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).map(|t| {
-                    (t - chrono::Duration::seconds(rng.random_range(30..600))).format("%Y-%m-%dT%H:%M:%S%:z").to_string()
-                });
+                let start = row[col(table, "answer_time")]
+                    .clone()
+                    .or_else(|| row[col(table, "seizure_time")].clone());
+                let shifted = start
+                    .as_deref()
+                    .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                    .map(|t| {
+                        (t - chrono::Duration::seconds(rng.random_range(30..600)))
+                            .format("%Y-%m-%dT%H:%M:%S%:z")
+                            .to_string()
+                    });
                 row[col(table, "release_time")] = shifted;
             }
             Kind::FutureTimestamp => {
@@ -202,17 +279,27 @@ impl Dirt {
                     Service::Data => "record_opening_time",
                 };
                 let i = col(table, field);
-                let shifted = row[i].as_deref().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).map(|t| {
-                    (t + chrono::Duration::days(rng.random_range(2..30))).format("%Y-%m-%dT%H:%M:%S%:z").to_string()
-                });
+                let shifted = row[i]
+                    .as_deref()
+                    .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                    .map(|t| {
+                        (t + chrono::Duration::days(rng.random_range(2..30)))
+                            .format("%Y-%m-%dT%H:%M:%S%:z")
+                            .to_string()
+                    });
                 row[i] = shifted;
             }
             Kind::NegativeMeasure => {
-                let field = if service == Service::Voice { "duration_s" } else { "uplink_bytes" };
+                let field = if service == Service::Voice {
+                    "duration_s"
+                } else {
+                    "uplink_bytes"
+                };
                 row[col(table, field)] = Some(format!("-{}", rng.random_range(1..5000)));
             }
             Kind::UnknownRat => {
-                row[col(table, "rat_type")] = Some(["LTE-A", "99", "WLAN", "unknown"][rng.random_range(0..4)].to_string());
+                row[col(table, "rat_type")] =
+                    Some(["LTE-A", "99", "WLAN", "unknown"][rng.random_range(0..4)].to_string());
             }
         }
         if kind == Kind::Duplicate {

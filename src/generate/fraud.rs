@@ -9,10 +9,10 @@ use chrono_tz::Africa::Casablanca;
 use rand::RngExt;
 use serde::Serialize;
 
-use super::rng::{stream, Stream};
+use super::rng::{Stream, stream};
 use super::text::iso;
-use super::traffic::{delivery, Counters, DayTables, VoiceRow};
-use super::world::{World, CITIES};
+use super::traffic::{Counters, DayTables, VoiceRow, delivery};
+use super::world::{CITIES, World};
 
 const PURPOSE_FRAUD: u64 = 20;
 
@@ -57,7 +57,9 @@ pub fn plan(world: &World, seed: u64, start: NaiveDate, days: u32) -> Vec<FraudC
             let day = rng.random_range(0..days);
             let date = start + Duration::days(i64::from(day));
             let sub = &world.subscribers[s];
-            let roaming = sub.roaming.is_some_and(|(from, to, _)| (from..=to).contains(&day));
+            let roaming = sub
+                .roaming
+                .is_some_and(|(from, to, _)| (from..=to).contains(&day));
             if used.contains(&s) || roaming || !sub.active_on(date) {
                 continue;
             }
@@ -81,7 +83,9 @@ pub fn plan(world: &World, seed: u64, start: NaiveDate, days: u32) -> Vec<FraudC
 
 /// A city at least 150 km from `home` (any two of our cities that far apart exceed 50 km).
 fn distant_city(rng: &mut Stream, home: usize) -> usize {
-    let far: Vec<usize> = (0..CITIES.len()).filter(|&c| km(&CITIES[home], &CITIES[c]) > 150.0).collect();
+    let far: Vec<usize> = (0..CITIES.len())
+        .filter(|&c| km(&CITIES[home], &CITIES[c]) > 150.0)
+        .collect();
     far[rng.random_range(0..far.len())]
 }
 
@@ -94,12 +98,26 @@ fn km(a: &super::world::City, b: &super::world::City) -> f64 {
 }
 
 /// Emits the calls of every case planned for `day` and fills in their ids.
-pub fn inject_day(world: &World, seed: u64, start: NaiveDate, day: u32, cases: &mut [FraudCase], counters: &mut Counters, out: &mut DayTables) {
+pub fn inject_day(
+    world: &World,
+    seed: u64,
+    start: NaiveDate,
+    day: u32,
+    cases: &mut [FraudCase],
+    counters: &mut Counters,
+    out: &mut DayTables,
+) {
     let date = start + Duration::days(i64::from(day));
     for (i, case) in cases.iter_mut().enumerate().filter(|(_, c)| c.day == day) {
         let mut rng = stream(seed, PURPOSE_FRAUD, 1 + (u64::from(day) << 16) + i as u64);
-        let naive = date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(case.local_start, 0).expect("in range"));
-        let t0 = Casablanca.from_local_datetime(&naive).earliest().expect("daytime exists").with_timezone(&Utc);
+        let naive = date.and_time(
+            NaiveTime::from_num_seconds_from_midnight_opt(case.local_start, 0).expect("in range"),
+        );
+        let t0 = Casablanca
+            .from_local_datetime(&naive)
+            .earliest()
+            .expect("daytime exists")
+            .with_timezone(&Utc);
         let sub = &world.subscribers[case.subscriber];
         let home_cell = sub.home_cell;
         let calls: Vec<(DateTime<Utc>, u64, String, usize)> = match case.rule {
@@ -108,13 +126,27 @@ pub fn inject_day(world: &World, seed: u64, start: NaiveDate, day: u32, cases: &
                 let far = &world.city_cells[distant_city(&mut rng, sub.city)];
                 let clone_cell = far[rng.random_range(0..far.len())];
                 let first = (t0, 120, "+212522000000".to_string(), home_cell);
-                let second = (t0 + Duration::seconds(120 + 180), 90, "+212522000001".to_string(), clone_cell);
+                let second = (
+                    t0 + Duration::seconds(120 + 180),
+                    90,
+                    "+212522000001".to_string(),
+                    clone_cell,
+                );
                 vec![first, second]
             }
             // 30 to 40 short calls within 25 minutes.
             Rule::Velocity => {
                 let n = rng.random_range(30..41);
-                (0..n).map(|k| (t0 + Duration::seconds(k * 1500 / n), rng.random_range(5..30), format!("+2126{:08}", rng.random_range(0..100_000_000)), home_cell)).collect()
+                (0..n)
+                    .map(|k| {
+                        (
+                            t0 + Duration::seconds(k * 1500 / n),
+                            rng.random_range(5..30),
+                            format!("+2126{:08}", rng.random_range(0..100_000_000)),
+                            home_cell,
+                        )
+                    })
+                    .collect()
             }
             // 5 to 8 calls to high-risk satellite and premium ranges within 6 hours.
             Rule::Irsf => {
@@ -122,7 +154,12 @@ pub fn inject_day(world: &World, seed: u64, start: NaiveDate, day: u32, cases: &
                 (0..n)
                     .map(|k| {
                         let prefix = ["+8821", "+8816", "+447045"][rng.random_range(0..3)];
-                        (t0 + Duration::minutes(k * 45), rng.random_range(60..600), format!("{prefix}{:07}", rng.random_range(0..10_000_000)), home_cell)
+                        (
+                            t0 + Duration::minutes(k * 45),
+                            rng.random_range(60..600),
+                            format!("{prefix}{:07}", rng.random_range(0..10_000_000)),
+                            home_cell,
+                        )
                     })
                     .collect()
             }
@@ -133,7 +170,12 @@ pub fn inject_day(world: &World, seed: u64, start: NaiveDate, day: u32, cases: &
             let reference = format!("{:010X}", counters.call_reference);
             let cell = &world.cells[cell];
             let release = answer + Duration::seconds(duration as i64);
-            let (seizure_s, answer_s, release_s, duration_s) = (iso(answer - Duration::seconds(3)), iso(answer), iso(release), duration.to_string());
+            let (seizure_s, answer_s, release_s, duration_s) = (
+                iso(answer - Duration::seconds(3)),
+                iso(answer),
+                iso(release),
+                duration.to_string(),
+            );
             let row = VoiceRow {
                 record_type: "MOC",
                 entity: &msc,
@@ -153,7 +195,8 @@ pub fn inject_day(world: &World, seed: u64, start: NaiveDate, day: u32, cases: &
                 cell: &cell.cell_id,
                 visited: "60401",
             };
-            out.voice.push(&row.values(), delivery(&mut rng, release.timestamp()));
+            out.voice
+                .push(&row.values(), delivery(&mut rng, release.timestamp()));
             case.cdr_ids.push(format!("V:{msc}:{reference}:MOC"));
             if k == 0 {
                 case.first_start = answer.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);

@@ -19,8 +19,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
-use cdrlake_catalog::{write_to, Lakehouse, WriteMode};
+use anyhow::{Result, bail};
+use cdrlake_catalog::{Lakehouse, WriteMode, write_to};
 use chrono::NaiveDate;
 use deltalake::DeltaTable;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -29,7 +29,7 @@ use serde::Serialize;
 use crate::contract::bronze_write_options;
 use dirt::{Dirt, DirtCounts};
 use fraud::FraudCase;
-use traffic::{generate_day, Counters, DayTables};
+use traffic::{Counters, DayTables, generate_day};
 
 /// One generated day, ready to be committed.
 struct Day {
@@ -39,12 +39,40 @@ struct Day {
 }
 
 /// `tables` may be those of an earlier day: their builders are sized for a day already.
-fn generate_one_day(world: &world::World, seed: u64, start: NaiveDate, day: u32, dirt_rate: f64, mut fraud: Vec<FraudCase>, mut tables: DayTables) -> Day {
+fn generate_one_day(
+    world: &world::World,
+    seed: u64,
+    start: NaiveDate,
+    day: u32,
+    dirt_rate: f64,
+    mut fraud: Vec<FraudCase>,
+    mut tables: DayTables,
+) -> Day {
     let mut counters = Counters::for_day(day);
     let mut dirt = Dirt::new(dirt_rate);
-    generate_day(world, seed, start, day, &mut counters, &mut dirt, &mut tables);
-    fraud::inject_day(world, seed, start, day, &mut fraud, &mut counters, &mut tables);
-    Day { tables, dirt: dirt.counts, fraud }
+    generate_day(
+        world,
+        seed,
+        start,
+        day,
+        &mut counters,
+        &mut dirt,
+        &mut tables,
+    );
+    fraud::inject_day(
+        world,
+        seed,
+        start,
+        day,
+        &mut fraud,
+        &mut counters,
+        &mut tables,
+    );
+    Day {
+        tables,
+        dirt: dirt.counts,
+        fraud,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -83,12 +111,21 @@ pub struct GroundTruth {
 }
 
 impl GroundTruth {
-    fn new(options: &GenerateOptions, rows: &[(String, u64)], dirt: DirtCounts, fraud: Vec<FraudCase>) -> Self {
+    fn new(
+        options: &GenerateOptions,
+        rows: &[(String, u64)],
+        dirt: DirtCounts,
+        fraud: Vec<FraudCase>,
+    ) -> Self {
         let mut expected_rejects: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for (table, kinds) in &dirt.rows {
             for (kind, n) in kinds {
                 if let Some(reason) = kind.reason() {
-                    *expected_rejects.entry(table.to_string()).or_default().entry(reason.to_string()).or_default() += n;
+                    *expected_rejects
+                        .entry(table.to_string())
+                        .or_default()
+                        .entry(reason.to_string())
+                        .or_default() += n;
                 }
             }
         }
@@ -108,7 +145,11 @@ impl GroundTruth {
 
 impl Summary {
     pub fn cdrs(&self) -> u64 {
-        self.rows.iter().filter(|(t, _)| t.ends_with("_cdr")).map(|(_, n)| n).sum()
+        self.rows
+            .iter()
+            .filter(|(t, _)| t.ends_with("_cdr"))
+            .map(|(_, n)| n)
+            .sum()
     }
     fn add(&mut self, table: &str, n: u64) {
         match self.rows.iter_mut().find(|(t, _)| t == table) {
@@ -129,20 +170,31 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
         bail!("--customers and --days must be at least 1");
     }
     let started = Instant::now();
-    let batch_id = format!("generator-{}-{}-{}-{}", options.seed, options.customers, options.start, options.days);
+    let batch_id = format!(
+        "generator-{}-{}-{}-{}",
+        options.seed, options.customers, options.start, options.days
+    );
     let source = format!("generator:{}", options.seed);
     let world = world::build(options.seed, options.customers, options.start, options.days);
     let mut summary = Summary::default();
 
     let cells = crm::cell_batch(&world)?;
     summary.add("cell", cells.num_rows() as u64);
-    lakehouse.write_batches("bronze", "cell", vec![cells], WriteMode::Overwrite).await?;
+    lakehouse
+        .write_batches("bronze", "cell", vec![cells], WriteMode::Overwrite)
+        .await?;
     let mut customers = crm::customer_table(&world, options.start);
     summary.add("crm_customer", customers.len() as u64);
     let batch = customers.finish(&batch_id, &source, 0)?;
-    lakehouse.write_batches("bronze", "crm_customer", vec![batch], WriteMode::Overwrite).await?;
+    lakehouse
+        .write_batches("bronze", "crm_customer", vec![batch], WriteMode::Overwrite)
+        .await?;
 
-    let bar = if options.progress { ProgressBar::new(u64::from(options.days)) } else { ProgressBar::hidden() };
+    let bar = if options.progress {
+        ProgressBar::new(u64::from(options.days))
+    } else {
+        ProgressBar::hidden()
+    };
     bar.set_style(
         ProgressStyle::with_template("{spinner} day {pos}/{len} [{bar:30}] {msg} ({elapsed})")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -154,7 +206,9 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
     let mut dirt = DirtCounts::default();
     let mut rows_written: BTreeMap<&'static str, i64> = BTreeMap::new();
     // Days are generated on blocking threads a little ahead of the writer, which commits them in order.
-    let lookahead = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+    let lookahead = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2);
     let mut pending: VecDeque<tokio::task::JoinHandle<Day>> = VecDeque::new();
     // Written days hand their emptied tables to later days: growing builders from empty copied
     // every column's buffers again and again.
@@ -168,15 +222,26 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
             let cases: Vec<FraudCase> = planned.iter().filter(|c| c.day == d).cloned().collect();
             let (seed, start, rate) = (options.seed, options.start, options.dirt_rate);
             let tables = spare_tables.pop().unwrap_or_else(DayTables::new);
-            pending.push_back(tokio::task::spawn_blocking(move || generate_one_day(&world, seed, start, d, rate, cases, tables)));
+            pending.push_back(tokio::task::spawn_blocking(move || {
+                generate_one_day(&world, seed, start, d, rate, cases, tables)
+            }));
             next_day += 1;
         }
         let mut done = pending.pop_front().expect("a day is pending").await?;
         dirt.merge(done.dirt);
         fraud_cases.extend(done.fraud);
-        let mode = if day == 0 { WriteMode::Overwrite } else { WriteMode::Append };
+        let mode = if day == 0 {
+            WriteMode::Overwrite
+        } else {
+            WriteMode::Append
+        };
         let (mut names, mut writes) = (Vec::new(), Vec::new());
-        for table in [&mut done.tables.voice, &mut done.tables.sms, &mut done.tables.data, &mut done.tables.probes] {
+        for table in [
+            &mut done.tables.voice,
+            &mut done.tables.sms,
+            &mut done.tables.data,
+            &mut done.tables.probes,
+        ] {
             let name = table.name;
             let before = rows_written.entry(name).or_default();
             let batch = table.finish(&batch_id, &source, *before)?;
@@ -187,10 +252,20 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
                 None => lakehouse.table_for_write("bronze", name).await?,
             };
             names.push(name);
-            writes.push(write_to(target, ("bronze", name), vec![batch], mode, bronze_write_options(name)));
+            writes.push(write_to(
+                target,
+                ("bronze", name),
+                vec![batch],
+                mode,
+                bronze_write_options(name),
+            ));
         }
         // The four tables are independent commits; encoding them together keeps both cores busy.
-        open.extend(names.into_iter().zip(futures::future::try_join_all(writes).await?));
+        open.extend(
+            names
+                .into_iter()
+                .zip(futures::future::try_join_all(writes).await?),
+        );
         spare_tables.push(done.tables);
         bar.set_message(format!("{} CDRs", summary.cdrs()));
         bar.inc(1);

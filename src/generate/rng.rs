@@ -14,7 +14,9 @@ fn splitmix(mut x: u64) -> u64 {
 }
 
 pub fn stream(seed: u64, purpose: u64, index: u64) -> Stream {
-    Pcg64Mcg::seed_from_u64(splitmix(splitmix(seed ^ purpose.wrapping_mul(0x1000_0000_01B3)) ^ index))
+    Pcg64Mcg::seed_from_u64(splitmix(
+        splitmix(seed ^ purpose.wrapping_mul(0x1000_0000_01B3)) ^ index,
+    ))
 }
 
 /// Index into `weights` with probability proportional to the weight.
@@ -82,12 +84,18 @@ mod tests {
         v.sort_by(|a, b| a.total_cmp(b));
         let median = v[v.len() / 2];
         assert!((50.0..70.0).contains(&median), "median {median}");
-        let mean = (0..20_000).map(|_| poisson(&mut r, 4.0) as f64).sum::<f64>() / 20_000.0;
+        let mean = (0..20_000)
+            .map(|_| poisson(&mut r, 4.0) as f64)
+            .sum::<f64>()
+            / 20_000.0;
         assert!((3.8..4.2).contains(&mean), "mean {mean}");
         let counts = (0..10_000).fold([0; 3], |mut c, _| {
             c[weighted(&mut r, &[0.6, 0.3, 0.1])] += 1;
             c
         });
-        assert!((5_700..6_300).contains(&counts[0]) && (700..1_300).contains(&counts[2]), "{counts:?}");
+        assert!(
+            (5_700..6_300).contains(&counts[0]) && (700..1_300).contains(&counts[2]),
+            "{counts:?}"
+        );
     }
 }

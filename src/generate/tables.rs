@@ -18,7 +18,12 @@ pub struct TextTable {
 
 impl TextTable {
     pub fn new(name: &'static str, columns: &'static [&'static str]) -> Self {
-        Self { name, columns, builders: columns.iter().map(|_| StringBuilder::new()).collect(), ingested_at: vec![] }
+        Self {
+            name,
+            columns,
+            builders: columns.iter().map(|_| StringBuilder::new()).collect(),
+            ingested_at: vec![],
+        }
     }
 
     pub fn column_index(&self, name: &str) -> Option<usize> {
@@ -40,8 +45,17 @@ impl TextTable {
 
     /// The rows so far as one batch with metadata, numbered from `rows_before + 1`; the builder
     /// starts over, sized for a batch like this one (growing a buffer copies it).
-    pub fn finish(&mut self, batch_id: &str, source: &str, rows_before: i64) -> Result<RecordBatch> {
-        let mut fields: Vec<Field> = self.columns.iter().map(|c| Field::new(*c, DataType::Utf8, true)).collect();
+    pub fn finish(
+        &mut self,
+        batch_id: &str,
+        source: &str,
+        rows_before: i64,
+    ) -> Result<RecordBatch> {
+        let mut fields: Vec<Field> = self
+            .columns
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, true))
+            .collect();
         // Headroom for a busier day: a weekday after a weekend has a quarter more traffic.
         let rows = self.len() + self.len() / 2;
         let mut arrays: Vec<ArrayRef> = self
@@ -53,7 +67,12 @@ impl TextTable {
             })
             .map(|a| Arc::new(a) as ArrayRef)
             .collect();
-        for (field, array) in metadata_columns(batch_id, source, rows_before, std::mem::replace(&mut self.ingested_at, Vec::with_capacity(rows))) {
+        for (field, array) in metadata_columns(
+            batch_id,
+            source,
+            rows_before,
+            std::mem::replace(&mut self.ingested_at, Vec::with_capacity(rows)),
+        ) {
             fields.push(field);
             arrays.push(array);
         }

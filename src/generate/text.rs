@@ -128,7 +128,9 @@ pub struct IsoClock {
 
 impl Default for IsoClock {
     fn default() -> Self {
-        Self { slots: vec![(i64::MIN, None); CLOCK_SLOTS] }
+        Self {
+            slots: vec![(i64::MIN, None); CLOCK_SLOTS],
+        }
     }
 }
 
@@ -140,7 +142,10 @@ impl IsoClock {
             *slot = (hour, fixed_hour(hour));
         }
         let Some(first) = &slot.1 else {
-            push_iso(out, DateTime::<Utc>::from_timestamp(utc_s, 0).expect("a generated time is in range"));
+            push_iso(
+                out,
+                DateTime::<Utc>::from_timestamp(utc_s, 0).expect("a generated time is in range"),
+            );
             return;
         };
         let second = utc_s.rem_euclid(3600) as u32;
@@ -169,8 +174,12 @@ pub struct DayClock {
 impl DayClock {
     pub fn new(date: NaiveDate) -> Self {
         let single = |s: u32| {
-            let naive = date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(s, 0).expect("in range"));
-            Casablanca.from_local_datetime(&naive).single().map(|t| t.timestamp())
+            let naive = date
+                .and_time(NaiveTime::from_num_seconds_from_midnight_opt(s, 0).expect("in range"));
+            Casablanca
+                .from_local_datetime(&naive)
+                .single()
+                .map(|t| t.timestamp())
         };
         let hours = std::array::from_fn(|h| {
             let start = h as u32 * 3600;
@@ -192,8 +201,14 @@ impl DayClock {
         if let Some(start) = self.hours[(second_of_day / 3600) as usize] {
             return start + i64::from(second_of_day % 3600);
         }
-        let naive = self.date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(second_of_day, 0).expect("in range"));
-        Casablanca.from_local_datetime(&naive).earliest().unwrap_or_else(|| Casablanca.from_utc_datetime(&naive)).timestamp()
+        let naive = self.date.and_time(
+            NaiveTime::from_num_seconds_from_midnight_opt(second_of_day, 0).expect("in range"),
+        );
+        Casablanca
+            .from_local_datetime(&naive)
+            .earliest()
+            .unwrap_or_else(|| Casablanca.from_utc_datetime(&naive))
+            .timestamp()
     }
 }
 
@@ -209,12 +224,26 @@ mod tests {
 
     #[test]
     fn iso_uses_casablanca_offsets() {
-        assert_eq!(iso(utc("2026-04-06T10:15:00Z")), "2026-04-06T11:15:00+01:00");
-        assert_eq!(iso(utc("2026-04-30T23:30:00Z")), "2026-05-01T00:30:00+01:00");
+        assert_eq!(
+            iso(utc("2026-04-06T10:15:00Z")),
+            "2026-04-06T11:15:00+01:00"
+        );
+        assert_eq!(
+            iso(utc("2026-04-30T23:30:00Z")),
+            "2026-05-01T00:30:00+01:00"
+        );
         // The Ramadan suspension: UTC+00.
-        assert_eq!(iso(utc("2026-03-01T12:00:05Z")), "2026-03-01T12:00:05+00:00");
+        assert_eq!(
+            iso(utc("2026-03-01T12:00:05Z")),
+            "2026-03-01T12:00:05+00:00"
+        );
         let t = utc("2026-04-06T10:15:00Z");
-        assert_eq!(iso(t), t.with_timezone(&Casablanca).format("%Y-%m-%dT%H:%M:%S%:z").to_string());
+        assert_eq!(
+            iso(t),
+            t.with_timezone(&Casablanca)
+                .format("%Y-%m-%dT%H:%M:%S%:z")
+                .to_string()
+        );
     }
 
     #[test]
@@ -236,8 +265,13 @@ mod tests {
         while chrono::Datelike::year(&date) < 2028 {
             let clock = DayClock::new(date);
             for s in (0..86_400).step_by(97) {
-                let naive = date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(s, 0).unwrap());
-                let expected = Casablanca.from_local_datetime(&naive).earliest().unwrap_or_else(|| Casablanca.from_utc_datetime(&naive)).timestamp();
+                let naive =
+                    date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(s, 0).unwrap());
+                let expected = Casablanca
+                    .from_local_datetime(&naive)
+                    .earliest()
+                    .unwrap_or_else(|| Casablanca.from_utc_datetime(&naive))
+                    .timestamp();
                 assert_eq!(clock.utc(s), expected, "{naive}");
             }
             date += Duration::days(1);

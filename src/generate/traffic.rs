@@ -9,15 +9,16 @@ use chrono_tz::Africa::Casablanca;
 use rand::RngExt;
 
 use super::dirt::{Dirt, Service};
-use super::rng::{lognormal, poisson, stream, weighted, Stream};
+use super::rng::{Stream, lognormal, poisson, stream, weighted};
 use super::tables::TextTable;
-use super::text::{iso, DayClock, Fields, IsoClock};
-use super::world::{World, CITIES};
+use super::text::{DayClock, Fields, IsoClock, iso};
+use super::world::{CITIES, World};
 use crate::contract::bronze_event_columns;
 
 /// Share of a day's traffic in each local hour: low at night, peaks late morning and evening.
 const DIURNAL: [f64; 24] = [
-    0.8, 0.4, 0.25, 0.2, 0.2, 0.4, 1.0, 2.2, 3.8, 5.0, 6.0, 6.4, 6.0, 5.4, 5.2, 5.4, 5.8, 6.2, 6.8, 7.2, 7.0, 5.8, 3.8, 1.9,
+    0.8, 0.4, 0.25, 0.2, 0.2, 0.4, 1.0, 2.2, 3.8, 5.0, 6.0, 6.4, 6.0, 5.4, 5.2, 5.4, 5.8, 6.2, 6.8,
+    7.2, 7.0, 5.8, 3.8, 1.9,
 ];
 
 const PURPOSE_DAY: u64 = 10;
@@ -36,7 +37,12 @@ pub struct DayTables {
 impl DayTables {
     pub fn new() -> Self {
         let t = |name| TextTable::new(name, bronze_event_columns(name).expect("contract table"));
-        Self { voice: t("voice_cdr"), sms: t("sms_cdr"), data: t("data_cdr"), probes: t("network_probe") }
+        Self {
+            voice: t("voice_cdr"),
+            sms: t("sms_cdr"),
+            data: t("data_cdr"),
+            probes: t("network_probe"),
+        }
     }
 }
 
@@ -64,9 +70,23 @@ pub struct VoiceRow<'a> {
 impl<'a> VoiceRow<'a> {
     pub fn values(&self) -> [Option<&'a str>; 17] {
         [
-            Some(self.record_type), Some(self.entity), Some(self.reference), self.sequence, Some(self.imsi), Some(self.imei),
-            Some(self.served), Some(self.other_party), Some(self.ton), Some(self.seizure), self.answer, Some(self.release),
-            Some(self.duration), Some(self.cause), Some(self.lac), Some(self.cell), Some(self.visited),
+            Some(self.record_type),
+            Some(self.entity),
+            Some(self.reference),
+            self.sequence,
+            Some(self.imsi),
+            Some(self.imei),
+            Some(self.served),
+            Some(self.other_party),
+            Some(self.ton),
+            Some(self.seizure),
+            self.answer,
+            Some(self.release),
+            Some(self.duration),
+            Some(self.cause),
+            Some(self.lac),
+            Some(self.cell),
+            Some(self.visited),
         ]
     }
 }
@@ -82,7 +102,11 @@ pub struct Counters {
 impl Counters {
     pub fn for_day(day: u32) -> Self {
         let base = u64::from(day) * 1_000_000_000;
-        Self { call_reference: base, message_reference: base, charging_id: base }
+        Self {
+            call_reference: base,
+            message_reference: base,
+            charging_id: base,
+        }
     }
 }
 
@@ -99,7 +123,12 @@ pub(super) fn delivery(rng: &mut Stream, utc_s: i64) -> i64 {
 }
 
 /// A called number (written to `out`) and its type of number, in the formats switches send.
-fn destination(rng: &mut Stream, world: &World, caller: usize, out: &mut String) -> (&'static str, Option<usize>) {
+fn destination(
+    rng: &mut Stream,
+    world: &World,
+    caller: usize,
+    out: &mut String,
+) -> (&'static str, Option<usize>) {
     // `n` random digits, leading zeros kept, from one draw.
     let digits = |rng: &mut Stream, out: &mut String, n: u32| {
         let value = rng.random_range(0..10u64.pow(n));
@@ -126,7 +155,8 @@ fn destination(rng: &mut Stream, world: &World, caller: usize, out: &mut String)
             }
         }
         1 => {
-            let prefix = ["62", "63", "64", "65", "67", "68", "69", "70", "77", "78"][rng.random_range(0..10)];
+            let prefix = ["62", "63", "64", "65", "67", "68", "69", "70", "77", "78"]
+                [rng.random_range(0..10)];
             out.push_str("+212");
             out.push_str(prefix);
             digits(rng, out, 7);
@@ -165,13 +195,23 @@ fn destination(rng: &mut Stream, world: &World, caller: usize, out: &mut String)
 }
 
 /// Where a subscriber is today: a cell of their city (mostly home), or a visited network.
-fn serving<'w>(rng: &mut Stream, world: &'w World, s: usize, day: u32) -> (Cow<'w, str>, &'w str, &'static str, &'static str) {
+fn serving<'w>(
+    rng: &mut Stream,
+    world: &'w World,
+    s: usize,
+    day: u32,
+) -> (Cow<'w, str>, &'w str, &'static str, &'static str) {
     let sub = &world.subscribers[s];
     if let Some((from, to, network)) = sub.roaming
         && (from..=to).contains(&day)
     {
         let country = if network == "20801" { "FR" } else { "ES" };
-        return (Cow::Owned(format!("{country}{:04}", rng.random_range(1..400))), "0", network, "4G");
+        return (
+            Cow::Owned(format!("{country}{:04}", rng.random_range(1..400))),
+            "0",
+            network,
+            "4G",
+        );
     }
     let cell = if rng.random::<f64>() < 0.7 {
         sub.home_cell
@@ -191,11 +231,24 @@ struct Scratch {
     other_party: String,
 }
 
-pub fn generate_day(world: &World, seed: u64, start: NaiveDate, day: u32, counters: &mut Counters, dirt: &mut Dirt, out: &mut DayTables) {
+pub fn generate_day(
+    world: &World,
+    seed: u64,
+    start: NaiveDate,
+    day: u32,
+    counters: &mut Counters,
+    dirt: &mut Dirt,
+    out: &mut DayTables,
+) {
     let date = start + Duration::days(i64::from(day));
     let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
     let load = if weekend { 0.8 } else { 1.0 };
-    let mut x = Scratch { day: DayClock::new(date), iso: IsoClock::default(), fields: Fields::default(), other_party: String::new() };
+    let mut x = Scratch {
+        day: DayClock::new(date),
+        iso: IsoClock::default(),
+        fields: Fields::default(),
+        other_party: String::new(),
+    };
     for (s, sub) in world.subscribers.iter().enumerate() {
         if !sub.active_on(date) {
             continue;
@@ -216,34 +269,92 @@ pub fn generate_day(world: &World, seed: u64, start: NaiveDate, day: u32, counte
 }
 
 #[allow(clippy::too_many_arguments)]
-fn voice_call(world: &World, rng: &mut Stream, s: usize, day: u32, msc: &str, counters: &mut Counters, dirt: &mut Dirt, out: &mut DayTables, x: &mut Scratch) {
+fn voice_call(
+    world: &World,
+    rng: &mut Stream,
+    s: usize,
+    day: u32,
+    msc: &str,
+    counters: &mut Counters,
+    dirt: &mut Dirt,
+    out: &mut DayTables,
+    x: &mut Scratch,
+) {
     let sub = &world.subscribers[s];
     let (ton, callee) = destination(rng, world, s, &mut x.other_party);
     let seizure = local_time(rng, &x.day);
     let answered = rng.random::<f64>() >= 0.10;
     let (answer, duration) = if answered {
         let ring: i64 = rng.random_range(2..15);
-        (Some(seizure + ring), lognormal(rng, 60.0, 1.0).clamp(1.0, 4.0 * 3600.0) as u64)
+        (
+            Some(seizure + ring),
+            lognormal(rng, 60.0, 1.0).clamp(1.0, 4.0 * 3600.0) as u64,
+        )
     } else {
         (None, 0)
     };
     let (cell, lac, visited, _) = serving(rng, world, s, day);
-    let final_cause = if !answered { "3" } else if rng.random::<f64>() < 0.01 { "4" } else { "0" };
+    let final_cause = if !answered {
+        "3"
+    } else if rng.random::<f64>() < 0.01 {
+        "4"
+    } else {
+        "0"
+    };
     let other = x.other_party.as_str();
-    let mut legs = [Some(("MOC", sub.msisdn.as_str(), sub.imsi.as_str(), sub.imei.as_str(), other, ton, cell, lac, visited)), None];
+    let mut legs = [
+        Some((
+            "MOC",
+            sub.msisdn.as_str(),
+            sub.imsi.as_str(),
+            sub.imei.as_str(),
+            other,
+            ton,
+            cell,
+            lac,
+            visited,
+        )),
+        None,
+    ];
     if let Some(c) = callee.filter(|c| world.subscribers[*c].active_on(x.day.date())) {
         let callee = &world.subscribers[c];
         let (ccell, clac, cvisited, _) = serving(rng, world, c, day);
-        legs[1] = Some(("MTC", callee.msisdn.as_str(), callee.imsi.as_str(), callee.imei.as_str(), sub.msisdn.as_str(), "international", ccell, clac, cvisited));
+        legs[1] = Some((
+            "MTC",
+            callee.msisdn.as_str(),
+            callee.imsi.as_str(),
+            callee.imei.as_str(),
+            sub.msisdn.as_str(),
+            "international",
+            ccell,
+            clac,
+            cvisited,
+        ));
     }
-    for (record_type, served, imsi, imei, other_party, ton, cell, lac, visited) in legs.into_iter().flatten() {
+    for (record_type, served, imsi, imei, other_party, ton, cell, lac, visited) in
+        legs.into_iter().flatten()
+    {
         counters.call_reference += 1;
         let start = answer.unwrap_or(seizure);
-        let end = start + duration as i64 + if answered { 0 } else { rng.random_range(5..30i64) };
-        let parts = if duration > PARTIAL_CALL_S { duration.div_ceil(PARTIAL_CALL_S) } else { 1 };
+        let end = start
+            + duration as i64
+            + if answered {
+                0
+            } else {
+                rng.random_range(5..30i64)
+            };
+        let parts = if duration > PARTIAL_CALL_S {
+            duration.div_ceil(PARTIAL_CALL_S)
+        } else {
+            1
+        };
         for k in partial_order(dirt, rng, "voice_cdr", parts) {
             let from = start + (k * PARTIAL_CALL_S) as i64;
-            let len = if parts == 1 { duration } else { (duration - k * PARTIAL_CALL_S).min(PARTIAL_CALL_S) };
+            let len = if parts == 1 {
+                duration
+            } else {
+                (duration - k * PARTIAL_CALL_S).min(PARTIAL_CALL_S)
+            };
             let release = if parts == 1 { end } else { from + len as i64 };
             let cause = if k + 1 < parts { "1" } else { final_cause };
             let f = &mut x.fields;
@@ -252,7 +363,10 @@ fn voice_call(world: &World, rng: &mut Stream, s: usize, day: u32, msc: &str, co
             let reference = f.end();
             let sequence = (parts > 1).then(|| f.int(k + 1));
             let (seizure_f, answer_f) = if k == 0 {
-                (f.iso(&mut x.iso, seizure), answer.map(|a| f.iso(&mut x.iso, a)))
+                (
+                    f.iso(&mut x.iso, seizure),
+                    answer.map(|a| f.iso(&mut x.iso, a)),
+                )
             } else {
                 let from_f = f.iso(&mut x.iso, from);
                 (from_f, Some(from_f))
@@ -280,26 +394,67 @@ fn voice_call(world: &World, rng: &mut Stream, s: usize, day: u32, msc: &str, co
                 cell: &cell,
                 visited,
             };
-            dirt.push(rng, &mut out.voice, Service::Voice, parts == 1, &row.values(), delivered);
+            dirt.push(
+                rng,
+                &mut out.voice,
+                Service::Voice,
+                parts == 1,
+                &row.values(),
+                delivered,
+            );
         }
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn sms(world: &World, rng: &mut Stream, s: usize, day: u32, counters: &mut Counters, dirt: &mut Dirt, out: &mut DayTables, x: &mut Scratch) {
+fn sms(
+    world: &World,
+    rng: &mut Stream,
+    s: usize,
+    day: u32,
+    counters: &mut Counters,
+    dirt: &mut Dirt,
+    out: &mut DayTables,
+    x: &mut Scratch,
+) {
     let sub = &world.subscribers[s];
     let (ton, callee) = destination(rng, world, s, &mut x.other_party);
     let at = local_time(rng, &x.day);
     let result = if rng.random::<f64>() < 0.97 { "0" } else { "2" };
     let (cell, lac, visited, _) = serving(rng, world, s, day);
     let other = x.other_party.as_str();
-    let mut legs = [Some(("SMS_MO", sub.msisdn.as_str(), sub.imsi.as_str(), other, ton, cell, lac, visited)), None];
-    if let Some(c) = callee.filter(|c| world.subscribers[*c].active_on(x.day.date()) && result == "0") {
+    let mut legs = [
+        Some((
+            "SMS_MO",
+            sub.msisdn.as_str(),
+            sub.imsi.as_str(),
+            other,
+            ton,
+            cell,
+            lac,
+            visited,
+        )),
+        None,
+    ];
+    if let Some(c) =
+        callee.filter(|c| world.subscribers[*c].active_on(x.day.date()) && result == "0")
+    {
         let r = &world.subscribers[c];
         let (ccell, clac, cvisited, _) = serving(rng, world, c, day);
-        legs[1] = Some(("SMS_MT", r.msisdn.as_str(), r.imsi.as_str(), sub.msisdn.as_str(), "international", ccell, clac, cvisited));
+        legs[1] = Some((
+            "SMS_MT",
+            r.msisdn.as_str(),
+            r.imsi.as_str(),
+            sub.msisdn.as_str(),
+            "international",
+            ccell,
+            clac,
+            cvisited,
+        ));
     }
-    for (record_type, served, imsi, other_party, ton, cell, lac, visited) in legs.into_iter().flatten() {
+    for (record_type, served, imsi, other_party, ton, cell, lac, visited) in
+        legs.into_iter().flatten()
+    {
         counters.message_reference += 1;
         let entity = ["SMSC-1", "SMSC-2"][(counters.message_reference % 2) as usize];
         let f = &mut x.fields;
@@ -314,8 +469,18 @@ fn sms(world: &World, rng: &mut Stream, s: usize, day: u32, counters: &mut Count
             Service::Sms,
             true,
             &[
-                Some(record_type), Some(entity), Some(f.get(reference)), Some(imsi), Some(served), Some(other_party), Some(ton),
-                Some(f.get(time)), Some(result), Some(lac), Some(&cell), Some(visited),
+                Some(record_type),
+                Some(entity),
+                Some(f.get(reference)),
+                Some(imsi),
+                Some(served),
+                Some(other_party),
+                Some(ton),
+                Some(f.get(time)),
+                Some(result),
+                Some(lac),
+                Some(&cell),
+                Some(visited),
             ],
             delivered,
         );
@@ -323,7 +488,16 @@ fn sms(world: &World, rng: &mut Stream, s: usize, day: u32, counters: &mut Count
 }
 
 #[allow(clippy::too_many_arguments)]
-fn data_session(world: &World, rng: &mut Stream, s: usize, day: u32, counters: &mut Counters, dirt: &mut Dirt, out: &mut DayTables, x: &mut Scratch) {
+fn data_session(
+    world: &World,
+    rng: &mut Stream,
+    s: usize,
+    day: u32,
+    counters: &mut Counters,
+    dirt: &mut Dirt,
+    out: &mut DayTables,
+    x: &mut Scratch,
+) {
     let sub = &world.subscribers[s];
     let opened = local_time(rng, &x.day);
     let duration = lognormal(rng, 600.0, 1.0).clamp(5.0, 6.0 * 3600.0) as u64;
@@ -337,19 +511,39 @@ fn data_session(world: &World, rng: &mut Stream, s: usize, day: u32, counters: &
         _ => "EUTRAN",
     };
     counters.charging_id += 1;
-    let pgw = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"][(CITIES[sub.city].population as u64 % 4) as usize];
-    let parts = volume.div_ceil(PARTIAL_DATA_BYTES).max(duration.div_ceil(PARTIAL_DATA_S)).max(1);
-    let apn = if rng.random::<f64>() < 0.95 { "internet" } else { "mms" };
+    let pgw = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]
+        [(CITIES[sub.city].population as u64 % 4) as usize];
+    let parts = volume
+        .div_ceil(PARTIAL_DATA_BYTES)
+        .max(duration.div_ceil(PARTIAL_DATA_S))
+        .max(1);
+    let apn = if rng.random::<f64>() < 0.95 {
+        "internet"
+    } else {
+        "mms"
+    };
     for k in partial_order(dirt, rng, "data_cdr", parts) {
         let share = |total: u64| total / parts + if k + 1 == parts { total % parts } else { 0 };
         let (len, bytes) = (share(duration), share(volume));
         let up = bytes * 8 / 100;
         let open = opened + ((duration / parts) * k) as i64;
-        let cause = if k + 1 < parts { if volume / parts >= PARTIAL_DATA_BYTES { "16" } else { "17" } } else { "0" };
+        let cause = if k + 1 < parts {
+            if volume / parts >= PARTIAL_DATA_BYTES {
+                "16"
+            } else {
+                "17"
+            }
+        } else {
+            "0"
+        };
         let delivered = delivery(rng, open + len as i64);
         let f = &mut x.fields;
         f.clear();
-        let (charging_id, sequence, open_f) = (f.int(counters.charging_id), f.int(k + 1), f.iso(&mut x.iso, open));
+        let (charging_id, sequence, open_f) = (
+            f.int(counters.charging_id),
+            f.int(k + 1),
+            f.iso(&mut x.iso, open),
+        );
         let (len_f, up_f, down_f) = (f.int(len), f.int(up), f.int(bytes - up));
         let f = &x.fields;
         dirt.push(
@@ -358,8 +552,21 @@ fn data_session(world: &World, rng: &mut Stream, s: usize, day: u32, counters: &
             Service::Data,
             parts == 1,
             &[
-                Some(pgw), Some(f.get(charging_id)), Some(f.get(sequence)), Some(&sub.imsi), Some(&sub.msisdn), Some(&sub.imei), Some(apn),
-                Some(rat), Some(f.get(open_f)), Some(f.get(len_f)), Some(cause), Some(f.get(up_f)), Some(f.get(down_f)), Some(&lac), Some(&cell),
+                Some(pgw),
+                Some(f.get(charging_id)),
+                Some(f.get(sequence)),
+                Some(&sub.imsi),
+                Some(&sub.msisdn),
+                Some(&sub.imei),
+                Some(apn),
+                Some(rat),
+                Some(f.get(open_f)),
+                Some(f.get(len_f)),
+                Some(cause),
+                Some(f.get(up_f)),
+                Some(f.get(down_f)),
+                Some(&lac),
+                Some(&cell),
                 Some(visited),
             ],
             delivered,
@@ -369,10 +576,17 @@ fn data_session(world: &World, rng: &mut Stream, s: usize, day: u32, counters: &
 
 /// The order partial records are sent in: normally 1..n; with a set defect, one record left
 /// out or the whole set reversed.
-fn partial_order(dirt: &mut Dirt, rng: &mut Stream, table: &'static str, parts: u64) -> impl Iterator<Item = u64> + use<> {
+fn partial_order(
+    dirt: &mut Dirt,
+    rng: &mut Stream,
+    table: &'static str,
+    parts: u64,
+) -> impl Iterator<Item = u64> + use<> {
     let (missing, reversed) = dirt.partial_defect(rng, table, parts);
     let missing = missing.then(|| rng.random_range(0..parts as usize) as u64);
-    (0..parts).map(move |i| if reversed { parts - 1 - i } else { i }).filter(move |k| Some(*k) != missing)
+    (0..parts)
+        .map(move |i| if reversed { parts - 1 - i } else { i })
+        .filter(move |k| Some(*k) != missing)
 }
 
 fn probes(world: &World, seed: u64, date: NaiveDate, day: u32, out: &mut DayTables) {
@@ -380,8 +594,13 @@ fn probes(world: &World, seed: u64, date: NaiveDate, day: u32, out: &mut DayTabl
     // The day's 5-minute slots, with their text, once for all cells.
     let slots: Vec<(u32, i64, String)> = (0..288u32)
         .filter_map(|slot| {
-            let naive = date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(slot * 300, 0).expect("in range"));
-            let at = Casablanca.from_local_datetime(&naive).earliest()?.with_timezone(&Utc);
+            let naive = date.and_time(
+                NaiveTime::from_num_seconds_from_midnight_opt(slot * 300, 0).expect("in range"),
+            );
+            let at = Casablanca
+                .from_local_datetime(&naive)
+                .earliest()?
+                .with_timezone(&Utc);
             Some((slot, at.timestamp(), iso(at)))
         })
         .collect();
@@ -398,7 +617,15 @@ fn probes(world: &World, seed: u64, date: NaiveDate, day: u32, out: &mut DayTabl
             let throughput = f.fixed(150.0 * (1.0 - prb / 130.0) + 10.0 * rng.random::<f64>(), 1);
             let latency = f.fixed(15.0 + 40.0 * prb / 100.0 + 5.0 * rng.random::<f64>(), 1);
             let drop_rate = f.fixed(0.05 + 0.5 * (prb / 100.0).powi(3) * rng.random::<f64>(), 2);
-            let values = [Some(cell.cell_id.as_str()), Some(time), Some(f.get(prb_f)), Some(f.get(users_f)), Some(f.get(throughput)), Some(f.get(latency)), Some(f.get(drop_rate))];
+            let values = [
+                Some(cell.cell_id.as_str()),
+                Some(time),
+                Some(f.get(prb_f)),
+                Some(f.get(users_f)),
+                Some(f.get(throughput)),
+                Some(f.get(latency)),
+                Some(f.get(drop_rate)),
+            ];
             out.probes.push(&values, delivery(&mut rng, *at));
         }
     }

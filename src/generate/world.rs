@@ -18,21 +18,126 @@ pub struct City {
 
 /// Moroccan cities with real coordinates, weighted by population.
 pub const CITIES: [City; 15] = [
-    City { code: "CAS", name: "Casablanca", region: "Casablanca-Settat", lat: 33.5731, lon: -7.5898, population: 3750.0 },
-    City { code: "RBA", name: "Rabat", region: "Rabat-Sale-Kenitra", lat: 34.0209, lon: -6.8416, population: 580.0 },
-    City { code: "SLE", name: "Sale", region: "Rabat-Sale-Kenitra", lat: 34.0531, lon: -6.7985, population: 980.0 },
-    City { code: "KEN", name: "Kenitra", region: "Rabat-Sale-Kenitra", lat: 34.2610, lon: -6.5802, population: 430.0 },
-    City { code: "RAK", name: "Marrakech", region: "Marrakech-Safi", lat: 31.6295, lon: -7.9811, population: 930.0 },
-    City { code: "SAF", name: "Safi", region: "Marrakech-Safi", lat: 32.2994, lon: -9.2372, population: 310.0 },
-    City { code: "FEZ", name: "Fes", region: "Fes-Meknes", lat: 34.0181, lon: -5.0078, population: 1150.0 },
-    City { code: "MEK", name: "Meknes", region: "Fes-Meknes", lat: 33.8935, lon: -5.5473, population: 630.0 },
-    City { code: "TNG", name: "Tanger", region: "Tanger-Tetouan-Al Hoceima", lat: 35.7595, lon: -5.8340, population: 950.0 },
-    City { code: "TET", name: "Tetouan", region: "Tanger-Tetouan-Al Hoceima", lat: 35.5785, lon: -5.3684, population: 380.0 },
-    City { code: "AGA", name: "Agadir", region: "Souss-Massa", lat: 30.4278, lon: -9.5981, population: 420.0 },
-    City { code: "OUJ", name: "Oujda", region: "Oriental", lat: 34.6814, lon: -1.9086, population: 490.0 },
-    City { code: "NDR", name: "Nador", region: "Oriental", lat: 35.1681, lon: -2.9335, population: 160.0 },
-    City { code: "BML", name: "Beni Mellal", region: "Beni Mellal-Khenifra", lat: 32.3373, lon: -6.3498, population: 190.0 },
-    City { code: "LAA", name: "Laayoune", region: "Laayoune-Sakia El Hamra", lat: 27.1253, lon: -13.1625, population: 220.0 },
+    City {
+        code: "CAS",
+        name: "Casablanca",
+        region: "Casablanca-Settat",
+        lat: 33.5731,
+        lon: -7.5898,
+        population: 3750.0,
+    },
+    City {
+        code: "RBA",
+        name: "Rabat",
+        region: "Rabat-Sale-Kenitra",
+        lat: 34.0209,
+        lon: -6.8416,
+        population: 580.0,
+    },
+    City {
+        code: "SLE",
+        name: "Sale",
+        region: "Rabat-Sale-Kenitra",
+        lat: 34.0531,
+        lon: -6.7985,
+        population: 980.0,
+    },
+    City {
+        code: "KEN",
+        name: "Kenitra",
+        region: "Rabat-Sale-Kenitra",
+        lat: 34.2610,
+        lon: -6.5802,
+        population: 430.0,
+    },
+    City {
+        code: "RAK",
+        name: "Marrakech",
+        region: "Marrakech-Safi",
+        lat: 31.6295,
+        lon: -7.9811,
+        population: 930.0,
+    },
+    City {
+        code: "SAF",
+        name: "Safi",
+        region: "Marrakech-Safi",
+        lat: 32.2994,
+        lon: -9.2372,
+        population: 310.0,
+    },
+    City {
+        code: "FEZ",
+        name: "Fes",
+        region: "Fes-Meknes",
+        lat: 34.0181,
+        lon: -5.0078,
+        population: 1150.0,
+    },
+    City {
+        code: "MEK",
+        name: "Meknes",
+        region: "Fes-Meknes",
+        lat: 33.8935,
+        lon: -5.5473,
+        population: 630.0,
+    },
+    City {
+        code: "TNG",
+        name: "Tanger",
+        region: "Tanger-Tetouan-Al Hoceima",
+        lat: 35.7595,
+        lon: -5.8340,
+        population: 950.0,
+    },
+    City {
+        code: "TET",
+        name: "Tetouan",
+        region: "Tanger-Tetouan-Al Hoceima",
+        lat: 35.5785,
+        lon: -5.3684,
+        population: 380.0,
+    },
+    City {
+        code: "AGA",
+        name: "Agadir",
+        region: "Souss-Massa",
+        lat: 30.4278,
+        lon: -9.5981,
+        population: 420.0,
+    },
+    City {
+        code: "OUJ",
+        name: "Oujda",
+        region: "Oriental",
+        lat: 34.6814,
+        lon: -1.9086,
+        population: 490.0,
+    },
+    City {
+        code: "NDR",
+        name: "Nador",
+        region: "Oriental",
+        lat: 35.1681,
+        lon: -2.9335,
+        population: 160.0,
+    },
+    City {
+        code: "BML",
+        name: "Beni Mellal",
+        region: "Beni Mellal-Khenifra",
+        lat: 32.3373,
+        lon: -6.3498,
+        population: 190.0,
+    },
+    City {
+        code: "LAA",
+        name: "Laayoune",
+        region: "Laayoune-Sakia El Hamra",
+        lat: 27.1253,
+        lon: -13.1625,
+        population: 220.0,
+    },
 ];
 
 pub struct Cell {
@@ -92,17 +197,35 @@ pub struct Subscriber {
 impl Subscriber {
     /// Whether the subscription is active on local `date`.
     pub fn active_on(&self, date: NaiveDate) -> bool {
-        self.versions.iter().rev().find(|v| v.effective_from <= date).is_some_and(|v| v.active)
+        self.versions
+            .iter()
+            .rev()
+            .find(|v| v.effective_from <= date)
+            .is_some_and(|v| v.active)
     }
 }
 
 const FIRST_NAMES: [&str; 16] = [
-    "Mohamed", "Fatima", "Youssef", "Khadija", "Ahmed", "Aicha", "Omar", "Salma", "Hamza", "Imane", "Karim", "Nadia",
-    "Mehdi", "Zineb", "Rachid", "Hajar",
+    "Mohamed", "Fatima", "Youssef", "Khadija", "Ahmed", "Aicha", "Omar", "Salma", "Hamza", "Imane",
+    "Karim", "Nadia", "Mehdi", "Zineb", "Rachid", "Hajar",
 ];
 const LAST_NAMES: [&str; 16] = [
-    "Alaoui", "Benali", "El Idrissi", "Bennani", "Tazi", "Chraibi", "Berrada", "El Amrani", "Fassi", "Ouazzani", "Lahlou",
-    "Sebti", "Kettani", "Bouzid", "Naciri", "Zahraoui",
+    "Alaoui",
+    "Benali",
+    "El Idrissi",
+    "Bennani",
+    "Tazi",
+    "Chraibi",
+    "Berrada",
+    "El Amrani",
+    "Fassi",
+    "Ouazzani",
+    "Lahlou",
+    "Sebti",
+    "Kettani",
+    "Bouzid",
+    "Naciri",
+    "Zahraoui",
 ];
 
 const PURPOSE_CELLS: u64 = 1;
@@ -126,7 +249,8 @@ pub fn build(seed: u64, customers: usize, start: NaiveDate, days: u32) -> World 
         let mut rng = stream(seed, PURPOSE_CELLS, ci as u64);
         let spread = 0.02 + 0.03 * (city.population / 4000.0).sqrt(); // degrees, larger for big cities
         for k in 0..n {
-            let technology = ["2G", "3G", "4G", "5G"][weighted(&mut rng, &[0.10, 0.20, 0.55, 0.15])];
+            let technology =
+                ["2G", "3G", "4G", "5G"][weighted(&mut rng, &[0.10, 0.20, 0.55, 0.15])];
             let capacity = match technology {
                 "2G" => 20.0,
                 "3G" => 40.0,
@@ -162,15 +286,31 @@ pub fn build(seed: u64, customers: usize, start: NaiveDate, days: u32) -> World 
         } else {
             start - Days::new(rng.random_range(1..5 * 365))
         };
-        let mut versions = vec![Version { effective_from: activation, plan, active: true }];
+        let mut versions = vec![Version {
+            effective_from: activation,
+            plan,
+            active: true,
+        }];
         let change: f64 = rng.random();
         if !new_in_period && days > 1 {
             let day = start + Days::new(rng.random_range(1..u64::from(days)));
             if change < 0.03 {
-                let other = if plan == Plan::Basic { Plan::Plus } else { Plan::Basic };
-                versions.push(Version { effective_from: day, plan: other, active: true });
+                let other = if plan == Plan::Basic {
+                    Plan::Plus
+                } else {
+                    Plan::Basic
+                };
+                versions.push(Version {
+                    effective_from: day,
+                    plan: other,
+                    active: true,
+                });
             } else if change < 0.04 {
-                versions.push(Version { effective_from: day, plan, active: false });
+                versions.push(Version {
+                    effective_from: day,
+                    plan,
+                    active: false,
+                });
             }
         }
         let home_cells = &city_cells[city];
@@ -178,26 +318,49 @@ pub fn build(seed: u64, customers: usize, start: NaiveDate, days: u32) -> World 
         let activity = super::rng::lognormal(&mut rng, 1.0, 0.8).min(25.0);
         let roaming = (rng.random::<f64>() < 0.02 && days >= 3).then(|| {
             let first = rng.random_range(0..days - 2);
-            let network = if rng.random::<bool>() { "20801" } else { "21407" };
-            (first, (first + rng.random_range(2..5)).min(days - 1), network)
+            let network = if rng.random::<bool>() {
+                "20801"
+            } else {
+                "21407"
+            };
+            (
+                first,
+                (first + rng.random_range(2..5)).min(days - 1),
+                network,
+            )
         });
         subscribers.push(Subscriber {
             customer_id: format!("C{:07}", i + 1),
             msisdn: format!("+212{prefix}{number:07}"),
             imsi: format!("60401{:010}", (i as u64 * 104_729 + 77) % 10_000_000_000),
-            imei: format!("35{:013}", (i as u64 * 15_485_863 + 12_345) % 10_000_000_000_000),
+            imei: format!(
+                "35{:013}",
+                (i as u64 * 15_485_863 + 12_345) % 10_000_000_000_000
+            ),
             first_name: FIRST_NAMES[rng.random_range(0..FIRST_NAMES.len())],
             last_name: LAST_NAMES[rng.random_range(0..LAST_NAMES.len())],
-            national_id: format!("{}{:06}", ["BK", "AB", "EE", "JC", "G"][rng.random_range(0..5)], rng.random_range(0..1_000_000)),
+            national_id: format!(
+                "{}{:06}",
+                ["BK", "AB", "EE", "JC", "G"][rng.random_range(0..5)],
+                rng.random_range(0..1_000_000)
+            ),
             city,
-            segment: if rng.random::<f64>() < 0.85 { "consumer" } else { "business" },
+            segment: if rng.random::<f64>() < 0.85 {
+                "consumer"
+            } else {
+                "business"
+            },
             home_cell,
             activity,
             versions,
             roaming,
         });
     }
-    World { cells, city_cells, subscribers }
+    World {
+        cells,
+        city_cells,
+        subscribers,
+    }
 }
 
 #[cfg(test)]
@@ -209,7 +372,9 @@ mod tests {
         let start = NaiveDate::from_ymd_opt(2026, 4, 1).unwrap();
         let w = build(7, 20_000, start, 30);
         let n = w.subscribers.len() as f64;
-        let share = |f: &dyn Fn(&Subscriber) -> bool| w.subscribers.iter().filter(|s| f(s)).count() as f64 / n;
+        let share = |f: &dyn Fn(&Subscriber) -> bool| {
+            w.subscribers.iter().filter(|s| f(s)).count() as f64 / n
+        };
         let basic = share(&|s| s.versions[0].plan == Plan::Basic);
         let new = share(&|s| s.versions[0].effective_from >= start);
         let changed = share(&|s| s.versions.len() == 2 && s.versions[1].active);
@@ -218,13 +383,25 @@ mod tests {
         assert!((0.58..0.62).contains(&basic), "P_BASIC {basic}");
         assert!((0.015..0.025).contains(&new), "new {new}");
         assert!((0.025..0.035).contains(&changed), "plan changes {changed}");
-        assert!((0.007..0.013).contains(&terminated), "terminations {terminated}");
+        assert!(
+            (0.007..0.013).contains(&terminated),
+            "terminations {terminated}"
+        );
         assert!((0.015..0.025).contains(&roaming), "roaming {roaming}");
-        let msisdns: std::collections::HashSet<_> = w.subscribers.iter().map(|s| &s.msisdn).collect();
+        let msisdns: std::collections::HashSet<_> =
+            w.subscribers.iter().map(|s| &s.msisdn).collect();
         assert_eq!(msisdns.len(), w.subscribers.len(), "MSISDNs are unique");
-        assert!(w.subscribers.iter().all(|s| s.msisdn.len() == 13 && (s.msisdn.starts_with("+21261") || s.msisdn.starts_with("+21266"))));
-        assert!(w.subscribers.iter().all(|s| s.imsi.len() == 15 && s.imsi.starts_with("60401")));
+        assert!(w.subscribers.iter().all(|s| s.msisdn.len() == 13
+            && (s.msisdn.starts_with("+21261") || s.msisdn.starts_with("+21266"))));
+        assert!(
+            w.subscribers
+                .iter()
+                .all(|s| s.imsi.len() == 15 && s.imsi.starts_with("60401"))
+        );
         let casablanca = share(&|s| s.city == 0);
-        assert!((0.28..0.36).contains(&casablanca), "Casablanca holds about a third: {casablanca}");
+        assert!(
+            (0.28..0.36).contains(&casablanca),
+            "Casablanca holds about a third: {casablanca}"
+        );
     }
 }

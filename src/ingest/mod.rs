@@ -10,15 +10,18 @@ mod sources;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use bytes::Bytes;
 use cdrlake_catalog::{CatalogError, Lakehouse, WriteMode, WriteOptions};
 use sha2::{Digest, Sha256};
 
-use crate::contract::{bronze_event_columns, bronze_write_options, metadata_columns, BRONZE_REFERENCE_TABLES, METADATA_COLUMNS};
-use read::{read_text_batch, FileFormat};
+use crate::contract::{
+    BRONZE_REFERENCE_TABLES, METADATA_COLUMNS, bronze_event_columns, bronze_write_options,
+    metadata_columns,
+};
+use read::{FileFormat, read_text_batch};
 pub use sources::expand;
 
 #[derive(Debug, Clone)]
@@ -37,18 +40,28 @@ pub struct Ingested {
 }
 
 /// Ingests one file into `bronze.<options.table>` as one commit, or commits nothing.
-pub async fn ingest_file(lakehouse: &Lakehouse, path: &Path, options: &IngestOptions) -> Result<Ingested> {
+pub async fn ingest_file(
+    lakehouse: &Lakehouse,
+    path: &Path,
+    options: &IngestOptions,
+) -> Result<Ingested> {
     let table = options.table.as_str();
     let format = match options.format.or_else(|| FileFormat::from_path(path)) {
         Some(f) => f,
         None => bail!("cannot tell the format from the file name: use --format csv|json|parquet"),
     };
-    let bytes = Bytes::from(std::fs::read(path).with_context(|| "cannot read the file".to_string())?);
+    let bytes =
+        Bytes::from(std::fs::read(path).with_context(|| "cannot read the file".to_string())?);
     let hash = format!("{:x}", Sha256::digest(&bytes));
     let app_id = format!("cdrlake-ingest:{hash}");
-    let previous = lakehouse.app_transaction_version("bronze", table, &app_id).await?;
+    let previous = lakehouse
+        .app_transaction_version("bronze", table, &app_id)
+        .await?;
     if previous.is_some() && !options.force {
-        bail!("already ingested into bronze.{table} (same content, SHA-256 {}…); use --force to ingest it again", &hash[..12]);
+        bail!(
+            "already ingested into bronze.{table} (same content, SHA-256 {}…); use --force to ingest it again",
+            &hash[..12]
+        );
     }
     let data = read_text_batch(bytes, format)?;
     // The absolute path: a relative one means nothing once the command is over.
@@ -58,28 +71,53 @@ pub async fn ingest_file(lakehouse: &Lakehouse, path: &Path, options: &IngestOpt
         app_transaction: Some((app_id, previous.unwrap_or(0) + 1)),
         ..Default::default()
     };
-    ingest_batch(lakehouse, table, &data, &source.display().to_string(), write).await
+    ingest_batch(
+        lakehouse,
+        table,
+        &data,
+        &source.display().to_string(),
+        write,
+    )
+    .await
 }
 
 /// Lands one batch of text columns in `bronze.<table>` as one commit with the ingest metadata,
 /// after checking its columns against the contract (or the existing table).
-pub async fn ingest_batch(lakehouse: &Lakehouse, table: &str, data: &RecordBatch, source: &str, write: WriteOptions) -> Result<Ingested> {
+pub async fn ingest_batch(
+    lakehouse: &Lakehouse,
+    table: &str,
+    data: &RecordBatch,
+    source: &str,
+    write: WriteOptions,
+) -> Result<Ingested> {
     let existing = existing_columns(lakehouse, table).await?;
     let columns = target_columns(table, data, &existing, write.merge_schema)?;
     let batch_id = uuid::Uuid::now_v7().to_string();
     let batch = with_metadata(data, &columns, &batch_id, source)?;
     let rows = batch.num_rows();
     let layout = bronze_write_options(table);
-    let write = WriteOptions { plain_columns: layout.plain_columns, unindexed_columns: layout.unindexed_columns, ..write };
-    let committed = lakehouse.write_batches_with("bronze", table, vec![batch], WriteMode::Append, write).await?;
-    Ok(Ingested { rows, batch_id, version: committed.version().unwrap_or(0) })
+    let write = WriteOptions {
+        plain_columns: layout.plain_columns,
+        unindexed_columns: layout.unindexed_columns,
+        ..write
+    };
+    let committed = lakehouse
+        .write_batches_with("bronze", table, vec![batch], WriteMode::Append, write)
+        .await?;
+    Ok(Ingested {
+        rows,
+        batch_id,
+        version: committed.version().unwrap_or(0),
+    })
 }
 
 /// Data columns of the existing table (without ingest metadata), or none if it does not exist.
 async fn existing_columns(lakehouse: &Lakehouse, table: &str) -> Result<Vec<String>> {
     match lakehouse.open_table("bronze", table, None).await {
         Ok(t) => {
-            let snapshot = t.snapshot().map_err(|e| CatalogError::delta(format!("bronze.{table}"), e))?;
+            let snapshot = t
+                .snapshot()
+                .map_err(|e| CatalogError::delta(format!("bronze.{table}"), e))?;
             Ok(snapshot
                 .schema()
                 .fields()
@@ -93,11 +131,23 @@ async fn existing_columns(lakehouse: &Lakehouse, table: &str) -> Result<Vec<Stri
 }
 
 /// The table's data columns after this file: required ones first, in contract (or table) order.
-fn target_columns(table: &str, data: &RecordBatch, existing: &[String], allow_new: bool) -> Result<Vec<String>> {
+fn target_columns(
+    table: &str,
+    data: &RecordBatch,
+    existing: &[String],
+    allow_new: bool,
+) -> Result<Vec<String>> {
     if BRONZE_REFERENCE_TABLES.contains(&table) {
-        bail!("bronze.{table} is typed reference data (seeds or the generator), not a file landing table");
+        bail!(
+            "bronze.{table} is typed reference data (seeds or the generator), not a file landing table"
+        );
     }
-    let file: Vec<String> = data.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let file: Vec<String> = data
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     let required: Vec<String> = match bronze_event_columns(table) {
         Some(contract) => contract.iter().map(|c| c.to_string()).collect(),
         None => existing.to_vec(),
@@ -110,7 +160,10 @@ fn target_columns(table: &str, data: &RecordBatch, existing: &[String], allow_ne
         bail!("missing column(s) of bronze.{table}: {}", list(&missing));
     }
     if !unknown.is_empty() && !required.is_empty() && !allow_new {
-        bail!("unknown column(s) for bronze.{table}: {} (use --allow-new-columns to add them to the table)", list(&unknown));
+        bail!(
+            "unknown column(s) for bronze.{table}: {} (use --allow-new-columns to add them to the table)",
+            list(&unknown)
+        );
     }
     let mut columns = required;
     for c in existing.iter().chain(file.iter()) {
@@ -121,7 +174,12 @@ fn target_columns(table: &str, data: &RecordBatch, existing: &[String], allow_ne
     Ok(columns)
 }
 
-fn with_metadata(data: &RecordBatch, columns: &[String], batch_id: &str, source: &str) -> Result<RecordBatch> {
+fn with_metadata(
+    data: &RecordBatch,
+    columns: &[String],
+    batch_id: &str,
+    source: &str,
+) -> Result<RecordBatch> {
     let n = data.num_rows();
     let mut fields: Vec<Field> = Vec::new();
     let mut arrays: Vec<ArrayRef> = Vec::new();

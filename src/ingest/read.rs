@@ -6,7 +6,7 @@ use std::io::Cursor;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::{DataType, Field, Schema};
@@ -42,7 +42,12 @@ pub fn read_text_batch(bytes: Bytes, format: FileFormat) -> Result<RecordBatch> 
 }
 
 fn text_schema(names: Vec<String>) -> Arc<Schema> {
-    Arc::new(Schema::new(names.into_iter().map(|n| Field::new(n, DataType::Utf8, true)).collect::<Vec<_>>()))
+    Arc::new(Schema::new(
+        names
+            .into_iter()
+            .map(|n| Field::new(n, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 fn check_unique(names: &[String]) -> Result<()> {
@@ -58,28 +63,48 @@ fn read_csv(bytes: Bytes) -> Result<RecordBatch> {
     if let Err(e) = std::str::from_utf8(&bytes) {
         bail!("line {}: invalid UTF-8", line_of(&bytes, e.valid_up_to()));
     }
-    let mut header = csv::ReaderBuilder::new().has_headers(true).from_reader(Cursor::new(&bytes));
-    let names: Vec<String> =
-        header.headers().map_err(|e| anyhow!("line 1: not readable as CSV: {e}"))?.iter().map(|h| h.trim().to_string()).collect();
+    let mut header = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(Cursor::new(&bytes));
+    let names: Vec<String> = header
+        .headers()
+        .map_err(|e| anyhow!("line 1: not readable as CSV: {e}"))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
     if names.is_empty() || names.iter().all(|n| n.is_empty()) {
         bail!("line 1: no header row");
     }
     check_unique(&names)?;
     let schema = text_schema(names);
-    let reader = arrow::csv::ReaderBuilder::new(schema.clone()).with_header(true).build(Cursor::new(bytes))?;
-    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| anyhow!("{}", csv_message(e)))?;
+    let reader = arrow::csv::ReaderBuilder::new(schema.clone())
+        .with_header(true)
+        .build(Cursor::new(bytes))?;
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow!("{}", csv_message(e)))?;
     Ok(concat_batches(&schema, &batches)?)
 }
 
 /// Arrow says "incorrect number of fields for line N, expected .."; N is the file line.
 fn csv_message(e: arrow::error::ArrowError) -> String {
     let text = e.to_string();
-    let text = text.strip_prefix("Csv error: ").unwrap_or(&text).to_string();
+    let text = text
+        .strip_prefix("Csv error: ")
+        .unwrap_or(&text)
+        .to_string();
     match text.split_once("for line ").and_then(|(_, rest)| {
         let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse::<usize>().ok().map(|n| (n, digits.len(), rest))
+        digits
+            .parse::<usize>()
+            .ok()
+            .map(|n| (n, digits.len(), rest))
     }) {
-        Some((n, len, rest)) => format!("line {n}: incorrect number of fields, {}", rest[len..].trim_start_matches([',', ' '])).replace("  ", " "),
+        Some((n, len, rest)) => format!(
+            "line {n}: incorrect number of fields, {}",
+            rest[len..].trim_start_matches([',', ' '])
+        )
+        .replace("  ", " "),
         None => text,
     }
 }
@@ -89,14 +114,16 @@ fn line_of(bytes: &[u8], offset: usize) -> usize {
 }
 
 fn read_json(bytes: &[u8]) -> Result<RecordBatch> {
-    let text = std::str::from_utf8(bytes).map_err(|e| anyhow!("line {}: invalid UTF-8", line_of(bytes, e.valid_up_to())))?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| anyhow!("line {}: invalid UTF-8", line_of(bytes, e.valid_up_to())))?;
     let mut names: Vec<String> = Vec::new();
     let mut rows: Vec<BTreeMap<String, Option<String>>> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| anyhow!("line {}: not JSON: {e}", i + 1))?;
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| anyhow!("line {}: not JSON: {e}", i + 1))?;
         let serde_json::Value::Object(object) = value else {
             bail!("line {}: expected a JSON object per line", i + 1);
         };
@@ -119,7 +146,13 @@ fn read_json(bytes: &[u8]) -> Result<RecordBatch> {
     }
     let columns: Vec<ArrayRef> = names
         .iter()
-        .map(|n| Arc::new(rows.iter().map(|r| r.get(n).cloned().flatten()).collect::<StringArray>()) as ArrayRef)
+        .map(|n| {
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.get(n).cloned().flatten())
+                    .collect::<StringArray>(),
+            ) as ArrayRef
+        })
         .collect();
     Ok(RecordBatch::try_new(text_schema(names), columns)?)
 }
@@ -142,7 +175,10 @@ pub fn as_text(batch: &RecordBatch) -> Result<RecordBatch> {
         .columns()
         .iter()
         .zip(schema.fields())
-        .map(|(c, f)| cast(c.as_ref(), &DataType::Utf8).with_context(|| format!("column '{}' cannot be read as text", f.name())))
+        .map(|(c, f)| {
+            cast(c.as_ref(), &DataType::Utf8)
+                .with_context(|| format!("column '{}' cannot be read as text", f.name()))
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok(RecordBatch::try_new(text_schema(names), columns)?)
 }
@@ -155,30 +191,60 @@ mod tests {
     #[test]
     fn csv_keeps_text_and_names_bad_lines() {
         let b = read_text_batch(Bytes::from("a,b\n 1 ,x\n2,\n"), FileFormat::Csv).unwrap();
-        assert_eq!(b.column(0).as_string::<i32>().value(0), " 1 ", "fields are kept as sent");
+        assert_eq!(
+            b.column(0).as_string::<i32>().value(0),
+            " 1 ",
+            "fields are kept as sent"
+        );
         assert!(b.column(1).is_null(1), "an empty field is null");
-        let err = read_text_batch(Bytes::from("a,b\n1,2\n3\n"), FileFormat::Csv).unwrap_err().to_string();
+        let err = read_text_batch(Bytes::from("a,b\n1,2\n3\n"), FileFormat::Csv)
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "line 3: incorrect number of fields, expected 2 got 1");
-        let err = read_text_batch(Bytes::from("a,b\n1,2,3\n"), FileFormat::Csv).unwrap_err().to_string();
+        let err = read_text_batch(Bytes::from("a,b\n1,2,3\n"), FileFormat::Csv)
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "line 2: incorrect number of fields, expected 2 got 3");
-        let err = read_text_batch(Bytes::from(b"a,b\n1,2\n3,\xff\n".to_vec()), FileFormat::Csv).unwrap_err().to_string();
+        let err = read_text_batch(Bytes::from(b"a,b\n1,2\n3,\xff\n".to_vec()), FileFormat::Csv)
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "line 3: invalid UTF-8");
     }
 
     #[test]
     fn json_lines() {
-        let b = read_text_batch(Bytes::from("{\"a\":\"x\",\"b\":5}\n\n{\"b\":null,\"c\":true}\n"), FileFormat::Json).unwrap();
-        assert_eq!(b.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>(), vec!["a", "b", "c"]);
+        let b = read_text_batch(
+            Bytes::from("{\"a\":\"x\",\"b\":5}\n\n{\"b\":null,\"c\":true}\n"),
+            FileFormat::Json,
+        )
+        .unwrap();
+        assert_eq!(
+            b.schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>(),
+            vec!["a", "b", "c"]
+        );
         assert_eq!(b.column(1).as_string::<i32>().value(0), "5");
         assert!(b.column(0).is_null(1));
-        let err = read_text_batch(Bytes::from("{\"a\":1}\n{oops\n"), FileFormat::Json).unwrap_err().to_string();
+        let err = read_text_batch(Bytes::from("{\"a\":1}\n{oops\n"), FileFormat::Json)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("line 2: not JSON"), "{err}");
-        assert!(read_text_batch(Bytes::from("a,b\n1,2\n"), FileFormat::Json).unwrap_err().to_string().starts_with("line 1"));
+        assert!(
+            read_text_batch(Bytes::from("a,b\n1,2\n"), FileFormat::Json)
+                .unwrap_err()
+                .to_string()
+                .starts_with("line 1")
+        );
     }
 
     #[test]
     fn parquet_garbage_is_named() {
-        let err = read_text_batch(Bytes::from("a,b\n"), FileFormat::Parquet).unwrap_err().to_string();
+        let err = read_text_batch(Bytes::from("a,b\n"), FileFormat::Parquet)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a readable Parquet file"), "{err}");
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
 use super::read::FileFormat;
 
@@ -31,7 +31,10 @@ pub fn expand(args: &[String]) -> Result<Vec<PathBuf>> {
                 let before = out.len();
                 walk(&path, &mut out)?;
                 if out.len() == before {
-                    bail!("directory {} holds no .csv, .json or .parquet file", path.display());
+                    bail!(
+                        "directory {} holds no .csv, .json or .parquet file",
+                        path.display()
+                    );
                 }
             } else {
                 out.push(path);

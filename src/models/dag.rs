@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 
 use super::project::Project;
 
@@ -28,17 +28,37 @@ impl Dag {
         for model in project.models.values() {
             for dep in &model.deps {
                 if project.is_node(&dep.name) {
-                    dag.parents.get_mut(&model.name).expect("node").insert(dep.name.clone());
-                    dag.children.get_mut(&dep.name).expect("node").insert(model.name.clone());
+                    dag.parents
+                        .get_mut(&model.name)
+                        .expect("node")
+                        .insert(dep.name.clone());
+                    dag.children
+                        .get_mut(&dep.name)
+                        .expect("node")
+                        .insert(model.name.clone());
                 } else {
-                    dag.sources.get_mut(&model.name).expect("node").insert(dep.name.clone());
+                    dag.sources
+                        .get_mut(&model.name)
+                        .expect("node")
+                        .insert(dep.name.clone());
                 }
             }
             // A relationships test is a gate on the table it refers to: that one is built first.
-            for target in model.header.tests.iter().filter_map(|t| super::datatests::relationships_target(&t.text)) {
+            for target in model
+                .header
+                .tests
+                .iter()
+                .filter_map(|t| super::datatests::relationships_target(&t.text))
+            {
                 if target != model.name && project.is_node(&target) {
-                    dag.parents.get_mut(&model.name).expect("node").insert(target.clone());
-                    dag.children.get_mut(&target).expect("node").insert(model.name.clone());
+                    dag.parents
+                        .get_mut(&model.name)
+                        .expect("node")
+                        .insert(target.clone());
+                    dag.children
+                        .get_mut(&target)
+                        .expect("node")
+                        .insert(model.name.clone());
                 }
             }
         }
@@ -66,7 +86,12 @@ impl Dag {
             Visiting,
             Done,
         }
-        fn visit(dag: &Dag, n: &str, marks: &mut BTreeMap<String, Mark>, stack: &mut Vec<String>) -> Option<Vec<String>> {
+        fn visit(
+            dag: &Dag,
+            n: &str,
+            marks: &mut BTreeMap<String, Mark>,
+            stack: &mut Vec<String>,
+        ) -> Option<Vec<String>> {
             match marks.get(n) {
                 Some(Mark::Done) => return None,
                 Some(Mark::Visiting) => {
@@ -128,12 +153,21 @@ impl Dag {
             return Ok(self.parents.keys().cloned().collect());
         }
         let mut out = BTreeSet::new();
-        for raw in selectors.iter().flat_map(|s| s.split([',', ' '])).filter(|s| !s.is_empty()) {
+        for raw in selectors
+            .iter()
+            .flat_map(|s| s.split([',', ' ']))
+            .filter(|s| !s.is_empty())
+        {
             let up = raw.starts_with('+');
             let down = raw.ends_with('+') && raw.len() > 1;
             let core = raw.trim_start_matches('+').trim_end_matches('+');
             let matched: Vec<String> = match core.strip_suffix(".*") {
-                Some(schema) => self.parents.keys().filter(|n| n.starts_with(&format!("{schema}."))).cloned().collect(),
+                Some(schema) => self
+                    .parents
+                    .keys()
+                    .filter(|n| n.starts_with(&format!("{schema}.")))
+                    .cloned()
+                    .collect(),
                 None if self.parents.contains_key(core) => vec![core.to_string()],
                 None => vec![],
             };
@@ -155,8 +189,13 @@ impl Dag {
 
     /// `selected` in dependency order; ties broken by name so runs are reproducible.
     pub fn order(&self, selected: &BTreeSet<String>) -> Vec<String> {
-        let mut remaining: BTreeMap<&String, usize> = self.parents.iter().map(|(n, p)| (n, p.len())).collect();
-        let mut ready: BTreeSet<&String> = remaining.iter().filter(|(_, c)| **c == 0).map(|(n, _)| *n).collect();
+        let mut remaining: BTreeMap<&String, usize> =
+            self.parents.iter().map(|(n, p)| (n, p.len())).collect();
+        let mut ready: BTreeSet<&String> = remaining
+            .iter()
+            .filter(|(_, c)| **c == 0)
+            .map(|(n, _)| *n)
+            .collect();
         let mut out = Vec::new();
         while let Some(n) = ready.pop_first() {
             remaining.remove(n);
@@ -195,7 +234,14 @@ mod tests {
                     path: format!("sql/{schema}/{table}.sql").into(),
                     sql: String::new(),
                     header: Header::default(),
-                    deps: deps.iter().map(|d| Reference { name: d.to_string(), line: 1, column: 1 }).collect(),
+                    deps: deps
+                        .iter()
+                        .map(|d| Reference {
+                            name: d.to_string(),
+                            line: 1,
+                            column: 1,
+                        })
+                        .collect(),
                 },
             );
         }
@@ -217,34 +263,82 @@ mod tests {
         let dag = Dag::build(&p).unwrap();
         assert_eq!(dag.sources("silver.a"), &set(&["bronze.raw"]));
         let all = dag.select(&[]).unwrap();
-        assert_eq!(dag.order(&all), vec!["gold.d", "silver.a", "silver.b", "gold.c"]);
-        assert_eq!(dag.select(&["silver.b".into()]).unwrap(), set(&["silver.b"]));
-        assert_eq!(dag.select(&["+silver.b".into()]).unwrap(), set(&["silver.a", "silver.b"]));
-        assert_eq!(dag.select(&["silver.a+".into()]).unwrap(), set(&["silver.a", "silver.b", "gold.c"]));
-        assert_eq!(dag.select(&["gold.*".into()]).unwrap(), set(&["gold.c", "gold.d"]));
-        assert_eq!(dag.select(&["gold.d silver.b".into()]).unwrap(), set(&["gold.d", "silver.b"]));
-        assert!(dag.select(&["gold.zzz".into()]).unwrap_err().to_string().contains("gold.zzz"));
+        assert_eq!(
+            dag.order(&all),
+            vec!["gold.d", "silver.a", "silver.b", "gold.c"]
+        );
+        assert_eq!(
+            dag.select(&["silver.b".into()]).unwrap(),
+            set(&["silver.b"])
+        );
+        assert_eq!(
+            dag.select(&["+silver.b".into()]).unwrap(),
+            set(&["silver.a", "silver.b"])
+        );
+        assert_eq!(
+            dag.select(&["silver.a+".into()]).unwrap(),
+            set(&["silver.a", "silver.b", "gold.c"])
+        );
+        assert_eq!(
+            dag.select(&["gold.*".into()]).unwrap(),
+            set(&["gold.c", "gold.d"])
+        );
+        assert_eq!(
+            dag.select(&["gold.d silver.b".into()]).unwrap(),
+            set(&["gold.d", "silver.b"])
+        );
+        assert!(
+            dag.select(&["gold.zzz".into()])
+                .unwrap_err()
+                .to_string()
+                .contains("gold.zzz")
+        );
     }
 
     #[test]
     fn a_relationships_target_is_built_first() {
-        let mut p = project(&[("gold.fact", &["bronze.raw"]), ("gold.dim", &["bronze.raw"])]);
+        let mut p = project(&[
+            ("gold.fact", &["bronze.raw"]),
+            ("gold.dim", &["bronze.raw"]),
+        ]);
         let spec = crate::models::header::TestSpec {
             text: "relationships(key, gold.dim.key)".into(),
             severity: crate::models::header::Severity::Error,
             line: 2,
         };
-        p.models.get_mut("gold.fact").unwrap().header.tests.push(spec);
+        p.models
+            .get_mut("gold.fact")
+            .unwrap()
+            .header
+            .tests
+            .push(spec);
         let dag = Dag::build(&p).unwrap();
         assert_eq!(dag.parents("gold.fact"), &set(&["gold.dim"]));
-        assert_eq!(dag.order(&dag.select(&[]).unwrap()), vec!["gold.dim", "gold.fact"]);
-        assert_eq!(crate::models::datatests::relationships_target("relationships(c, silver.subscriber.customer_id)").as_deref(), Some("silver.subscriber"));
-        assert_eq!(crate::models::datatests::relationships_target("unique(c)"), None);
+        assert_eq!(
+            dag.order(&dag.select(&[]).unwrap()),
+            vec!["gold.dim", "gold.fact"]
+        );
+        assert_eq!(
+            crate::models::datatests::relationships_target(
+                "relationships(c, silver.subscriber.customer_id)"
+            )
+            .as_deref(),
+            Some("silver.subscriber")
+        );
+        assert_eq!(
+            crate::models::datatests::relationships_target("unique(c)"),
+            None
+        );
     }
 
     #[test]
     fn cycles_name_every_model_on_them() {
-        let p = project(&[("silver.a", &["silver.c"]), ("silver.b", &["silver.a"]), ("silver.c", &["silver.b"]), ("gold.x", &["silver.a"])]);
+        let p = project(&[
+            ("silver.a", &["silver.c"]),
+            ("silver.b", &["silver.a"]),
+            ("silver.c", &["silver.b"]),
+            ("gold.x", &["silver.a"]),
+        ]);
         let err = Dag::build(&p).unwrap_err().to_string();
         assert!(err.starts_with("dependency cycle: "), "{err}");
         for m in ["silver.a", "silver.b", "silver.c"] {
@@ -252,6 +346,9 @@ mod tests {
         }
         assert!(!err.contains("gold.x"), "{err}");
         let self_loop = project(&[("silver.a", &["silver.a"])]);
-        assert_eq!(Dag::build(&self_loop).unwrap_err().to_string(), "dependency cycle: silver.a -> silver.a");
+        assert_eq!(
+            Dag::build(&self_loop).unwrap_err().to_string(),
+            "dependency cycle: silver.a -> silver.a"
+        );
     }
 }

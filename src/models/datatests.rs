@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
 use chrono::Utc;
@@ -12,7 +12,7 @@ use futures::StreamExt;
 use super::dag::Dag;
 use super::header::{Severity, TestSpec};
 use super::project::{Model, Project, SingularTest};
-use super::system::{new_run_id, record_test_results, TestResult};
+use super::system::{TestResult, new_run_id, record_test_results};
 use crate::engine::Engine;
 
 #[derive(Debug, Clone)]
@@ -49,9 +49,22 @@ fn split_args(s: &str) -> Vec<String> {
 
 /// Turns `unique(cdr_id)` on `model` into a failing-rows query.
 pub fn compile_generic(model: &Model, spec: &TestSpec) -> Result<DataTest> {
-    let at = || format!("{}:{}: test `{}`", model.path.display(), spec.line, spec.text);
-    let (kind, rest) = spec.text.split_once('(').with_context(|| format!("{}: expected kind(arguments)", at()))?;
-    let inner = rest.trim_end().strip_suffix(')').with_context(|| format!("{}: missing ')'", at()))?;
+    let at = || {
+        format!(
+            "{}:{}: test `{}`",
+            model.path.display(),
+            spec.line,
+            spec.text
+        )
+    };
+    let (kind, rest) = spec
+        .text
+        .split_once('(')
+        .with_context(|| format!("{}: expected kind(arguments)", at()))?;
+    let inner = rest
+        .trim_end()
+        .strip_suffix(')')
+        .with_context(|| format!("{}: missing ')'", at()))?;
     let args = split_args(inner);
     let m = &model.name;
     let sql = match (kind.trim(), args.as_slice()) {
@@ -60,11 +73,18 @@ pub fn compile_generic(model: &Model, spec: &TestSpec) -> Result<DataTest> {
             format!("SELECT {c}, count(*) AS copies FROM {m} GROUP BY {c} HAVING count(*) > 1")
         }
         ("not_null", cols) if !cols.is_empty() => {
-            let cond = cols.iter().map(|c| format!("{c} IS NULL")).collect::<Vec<_>>().join(" OR ");
+            let cond = cols
+                .iter()
+                .map(|c| format!("{c} IS NULL"))
+                .collect::<Vec<_>>()
+                .join(" OR ");
             format!("SELECT * FROM {m} WHERE {cond}")
         }
         ("accepted_values", [column, values @ ..]) if !values.is_empty() => {
-            format!("SELECT {column} FROM {m} WHERE {column} IS NOT NULL AND {column} NOT IN ({})", values.join(", "))
+            format!(
+                "SELECT {column} FROM {m} WHERE {column} IS NOT NULL AND {column} NOT IN ({})",
+                values.join(", ")
+            )
         }
         ("relationships", [column, target]) => {
             let (table, target_col) = target
@@ -75,24 +95,44 @@ pub fn compile_generic(model: &Model, spec: &TestSpec) -> Result<DataTest> {
                 "SELECT x.{column} FROM {m} x WHERE x.{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r.{target_col} = x.{column})"
             )
         }
-        ("expression", _) if !inner.trim().is_empty() => format!("SELECT * FROM {m} WHERE NOT coalesce(({inner}), false)"),
+        ("expression", _) if !inner.trim().is_empty() => {
+            format!("SELECT * FROM {m} WHERE NOT coalesce(({inner}), false)")
+        }
         (other, _) => bail!(
             "{}: unknown test or wrong arguments '{other}' (unique, not_null, accepted_values, relationships, expression)",
             at()
         ),
     };
-    Ok(DataTest { name: format!("{m} {}", spec.text), model: m.clone(), sql, severity: spec.severity })
+    Ok(DataTest {
+        name: format!("{m} {}", spec.text),
+        model: m.clone(),
+        sql,
+        severity: spec.severity,
+    })
 }
 
 fn singular(t: &SingularTest, model: &str) -> DataTest {
-    DataTest { name: t.name.clone(), model: model.to_string(), sql: t.sql.trim().trim_end_matches(';').to_string(), severity: t.severity }
+    DataTest {
+        name: t.name.clone(),
+        model: model.to_string(),
+        sql: t.sql.trim().trim_end_matches(';').to_string(),
+        severity: t.severity,
+    }
 }
 
 /// `relationships(col, gold.dim.col)` -> `gold.dim`: the table such a test refers to.
 pub fn relationships_target(test: &str) -> Option<String> {
-    let args = test.trim().strip_prefix("relationships")?.trim().strip_prefix('(')?.strip_suffix(')')?;
+    let args = test
+        .trim()
+        .strip_prefix("relationships")?
+        .trim()
+        .strip_prefix('(')?
+        .strip_suffix(')')?;
     let target = split_args(args).get(1)?.clone();
-    target.rsplit_once('.').map(|(table, _)| table.to_string()).filter(|t| t.contains('.'))
+    target
+        .rsplit_once('.')
+        .map(|(table, _)| table.to_string())
+        .filter(|t| t.contains('.'))
 }
 
 /// The tests of the selected nodes: generic tests of selected models, and singular tests
@@ -100,7 +140,11 @@ pub fn relationships_target(test: &str) -> Option<String> {
 pub fn collect(project: &Project, dag: &Dag, select: &[String]) -> Result<Vec<DataTest>> {
     let selected = dag.select(select)?;
     let mut tests = Vec::new();
-    for model in project.models.values().filter(|m| selected.contains(&m.name)) {
+    for model in project
+        .models
+        .values()
+        .filter(|m| selected.contains(&m.name))
+    {
         for spec in &model.header.tests {
             tests.push(compile_generic(model, spec)?);
         }
@@ -108,7 +152,12 @@ pub fn collect(project: &Project, dag: &Dag, select: &[String]) -> Result<Vec<Da
     for t in &project.tests {
         let reads: Vec<&str> = t.deps.iter().map(|d| d.name.as_str()).collect();
         if select.is_empty() || reads.iter().any(|r| selected.contains(*r)) {
-            let model = reads.iter().find(|r| project.is_node(r)).or(reads.first()).copied().unwrap_or("");
+            let model = reads
+                .iter()
+                .find(|r| project.is_node(r))
+                .or(reads.first())
+                .copied()
+                .unwrap_or("");
             tests.push(singular(t, model));
         }
     }
@@ -118,18 +167,27 @@ pub fn collect(project: &Project, dag: &Dag, select: &[String]) -> Result<Vec<Da
 /// The tests each node of `order` runs when it is built: its own generic tests, and each
 /// singular test that reads it as the last of the project's nodes it reads (in dependency order),
 /// so a test of two models gates the second.
-pub fn by_node(project: &Project, dag: &Dag, order: &[String]) -> Result<BTreeMap<String, Vec<DataTest>>> {
+pub fn by_node(
+    project: &Project,
+    dag: &Dag,
+    order: &[String],
+) -> Result<BTreeMap<String, Vec<DataTest>>> {
     let mut out: BTreeMap<String, Vec<DataTest>> = BTreeMap::new();
     for node in order {
         if let Some(model) = project.models.get(node) {
             for spec in &model.header.tests {
-                out.entry(node.clone()).or_default().push(compile_generic(model, spec)?);
+                out.entry(node.clone())
+                    .or_default()
+                    .push(compile_generic(model, spec)?);
             }
         }
     }
     let full_order = dag.order(&dag.nodes().cloned().collect());
     for t in &project.tests {
-        let last = full_order.iter().rev().find(|n| t.deps.iter().any(|d| &d.name == *n));
+        let last = full_order
+            .iter()
+            .rev()
+            .find(|n| t.deps.iter().any(|d| &d.name == *n));
         if let Some(node) = last.filter(|n| order.contains(n)) {
             out.entry(node.clone()).or_default().push(singular(t, node));
         }
@@ -141,8 +199,15 @@ pub fn by_node(project: &Project, dag: &Dag, order: &[String]) -> Result<BTreeMa
 /// severity error, or could not run).
 pub async fn check(engine: &Engine, tests: &[DataTest], run_id: &str) -> (Vec<TestResult>, usize) {
     // Two at a time: most tests are one scan and a count, which alone keeps one core busy.
-    let results: Vec<TestResult> = futures::stream::iter(tests).map(|t| check_one(engine, t, run_id)).buffered(2).collect().await;
-    let failures = results.iter().filter(|r| matches!(r.status.as_str(), "fail" | "error")).count();
+    let results: Vec<TestResult> = futures::stream::iter(tests)
+        .map(|t| check_one(engine, t, run_id))
+        .buffered(2)
+        .collect()
+        .await;
+    let failures = results
+        .iter()
+        .filter(|r| matches!(r.status.as_str(), "fail" | "error"))
+        .count();
     (results, failures)
 }
 
@@ -179,7 +244,10 @@ async fn check_one(engine: &Engine, t: &DataTest, run_id: &str) -> TestResult {
 
 /// `cdrlake test`: runs `tests`, prints a report, records results. Returns the number of
 /// failures that count.
-pub async fn run_tests(engine: &Engine, tests: &[DataTest]) -> Result<(String, Vec<TestResult>, usize)> {
+pub async fn run_tests(
+    engine: &Engine,
+    tests: &[DataTest],
+) -> Result<(String, Vec<TestResult>, usize)> {
     let run_id = new_run_id();
     let (results, failures) = check(engine, tests, &run_id).await;
     print(&results, "");
@@ -195,7 +263,13 @@ pub fn print(results: &[TestResult], indent: &str) {
             (None, Some(n)) if n > 0 => format!(" ({n} failing rows)"),
             _ => String::new(),
         };
-        println!("{indent}[{}/{}] {} {}{detail}", i + 1, results.len(), r.status.to_uppercase(), r.test);
+        println!(
+            "{indent}[{}/{}] {} {}{detail}",
+            i + 1,
+            results.len(),
+            r.status.to_uppercase(),
+            r.test
+        );
     }
 }
 
@@ -231,21 +305,50 @@ mod tests {
     }
 
     fn sql(text: &str) -> String {
-        compile_generic(&model(), &TestSpec { text: text.into(), severity: Severity::Error, line: 2 }).unwrap().sql
+        compile_generic(
+            &model(),
+            &TestSpec {
+                text: text.into(),
+                severity: Severity::Error,
+                line: 2,
+            },
+        )
+        .unwrap()
+        .sql
     }
 
     #[test]
     fn generic_tests_compile_to_failing_rows() {
-        assert_eq!(sql("unique(cdr_id)"), "SELECT cdr_id, count(*) AS copies FROM silver.cdr GROUP BY cdr_id HAVING count(*) > 1");
-        assert_eq!(sql("not_null(a, b)"), "SELECT * FROM silver.cdr WHERE a IS NULL OR b IS NULL");
+        assert_eq!(
+            sql("unique(cdr_id)"),
+            "SELECT cdr_id, count(*) AS copies FROM silver.cdr GROUP BY cdr_id HAVING count(*) > 1"
+        );
+        assert_eq!(
+            sql("not_null(a, b)"),
+            "SELECT * FROM silver.cdr WHERE a IS NULL OR b IS NULL"
+        );
         assert_eq!(
             sql("accepted_values(service, 'VOICE', 'SMS, MMS')"),
             "SELECT service FROM silver.cdr WHERE service IS NOT NULL AND service NOT IN ('VOICE', 'SMS, MMS')"
         );
-        assert!(sql("relationships(customer_id, silver.subscriber.customer_id)")
-            .contains("NOT EXISTS (SELECT 1 FROM silver.subscriber r WHERE r.customer_id = x.customer_id)"));
-        assert_eq!(sql("expression(coalesce(a, 0) >= 0)"), "SELECT * FROM silver.cdr WHERE NOT coalesce((coalesce(a, 0) >= 0), false)");
-        let err = compile_generic(&model(), &TestSpec { text: "uniq(x)".into(), severity: Severity::Error, line: 2 }).unwrap_err();
+        assert!(
+            sql("relationships(customer_id, silver.subscriber.customer_id)").contains(
+                "NOT EXISTS (SELECT 1 FROM silver.subscriber r WHERE r.customer_id = x.customer_id)"
+            )
+        );
+        assert_eq!(
+            sql("expression(coalesce(a, 0) >= 0)"),
+            "SELECT * FROM silver.cdr WHERE NOT coalesce((coalesce(a, 0) >= 0), false)"
+        );
+        let err = compile_generic(
+            &model(),
+            &TestSpec {
+                text: "uniq(x)".into(),
+                severity: Severity::Error,
+                line: 2,
+            },
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("sql/silver/cdr.sql:2"), "{err}");
     }
 }

@@ -5,8 +5,10 @@
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
-use anyhow::{bail, Result};
-use sqlparser::ast::{Expr, ObjectName, ObjectNamePart, Query, Spanned, Statement, TableFactor, Visit, Visitor};
+use anyhow::{Result, bail};
+use sqlparser::ast::{
+    Expr, ObjectName, ObjectNamePart, Query, Spanned, Statement, TableFactor, Visit, Visitor,
+};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
@@ -19,7 +21,8 @@ pub struct Reference {
 }
 
 /// Functions that read a lakehouse table, and the table.
-const TABLE_READING_FUNCTIONS: &[(&str, &str)] = &[("destination_zone", "bronze.tariff_destination")];
+const TABLE_READING_FUNCTIONS: &[(&str, &str)] =
+    &[("destination_zone", "bronze.tariff_destination")];
 
 #[derive(Default)]
 struct Collector {
@@ -33,7 +36,10 @@ impl Visitor for Collector {
     fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
         if let Some(with) = &query.with {
             for cte in &with.cte_tables {
-                self.ctes.insert(normalize(&cte.alias.name.value, cte.alias.name.quote_style.is_some()));
+                self.ctes.insert(normalize(
+                    &cte.alias.name.value,
+                    cte.alias.name.quote_style.is_some(),
+                ));
             }
         }
         ControlFlow::Continue(())
@@ -42,18 +48,29 @@ impl Visitor for Collector {
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
         if let Expr::Function(f) = expr {
             let name = parts(&f.name).join(".");
-            if let Some((_, table)) = TABLE_READING_FUNCTIONS.iter().find(|(function, _)| *function == name) {
+            if let Some((_, table)) = TABLE_READING_FUNCTIONS
+                .iter()
+                .find(|(function, _)| *function == name)
+            {
                 let span = f.name.span();
-                self.refs.push((table.split('.').map(str::to_string).collect(), span.start.line, span.start.column));
+                self.refs.push((
+                    table.split('.').map(str::to_string).collect(),
+                    span.start.line,
+                    span.start.column,
+                ));
             }
         }
         ControlFlow::Continue(())
     }
 
     fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
-        if let TableFactor::Table { name, args: None, .. } = factor {
+        if let TableFactor::Table {
+            name, args: None, ..
+        } = factor
+        {
             let span = name.span();
-            self.refs.push((parts(name), span.start.line, span.start.column));
+            self.refs
+                .push((parts(name), span.start.line, span.start.column));
         }
         ControlFlow::Continue(())
     }
@@ -61,7 +78,11 @@ impl Visitor for Collector {
 
 /// Unquoted identifiers are case-insensitive, as in DataFusion.
 fn normalize(ident: &str, quoted: bool) -> String {
-    if quoted { ident.to_string() } else { ident.to_ascii_lowercase() }
+    if quoted {
+        ident.to_string()
+    } else {
+        ident.to_ascii_lowercase()
+    }
 }
 
 fn parts(name: &ObjectName) -> Vec<String> {
@@ -77,12 +98,18 @@ fn parts(name: &ObjectName) -> Vec<String> {
 /// Parses `sql` (exactly one SELECT) and returns what it reads, as `schema.table`, in order of
 /// first appearance. Single-part names must be CTEs.
 pub fn dependencies(sql: &str) -> Result<Vec<Reference>> {
-    let statements = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| anyhow::anyhow!("SQL error: {e}"))?;
+    let statements = Parser::parse_sql(&GenericDialect {}, sql)
+        .map_err(|e| anyhow::anyhow!("SQL error: {e}"))?;
     let statement = match statements.as_slice() {
         [one @ Statement::Query(_)] => one,
-        [_] => bail!("a model holds one SELECT (or WITH ... SELECT), not another kind of statement"),
+        [_] => {
+            bail!("a model holds one SELECT (or WITH ... SELECT), not another kind of statement")
+        }
         [] => bail!("no SQL statement found"),
-        _ => bail!("a model holds exactly one statement, found {}", statements.len()),
+        _ => bail!(
+            "a model holds exactly one statement, found {}",
+            statements.len()
+        ),
     };
     let mut c = Collector::default();
     let _ = statement.visit(&mut c);
@@ -90,10 +117,15 @@ pub fn dependencies(sql: &str) -> Result<Vec<Reference>> {
     for (parts, line, column) in c.refs {
         let name = match parts.as_slice() {
             [one] if c.ctes.contains(one) => continue,
-            [one] => bail!("line {line}, column {column}: '{one}' must be qualified as schema.table"),
+            [one] => {
+                bail!("line {line}, column {column}: '{one}' must be qualified as schema.table")
+            }
             [schema, table] => format!("{schema}.{table}"),
             [catalog, schema, table] if catalog == "cdrlake" => format!("{schema}.{table}"),
-            _ => bail!("line {line}, column {column}: '{}' is not a cdrlake table name", parts.join(".")),
+            _ => bail!(
+                "line {line}, column {column}: '{}' is not a cdrlake table name",
+                parts.join(".")
+            ),
         };
         if !out.iter().any(|r| r.name == name) {
             out.push(Reference { name, line, column });
@@ -107,7 +139,11 @@ mod tests {
     use super::*;
 
     fn names(sql: &str) -> Vec<String> {
-        dependencies(sql).unwrap().into_iter().map(|r| r.name).collect()
+        dependencies(sql)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect()
     }
 
     #[test]
@@ -116,8 +152,19 @@ mod tests {
                    SELECT * FROM recent r JOIN silver.subscriber s ON r.a = s.a\n\
                    WHERE EXISTS (SELECT 1 FROM cdrlake.bronze.plan p WHERE p.id = s.plan_id)\n\
                    UNION ALL SELECT * FROM (SELECT * FROM gold.x) sub, generate_series(1, 3)";
-        assert_eq!(names(sql), vec!["bronze.voice_cdr", "silver.subscriber", "bronze.plan", "gold.x"]);
-        assert_eq!(names("SELECT destination_zone(other_party) FROM silver.cdr"), vec!["bronze.tariff_destination", "silver.cdr"]);
+        assert_eq!(
+            names(sql),
+            vec![
+                "bronze.voice_cdr",
+                "silver.subscriber",
+                "bronze.plan",
+                "gold.x"
+            ]
+        );
+        assert_eq!(
+            names("SELECT destination_zone(other_party) FROM silver.cdr"),
+            vec!["bronze.tariff_destination", "silver.cdr"]
+        );
     }
 
     #[test]
@@ -126,8 +173,18 @@ mod tests {
         assert_eq!((refs[0].line, refs[0].column), (2, 8));
         let err = dependencies("SELECT * FROM plan").unwrap_err().to_string();
         assert!(err.contains("'plan' must be qualified"), "{err}");
-        assert!(dependencies("DELETE FROM bronze.plan").unwrap_err().to_string().contains("one SELECT"));
-        assert!(dependencies("SELECT 1; SELECT 2").unwrap_err().to_string().contains("exactly one"));
+        assert!(
+            dependencies("DELETE FROM bronze.plan")
+                .unwrap_err()
+                .to_string()
+                .contains("one SELECT")
+        );
+        assert!(
+            dependencies("SELECT 1; SELECT 2")
+                .unwrap_err()
+                .to_string()
+                .contains("exactly one")
+        );
         let err = dependencies("SELEC 1").unwrap_err().to_string();
         assert!(err.contains("Line: 1, Column: 1"), "{err}");
         assert!(names("SELECT 1").is_empty());

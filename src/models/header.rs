@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Materialization {
@@ -77,7 +77,10 @@ pub struct Header {
 }
 
 fn list(v: &str) -> Vec<String> {
-    v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    v.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Reads the leading comment block of `sql`.
@@ -89,7 +92,9 @@ pub fn parse(sql: &str) -> Result<Header> {
         if line.is_empty() {
             continue;
         }
-        let Some(comment) = line.strip_prefix("--") else { break };
+        let Some(comment) = line.strip_prefix("--") else {
+            break;
+        };
         let comment = comment.trim();
         let Some(setting) = comment.strip_prefix('@') else {
             description.push(comment.to_string());
@@ -106,7 +111,9 @@ pub fn parse(sql: &str) -> Result<Header> {
                     "view" => Materialization::View,
                     "table" => Materialization::Table,
                     "incremental" => Materialization::Incremental,
-                    other => bail!("line {lineno}: materialized must be view, table or incremental, not '{other}'"),
+                    other => bail!(
+                        "line {lineno}: materialized must be view, table or incremental, not '{other}'"
+                    ),
                 }
             }
             "unique_key" => h.unique_key = list(value),
@@ -120,11 +127,21 @@ pub fn parse(sql: &str) -> Result<Header> {
                 h.on_existing_key = match value {
                     "update" => OnExistingKey::Update,
                     "keep" => OnExistingKey::Keep,
-                    other => bail!("line {lineno}: on_existing_key must be update or keep, not '{other}'"),
+                    other => bail!(
+                        "line {lineno}: on_existing_key must be update or keep, not '{other}'"
+                    ),
                 }
             }
-            "test" => h.tests.push(TestSpec { text: value.to_string(), severity: Severity::Error, line: lineno }),
-            "warn" => h.tests.push(TestSpec { text: value.to_string(), severity: Severity::Warn, line: lineno }),
+            "test" => h.tests.push(TestSpec {
+                text: value.to_string(),
+                severity: Severity::Error,
+                line: lineno,
+            }),
+            "warn" => h.tests.push(TestSpec {
+                text: value.to_string(),
+                severity: Severity::Warn,
+                line: lineno,
+            }),
             "severity" => {
                 h.severity = Some(match value {
                     "error" => Severity::Error,
@@ -140,7 +157,9 @@ pub fn parse(sql: &str) -> Result<Header> {
                 // Checked here so a typo fails when the project loads, not halfway through a run.
                 datafusion::config::ConfigOptions::new()
                     .set(&option, &setting)
-                    .map_err(|e| anyhow::anyhow!("line {lineno}: @set {option}: {}", e.strip_backtrace()))?;
+                    .map_err(|e| {
+                        anyhow::anyhow!("line {lineno}: @set {option}: {}", e.strip_backtrace())
+                    })?;
                 h.settings.push((option, setting));
             }
             other => bail!(
@@ -168,30 +187,81 @@ mod tests {
         let h = parse(sql).unwrap();
         assert_eq!(h.materialized, Materialization::Incremental);
         assert_eq!(h.unique_key, vec!["cdr_id"]);
-        assert_eq!(parse("-- @no_dictionary: cdr_id, start_time\nSELECT 1").unwrap().no_dictionary, vec!["cdr_id", "start_time"]);
-        assert_eq!(parse("-- @no_statistics: imei, other_party\nSELECT 1").unwrap().no_statistics, vec!["imei", "other_party"]);
-        let set = parse("-- @set: datafusion.optimizer.join_reordering = false\nSELECT 1").unwrap().settings;
-        assert_eq!(set, vec![("datafusion.optimizer.join_reordering".to_string(), "false".to_string())]);
-        let unknown = parse("-- x\n-- @set: datafusion.optimizer.join_reorderin = false\nSELECT 1").unwrap_err().to_string();
-        assert!(unknown.contains("line 2") && unknown.contains("join_reorderin"), "{unknown}");
-        let bad_value = parse("-- @set: datafusion.optimizer.join_reordering = maybe\nSELECT 1").unwrap_err().to_string();
+        assert_eq!(
+            parse("-- @no_dictionary: cdr_id, start_time\nSELECT 1")
+                .unwrap()
+                .no_dictionary,
+            vec!["cdr_id", "start_time"]
+        );
+        assert_eq!(
+            parse("-- @no_statistics: imei, other_party\nSELECT 1")
+                .unwrap()
+                .no_statistics,
+            vec!["imei", "other_party"]
+        );
+        let set = parse("-- @set: datafusion.optimizer.join_reordering = false\nSELECT 1")
+            .unwrap()
+            .settings;
+        assert_eq!(
+            set,
+            vec![(
+                "datafusion.optimizer.join_reordering".to_string(),
+                "false".to_string()
+            )]
+        );
+        let unknown = parse("-- x\n-- @set: datafusion.optimizer.join_reorderin = false\nSELECT 1")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            unknown.contains("line 2") && unknown.contains("join_reorderin"),
+            "{unknown}"
+        );
+        let bad_value = parse("-- @set: datafusion.optimizer.join_reordering = maybe\nSELECT 1")
+            .unwrap_err()
+            .to_string();
         assert!(bad_value.contains("maybe"), "{bad_value}");
         assert_eq!(h.lookback.as_deref(), Some("1 hour"));
         assert_eq!(h.on_existing_key, OnExistingKey::Update);
-        assert_eq!(parse("-- @on_existing_key: keep\nSELECT 1").unwrap().on_existing_key, OnExistingKey::Keep);
+        assert_eq!(
+            parse("-- @on_existing_key: keep\nSELECT 1")
+                .unwrap()
+                .on_existing_key,
+            OnExistingKey::Keep
+        );
         assert!(parse("-- @on_existing_key: replace\nSELECT 1").is_err());
         assert_eq!(h.description, "One row per call.");
-        assert_eq!(h.tests.len(), 2, "settings after the SQL starts are plain comments");
-        assert_eq!(h.tests[1], TestSpec { text: "expression(duration_s < 86400)".into(), severity: Severity::Warn, line: 7 });
+        assert_eq!(
+            h.tests.len(),
+            2,
+            "settings after the SQL starts are plain comments"
+        );
+        assert_eq!(
+            h.tests[1],
+            TestSpec {
+                text: "expression(duration_s < 86400)".into(),
+                severity: Severity::Warn,
+                line: 7
+            }
+        );
     }
 
     #[test]
     fn rejects_typos_and_incomplete_incremental() {
-        let err = parse("-- @materialised: table\nSELECT 1").unwrap_err().to_string();
-        assert!(err.contains("line 1") && err.contains("@materialised"), "{err}");
-        let err = parse("-- @materialized: incremental\nSELECT 1").unwrap_err().to_string();
+        let err = parse("-- @materialised: table\nSELECT 1")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 1") && err.contains("@materialised"),
+            "{err}"
+        );
+        let err = parse("-- @materialized: incremental\nSELECT 1")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unique_key"), "{err}");
         assert!(parse("-- @materialized: ephemeral\nSELECT 1").is_err());
-        assert_eq!(parse("SELECT 1").unwrap().materialized, Materialization::View);
+        assert_eq!(
+            parse("SELECT 1").unwrap().materialized,
+            Materialization::View
+        );
     }
 }

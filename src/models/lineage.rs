@@ -36,7 +36,12 @@ pub fn mermaid(project: &Project, dag: &Dag) -> String {
         let _ = writeln!(out, "  {}[/\"{s}\"/]", id(s));
     }
     for (name, m) in &project.models {
-        let _ = writeln!(out, "  {}[\"{name}<br/>{}\"]", id(name), m.header.materialized);
+        let _ = writeln!(
+            out,
+            "  {}[\"{name}<br/>{}\"]",
+            id(name),
+            m.header.materialized
+        );
     }
     for (a, b) in &edges {
         let _ = writeln!(out, "  {} --> {}", id(a), id(b));
@@ -54,7 +59,11 @@ pub fn dot(project: &Project, dag: &Dag) -> String {
         let _ = writeln!(out, "  \"{s}\" [shape=note];");
     }
     for (name, m) in &project.models {
-        let _ = writeln!(out, "  \"{name}\" [shape=box, label=\"{name}\\n{}\"];", m.header.materialized);
+        let _ = writeln!(
+            out,
+            "  \"{name}\" [shape=box, label=\"{name}\\n{}\"];",
+            m.header.materialized
+        );
     }
     for (a, b) in &edges {
         let _ = writeln!(out, "  \"{a}\" -> \"{b}\";");

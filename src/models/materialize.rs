@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use cdrlake_catalog::{CatalogError, WriteMode};
-use datafusion::common::{Column, ParamValues, ScalarValue};
 use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
 use datafusion::catalog::Session;
-use datafusion::prelude::{col, DataFrame, Expr};
+use datafusion::common::{Column, ParamValues, ScalarValue};
+use datafusion::prelude::{DataFrame, Expr, col};
 use deltalake::parquet::file::properties::WriterProperties;
 
 use datafusion::catalog::{SchemaProvider, TableProvider};
@@ -17,10 +17,10 @@ use datafusion::datasource::MemTable;
 
 use super::datatests::{self, DataTest};
 use super::header::{Materialization, OnExistingKey};
-use super::system::TestResult;
 use super::project::{Model, Seed};
 use super::seeds::read_seed;
 use super::stage::stage_ctes;
+use super::system::TestResult;
 use crate::engine::Engine;
 use crate::output::plain_type;
 
@@ -33,11 +33,20 @@ pub struct Built {
 }
 
 pub async fn build_seed(engine: &Engine, seed: &Seed) -> Result<Built> {
-    let text = std::fs::read_to_string(&seed.path).with_context(|| format!("cannot read {}", seed.path.display()))?;
-    let batches = read_seed(&text, &seed.columns).with_context(|| seed.path.display().to_string())?;
+    let text = std::fs::read_to_string(&seed.path)
+        .with_context(|| format!("cannot read {}", seed.path.display()))?;
+    let batches =
+        read_seed(&text, &seed.columns).with_context(|| seed.path.display().to_string())?;
     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-    let table = engine.lakehouse().write_batches(&seed.schema, &seed.table, batches, WriteMode::Overwrite).await?;
-    Ok(Built { rows: Some(rows), version: table.version(), note: None })
+    let table = engine
+        .lakehouse()
+        .write_batches(&seed.schema, &seed.table, batches, WriteMode::Overwrite)
+        .await?;
+    Ok(Built {
+        rows: Some(rows),
+        version: table.version(),
+        note: None,
+    })
 }
 
 pub async fn build_model(engine: &Engine, model: &Model, full_refresh: bool) -> Result<Built> {
@@ -49,14 +58,23 @@ pub async fn build_model(engine: &Engine, model: &Model, full_refresh: bool) -> 
 }
 
 async fn build_view(engine: &Engine, model: &Model) -> Result<Built> {
-    engine.register_view(&model.schema, &model.table, &model.sql).await?;
-    engine.lakehouse().save_view(&model.schema, &model.table, &model.sql).await?;
+    engine
+        .register_view(&model.schema, &model.table, &model.sql)
+        .await?;
+    engine
+        .lakehouse()
+        .save_view(&model.schema, &model.table, &model.sql)
+        .await?;
     Ok(Built::default())
 }
 
 /// A model that was a view before and is a table now must not stay shadowed by the view.
 async fn drop_old_view(engine: &Engine, model: &Model) -> Result<()> {
-    if engine.lakehouse().drop_view(&model.schema, &model.table).await? {
+    if engine
+        .lakehouse()
+        .drop_view(&model.schema, &model.table)
+        .await?
+    {
         engine.deregister_view(&model.schema, &model.table)?;
     }
     Ok(())
@@ -71,13 +89,21 @@ async fn build_table(engine: &Engine, model: &Model) -> Result<Built> {
 /// A table model whose tests are gates: its rows are computed into memory, the tests run with the
 /// model's name bound to them (other tables as committed), and only if none fails are they written
 /// as the new version. A failing gate leaves the published table untouched.
-pub async fn build_table_gated(engine: &Engine, model: &Model, tests: &[DataTest], run_id: &str) -> (Result<Built>, Vec<TestResult>) {
+pub async fn build_table_gated(
+    engine: &Engine,
+    model: &Model,
+    tests: &[DataTest],
+    run_id: &str,
+) -> (Result<Built>, Vec<TestResult>) {
     let staged = match stage(engine, model).await {
         Ok(s) => s,
         Err(e) => return (Err(e), vec![]),
     };
     let provider = engine.catalog().lakehouse_schema(&model.schema).cloned();
-    let shadowed = provider.as_ref().and_then(|p| p.register_table(model.table.clone(), staged.clone()).ok()).flatten();
+    let shadowed = provider
+        .as_ref()
+        .and_then(|p| p.register_table(model.table.clone(), staged.clone()).ok())
+        .flatten();
     let (results, failures) = datatests::check(engine, tests, run_id).await;
     if let Some(p) = &provider {
         let _ = match shadowed {
@@ -86,9 +112,20 @@ pub async fn build_table_gated(engine: &Engine, model: &Model, tests: &[DataTest
         };
     }
     if failures > 0 {
-        let version = engine.lakehouse().open_table(&model.schema, &model.table, None).await.ok().and_then(|t| t.version());
-        let kept = version.map(|v| format!("stays at version {v}")).unwrap_or_else(|| "was not created".into());
-        let error = anyhow::anyhow!("not published, {failures} gate(s) failed: {}; {} {kept}", datatests::blocking(&results), model.name);
+        let version = engine
+            .lakehouse()
+            .open_table(&model.schema, &model.table, None)
+            .await
+            .ok()
+            .and_then(|t| t.version());
+        let kept = version
+            .map(|v| format!("stays at version {v}"))
+            .unwrap_or_else(|| "was not created".into());
+        let error = anyhow::anyhow!(
+            "not published, {failures} gate(s) failed: {}; {} {kept}",
+            datatests::blocking(&results),
+            model.name
+        );
         return (Err(error), results);
     }
     let outcome = match engine.ctx().read_table(staged) {
@@ -110,7 +147,9 @@ async fn stage(engine: &Engine, model: &Model) -> Result<Arc<dyn TableProvider>>
 async fn overwrite(engine: &Engine, model: &Model, df: DataFrame) -> Result<Built> {
     drop_old_view(engine, model).await?;
     let properties = writer_properties(model, df.schema().as_arrow())?;
-    let mut write = engine.write_dataframe(&model.schema, &model.table, df, WriteMode::Overwrite).await?;
+    let mut write = engine
+        .write_dataframe(&model.schema, &model.table, df, WriteMode::Overwrite)
+        .await?;
     if !model.header.partition_by.is_empty() {
         write = write.with_partition_columns(model.header.partition_by.clone());
     }
@@ -120,9 +159,18 @@ async fn overwrite(engine: &Engine, model: &Model, df: DataFrame) -> Result<Buil
     if let Some(properties) = properties {
         write = write.with_writer_properties(properties);
     }
-    let table = write.await.map_err(|e| CatalogError::delta(&model.name, e))?;
-    let info = engine.lakehouse().table_info(&model.schema, &model.table).await?;
-    Ok(Built { rows: info.rows, version: table.version(), note: None })
+    let table = write
+        .await
+        .map_err(|e| CatalogError::delta(&model.name, e))?;
+    let info = engine
+        .lakehouse()
+        .table_info(&model.schema, &model.table)
+        .await?;
+    Ok(Built {
+        rows: info.rows,
+        version: table.version(),
+        note: None,
+    })
 }
 
 /// For a `$since` of type `t`: its SQL type name, and its smallest value (used when everything is new).
@@ -130,32 +178,50 @@ fn watermark_type(t: &DataType) -> Result<(&'static str, &'static str)> {
     Ok(match t {
         DataType::Timestamp(..) => ("TIMESTAMP", "1970-01-01T00:00:00Z"),
         DataType::Date32 | DataType::Date64 => ("DATE", "1970-01-01"),
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => ("BIGINT", "-9223372036854775808"),
-        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => ("BIGINT UNSIGNED", "0"),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
+            ("BIGINT", "-9223372036854775808")
+        }
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+            ("BIGINT UNSIGNED", "0")
+        }
         DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => ("VARCHAR", ""),
-        other => bail!("$since cannot be of type {other}: use a timestamp, date, integer or text watermark"),
+        other => bail!(
+            "$since cannot be of type {other}: use a timestamp, date, integer or text watermark"
+        ),
     })
 }
 
 fn beginning_of_time(t: &DataType) -> Result<ScalarValue> {
-    Ok(ScalarValue::try_from_string(watermark_type(t)?.1.to_string(), t)?)
+    Ok(ScalarValue::try_from_string(
+        watermark_type(t)?.1.to_string(),
+        t,
+    )?)
 }
 
 async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -> Result<Built> {
     let lakehouse = engine.lakehouse();
-    let existing = match lakehouse.open_table(&model.schema, &model.table, None).await {
+    let existing = match lakehouse
+        .open_table(&model.schema, &model.table, None)
+        .await
+    {
         Ok(t) => Some(t),
         Err(CatalogError::UnknownTable { .. }) => None,
         Err(e) => return Err(e.into()),
     };
     let df = engine.dataframe(&model.sql).await?;
-    let since_type = df.logical_plan().get_parameter_types()?.remove("$since").flatten();
+    let since_type = df
+        .logical_plan()
+        .get_parameter_types()?
+        .remove("$since")
+        .flatten();
     let since = match (&since_type, &existing, full_refresh) {
         (None, ..) => None,
         (Some(t), Some(_), false) => Some(watermark(engine, model, t).await?),
         (Some(t), ..) => Some(beginning_of_time(t)?),
     };
-    let params = since.as_ref().map(|v| ParamValues::Map(HashMap::from([("since".to_string(), v.clone().into())])));
+    let params = since
+        .as_ref()
+        .map(|v| ParamValues::Map(HashMap::from([("since".to_string(), v.clone().into())])));
     let with_params = |df: DataFrame| -> Result<DataFrame> {
         Ok(match &params {
             Some(p) => df.with_param_values(p.clone())?,
@@ -163,10 +229,18 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         })
     };
     let staged = stage_ctes(engine, model, params.as_ref()).await?;
-    let df = if model.header.stage.is_empty() { df } else { engine.dataframe(&staged.sql).await? };
+    let df = if model.header.stage.is_empty() {
+        df
+    } else {
+        engine.dataframe(&staged.sql).await?
+    };
     let Some(target) = existing.filter(|_| !full_refresh) else {
         let mut built = overwrite(engine, model, with_params(df)?).await?;
-        built.note = Some(if full_refresh { "full refresh".into() } else { "first build".into() });
+        built.note = Some(if full_refresh {
+            "full refresh".into()
+        } else {
+            "first build".into()
+        });
         return Ok(built);
     };
     check_same_columns(engine, model, &df).await?;
@@ -177,11 +251,20 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
     let batches = changed.collect().await?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     if rows == 0 {
-        return Ok(Built { rows: Some(0), version: target.version(), note: Some("no new or changed rows".into()) });
+        return Ok(Built {
+            rows: Some(0),
+            version: target.version(),
+            note: Some("no new or changed rows".into()),
+        });
     }
     let source = engine.ctx().read_batches(batches)?;
     let properties = writer_properties(model, source.schema().as_arrow())?;
-    let names: Vec<String> = source.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let names: Vec<String> = source
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     let on = model
         .header
         .unique_key
@@ -190,22 +273,37 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         .reduce(Expr::and)
         .context("unique_key is empty")?;
     let state: Arc<dyn Session> = Arc::new(engine.ctx().state());
-    let mut merge = target.merge(source, on).with_source_alias("source").with_target_alias("target").with_session_state(state);
+    let mut merge = target
+        .merge(source, on)
+        .with_source_alias("source")
+        .with_target_alias("target")
+        .with_session_state(state);
     if let Some(properties) = properties {
         merge = merge.with_writer_properties(properties);
     }
     if model.header.on_existing_key == OnExistingKey::Update {
-        merge = merge.when_matched_update(|u| names.iter().fold(u, |u, n| u.update(n.as_str(), qualified("source", n))))?;
+        merge = merge.when_matched_update(|u| {
+            names
+                .iter()
+                .fold(u, |u, n| u.update(n.as_str(), qualified("source", n)))
+        })?;
     }
     let (table, metrics) = merge
-        .when_not_matched_insert(|i| names.iter().fold(i, |i, n| i.set(n.as_str(), qualified("source", n))))?
+        .when_not_matched_insert(|i| {
+            names
+                .iter()
+                .fold(i, |i, n| i.set(n.as_str(), qualified("source", n)))
+        })?
         .await
         .map_err(|e| CatalogError::delta(&model.name, e))?;
     let merged = (metrics.num_target_rows_inserted + metrics.num_target_rows_updated) as u64;
     Ok(Built {
         rows: Some(merged),
         version: table.version(),
-        note: Some(format!("{} inserted, {} updated", metrics.num_target_rows_inserted, metrics.num_target_rows_updated)),
+        note: Some(format!(
+            "{} inserted, {} updated",
+            metrics.num_target_rows_inserted, metrics.num_target_rows_updated
+        )),
     })
 }
 
@@ -213,13 +311,20 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
 /// listed: delta-rs's defaults).
 fn writer_properties(model: &Model, schema: &Schema) -> Result<Option<WriterProperties>> {
     let header = &model.header;
-    for (setting, columns) in [("no_dictionary", &header.no_dictionary), ("no_statistics", &header.no_statistics)] {
+    for (setting, columns) in [
+        ("no_dictionary", &header.no_dictionary),
+        ("no_statistics", &header.no_statistics),
+    ] {
         if let Some(unknown) = columns.iter().find(|c| schema.field_with_name(c).is_err()) {
-            bail!("{}: @{setting} names '{unknown}', which is not a column of the model", model.name);
+            bail!(
+                "{}: @{setting} names '{unknown}', which is not a column of the model",
+                model.name
+            );
         }
     }
     let listed = !header.no_dictionary.is_empty() || !header.no_statistics.is_empty();
-    Ok(listed.then(|| cdrlake_catalog::column_properties(&header.no_dictionary, &header.no_statistics)))
+    Ok(listed
+        .then(|| cdrlake_catalog::column_properties(&header.no_dictionary, &header.no_statistics)))
 }
 
 fn qualified(relation: &str, column: &str) -> Expr {
@@ -250,7 +355,13 @@ fn changed_rows_sql(model: &Model, sql: &str) -> String {
     }
     // The produced keys come first in the join: a hash join builds its table from the left side,
     // and the target may be far larger than what a run produces.
-    let key_list = model.header.unique_key.iter().map(|k| quote(k)).collect::<Vec<_>>().join(", ");
+    let key_list = model
+        .header
+        .unique_key
+        .iter()
+        .map(|k| quote(k))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         "WITH cdrlake_source AS (\n{body}\n)\nSELECT * FROM cdrlake_source\nEXCEPT\nSELECT t.* FROM (SELECT DISTINCT {key_list} FROM cdrlake_source) s JOIN {schema}.{table} t ON {keys}",
         schema = quote(&model.schema),
@@ -260,30 +371,56 @@ fn changed_rows_sql(model: &Model, sql: &str) -> String {
 
 /// `max(watermark) - lookback` over the current table; the beginning of time when it is empty.
 async fn watermark(engine: &Engine, model: &Model, t: &DataType) -> Result<ScalarValue> {
-    let column = model.header.watermark.as_deref().context("an incremental model using $since needs `-- @watermark: column`")?;
+    let column = model
+        .header
+        .watermark
+        .as_deref()
+        .context("an incremental model using $since needs `-- @watermark: column`")?;
     let lookback = match &model.header.lookback {
         Some(l) => format!(" - INTERVAL '{}'", l.replace('\'', "''")),
         None => String::new(),
     };
-    let sql = format!("SELECT CAST(max({}){lookback} AS {}) FROM {}.{}", quote(column), watermark_type(t)?.0, quote(&model.schema), quote(&model.table));
-    let batches = engine.sql(&sql).await.with_context(|| format!("computing $since for {}", model.name))?;
+    let sql = format!(
+        "SELECT CAST(max({}){lookback} AS {}) FROM {}.{}",
+        quote(column),
+        watermark_type(t)?.0,
+        quote(&model.schema),
+        quote(&model.table)
+    );
+    let batches = engine
+        .sql(&sql)
+        .await
+        .with_context(|| format!("computing $since for {}", model.name))?;
     let value = ScalarValue::try_from_array(batches[0].column(0), 0)?;
-    if value.is_null() { beginning_of_time(t) } else { Ok(value) }
+    if value.is_null() {
+        beginning_of_time(t)
+    } else {
+        Ok(value)
+    }
 }
 
 /// The type a column has once stored in Delta: timestamps are microseconds, any zone is UTC.
 fn stored_type(t: &DataType) -> DataType {
     match plain_type(t) {
-        DataType::Timestamp(_, zone) => DataType::Timestamp(TimeUnit::Microsecond, zone.map(|_| "UTC".into())),
+        DataType::Timestamp(_, zone) => {
+            DataType::Timestamp(TimeUnit::Microsecond, zone.map(|_| "UTC".into()))
+        }
         other => other,
     }
 }
 
 /// An incremental merge cannot change columns; that needs `--full-refresh`.
 async fn check_same_columns(engine: &Engine, model: &Model, df: &DataFrame) -> Result<()> {
-    let target = engine.ctx().table(format!("{}.{}", quote(&model.schema), quote(&model.table))).await?;
+    let target = engine
+        .ctx()
+        .table(format!("{}.{}", quote(&model.schema), quote(&model.table)))
+        .await?;
     let shape = |d: &DataFrame| -> Vec<(String, DataType)> {
-        d.schema().fields().iter().map(|f| (f.name().clone(), stored_type(f.data_type()))).collect()
+        d.schema()
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), stored_type(f.data_type())))
+            .collect()
     };
     let (now, stored) = (shape(df), shape(&target));
     if now != stored {
@@ -291,7 +428,12 @@ async fn check_same_columns(engine: &Engine, model: &Model, df: &DataFrame) -> R
             .iter()
             .filter(|c| !stored.contains(c))
             .map(|(n, t)| format!("{n} {t}"))
-            .chain(stored.iter().filter(|c| !now.contains(c)).map(|(n, t)| format!("was {n} {t}")))
+            .chain(
+                stored
+                    .iter()
+                    .filter(|c| !now.contains(c))
+                    .map(|(n, t)| format!("was {n} {t}")),
+            )
             .collect();
         bail!(
             "the columns of {} changed since it was built ({}); rebuild it with `cdrlake run --full-refresh --select {}`",

@@ -15,4 +15,4 @@ pub mod system;
 
 pub use dag::Dag;
 pub use project::Project;
-pub use runner::{run, RunOptions, RunReport};
+pub use runner::{RunOptions, RunReport, run};

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
-use cdrlake_catalog::location::is_identifier;
+use anyhow::{Context, Result, bail};
 use cdrlake_catalog::SCHEMAS;
+use cdrlake_catalog::location::is_identifier;
 
-use super::deps::{dependencies, Reference};
+use super::deps::{Reference, dependencies};
 use super::header::{self, Header, Severity};
-use super::seeds::{seed_columns, SeedColumn};
+use super::seeds::{SeedColumn, seed_columns};
 
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -73,15 +73,23 @@ fn read(path: &Path) -> Result<String> {
 }
 
 fn stem(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 impl Project {
     pub fn load(root: &Path) -> Result<Self> {
         if !root.is_dir() {
-            bail!("model project {} does not exist (use --project DIR)", root.display());
+            bail!(
+                "model project {} does not exist (use --project DIR)",
+                root.display()
+            );
         }
-        let mut project = Project { root: root.to_path_buf(), ..Default::default() };
+        let mut project = Project {
+            root: root.to_path_buf(),
+            ..Default::default()
+        };
         for schema in SCHEMAS {
             for path in sql_files(&root.join(schema))? {
                 let model = load_model(schema, &path)?;
@@ -91,7 +99,11 @@ impl Project {
         for path in files_with_extension(&root.join("seeds"), "csv")? {
             let seed = load_seed(&path)?;
             if project.models.contains_key(&seed.name) {
-                bail!("{}: seed {} has the name of a model", path.display(), seed.name);
+                bail!(
+                    "{}: seed {} has the name of a model",
+                    path.display(),
+                    seed.name
+                );
             }
             project.seeds.insert(seed.name.clone(), seed);
         }
@@ -118,13 +130,24 @@ impl Project {
 fn load_model(schema: &str, path: &Path) -> Result<Model> {
     let table = stem(path);
     if !is_identifier(&table) {
-        bail!("{}: a model file name must be a table name (letters, digits, '_')", path.display());
+        bail!(
+            "{}: a model file name must be a table name (letters, digits, '_')",
+            path.display()
+        );
     }
     let sql = read(path)?;
     let at = || path.display().to_string();
     let header = header::parse(&sql).with_context(at)?;
     let deps = dependencies(&sql).with_context(at)?;
-    let model = Model { name: format!("{schema}.{table}"), schema: schema.into(), table, path: path.into(), sql, header, deps };
+    let model = Model {
+        name: format!("{schema}.{table}"),
+        schema: schema.into(),
+        table,
+        path: path.into(),
+        sql,
+        header,
+        deps,
+    };
     super::stage::check(&model).with_context(at)?;
     Ok(model)
 }
@@ -136,5 +159,11 @@ fn load_seed(path: &Path) -> Result<Seed> {
         .filter(|(s, t)| SCHEMAS.contains(s) && is_identifier(t))
         .with_context(|| format!("{}: a seed is named <schema>.<table>.csv", path.display()))?;
     let columns = seed_columns(&read(path)?).with_context(|| path.display().to_string())?;
-    Ok(Seed { name: file.clone(), schema: schema.into(), table: table.into(), path: path.into(), columns })
+    Ok(Seed {
+        name: file.clone(),
+        schema: schema.into(),
+        table: table.into(),
+        path: path.into(),
+        columns,
+    })
 }

@@ -6,16 +6,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use cdrlake_catalog::CatalogError;
 use chrono::Utc;
 
 use super::dag::Dag;
 use super::datatests;
 use super::header::Materialization;
-use super::materialize::{build_model, build_seed, build_table_gated, Built};
+use super::materialize::{Built, build_model, build_seed, build_table_gated};
 use super::project::Project;
-use super::system::{new_run_id, record_model_runs, record_test_results, ModelRun, RunStatus};
+use super::system::{ModelRun, RunStatus, new_run_id, record_model_runs, record_test_results};
 use crate::engine::Engine;
 
 #[derive(Debug, Clone, Default)]
@@ -32,22 +32,40 @@ pub struct RunReport {
 
 impl RunReport {
     pub fn failed(&self) -> usize {
-        self.runs.iter().filter(|r| r.status == RunStatus::Error).count()
+        self.runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Error)
+            .count()
     }
     pub fn skipped(&self) -> usize {
-        self.runs.iter().filter(|r| r.status == RunStatus::Skipped).count()
+        self.runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Skipped)
+            .count()
     }
 }
 
 /// Every table a selected node reads must be a node of the project or exist in the lakehouse.
-pub async fn check_sources(engine: &Engine, project: &Project, dag: &Dag, nodes: &[String]) -> Result<()> {
+pub async fn check_sources(
+    engine: &Engine,
+    project: &Project,
+    dag: &Dag,
+    nodes: &[String],
+) -> Result<()> {
     for node in nodes {
-        let Some(model) = project.models.get(node) else { continue };
+        let Some(model) = project.models.get(node) else {
+            continue;
+        };
         for source in dag.sources(node) {
             if exists(engine, source).await? {
                 continue;
             }
-            let at = model.deps.iter().find(|d| &d.name == source).map(|d| (d.line, d.column)).unwrap_or((1, 1));
+            let at = model
+                .deps
+                .iter()
+                .find(|d| &d.name == source)
+                .map(|d| (d.line, d.column))
+                .unwrap_or((1, 1));
             bail!(
                 "{}:{}:{}: {} reads {source}, which is not a model, a seed or a table in the lakehouse",
                 model.path.display(),
@@ -65,7 +83,11 @@ async fn exists(engine: &Engine, name: &str) -> Result<bool> {
     let Some(provider) = engine.catalog().lakehouse_schema(schema) else {
         return Err(CatalogError::UnknownSchema(schema.into()).into());
     };
-    Ok(datafusion::catalog::SchemaProvider::table(provider.as_ref(), table).await?.is_some())
+    Ok(
+        datafusion::catalog::SchemaProvider::table(provider.as_ref(), table)
+            .await?
+            .is_some(),
+    )
 }
 
 /// The Delta version of each table `node` reads (views have none and are left out).
@@ -73,7 +95,11 @@ async fn input_versions(engine: &Engine, project: &Project, dag: &Dag, node: &st
     let mut versions = BTreeMap::new();
     let reads = dag.parents(node).iter().chain(dag.sources(node));
     for name in reads {
-        if project.models.get(name).is_some_and(|m| m.header.materialized == super::header::Materialization::View) {
+        if project
+            .models
+            .get(name)
+            .is_some_and(|m| m.header.materialized == super::header::Materialization::View)
+        {
             continue;
         }
         if let Some((schema, table)) = name.split_once('.')
@@ -103,17 +129,41 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
             Some(m) => ("model", m.header.materialized.to_string()),
             None => ("seed", "seed".to_string()),
         };
-        let prefix = format!("[{}/{}] {kind} {node} ({materialization})", i + 1, order.len());
+        let prefix = format!(
+            "[{}/{}] {kind} {node} ({materialization})",
+            i + 1,
+            order.len()
+        );
         let started_at = Utc::now();
         let timer = Instant::now();
-        let blocked_by = dag.parents(node).iter().find(|p| unusable.contains(*p)).cloned();
+        let blocked_by = dag
+            .parents(node)
+            .iter()
+            .find(|p| unusable.contains(*p))
+            .cloned();
         let inputs = input_versions(engine, project, &dag, node).await;
         let tests = node_tests.get(node).map(Vec::as_slice).unwrap_or_default();
         let mut node_results = Vec::new();
-        let gated = !tests.is_empty() && project.models.get(node).is_some_and(|m| m.header.materialized == Materialization::Table);
+        let gated = !tests.is_empty()
+            && project
+                .models
+                .get(node)
+                .is_some_and(|m| m.header.materialized == Materialization::Table);
         // A model's `@set` options hold for its build and its tests, then the run's own return.
-        let settings = project.models.get(node).map(|m| m.header.settings.as_slice()).unwrap_or_default();
-        let saved_options = if settings.is_empty() { None } else { Some(engine.set_options(settings).with_context(|| format!("{node}: @set"))?) };
+        let settings = project
+            .models
+            .get(node)
+            .map(|m| m.header.settings.as_slice())
+            .unwrap_or_default();
+        let saved_options = if settings.is_empty() {
+            None
+        } else {
+            Some(
+                engine
+                    .set_options(settings)
+                    .with_context(|| format!("{node}: @set"))?,
+            )
+        };
         let outcome: Result<Built> = match (&blocked_by, project.models.get(node)) {
             (Some(_), _) => Ok(Built::default()),
             (None, Some(model)) if gated => {
@@ -132,7 +182,9 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
                 let blocking = datatests::blocking(&results);
                 node_results = results;
                 if failures > 0 {
-                    Err(anyhow::anyhow!("built, but {failures} test(s) failed: {blocking}; nothing downstream is built"))
+                    Err(anyhow::anyhow!(
+                        "built, but {failures} test(s) failed: {blocking}; nothing downstream is built"
+                    ))
                 } else {
                     Ok(built)
                 }
@@ -165,12 +217,19 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
             (None, Ok(built)) => {
                 run.rows = built.rows;
                 run.output_version = built.version;
-                let rows = built.rows.map(|r| format!(", {r} rows")).unwrap_or_default();
+                let rows = built
+                    .rows
+                    .map(|r| format!(", {r} rows"))
+                    .unwrap_or_default();
                 let note = built.note.map(|n| format!(", {n}")).unwrap_or_default();
                 println!("{prefix} OK in {elapsed:.2}s{rows}{note}");
             }
             (None, Err(e)) => {
-                let at = project.models.get(node).map(|m| format!("{}: ", m.path.display())).unwrap_or_default();
+                let at = project
+                    .models
+                    .get(node)
+                    .map(|m| format!("{}: ", m.path.display()))
+                    .unwrap_or_default();
                 let message = format!("{at}{}", crate::cli::one_line(&e));
                 run.status = RunStatus::Error;
                 run.error = Some(message.clone());

@@ -7,7 +7,7 @@
 use std::io::Cursor;
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 
@@ -29,9 +29,13 @@ pub fn parse_type(t: &str) -> Result<DataType> {
         "money2" => DataType::Decimal128(18, 2),
         "money4" => DataType::Decimal128(18, 4),
         other => {
-            let inner = other.strip_prefix("decimal(").and_then(|r| r.strip_suffix(')'));
+            let inner = other
+                .strip_prefix("decimal(")
+                .and_then(|r| r.strip_suffix(')'));
             let Some((p, s)) = inner.and_then(|i| i.split_once(',')) else {
-                bail!("unknown type '{other}' (use text, int, float, bool, date, ts, money2, money4 or decimal(p,s))");
+                bail!(
+                    "unknown type '{other}' (use text, int, float, bool, date, ts, money2, money4 or decimal(p,s))"
+                );
             };
             DataType::Decimal128(p.trim().parse()?, s.trim().parse()?)
         }
@@ -45,7 +49,9 @@ pub fn seed_columns(csv: &str) -> Result<Vec<SeedColumn>> {
     for line in csv.lines() {
         let line = line.trim();
         if let Some(decl) = line.strip_prefix('#') {
-            let (name, t) = decl.split_once(':').with_context(|| format!("expected `# column: type`, found `{line}`"))?;
+            let (name, t) = decl
+                .split_once(':')
+                .with_context(|| format!("expected `# column: type`, found `{line}`"))?;
             declared.push((name.trim().to_string(), parse_type(t)?));
         } else if !line.is_empty() {
             header = Some(line.to_string());
@@ -62,17 +68,29 @@ pub fn seed_columns(csv: &str) -> Result<Vec<SeedColumn>> {
     Ok(names
         .into_iter()
         .map(|name| {
-            let data_type = declared.iter().find(|(n, _)| *n == name).map_or(DataType::Utf8, |(_, t)| t.clone());
+            let data_type = declared
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(DataType::Utf8, |(_, t)| t.clone());
             SeedColumn { name, data_type }
         })
         .collect())
 }
 
 pub fn read_seed(csv: &str, columns: &[SeedColumn]) -> Result<Vec<RecordBatch>> {
-    let fields: Vec<Field> = columns.iter().map(|c| Field::new(&c.name, c.data_type.clone(), true)).collect();
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|c| Field::new(&c.name, c.data_type.clone(), true))
+        .collect();
     let schema = Arc::new(Schema::new(fields));
-    let body: String = csv.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
-    let reader = arrow::csv::ReaderBuilder::new(schema).with_header(true).build(Cursor::new(body))?;
+    let body: String = csv
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let reader = arrow::csv::ReaderBuilder::new(schema)
+        .with_header(true)
+        .build(Cursor::new(body))?;
     Ok(reader.collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -98,8 +116,21 @@ mod tests {
 
     #[test]
     fn bad_declarations() {
-        assert!(seed_columns("# a: money9\na\n1\n").unwrap_err().to_string().contains("money9"));
-        assert!(seed_columns("# b: int\na\n1\n").unwrap_err().to_string().contains("'b'"));
-        assert_eq!(parse_type("decimal(10, 3)").unwrap(), DataType::Decimal128(10, 3));
+        assert!(
+            seed_columns("# a: money9\na\n1\n")
+                .unwrap_err()
+                .to_string()
+                .contains("money9")
+        );
+        assert!(
+            seed_columns("# b: int\na\n1\n")
+                .unwrap_err()
+                .to_string()
+                .contains("'b'")
+        );
+        assert_eq!(
+            parse_type("decimal(10, 3)").unwrap(),
+            DataType::Decimal128(10, 3)
+        );
     }
 }

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use datafusion::catalog::SchemaProvider;
 use datafusion::common::ParamValues;
 use datafusion::datasource::MemTable;
@@ -47,24 +47,46 @@ impl Drop for Staged {
 
 /// Computes the model's `@stage` CTEs (with `params` bound) and returns its SQL reading them.
 /// Without `@stage`, the SQL as written.
-pub async fn stage_ctes(engine: &Engine, model: &Model, params: Option<&ParamValues>) -> Result<Staged> {
-    let schema = engine.catalog().lakehouse_schema(&model.schema).map(|s| s.clone() as Arc<dyn SchemaProvider>);
-    let mut staged = Staged { sql: model.sql.clone(), schema, tables: Vec::new() };
+pub async fn stage_ctes(
+    engine: &Engine,
+    model: &Model,
+    params: Option<&ParamValues>,
+) -> Result<Staged> {
+    let schema = engine
+        .catalog()
+        .lakehouse_schema(&model.schema)
+        .map(|s| s.clone() as Arc<dyn SchemaProvider>);
+    let mut staged = Staged {
+        sql: model.sql.clone(),
+        schema,
+        tables: Vec::new(),
+    };
     for cte in &model.header.stage {
-        let located = locate_cte(&staged.sql, cte).with_context(|| format!("{}: @stage {cte}", model.name))?;
+        let located = locate_cte(&staged.sql, cte)
+            .with_context(|| format!("{}: @stage {cte}", model.name))?;
         let table = format!("{}__stage_{cte}", model.table);
         let query = format!("{}\nSELECT * FROM {cte}", &staged.sql[..=located.body_end]);
-        let mut df = engine.dataframe(&query).await.with_context(|| format!("{}: @stage {cte}", model.name))?;
+        let mut df = engine
+            .dataframe(&query)
+            .await
+            .with_context(|| format!("{}: @stage {cte}", model.name))?;
         if let Some(params) = params {
             df = df.with_param_values(params.clone())?;
         }
         let arrow_schema = Arc::new(df.schema().as_arrow().clone());
         let rows = MemTable::try_new(arrow_schema, df.collect_partitioned().await?)?;
-        let provider = staged.schema.as_ref().with_context(|| format!("schema {} is not in the lakehouse catalog", model.schema))?;
+        let provider = staged
+            .schema
+            .as_ref()
+            .with_context(|| format!("schema {} is not in the lakehouse catalog", model.schema))?;
         provider.register_table(table.clone(), Arc::new(rows))?;
         staged.tables.push(table.clone());
         let scan = format!("SELECT * FROM {}.{}", quote(&model.schema), quote(&table));
-        staged.sql = format!("{}{scan}{}", &staged.sql[..located.body_start], &staged.sql[located.body_end..]);
+        staged.sql = format!(
+            "{}{scan}{}",
+            &staged.sql[..located.body_start],
+            &staged.sql[located.body_end..]
+        );
     }
     Ok(staged)
 }
@@ -79,24 +101,50 @@ pub fn check(model: &Model) -> Result<()> {
 
 fn locate_cte(sql: &str, name: &str) -> Result<CteText> {
     let statements = Parser::parse_sql(&GenericDialect {}, sql)?;
-    let [Statement::Query(query)] = statements.as_slice() else { bail!("the model is not one SELECT") };
-    let ctes = query.with.as_ref().map(|w| w.cte_tables.as_slice()).unwrap_or_default();
-    let Some(cte) = ctes.iter().find(|c| c.alias.name.value.eq_ignore_ascii_case(name)) else {
+    let [Statement::Query(query)] = statements.as_slice() else {
+        bail!("the model is not one SELECT")
+    };
+    let ctes = query
+        .with
+        .as_ref()
+        .map(|w| w.cte_tables.as_slice())
+        .unwrap_or_default();
+    let Some(cte) = ctes
+        .iter()
+        .find(|c| c.alias.name.value.eq_ignore_ascii_case(name))
+    else {
         let known: Vec<_> = ctes.iter().map(|c| c.alias.name.value.as_str()).collect();
-        bail!("no CTE named '{name}' in the model's WITH (it has: {})", known.join(", "));
+        bail!(
+            "no CTE named '{name}' in the model's WITH (it has: {})",
+            known.join(", ")
+        );
     };
     let after_name = offset(sql, cte.alias.name.span.end);
-    let open = sql[after_name..].find('(').context("no opening parenthesis after the CTE's name")? + after_name;
+    let open = sql[after_name..]
+        .find('(')
+        .context("no opening parenthesis after the CTE's name")?
+        + after_name;
     let body_end = offset(sql, cte.closing_paren_token.0.span.start);
-    Ok(CteText { body_start: open + 1, body_end })
+    Ok(CteText {
+        body_start: open + 1,
+        body_end,
+    })
 }
 
 /// Byte offset of a sqlparser location (1-based line, 1-based column counted in characters).
 fn offset(sql: &str, at: Location) -> usize {
-    let line_start = sql.split_inclusive('\n').take(at.line.saturating_sub(1) as usize).map(str::len).sum::<usize>();
+    let line_start = sql
+        .split_inclusive('\n')
+        .take(at.line.saturating_sub(1) as usize)
+        .map(str::len)
+        .sum::<usize>();
     let line = &sql[line_start..];
     let column = at.column.saturating_sub(1) as usize;
-    let within = line.char_indices().nth(column).map(|(i, _)| i).unwrap_or(line.len());
+    let within = line
+        .char_indices()
+        .nth(column)
+        .map(|(i, _)| i)
+        .unwrap_or(line.len());
     line_start + within
 }
 
@@ -109,7 +157,10 @@ mod tests {
     #[test]
     fn finds_the_body_between_its_parentheses() {
         let at = locate_cte(SQL, "sets").unwrap();
-        assert_eq!(&SQL[at.body_start..at.body_end], "\n    SELECT x FROM a GROUP BY x HAVING count(*) > 1\n");
+        assert_eq!(
+            &SQL[at.body_start..at.body_end],
+            "\n    SELECT x FROM a GROUP BY x HAVING count(*) > 1\n"
+        );
         let at = locate_cte(SQL, "a").unwrap();
         assert_eq!(&SQL[at.body_start..at.body_end], "SELECT 1 AS x");
     }
@@ -124,7 +175,15 @@ mod tests {
     #[test]
     fn names_the_ctes_there_are_when_one_is_missing() {
         let e = locate_cte(SQL, "nope").unwrap_err().to_string();
-        assert!(e.contains("no CTE named 'nope'") && e.contains("a, sets, b"), "{e}");
-        assert!(locate_cte("SELECT 1", "sets").unwrap_err().to_string().contains("(it has: )"));
+        assert!(
+            e.contains("no CTE named 'nope'") && e.contains("a, sets, b"),
+            "{e}"
+        );
+        assert!(
+            locate_cte("SELECT 1", "sets")
+                .unwrap_err()
+                .to_string()
+                .contains("(it has: )")
+        );
     }
 }

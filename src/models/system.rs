@@ -59,11 +59,16 @@ fn text<T>(rows: &[T], f: impl Fn(&T) -> Option<&str>) -> ArrayRef {
 }
 
 fn ts<T>(rows: &[T], f: impl Fn(&T) -> DateTime<Utc>) -> ArrayRef {
-    Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| f(r).timestamp_micros())).with_timezone("UTC"))
+    Arc::new(
+        TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| f(r).timestamp_micros()))
+            .with_timezone("UTC"),
+    )
 }
 
 fn int<T>(rows: &[T], f: impl Fn(&T) -> Option<u64>) -> ArrayRef {
-    Arc::new(Int64Array::from_iter(rows.iter().map(|r| f(r).map(|v| v as i64))))
+    Arc::new(Int64Array::from_iter(
+        rows.iter().map(|r| f(r).map(|v| v as i64)),
+    ))
 }
 
 pub async fn record_model_runs(lakehouse: &Lakehouse, runs: &[ModelRun]) -> Result<()> {
@@ -73,7 +78,11 @@ pub async fn record_model_runs(lakehouse: &Lakehouse, runs: &[ModelRun]) -> Resu
     let batch = RecordBatch::try_from_iter_with_nullable(vec![
         ("run_id", text(runs, |r| Some(&r.run_id)), true),
         ("model", text(runs, |r| Some(&r.model)), true),
-        ("materialization", text(runs, |r| Some(&r.materialization)), true),
+        (
+            "materialization",
+            text(runs, |r| Some(&r.materialization)),
+            true,
+        ),
         ("status", text(runs, |r| Some(r.status.as_str())), true),
         ("rows", int(runs, |r| r.rows), true),
         ("started_at", ts(runs, |r| r.started_at), true),
@@ -82,7 +91,9 @@ pub async fn record_model_runs(lakehouse: &Lakehouse, runs: &[ModelRun]) -> Resu
         ("inputs", text(runs, |r| Some(&r.inputs)), true),
         ("output_version", int(runs, |r| r.output_version), true),
     ])?;
-    lakehouse.write_batches("system", "model_runs", vec![batch], WriteMode::Append).await?;
+    lakehouse
+        .write_batches("system", "model_runs", vec![batch], WriteMode::Append)
+        .await?;
     Ok(())
 }
 
@@ -100,7 +111,9 @@ pub async fn record_test_results(lakehouse: &Lakehouse, results: &[TestResult]) 
         ("severity", text(results, |r| Some(&r.severity)), true),
         ("message", text(results, |r| r.message.as_deref()), true),
     ])?;
-    lakehouse.write_batches("system", "test_results", vec![batch], WriteMode::Append).await?;
+    lakehouse
+        .write_batches("system", "test_results", vec![batch], WriteMode::Append)
+        .await?;
     Ok(())
 }
 

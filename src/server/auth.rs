@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 use base64::Engine as _;
 use serde::Deserialize;
 use tonic::{Request, Status};
@@ -60,7 +60,10 @@ pub struct Auth {
 
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     // A random salt is generated for each hash.
-    Ok(Argon2::default().hash_password(password.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?.to_string())
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes())
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .to_string())
 }
 
 impl Auth {
@@ -68,7 +71,10 @@ impl Auth {
         for u in &users {
             PasswordHash::new(&u.password_hash).map_err(|e| anyhow::anyhow!("user '{}': password_hash is not an argon2 hash ({e}); use `cdrlake hash-password`", u.name))?;
         }
-        Ok(Arc::new(Self { users, tokens: Mutex::default() }))
+        Ok(Arc::new(Self {
+            users,
+            tokens: Mutex::default(),
+        }))
     }
 
     pub fn enabled(&self) -> bool {
@@ -80,16 +86,35 @@ impl Auth {
         let denied = || Status::unauthenticated("wrong user name or password");
         let encoded = authorization
             .and_then(|h| h.strip_prefix("Basic "))
-            .ok_or_else(|| Status::unauthenticated("log in with a user name and password (HTTP Basic in the handshake)"))?;
+            .ok_or_else(|| {
+                Status::unauthenticated(
+                    "log in with a user name and password (HTTP Basic in the handshake)",
+                )
+            })?;
         // Some clients (Go's, under ADBC) leave out the base64 padding.
-        let decoded = base64::engine::general_purpose::STANDARD_NO_PAD.decode(encoded.trim().trim_end_matches('=')).map_err(|_| denied())?;
+        let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(encoded.trim().trim_end_matches('='))
+            .map_err(|_| denied())?;
         let text = String::from_utf8(decoded).map_err(|_| denied())?;
         let (name, password) = text.split_once(':').ok_or_else(denied)?;
-        let user = self.users.iter().find(|u| u.name == name).ok_or_else(denied)?;
+        let user = self
+            .users
+            .iter()
+            .find(|u| u.name == name)
+            .ok_or_else(denied)?;
         let hash = PasswordHash::new(&user.password_hash).map_err(|_| denied())?;
-        Argon2::default().verify_password(password.as_bytes(), &hash).map_err(|_| denied())?;
-        let session = Session { user: user.name.clone(), role: user.role };
-        let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .map_err(|_| denied())?;
+        let session = Session {
+            user: user.name.clone(),
+            role: user.role,
+        };
+        let token = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
         self.tokens
             .lock()
             .map_err(|_| Status::internal("sessions unavailable"))?
@@ -109,28 +134,43 @@ impl Auth {
         if !self.enabled() {
             return Ok(request);
         }
-        let header = request.metadata().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let header = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         match header.as_deref() {
             Some(h) if h.starts_with("Basic ") => Ok(request),
             Some(h) if h.starts_with("Bearer ") => {
-                let session = self.session_for(h["Bearer ".len()..].trim()).ok_or_else(|| Status::unauthenticated("invalid or expired token: log in again"))?;
+                let session = self
+                    .session_for(h["Bearer ".len()..].trim())
+                    .ok_or_else(|| {
+                        Status::unauthenticated("invalid or expired token: log in again")
+                    })?;
                 request.extensions_mut().insert(session);
                 Ok(request)
             }
-            _ => Err(Status::unauthenticated("no credentials: log in with a user name and password")),
+            _ => Err(Status::unauthenticated(
+                "no credentials: log in with a user name and password",
+            )),
         }
     }
 
     /// Who is calling: the session the interceptor found, or the demo engineer without auth.
     pub fn session<T>(&self, request: &Request<T>) -> Result<Session, Status> {
         if !self.enabled() {
-            return Ok(Session { user: "demo".into(), role: Role::Engineer });
+            return Ok(Session {
+                user: "demo".into(),
+                role: Role::Engineer,
+            });
         }
         request
             .extensions()
             .get::<Session>()
             .cloned()
-            .ok_or_else(|| Status::unauthenticated("no session: log in with a user name and password"))
+            .ok_or_else(|| {
+                Status::unauthenticated("no session: log in with a user name and password")
+            })
     }
 }
 
@@ -139,31 +179,65 @@ mod tests {
     use super::*;
 
     fn basic(user: &str, password: &str) -> String {
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        )
     }
 
     fn basic_unpadded(user: &str, password: &str) -> String {
-        format!("Basic {}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!("{user}:{password}")))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!("{user}:{password}"))
+        )
     }
 
     #[test]
     fn login_and_tokens() {
-        let auth = Auth::new(vec![UserConfig { name: "ana".into(), password_hash: hash_password("s3cret").unwrap(), role: Role::Analyst }]).unwrap();
+        let auth = Auth::new(vec![UserConfig {
+            name: "ana".into(),
+            password_hash: hash_password("s3cret").unwrap(),
+            role: Role::Analyst,
+        }])
+        .unwrap();
         assert!(auth.login(Some(&basic("ana", "wrong"))).is_err());
         assert!(auth.login(Some(&basic("bob", "s3cret"))).is_err());
         assert!(auth.login(None).is_err());
-        assert!(auth.login(Some(&basic_unpadded("ana", "s3cret"))).is_ok(), "unpadded base64 is accepted");
+        assert!(
+            auth.login(Some(&basic_unpadded("ana", "s3cret"))).is_ok(),
+            "unpadded base64 is accepted"
+        );
         let (token, session) = auth.login(Some(&basic("ana", "s3cret"))).unwrap();
         assert_eq!(session.role, Role::Analyst);
         let mut req = Request::new(());
-        req.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        req.metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
         let req = auth.intercept(req).unwrap();
         assert_eq!(auth.session(&req).unwrap().user, "ana");
         let mut forged = Request::new(());
-        forged.metadata_mut().insert("authorization", "Bearer nope".parse().unwrap());
-        assert_eq!(auth.intercept(forged).unwrap_err().code(), tonic::Code::Unauthenticated);
-        assert_eq!(auth.intercept(Request::new(())).unwrap_err().code(), tonic::Code::Unauthenticated);
-        assert!(Role::Analyst.may_read("gold") && !Role::Analyst.may_read("bronze") && Role::Engineer.may_read("bronze"));
-        assert!(Auth::new(vec![UserConfig { name: "x".into(), password_hash: "plain".into(), role: Role::Engineer }]).is_err());
+        forged
+            .metadata_mut()
+            .insert("authorization", "Bearer nope".parse().unwrap());
+        assert_eq!(
+            auth.intercept(forged).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        assert_eq!(
+            auth.intercept(Request::new(())).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        assert!(
+            Role::Analyst.may_read("gold")
+                && !Role::Analyst.may_read("bronze")
+                && Role::Engineer.may_read("bronze")
+        );
+        assert!(
+            Auth::new(vec![UserConfig {
+                name: "x".into(),
+                password_hash: "plain".into(),
+                role: Role::Engineer
+            }])
+            .is_err()
+        );
     }
 }

@@ -25,7 +25,11 @@ pub struct CancelFlag {
 
 impl CancelFlag {
     fn new() -> Arc<Self> {
-        Arc::new(Self { cancelled: AtomicBool::new(false), notify: tokio::sync::Notify::new(), created: Instant::now() })
+        Arc::new(Self {
+            cancelled: AtomicBool::new(false),
+            notify: tokio::sync::Notify::new(),
+            created: Instant::now(),
+        })
     }
 
     pub fn is_cancelled(&self) -> bool {
@@ -47,7 +51,9 @@ pub const CANCELLED_MESSAGE: &str = "query cancelled by the client";
 impl Cancellations {
     /// A fresh flag for `id` (a prepared statement executed again starts uncancelled).
     pub fn register(&self, id: &str) {
-        let Ok(mut flags) = self.flags.lock() else { return };
+        let Ok(mut flags) = self.flags.lock() else {
+            return;
+        };
         flags.retain(|_, f| f.created.elapsed() < FORGET_AFTER);
         flags.insert(id.to_string(), CancelFlag::new());
     }
@@ -55,7 +61,10 @@ impl Cancellations {
     /// The flag of `id`, registering it if DoGet came without a FlightInfo from us.
     pub fn flag(&self, id: &str) -> Arc<CancelFlag> {
         let mut flags = self.flags.lock().expect("cancellation registry poisoned");
-        flags.entry(id.to_string()).or_insert_with(CancelFlag::new).clone()
+        flags
+            .entry(id.to_string())
+            .or_insert_with(CancelFlag::new)
+            .clone()
     }
 
     pub fn finished(&self, id: &str) {
@@ -66,7 +75,14 @@ impl Cancellations {
 
     /// Flags the query `info` describes; false when it is unknown or already finished.
     pub fn cancel(&self, info: &FlightInfo) -> bool {
-        let Some(id) = info.endpoint.first().and_then(|e| e.ticket.as_ref()).and_then(query_id) else { return false };
+        let Some(id) = info
+            .endpoint
+            .first()
+            .and_then(|e| e.ticket.as_ref())
+            .and_then(query_id)
+        else {
+            return false;
+        };
         let flag = self.flags.lock().ok().and_then(|f| f.get(&id).cloned());
         match flag {
             Some(flag) => {
@@ -108,17 +124,20 @@ type Batches = Pin<Box<dyn Stream<Item = datafusion::error::Result<RecordBatch>>
 /// `batches` until `flag` is raised; then one cancellation error and the end (dropping the rest
 /// of the plan stops its execution).
 pub fn until_cancelled(batches: Batches, flag: Arc<CancelFlag>) -> Batches {
-    Box::pin(futures::stream::unfold(Some((batches, flag)), |state| async move {
-        let (mut batches, flag) = state?;
-        if flag.is_cancelled() {
-            return Some((Err(cancelled()), None));
-        }
-        let notified = flag.notify.notified();
-        tokio::select! {
-            item = batches.next() => item.map(|i| (i, Some((batches, flag)))),
-            () = notified => Some((Err(cancelled()), None)),
-        }
-    }))
+    Box::pin(futures::stream::unfold(
+        Some((batches, flag)),
+        |state| async move {
+            let (mut batches, flag) = state?;
+            if flag.is_cancelled() {
+                return Some((Err(cancelled()), None));
+            }
+            let notified = flag.notify.notified();
+            tokio::select! {
+                item = batches.next() => item.map(|i| (i, Some((batches, flag)))),
+                () = notified => Some((Err(cancelled()), None)),
+            }
+        },
+    ))
 }
 
 fn cancelled() -> datafusion::error::DataFusionError {
@@ -128,12 +147,16 @@ fn cancelled() -> datafusion::error::DataFusionError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_flight::sql::ProstMessageExt;
     use arrow_flight::FlightEndpoint;
+    use arrow_flight::sql::ProstMessageExt;
 
     fn info_for(handle: Vec<u8>) -> FlightInfo {
-        let ticket = TicketStatementQuery { statement_handle: handle.into() };
-        FlightInfo::new().with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(ticket.as_any().encode_to_vec())))
+        let ticket = TicketStatementQuery {
+            statement_handle: handle.into(),
+        };
+        FlightInfo::new().with_endpoint(
+            FlightEndpoint::new().with_ticket(Ticket::new(ticket.as_any().encode_to_vec())),
+        )
     }
 
     #[tokio::test]
@@ -142,7 +165,13 @@ mod tests {
         let id = uuid::Uuid::now_v7().to_string();
         registry.register(&id);
         let info = info_for(statement_handle(&id, "SELECT 1"));
-        assert!(!registry.cancel(&info_for(statement_handle(&uuid::Uuid::now_v7().to_string(), "SELECT 1"))), "unknown id");
+        assert!(
+            !registry.cancel(&info_for(statement_handle(
+                &uuid::Uuid::now_v7().to_string(),
+                "SELECT 1"
+            ))),
+            "unknown id"
+        );
         let endless: Batches = Box::pin(futures::stream::pending());
         let mut stream = until_cancelled(endless, registry.flag(&id));
         let canceller = async {
@@ -150,9 +179,17 @@ mod tests {
             assert!(registry.cancel(&info));
         };
         let (item, ()) = tokio::join!(stream.next(), canceller);
-        assert!(item.unwrap().unwrap_err().to_string().contains(CANCELLED_MESSAGE));
+        assert!(
+            item.unwrap()
+                .unwrap_err()
+                .to_string()
+                .contains(CANCELLED_MESSAGE)
+        );
         assert!(stream.next().await.is_none());
-        assert_eq!(split_statement_handle(&statement_handle(&id, "SELECT '\0'")), Some((id.as_str(), "SELECT '\0'")));
+        assert_eq!(
+            split_statement_handle(&statement_handle(&id, "SELECT '\0'")),
+            Some((id.as_str(), "SELECT '\0'"))
+        );
         assert_eq!(split_statement_handle(b"SELECT 1"), None);
     }
 }

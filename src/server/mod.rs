@@ -45,7 +45,11 @@ impl std::fmt::Debug for TlsFiles {
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        Self { query_log_flush: Duration::from_secs(5), query_timeout: None, tls: None }
+        Self {
+            query_log_flush: Duration::from_secs(5),
+            query_timeout: None,
+            tls: None,
+        }
     }
 }
 
@@ -60,8 +64,16 @@ pub async fn serve(
 ) -> Result<()> {
     let log = QueryLog::new(engine.lakehouse().clone());
     log.spawn_flusher(options.query_log_flush);
-    let service = FlightServiceServer::new(CdrlakeFlightSql::new(engine, auth.clone(), log.clone(), options.query_timeout)).max_decoding_message_size(256 * 1024 * 1024);
-    let service = tonic::service::interceptor::InterceptedService::new(service, move |req| auth.intercept(req));
+    let service = FlightServiceServer::new(CdrlakeFlightSql::new(
+        engine,
+        auth.clone(),
+        log.clone(),
+        options.query_timeout,
+    ))
+    .max_decoding_message_size(256 * 1024 * 1024);
+    let service = tonic::service::interceptor::InterceptedService::new(service, move |req| {
+        auth.intercept(req)
+    });
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &options.tls {
         // rustls cannot choose between the two providers the dependency tree enables.
@@ -81,7 +93,9 @@ pub async fn serve(
 
 /// Accepted connections with TCP_NODELAY: Flight calls are small request/response exchanges, and
 /// Nagle's algorithm with delayed ACKs would add tens of milliseconds to each.
-fn incoming(listener: TcpListener) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+fn incoming(
+    listener: TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
     use futures::StreamExt;
     TcpListenerStream::new(listener).map(|conn| {
         if let Ok(stream) = &conn

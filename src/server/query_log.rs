@@ -30,7 +30,10 @@ pub struct QueryLog {
 
 impl QueryLog {
     pub fn new(lakehouse: Arc<Lakehouse>) -> Arc<Self> {
-        Arc::new(Self { lakehouse, pending: Mutex::default() })
+        Arc::new(Self {
+            lakehouse,
+            pending: Mutex::default(),
+        })
     }
 
     pub fn record(&self, entry: Entry) {
@@ -40,7 +43,14 @@ impl QueryLog {
     }
 
     /// A query that ran (or failed) before any row streamed.
-    pub fn failed(&self, user: &str, sql: &str, started: Instant, started_at: DateTime<Utc>, error: &str) {
+    pub fn failed(
+        &self,
+        user: &str,
+        sql: &str,
+        started: Instant,
+        started_at: DateTime<Utc>,
+        error: &str,
+    ) {
         self.record(Entry {
             query_id: uuid::Uuid::now_v7().to_string(),
             user: user.into(),
@@ -62,21 +72,46 @@ impl QueryLog {
         if entries.is_empty() {
             return Ok(0);
         }
-        let text = |f: fn(&Entry) -> Option<&str>| -> ArrayRef { Arc::new(StringArray::from(entries.iter().map(f).collect::<Vec<_>>())) };
+        let text = |f: fn(&Entry) -> Option<&str>| -> ArrayRef {
+            Arc::new(StringArray::from(entries.iter().map(f).collect::<Vec<_>>()))
+        };
         let batch = RecordBatch::try_from_iter_with_nullable(vec![
             ("query_id", text(|e| Some(&e.query_id)), true),
             ("user", text(|e| Some(&e.user)), true),
             ("sql", text(|e| Some(&e.sql)), true),
             ("status", text(|e| Some(e.status)), true),
-            ("rows", Arc::new(Int64Array::from_iter(entries.iter().map(|e| e.rows.map(|r| r as i64)))) as ArrayRef, true),
+            (
+                "rows",
+                Arc::new(Int64Array::from_iter(
+                    entries.iter().map(|e| e.rows.map(|r| r as i64)),
+                )) as ArrayRef,
+                true,
+            ),
             (
                 "started_at",
-                Arc::new(TimestampMicrosecondArray::from_iter_values(entries.iter().map(|e| e.started_at.timestamp_micros())).with_timezone("UTC")), true),
-            ("elapsed_ms", Arc::new(Int64Array::from_iter_values(entries.iter().map(|e| e.elapsed_ms))), true),
+                Arc::new(
+                    TimestampMicrosecondArray::from_iter_values(
+                        entries.iter().map(|e| e.started_at.timestamp_micros()),
+                    )
+                    .with_timezone("UTC"),
+                ),
+                true,
+            ),
+            (
+                "elapsed_ms",
+                Arc::new(Int64Array::from_iter_values(
+                    entries.iter().map(|e| e.elapsed_ms),
+                )),
+                true,
+            ),
             ("error", text(|e| e.error.as_deref()), true),
         ])?;
         let n = entries.len();
-        if let Err(e) = self.lakehouse.write_batches("system", "query_log", vec![batch], WriteMode::Append).await {
+        if let Err(e) = self
+            .lakehouse
+            .write_batches("system", "query_log", vec![batch], WriteMode::Append)
+            .await
+        {
             if let Ok(mut pending) = self.pending.lock() {
                 pending.splice(0..0, entries);
             }

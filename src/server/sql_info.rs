@@ -2,8 +2,13 @@
 
 use std::sync::LazyLock;
 
-use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder, XdbcTypeInfo, XdbcTypeInfoData, XdbcTypeInfoDataBuilder};
-use arrow_flight::sql::{Nullable, Searchable, SqlInfo, SqlNullOrdering, SqlSupportedCaseSensitivity, SqlSupportedTransaction, XdbcDataType};
+use arrow_flight::sql::metadata::{
+    SqlInfoData, SqlInfoDataBuilder, XdbcTypeInfo, XdbcTypeInfoData, XdbcTypeInfoDataBuilder,
+};
+use arrow_flight::sql::{
+    Nullable, Searchable, SqlInfo, SqlNullOrdering, SqlSupportedCaseSensitivity,
+    SqlSupportedTransaction, XdbcDataType,
+};
 
 pub static SQL_INFO: LazyLock<SqlInfoData> = LazyLock::new(|| {
     let mut b = SqlInfoDataBuilder::new();
@@ -13,19 +18,56 @@ pub static SQL_INFO: LazyLock<SqlInfoData> = LazyLock::new(|| {
     b.append(SqlInfo::FlightSqlServerReadOnly, false);
     b.append(SqlInfo::FlightSqlServerSql, true);
     b.append(SqlInfo::FlightSqlServerSubstrait, false);
-    b.append(SqlInfo::FlightSqlServerTransaction, SqlSupportedTransaction::None as i32);
+    b.append(
+        SqlInfo::FlightSqlServerTransaction,
+        SqlSupportedTransaction::None as i32,
+    );
     b.append(SqlInfo::FlightSqlServerCancel, false);
     b.append(SqlInfo::FlightSqlServerStatementTimeout, 0i32);
     b.append(SqlInfo::FlightSqlServerTransactionTimeout, 0i32);
-    b.append(SqlInfo::SqlIdentifierCase, SqlSupportedCaseSensitivity::SqlCaseSensitivityLowercase as i32);
+    b.append(
+        SqlInfo::SqlIdentifierCase,
+        SqlSupportedCaseSensitivity::SqlCaseSensitivityLowercase as i32,
+    );
     b.append(SqlInfo::SqlIdentifierQuoteChar, "\"");
-    b.append(SqlInfo::SqlQuotedIdentifierCase, SqlSupportedCaseSensitivity::SqlCaseSensitivityCaseInsensitive as i32);
+    b.append(
+        SqlInfo::SqlQuotedIdentifierCase,
+        SqlSupportedCaseSensitivity::SqlCaseSensitivityCaseInsensitive as i32,
+    );
     b.append(SqlInfo::SqlAllTablesAreSelectable, true);
-    b.append(SqlInfo::SqlNullOrdering, SqlNullOrdering::SqlNullsSortedHigh as i32);
-    b.append(SqlInfo::SqlKeywords, &["ABSENT", "ARRAY", "EXPLAIN", "FILTER", "QUALIFY", "UNNEST", "WINDOW"][..]);
-    b.append(SqlInfo::SqlNumericFunctions, &["abs", "ceil", "floor", "round", "power", "sqrt", "ln", "log10", "exp"][..]);
-    b.append(SqlInfo::SqlStringFunctions, &["concat", "lower", "upper", "substr", "trim", "length", "replace", "starts_with"][..]);
-    b.append(SqlInfo::SqlDatetimeFunctions, &["now", "date_trunc", "date_part", "to_timestamp", "extract"][..]);
+    b.append(
+        SqlInfo::SqlNullOrdering,
+        SqlNullOrdering::SqlNullsSortedHigh as i32,
+    );
+    b.append(
+        SqlInfo::SqlKeywords,
+        &[
+            "ABSENT", "ARRAY", "EXPLAIN", "FILTER", "QUALIFY", "UNNEST", "WINDOW",
+        ][..],
+    );
+    b.append(
+        SqlInfo::SqlNumericFunctions,
+        &[
+            "abs", "ceil", "floor", "round", "power", "sqrt", "ln", "log10", "exp",
+        ][..],
+    );
+    b.append(
+        SqlInfo::SqlStringFunctions,
+        &[
+            "concat",
+            "lower",
+            "upper",
+            "substr",
+            "trim",
+            "length",
+            "replace",
+            "starts_with",
+        ][..],
+    );
+    b.append(
+        SqlInfo::SqlDatetimeFunctions,
+        &["now", "date_trunc", "date_part", "to_timestamp", "extract"][..],
+    );
     b.append(SqlInfo::SqlSearchStringEscape, "\\");
     b.append(SqlInfo::SqlExtraNameCharacters, "");
     b.append(SqlInfo::SqlSupportsColumnAliasing, true);
@@ -52,15 +94,29 @@ pub static XDBC_TYPES: LazyLock<XdbcTypeInfoData> = LazyLock::new(|| {
         ("INTEGER", XdbcDataType::XdbcInteger, Some(32), None),
         ("BIGINT", XdbcDataType::XdbcBigint, Some(64), None),
         ("DOUBLE", XdbcDataType::XdbcDouble, Some(53), None),
-        ("DECIMAL", XdbcDataType::XdbcDecimal, Some(38), Some("precision,scale")),
+        (
+            "DECIMAL",
+            XdbcDataType::XdbcDecimal,
+            Some(38),
+            Some("precision,scale"),
+        ),
         ("VARCHAR", XdbcDataType::XdbcVarchar, None, None),
         ("DATE", XdbcDataType::XdbcDate, Some(10), None),
         ("TIMESTAMP", XdbcDataType::XdbcTimestamp, Some(26), None),
         ("VARBINARY", XdbcDataType::XdbcVarbinary, None, None),
     ];
     for (name, data_type, size, params) in types {
-        let text = matches!(data_type, XdbcDataType::XdbcVarchar | XdbcDataType::XdbcDate | XdbcDataType::XdbcTimestamp);
-        let numeric = matches!(data_type, XdbcDataType::XdbcInteger | XdbcDataType::XdbcBigint | XdbcDataType::XdbcDouble | XdbcDataType::XdbcDecimal);
+        let text = matches!(
+            data_type,
+            XdbcDataType::XdbcVarchar | XdbcDataType::XdbcDate | XdbcDataType::XdbcTimestamp
+        );
+        let numeric = matches!(
+            data_type,
+            XdbcDataType::XdbcInteger
+                | XdbcDataType::XdbcBigint
+                | XdbcDataType::XdbcDouble
+                | XdbcDataType::XdbcDecimal
+        );
         b.append(XdbcTypeInfo {
             type_name: name.into(),
             data_type,

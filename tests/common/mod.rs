@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Decimal128Array, Int64Array, StringArray};
 use arrow::record_batch::RecordBatch;
-use cdrlake::s3_server::{serve, S3Credentials};
+use cdrlake::s3_server::{S3Credentials, serve};
 use cdrlake_catalog::{LakehouseConfig, S3Settings};
 
 pub const ACCESS_KEY: &str = "cdrlake-test";
@@ -28,10 +28,16 @@ impl TestS3 {
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
         let dir = root.path().to_path_buf();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let creds = S3Credentials { access_key: ACCESS_KEY.into(), secret_key: SECRET_KEY.into() };
+                let creds = S3Credentials {
+                    access_key: ACCESS_KEY.into(),
+                    secret_key: SECRET_KEY.into(),
+                };
                 serve(listener, dir, creds).await
             })
         });
@@ -50,7 +56,11 @@ impl TestS3 {
     }
 
     pub fn config(&self, root: &str) -> LakehouseConfig {
-        LakehouseConfig { root: root.into(), s3: self.settings(), hmac_key: None }
+        LakehouseConfig {
+            root: root.into(),
+            s3: self.settings(),
+            hmac_key: None,
+        }
     }
 
     /// Environment for a `cdrlake` child process using this endpoint.
@@ -72,12 +82,25 @@ pub fn calls(ids: std::ops::Range<i64>) -> RecordBatch {
     // 1.2345 MAD * (i+1), in units of 10^-4
     let charge: Vec<i128> = ids.clone().map(|i| 12_345 * (i as i128 + 1)).collect();
     RecordBatch::try_from_iter(vec![
-        ("call_id", Arc::new(Int64Array::from_iter_values(ids)) as ArrayRef),
-        ("served_msisdn", Arc::new(StringArray::from(msisdn)) as ArrayRef),
-        ("duration_s", Arc::new(Int64Array::from(duration)) as ArrayRef),
+        (
+            "call_id",
+            Arc::new(Int64Array::from_iter_values(ids)) as ArrayRef,
+        ),
+        (
+            "served_msisdn",
+            Arc::new(StringArray::from(msisdn)) as ArrayRef,
+        ),
+        (
+            "duration_s",
+            Arc::new(Int64Array::from(duration)) as ArrayRef,
+        ),
         (
             "charge",
-            Arc::new(Decimal128Array::from(charge).with_precision_and_scale(18, 4).expect("decimal")) as ArrayRef,
+            Arc::new(
+                Decimal128Array::from(charge)
+                    .with_precision_and_scale(18, 4)
+                    .expect("decimal"),
+            ) as ArrayRef,
         ),
     ])
     .expect("batch")
@@ -130,7 +153,9 @@ pub struct Lake {
 #[allow(dead_code)]
 impl Lake {
     pub fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
     pub fn cwd(&self) -> &Path {
         self.dir.path()
@@ -154,7 +179,12 @@ impl Lake {
     /// Runs a command that must succeed; its stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let o = cdrlake(self.cwd(), args, &[]);
-        assert!(o.status.success(), "cdrlake {args:?} failed:\n{}{}", stdout(&o), stderr(&o));
+        assert!(
+            o.status.success(),
+            "cdrlake {args:?} failed:\n{}{}",
+            stdout(&o),
+            stderr(&o)
+        );
         stdout(&o)
     }
     pub fn version(&self, table: &str) -> String {
@@ -162,7 +192,11 @@ impl Lake {
         if !o.status.success() {
             return "none".into();
         }
-        stdout(&o).lines().nth(1).map(|l| l.split(',').next().unwrap().to_string()).unwrap_or_default()
+        stdout(&o)
+            .lines()
+            .nth(1)
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .unwrap_or_default()
     }
 }
 
@@ -180,8 +214,16 @@ where
         let line: Vec<String> = columns
             .iter()
             .map(|c| {
-                let value = row.as_ref().iter().find(|(k, _)| k == c).map_or("", |(_, v)| v.as_ref());
-                if value.contains(',') { format!("\"{value}\"") } else { value.to_string() }
+                let value = row
+                    .as_ref()
+                    .iter()
+                    .find(|(k, _)| k == c)
+                    .map_or("", |(_, v)| v.as_ref());
+                if value.contains(',') {
+                    format!("\"{value}\"")
+                } else {
+                    value.to_string()
+                }
             })
             .collect();
         out += &(line.join(",") + "\n");

@@ -98,9 +98,23 @@ mod tests {
         .await;
         let money = query("SELECT round_up(CAST(0.81333 AS DECIMAL(10,5)), 4) AS c, round_half_up(CAST(-6.567 AS DECIMAL(10,3)), 2) AS d, \
              arrow_typeof(round_up(CAST(1 AS DECIMAL(10,5)), 4)) AS t, billable_units(61, 60, 60) AS u").await;
-        assert!(money.contains("0.8134") && money.contains("-6.57") && money.contains("Decimal128(18, 4)") && money.contains("120"), "{money}");
-        assert!(local.contains("2026-04-20T23:00:00Z") && local.contains("2026-05 ") && local.contains("PEAK") && local.contains("2026-05-01") && local.contains("2026-04-30T23:31:01Z"), "{local}");
-        let one_arg = query("SELECT normalize_msisdn(arrow_cast('0612345678', 'Utf8View')) AS n").await;
+        assert!(
+            money.contains("0.8134")
+                && money.contains("-6.57")
+                && money.contains("Decimal128(18, 4)")
+                && money.contains("120"),
+            "{money}"
+        );
+        assert!(
+            local.contains("2026-04-20T23:00:00Z")
+                && local.contains("2026-05 ")
+                && local.contains("PEAK")
+                && local.contains("2026-05-01")
+                && local.contains("2026-04-30T23:31:01Z"),
+            "{local}"
+        );
+        let one_arg =
+            query("SELECT normalize_msisdn(arrow_cast('0612345678', 'Utf8View')) AS n").await;
         assert!(one_arg.contains("+212612345678"), "{one_arg}");
     }
 
@@ -111,12 +125,17 @@ mod tests {
              FROM (VALUES ('x', 1), (NULL, NULL)) AS v(s, i)",
         )
         .await;
-        assert!(out.contains(r#"{"a":"x","n":1,"q":"say \"hi\"","b":true}"#), "{out}");
-        assert!(out.contains(r#"{"a":null,"n":null,"q":"say \"hi\"","b":true}"#), "{out}");
+        assert!(
+            out.contains(r#"{"a":"x","n":1,"q":"say \"hi\"","b":true}"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"{"a":null,"n":null,"q":"say \"hi\"","b":true}"#),
+            "{out}"
+        );
         let ctx = SessionContext::new();
         super::register_all(&ctx);
         let err = ctx.sql("SELECT to_json('a')").await.err();
         assert!(err.is_some_and(|e| e.to_string().contains("named_struct")));
     }
-
 }

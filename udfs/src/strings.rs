@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{exec_err, Result};
+use datafusion::common::{Result, exec_err};
 
 /// The values of a string array, null for null; an error for a non-string array.
 pub fn string_values(array: &ArrayRef) -> Result<Box<dyn Iterator<Item = Option<&str>> + '_>> {
@@ -26,7 +26,11 @@ pub fn trim(value: &str) -> &str {
 
 /// Each string of `array` through `f` (which writes its result into the buffer it is given), as a
 /// Utf8 array; null stays null. One reused buffer, no allocation per row.
-pub fn map_strings(array: &ArrayRef, bytes_per_row: usize, mut f: impl FnMut(&str, &mut String)) -> Result<ArrayRef> {
+pub fn map_strings(
+    array: &ArrayRef,
+    bytes_per_row: usize,
+    mut f: impl FnMut(&str, &mut String),
+) -> Result<ArrayRef> {
     let mut out = StringBuilder::with_capacity(array.len(), array.len() * bytes_per_row);
     let mut buffer = String::with_capacity(bytes_per_row);
     for value in string_values(array)? {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
 pub const EARTH_RADIUS_KM: f64 = 6371.0;
 
@@ -17,7 +19,9 @@ pub struct HaversineKm {
 
 impl Default for HaversineKm {
     fn default() -> Self {
-        Self { signature: Signature::uniform(4, vec![DataType::Float64], Volatility::Immutable) }
+        Self {
+            signature: Signature::uniform(4, vec![DataType::Float64], Volatility::Immutable),
+        }
     }
 }
 
@@ -47,7 +51,9 @@ impl ScalarUDFImpl for HaversineKm {
             .map(|i| {
                 let values = [a, b, c, d].map(|x| (!x.is_null(i)).then(|| x.value(i)));
                 match values {
-                    [Some(la1), Some(lo1), Some(la2), Some(lo2)] => Some(haversine_km(la1, lo1, la2, lo2)),
+                    [Some(la1), Some(lo1), Some(la2), Some(lo2)] => {
+                        Some(haversine_km(la1, lo1, la2, lo2))
+                    }
                     _ => None,
                 }
             })
@@ -69,7 +75,11 @@ mod tests {
         assert!((km - 85.2).abs() < 0.1, "Casablanca to Rabat: {km}");
         assert_eq!(haversine_km(33.0, -7.0, 33.0, -7.0), 0.0);
         // A quarter of the equator.
-        assert!((haversine_km(0.0, 0.0, 0.0, 90.0) - EARTH_RADIUS_KM * std::f64::consts::FRAC_PI_2).abs() < 1e-9);
+        assert!(
+            (haversine_km(0.0, 0.0, 0.0, 90.0) - EARTH_RADIUS_KM * std::f64::consts::FRAC_PI_2)
+                .abs()
+                < 1e-9
+        );
     }
 
     proptest! {

@@ -6,8 +6,10 @@
 //! with a message saying how to set it, rather than hashing with a key everybody knows.
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{exec_err, Result};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility};
+use datafusion::common::{Result, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility,
+};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -23,19 +25,27 @@ pub struct HmacToken {
 // The key never appears in plans, logs or error messages.
 impl std::fmt::Debug for HmacToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HmacToken").field("key", &self.key.as_ref().map(|_| "<redacted>")).finish()
+        f.debug_struct("HmacToken")
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .finish()
     }
 }
 
 impl Default for HmacToken {
     fn default() -> Self {
-        Self { signature: Signature::new(TypeSignature::String(1), Volatility::Immutable), key: None }
+        Self {
+            signature: Signature::new(TypeSignature::String(1), Volatility::Immutable),
+            key: None,
+        }
     }
 }
 
 impl HmacToken {
     pub fn with_key(key: &[u8]) -> Self {
-        Self { key: Some(key.to_vec()), ..Self::default() }
+        Self {
+            key: Some(key.to_vec()),
+            ..Self::default()
+        }
     }
 }
 
@@ -59,10 +69,16 @@ impl ScalarUDFImpl for HmacToken {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let Some(key) = &self.key else {
-            return exec_err!("hmac_token: no key configured; set CDRLAKE_HMAC_KEY or hmac_key under [analytics] in cdrlake.toml");
+            return exec_err!(
+                "hmac_token: no key configured; set CDRLAKE_HMAC_KEY or hmac_key under [analytics] in cdrlake.toml"
+            );
         };
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        Ok(ColumnarValue::Array(map_strings(&arrays[0], 16, |v, out| token_into(key, v, out))?))
+        Ok(ColumnarValue::Array(map_strings(
+            &arrays[0],
+            16,
+            |v, out| token_into(key, v, out),
+        )?))
     }
 }
 
@@ -79,7 +95,10 @@ mod tests {
     #[test]
     fn matches_rfc_4231_test_case_2() {
         // HMAC-SHA256(key "Jefe", "what do ya want for nothing?") = 5bdcc146bf60754e...
-        assert_eq!(token("Jefe", "what do ya want for nothing?"), "5bdcc146bf60754e");
+        assert_eq!(
+            token("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e"
+        );
     }
 
     #[test]

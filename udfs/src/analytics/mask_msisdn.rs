@@ -4,7 +4,9 @@
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility,
+};
 
 use crate::strings::map_strings;
 
@@ -15,7 +17,9 @@ pub struct MaskMsisdn {
 
 impl Default for MaskMsisdn {
     fn default() -> Self {
-        Self { signature: Signature::new(TypeSignature::String(1), Volatility::Immutable) }
+        Self {
+            signature: Signature::new(TypeSignature::String(1), Volatility::Immutable),
+        }
     }
 }
 
@@ -48,7 +52,9 @@ impl ScalarUDFImpl for MaskMsisdn {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        Ok(ColumnarValue::Array(map_strings(&arrays[0], 16, mask_into)?))
+        Ok(ColumnarValue::Array(map_strings(
+            &arrays[0], 16, mask_into,
+        )?))
     }
 }
 

@@ -4,7 +4,9 @@
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility,
+};
 use sha2::{Digest, Sha256};
 
 use super::push_hex;
@@ -17,7 +19,9 @@ pub struct SurrogateKey {
 
 impl Default for SurrogateKey {
     fn default() -> Self {
-        Self { signature: Signature::new(TypeSignature::String(1), Volatility::Immutable) }
+        Self {
+            signature: Signature::new(TypeSignature::String(1), Volatility::Immutable),
+        }
     }
 }
 
@@ -58,7 +62,10 @@ mod tests {
     fn is_the_first_eight_bytes_of_sha256_in_hex() {
         // sha256("abc") = ba7816bf8f01cfea414140de5dae2223...
         assert_eq!(key("abc"), "ba7816bf8f01cfea");
-        assert_ne!(key("C0000001|2026-04-01T00:00:00Z"), key("C0000001|2026-04-02T00:00:00Z"));
+        assert_ne!(
+            key("C0000001|2026-04-01T00:00:00Z"),
+            key("C0000001|2026-04-02T00:00:00Z")
+        );
     }
 
     proptest! {

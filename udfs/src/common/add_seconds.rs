@@ -7,7 +7,9 @@ use datafusion::arrow::array::{ArrayRef, AsArray, TimestampMicrosecondArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
 use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
 use crate::mediation::parse_timestamp::utc_micros_type;
 
@@ -18,7 +20,9 @@ pub struct AddSeconds {
 
 impl Default for AddSeconds {
     fn default() -> Self {
-        Self { signature: Signature::any(2, Volatility::Immutable) }
+        Self {
+            signature: Signature::any(2, Volatility::Immutable),
+        }
     }
 }
 
@@ -40,8 +44,13 @@ impl ScalarUDFImpl for AddSeconds {
             .as_primitive::<TimestampMicrosecondType>()
             .iter()
             .zip(seconds.as_primitive::<Int64Type>().iter())
-            .map(|(t, s)| t.zip(s).and_then(|(t, s)| s.checked_mul(1_000_000).and_then(|us| t.checked_add(us))))
+            .map(|(t, s)| {
+                t.zip(s)
+                    .and_then(|(t, s)| s.checked_mul(1_000_000).and_then(|us| t.checked_add(us)))
+            })
             .collect();
-        Ok(ColumnarValue::Array(Arc::new(sums.with_timezone("UTC")) as ArrayRef))
+        Ok(ColumnarValue::Array(
+            Arc::new(sums.with_timezone("UTC")) as ArrayRef
+        ))
     }
 }

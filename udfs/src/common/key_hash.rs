@@ -11,9 +11,11 @@ use datafusion::arrow::array::{ArrayRef, Int64Array};
 use datafusion::arrow::buffer::{NullBuffer, ScalarBuffer};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::hash_utils::{create_hashes, RandomState};
 use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::common::hash_utils::{RandomState, create_hashes};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct KeyHash {
@@ -22,7 +24,9 @@ pub struct KeyHash {
 
 impl Default for KeyHash {
     fn default() -> Self {
-        Self { signature: Signature::variadic_any(Volatility::Immutable) }
+        Self {
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
     }
 }
 
@@ -42,8 +46,13 @@ pub fn key_hashes(arrays: &[ArrayRef]) -> Result<Int64Array> {
     let mut hashes = vec![0u64; rows];
     create_hashes(&arrays, &RandomState::with_seed(0), &mut hashes)?;
     let values: ScalarBuffer<i64> = hashes.into_iter().map(|h| h as i64).collect();
-    let nulls = arrays.iter().fold(None, |acc: Option<NullBuffer>, a| NullBuffer::union(acc.as_ref(), a.logical_nulls().as_ref()));
-    Ok(Int64Array::new(values, nulls.filter(|n| n.null_count() > 0)))
+    let nulls = arrays.iter().fold(None, |acc: Option<NullBuffer>, a| {
+        NullBuffer::union(acc.as_ref(), a.logical_nulls().as_ref())
+    });
+    Ok(Int64Array::new(
+        values,
+        nulls.filter(|n| n.null_count() > 0),
+    ))
 }
 
 impl ScalarUDFImpl for KeyHash {
@@ -61,7 +70,9 @@ impl ScalarUDFImpl for KeyHash {
         if arrays.is_empty() {
             return datafusion::common::plan_err!("key_hash needs at least one argument");
         }
-        Ok(ColumnarValue::Array(Arc::new(key_hashes(&arrays)?) as ArrayRef))
+        Ok(ColumnarValue::Array(
+            Arc::new(key_hashes(&arrays)?) as ArrayRef
+        ))
     }
 }
 
@@ -81,7 +92,12 @@ mod tests {
 
     #[test]
     fn equal_values_hash_alike_and_null_stays_null() {
-        let h = hashes(vec![Some("VOICE-1"), Some("VOICE-2"), Some("VOICE-1"), None]);
+        let h = hashes(vec![
+            Some("VOICE-1"),
+            Some("VOICE-2"),
+            Some("VOICE-1"),
+            None,
+        ]);
         assert_eq!(h.value(0), h.value(2));
         assert_ne!(h.value(0), h.value(1));
         assert!(h.is_null(3) && !h.is_null(0));

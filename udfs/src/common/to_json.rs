@@ -9,8 +9,10 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::common::{exec_err, plan_err, DataFusionError, Result};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::common::{DataFusionError, Result, exec_err, plan_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
 use crate::strings::string_values;
 
@@ -21,7 +23,9 @@ pub struct ToJson {
 
 impl Default for ToJson {
     fn default() -> Self {
-        Self { signature: Signature::any(1, Volatility::Immutable) }
+        Self {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
     }
 }
 
@@ -46,18 +50,24 @@ impl ScalarUDFImpl for ToJson {
     fn return_type(&self, types: &[DataType]) -> Result<DataType> {
         match &types[0] {
             DataType::Struct(_) => Ok(DataType::Utf8),
-            other => plan_err!("to_json expects a struct such as named_struct('name', value, ...), got {other}"),
+            other => plan_err!(
+                "to_json expects a struct such as named_struct('name', value, ...), got {other}"
+            ),
         }
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let array = args.args[0].to_array(args.number_rows)?;
-        let Some(rows) = array.as_struct_opt() else { return exec_err!("to_json expects a struct") };
+        let Some(rows) = array.as_struct_opt() else {
+            return exec_err!("to_json expects a struct");
+        };
         let mut names = Vec::new();
         let mut fields = Vec::new();
         for (field, column) in rows.fields().iter().zip(rows.columns()) {
             names.push(serde_json::to_string(field.name()).map_err(external)?);
             fields.push(match column.data_type() {
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => Values::Text(column.clone()),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => {
+                    Values::Text(column.clone())
+                }
                 t if t.is_integer() => Values::Integer(cast(column, &DataType::Int64)?),
                 DataType::Boolean => Values::Boolean(column.clone()),
                 _ => Values::Text(cast(column, &DataType::Utf8)?),
@@ -92,11 +102,21 @@ impl ScalarUDFImpl for ToJson {
                     },
                     Values::Integer(a) => {
                         let a = a.as_primitive::<Int64Type>();
-                        if a.is_null(i) { row.extend_from_slice(b"null") } else { write!(row, "{}", a.value(i))? }
+                        if a.is_null(i) {
+                            row.extend_from_slice(b"null")
+                        } else {
+                            write!(row, "{}", a.value(i))?
+                        }
                     }
                     Values::Boolean(a) => {
                         let a = a.as_boolean();
-                        row.extend_from_slice(if a.is_null(i) { b"null" } else if a.value(i) { b"true" } else { b"false" });
+                        row.extend_from_slice(if a.is_null(i) {
+                            b"null"
+                        } else if a.value(i) {
+                            b"true"
+                        } else {
+                            b"false"
+                        });
                     }
                 }
             }

@@ -8,9 +8,11 @@ use chrono::Datelike;
 use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
-use super::{utc_micros, LocalClock};
+use super::{LocalClock, utc_micros};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct BillingPeriod {
@@ -19,7 +21,9 @@ pub struct BillingPeriod {
 
 impl Default for BillingPeriod {
     fn default() -> Self {
-        Self { signature: Signature::any(1, Volatility::Immutable) }
+        Self {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
     }
 }
 
@@ -57,7 +61,15 @@ fn write_period(out: &mut String, year: i32, month: u32) {
     match u32::try_from(year) {
         Ok(y) if y <= 9999 => {
             let digit = |d: u32| char::from(b'0' + d as u8);
-            out.extend([digit(y / 1000), digit(y / 100 % 10), digit(y / 10 % 10), digit(y % 10), '-', digit(month / 10), digit(month % 10)]);
+            out.extend([
+                digit(y / 1000),
+                digit(y / 100 % 10),
+                digit(y / 10 % 10),
+                digit(y % 10),
+                '-',
+                digit(month / 10),
+                digit(month % 10),
+            ]);
         }
         _ => {
             let _ = write!(out, "{year:04}-{month:02}");
@@ -71,7 +83,15 @@ mod tests {
 
     #[test]
     fn period_text_matches_the_format() {
-        for (year, month) in [(2026, 4), (2026, 12), (999, 1), (0, 7), (9999, 12), (10000, 1), (-5, 3)] {
+        for (year, month) in [
+            (2026, 4),
+            (2026, 12),
+            (999, 1),
+            (0, 7),
+            (9999, 12),
+            (10000, 1),
+            (-5, 3),
+        ] {
             let mut fast = String::new();
             write_period(&mut fast, year, month);
             assert_eq!(fast, format!("{year:04}-{month:02}"));

@@ -7,7 +7,9 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::{ArrayRef, AsArray, TimestampMicrosecondBuilder};
 use datafusion::arrow::datatypes::{DataType, Date32Type};
 use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
 use super::day_start_micros;
 use crate::mediation::parse_timestamp::utc_micros_type;
@@ -19,7 +21,9 @@ pub struct LocalDayStart {
 
 impl Default for LocalDayStart {
     fn default() -> Self {
-        Self { signature: Signature::any(1, Volatility::Immutable) }
+        Self {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
     }
 }
 
@@ -36,7 +40,8 @@ impl ScalarUDFImpl for LocalDayStart {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let dates = datafusion::arrow::compute::cast(&arrays[0], &DataType::Date32)?;
-        let mut out = TimestampMicrosecondBuilder::with_capacity(args.number_rows).with_timezone("UTC");
+        let mut out =
+            TimestampMicrosecondBuilder::with_capacity(args.number_rows).with_timezone("UTC");
         for days in dates.as_primitive::<Date32Type>() {
             let date = days.and_then(|d| NaiveDate::from_num_days_from_ce_opt(d + 719_163));
             out.append_option(date.and_then(day_start_micros));

@@ -4,7 +4,9 @@
 use chrono::Timelike;
 use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
 use super::map_local;
 
@@ -15,7 +17,9 @@ pub struct LocalHour {
 
 impl Default for LocalHour {
     fn default() -> Self {
-        Self { signature: Signature::any(1, Volatility::Immutable) }
+        Self {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
     }
 }
 
@@ -48,7 +52,12 @@ mod tests {
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
         let out = pretty_format_batches(&batches).unwrap().to_string();
         // 11 (UTC+01), 0 (the next local day), 12 (Ramadan suspension: UTC+00), null.
-        let hours: Vec<&str> = out.lines().skip(3).filter_map(|l| l.split('|').nth(1)).map(str::trim).collect();
+        let hours: Vec<&str> = out
+            .lines()
+            .skip(3)
+            .filter_map(|l| l.split('|').nth(1))
+            .map(str::trim)
+            .collect();
         assert_eq!(hours, vec!["11", "0", "12", ""], "{out}");
     }
 }

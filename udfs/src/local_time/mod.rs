@@ -12,7 +12,9 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use datafusion::arrow::array::{ArrowPrimitiveType, AsArray, PrimitiveArray, TimestampMicrosecondArray};
+use datafusion::arrow::array::{
+    ArrowPrimitiveType, AsArray, PrimitiveArray, TimestampMicrosecondArray,
+};
 use datafusion::arrow::compute::cast;
 use datafusion::common::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
@@ -44,7 +46,9 @@ pub struct LocalClock {
 
 impl Default for LocalClock {
     fn default() -> Self {
-        Self { slots: vec![(i64::MIN, PER_INSTANT); CLOCK_SLOTS].into_boxed_slice() }
+        Self {
+            slots: vec![(i64::MIN, PER_INSTANT); CLOCK_SLOTS].into_boxed_slice(),
+        }
     }
 }
 
@@ -58,10 +62,14 @@ impl LocalClock {
         }
         let shifted = match slot.1 {
             PER_INSTANT => None,
-            offset => utc_micros.checked_add(offset).and_then(DateTime::<Utc>::from_timestamp_micros),
+            offset => utc_micros
+                .checked_add(offset)
+                .and_then(DateTime::<Utc>::from_timestamp_micros),
         };
         // Past the ends of chrono's range the zone's own answer decides.
-        shifted.map(|t| t.naive_utc()).or_else(|| local(utc_micros).map(|l| l.naive_local()))
+        shifted
+            .map(|t| t.naive_utc())
+            .or_else(|| local(utc_micros).map(|l| l.naive_local()))
     }
 }
 
@@ -83,9 +91,15 @@ fn utc_micros(args: &ScalarFunctionArgs) -> Result<TimestampMicrosecondArray> {
 }
 
 /// Each timestamp of the first argument, read in local time, through `f`; null stays null.
-fn map_local<T: ArrowPrimitiveType>(args: &ScalarFunctionArgs, f: impl Fn(NaiveDateTime) -> T::Native) -> Result<ColumnarValue> {
+fn map_local<T: ArrowPrimitiveType>(
+    args: &ScalarFunctionArgs,
+    f: impl Fn(NaiveDateTime) -> T::Native,
+) -> Result<ColumnarValue> {
     let mut clock = LocalClock::default();
-    let values: PrimitiveArray<T> = utc_micros(args)?.iter().map(|t| t.and_then(|t| clock.local(t)).map(&f)).collect();
+    let values: PrimitiveArray<T> = utc_micros(args)?
+        .iter()
+        .map(|t| t.and_then(|t| clock.local(t)).map(&f))
+        .collect();
     Ok(ColumnarValue::Array(Arc::new(values)))
 }
 
@@ -95,7 +109,10 @@ pub fn day_start_micros(date: NaiveDate) -> Option<i64> {
     let midnight = date.and_hms_opt(0, 0, 0)?;
     let start = ZONE.from_local_datetime(&midnight).earliest().or_else(|| {
         // Midnight does not exist that day: the day starts when the clock jumps.
-        (1..=180).find_map(|m| ZONE.from_local_datetime(&(midnight + chrono::Duration::minutes(m))).earliest())
+        (1..=180).find_map(|m| {
+            ZONE.from_local_datetime(&(midnight + chrono::Duration::minutes(m)))
+                .earliest()
+        })
     })?;
     Some(start.timestamp_micros())
 }
@@ -106,9 +123,18 @@ mod tests {
 
     #[test]
     fn offsets_follow_the_ramadan_suspension() {
-        let at = |s: &str| local(DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros()).unwrap().format("%Y-%m-%d %H:%M %:z").to_string();
+        let at = |s: &str| {
+            local(DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros())
+                .unwrap()
+                .format("%Y-%m-%d %H:%M %:z")
+                .to_string()
+        };
         assert_eq!(at("2026-04-30T23:30:00Z"), "2026-05-01 00:30 +01:00");
-        assert_eq!(at("2026-03-01T12:00:00Z"), "2026-03-01 12:00 +00:00", "Ramadan suspension");
+        assert_eq!(
+            at("2026-03-01T12:00:00Z"),
+            "2026-03-01 12:00 +00:00",
+            "Ramadan suspension"
+        );
         assert_eq!(at("2026-02-14T12:00:00Z"), "2026-02-14 13:00 +01:00");
         assert_eq!(at("2026-03-23T12:00:00Z"), "2026-03-23 13:00 +01:00");
     }
@@ -117,15 +143,23 @@ mod tests {
     /// end), in the order given and shuffled by hour: the clock must agree with `local` on each.
     #[test]
     fn clock_agrees_with_the_zone_everywhere() {
-        let start = DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z").unwrap().timestamp_micros();
-        let end = DateTime::parse_from_rfc3339("2027-12-31T00:00:00Z").unwrap().timestamp_micros();
+        let start = DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z")
+            .unwrap()
+            .timestamp_micros();
+        let end = DateTime::parse_from_rfc3339("2027-12-31T00:00:00Z")
+            .unwrap()
+            .timestamp_micros();
         let mut clock = LocalClock::default();
         let mut t = start;
         while t < end {
             assert_eq!(clock.local(t), local(t).map(|l| l.naive_local()), "at {t}");
             // A far hour in between: slots are reused, never mistaken.
             let far = t + 97 * 24 * MICROS_PER_HOUR + 1;
-            assert_eq!(clock.local(far), local(far).map(|l| l.naive_local()), "at {far}");
+            assert_eq!(
+                clock.local(far),
+                local(far).map(|l| l.naive_local()),
+                "at {far}"
+            );
             t += 433_000_000;
         }
     }
@@ -141,8 +175,18 @@ mod tests {
     #[test]
     fn day_start_is_local_midnight() {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        let utc = |m: i64| DateTime::<Utc>::from_timestamp_micros(m).unwrap().to_rfc3339();
-        assert_eq!(utc(day_start_micros(d("2026-04-21")).unwrap()), "2026-04-20T23:00:00+00:00");
-        assert_eq!(utc(day_start_micros(d("2026-03-01")).unwrap()), "2026-03-01T00:00:00+00:00");
+        let utc = |m: i64| {
+            DateTime::<Utc>::from_timestamp_micros(m)
+                .unwrap()
+                .to_rfc3339()
+        };
+        assert_eq!(
+            utc(day_start_micros(d("2026-04-21")).unwrap()),
+            "2026-04-20T23:00:00+00:00"
+        );
+        assert_eq!(
+            utc(day_start_micros(d("2026-03-01")).unwrap()),
+            "2026-03-01T00:00:00+00:00"
+        );
     }
 }

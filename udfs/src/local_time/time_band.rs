@@ -7,9 +7,11 @@ use chrono::{Datelike, NaiveDateTime, Timelike, Weekday};
 use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
-use super::{local, utc_micros, LocalClock};
+use super::{LocalClock, local, utc_micros};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct TimeBand {
@@ -18,7 +20,9 @@ pub struct TimeBand {
 
 impl Default for TimeBand {
     fn default() -> Self {
-        Self { signature: Signature::any(1, Volatility::Immutable) }
+        Self {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
     }
 }
 
@@ -30,7 +34,11 @@ pub fn band(utc_micros: i64) -> Option<&'static str> {
 /// The band of a local wall-clock time.
 fn band_of(l: NaiveDateTime) -> &'static str {
     let weekday = !matches!(l.weekday(), Weekday::Sat | Weekday::Sun);
-    if weekday && (8..20).contains(&l.hour()) { "PEAK" } else { "OFFPEAK" }
+    if weekday && (8..20).contains(&l.hour()) {
+        "PEAK"
+    } else {
+        "OFFPEAK"
+    }
 }
 
 impl ScalarUDFImpl for TimeBand {
@@ -59,16 +67,33 @@ mod tests {
     use super::*;
 
     fn at(s: &str) -> &'static str {
-        band(chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros()).unwrap()
+        band(
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .timestamp_micros(),
+        )
+        .unwrap()
     }
 
     #[test]
     fn weekday_daytime_is_peak() {
-        assert_eq!(at("2026-04-06T11:15:00+01:00"), "PEAK", "Monday late morning");
-        assert_eq!(at("2026-04-07T21:30:00+01:00"), "OFFPEAK", "Tuesday evening");
+        assert_eq!(
+            at("2026-04-06T11:15:00+01:00"),
+            "PEAK",
+            "Monday late morning"
+        );
+        assert_eq!(
+            at("2026-04-07T21:30:00+01:00"),
+            "OFFPEAK",
+            "Tuesday evening"
+        );
         assert_eq!(at("2026-04-06T08:00:00+01:00"), "PEAK", "08:00:00 is in");
         assert_eq!(at("2026-04-06T07:59:59+01:00"), "OFFPEAK");
-        assert_eq!(at("2026-04-06T20:00:00+01:00"), "OFFPEAK", "20:00:00 is out");
+        assert_eq!(
+            at("2026-04-06T20:00:00+01:00"),
+            "OFFPEAK",
+            "20:00:00 is out"
+        );
         assert_eq!(at("2026-04-11T12:00:00+01:00"), "OFFPEAK", "Saturday");
     }
 

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility,
+};
 
 use crate::strings::{string_values, trim};
 
@@ -20,7 +22,12 @@ pub struct NormalizeMsisdn {
 
 impl Default for NormalizeMsisdn {
     fn default() -> Self {
-        Self { signature: Signature::one_of(vec![TypeSignature::String(1), TypeSignature::String(2)], Volatility::Immutable) }
+        Self {
+            signature: Signature::one_of(
+                vec![TypeSignature::String(1), TypeSignature::String(2)],
+                Volatility::Immutable,
+            ),
+        }
     }
 }
 
@@ -64,14 +71,20 @@ pub fn normalize_into<'a>(raw: &str, international: bool, out: &'a mut String) -
     out.clear();
     let mut cleaned = [0u8; 40];
     let mut len = 0;
-    for b in trim(raw).bytes().filter(|b| !matches!(b, b' ' | b'-' | b'.' | b'(' | b')')) {
+    for b in trim(raw)
+        .bytes()
+        .filter(|b| !matches!(b, b' ' | b'-' | b'.' | b'(' | b')'))
+    {
         // Longer than any rule allows: not a number (and no allocation for garbage).
         *cleaned.get_mut(len)? = b;
         len += 1;
     }
     let s = std::str::from_utf8(&cleaned[..len]).ok()?;
     let digits = s.len();
-    if let Some(rest) = s.strip_prefix('+').filter(|r| (8..=15).contains(&r.len()) && all_digits(r)) {
+    if let Some(rest) = s
+        .strip_prefix('+')
+        .filter(|r| (8..=15).contains(&r.len()) && all_digits(r))
+    {
         out.push('+');
         out.push_str(rest);
     } else if let Some(rest) = s.strip_prefix("00").filter(|r| all_digits(r)) {
@@ -101,7 +114,9 @@ pub fn normalize_into<'a>(raw: &str, international: bool, out: &'a mut String) -
 
 /// 8 to 15 digits after `+`, no `+0`, and exactly 9 national digits for a `+212` number.
 fn valid_e164(n: &str) -> bool {
-    let Some(digits) = n.strip_prefix('+') else { return false };
+    let Some(digits) = n.strip_prefix('+') else {
+        return false;
+    };
     let length_ok = (8..=15).contains(&digits.len()) && !digits.starts_with('0');
     let home_ok = !digits.starts_with(HOME_CC) || digits.len() == HOME_CC.len() + 9;
     length_ok && home_ok && all_digits(digits)
@@ -119,16 +134,29 @@ mod tests {
 
     #[test]
     fn rule_1_plus_and_8_to_15_digits_is_kept() {
-        assert_eq!(norm("+212612345678", false).as_deref(), Some("+212612345678"));
+        assert_eq!(
+            norm("+212612345678", false).as_deref(),
+            Some("+212612345678")
+        );
         assert_eq!(norm("+33142685300", false).as_deref(), Some("+33142685300"));
         assert_eq!(norm("+1234567", false), None, "7 digits is too short");
-        assert_eq!(norm("+1234567890123456", false), None, "16 digits is too long");
+        assert_eq!(
+            norm("+1234567890123456", false),
+            None,
+            "16 digits is too long"
+        );
     }
 
     #[test]
     fn rule_2_double_zero_becomes_plus() {
-        assert_eq!(norm("0033 1 42 68 53 00", false).as_deref(), Some("+33142685300"));
-        assert_eq!(norm("00212612345678", false).as_deref(), Some("+212612345678"));
+        assert_eq!(
+            norm("0033 1 42 68 53 00", false).as_deref(),
+            Some("+33142685300")
+        );
+        assert_eq!(
+            norm("00212612345678", false).as_deref(),
+            Some("+212612345678")
+        );
         assert_eq!(norm("0012", false), None, "+12 is too short for E.164");
     }
 
@@ -140,12 +168,28 @@ mod tests {
 
     #[test]
     fn rules_4_to_6_make_moroccan_numbers() {
-        assert_eq!(norm("0661 23 45 67", false).as_deref(), Some("+212661234567"));
-        assert_eq!(norm("0522-12-34-56", false).as_deref(), Some("+212522123456"));
-        assert_eq!(norm("212612345678", false).as_deref(), Some("+212612345678"));
+        assert_eq!(
+            norm("0661 23 45 67", false).as_deref(),
+            Some("+212661234567")
+        );
+        assert_eq!(
+            norm("0522-12-34-56", false).as_deref(),
+            Some("+212522123456")
+        );
+        assert_eq!(
+            norm("212612345678", false).as_deref(),
+            Some("+212612345678")
+        );
         assert_eq!(norm("612345678", false).as_deref(), Some("+212612345678"));
-        assert_eq!(norm("(+212) 612.345.678", false).as_deref(), Some("+212612345678"));
-        assert_eq!(norm("412345678", false), None, "9 digits must start with 5-8");
+        assert_eq!(
+            norm("(+212) 612.345.678", false).as_deref(),
+            Some("+212612345678")
+        );
+        assert_eq!(
+            norm("412345678", false),
+            None,
+            "9 digits must start with 5-8"
+        );
     }
 
     #[test]
@@ -157,11 +201,31 @@ mod tests {
 
     #[test]
     fn rule_8_and_validation_reject_everything_else() {
-        for bad in ["", "12AB34", "+212", "UNKNOWN", "+0012", "06-12-AB", "+0123456789", "+21261234567", "+2126123456789", "0612345", "1234567"] {
+        for bad in [
+            "",
+            "12AB34",
+            "+212",
+            "UNKNOWN",
+            "+0012",
+            "06-12-AB",
+            "+0123456789",
+            "+21261234567",
+            "+2126123456789",
+            "0612345",
+            "1234567",
+        ] {
             assert_eq!(norm(bad, false), None, "{bad:?} is not a number");
         }
-        assert_eq!(norm("0021261234567", false), None, "+212 needs exactly 9 national digits");
-        assert_eq!(norm("21261234567", true), None, "+212 needs exactly 9 national digits");
+        assert_eq!(
+            norm("0021261234567", false),
+            None,
+            "+212 needs exactly 9 national digits"
+        );
+        assert_eq!(
+            norm("21261234567", true),
+            None,
+            "+212 needs exactly 9 national digits"
+        );
     }
 
     proptest! {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, Int64Builder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility,
+};
 
 use crate::strings::{string_values, trim};
 
@@ -17,7 +19,9 @@ pub struct ParseCount {
 
 impl Default for ParseCount {
     fn default() -> Self {
-        Self { signature: Signature::new(TypeSignature::String(1), Volatility::Immutable) }
+        Self {
+            signature: Signature::new(TypeSignature::String(1), Volatility::Immutable),
+        }
     }
 }
 
@@ -61,7 +65,17 @@ mod tests {
         assert_eq!(count(" 3590 "), Some(3590));
         assert_eq!(count("000123"), Some(123));
         assert_eq!(count("999999999999999999"), Some(999_999_999_999_999_999));
-        for bad in ["", " ", "-12", "+12", "1.5", "12 s", "1e3", "9999999999999999999", "١٢"] {
+        for bad in [
+            "",
+            " ",
+            "-12",
+            "+12",
+            "1.5",
+            "12 s",
+            "1e3",
+            "9999999999999999999",
+            "١٢",
+        ] {
             assert_eq!(count(bad), None, "{bad:?}");
         }
     }

@@ -10,7 +10,9 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use datafusion::arrow::array::{ArrayRef, TimestampMicrosecondBuilder};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility,
+};
 
 use crate::strings::{string_values, trim};
 
@@ -21,7 +23,9 @@ pub struct ParseTimestampUtc {
 
 impl Default for ParseTimestampUtc {
     fn default() -> Self {
-        Self { signature: Signature::new(TypeSignature::String(1), Volatility::Immutable) }
+        Self {
+            signature: Signature::new(TypeSignature::String(1), Volatility::Immutable),
+        }
     }
 }
 
@@ -41,7 +45,8 @@ impl ScalarUDFImpl for ParseTimestampUtc {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let mut out = TimestampMicrosecondBuilder::with_capacity(args.number_rows).with_timezone("UTC");
+        let mut out =
+            TimestampMicrosecondBuilder::with_capacity(args.number_rows).with_timezone("UTC");
         for value in string_values(&arrays[0])? {
             out.append_option(value.and_then(parse_utc_micros));
         }
@@ -78,7 +83,10 @@ impl Cursor<'_> {
 /// `YYYY-MM-DD`, `T` or one space, `HH:MM[:SS[.fraction]]`, then `Z`, `±HH`, `±HHMM` or `±HH:MM`.
 /// Microseconds since the epoch (fractions beyond microseconds are truncated).
 pub fn parse_utc_micros(raw: &str) -> Option<i64> {
-    let mut c = Cursor { bytes: trim(raw).as_bytes(), at: 0 };
+    let mut c = Cursor {
+        bytes: trim(raw).as_bytes(),
+        at: 0,
+    };
     let year = c.digits(4)?;
     c.eat(b'-').then_some(())?;
     let month = c.digits(2)?;
@@ -143,34 +151,77 @@ mod tests {
     use proptest::prelude::*;
 
     fn utc(s: &str) -> Option<String> {
-        parse_utc_micros(s).and_then(chrono::DateTime::from_timestamp_micros).map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+        parse_utc_micros(s)
+            .and_then(chrono::DateTime::from_timestamp_micros)
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
     }
 
     #[test]
     fn offsets_convert_to_utc() {
-        assert_eq!(utc("2026-04-06T11:15:00+01:00").as_deref(), Some("2026-04-06T10:15:00.000000Z"));
-        assert_eq!(utc("2026-04-06T11:15:00+0100").as_deref(), Some("2026-04-06T10:15:00.000000Z"));
-        assert_eq!(utc("2026-04-06T11:15:00+01").as_deref(), Some("2026-04-06T10:15:00.000000Z"));
-        assert_eq!(utc("2026-04-06T11:15:00Z").as_deref(), Some("2026-04-06T11:15:00.000000Z"));
-        assert_eq!(utc("2026-04-06T00:15:00-02:30").as_deref(), Some("2026-04-06T02:45:00.000000Z"));
-        assert_eq!(utc("2026-05-01T00:30:00+01:00").as_deref(), Some("2026-04-30T23:30:00.000000Z"));
+        assert_eq!(
+            utc("2026-04-06T11:15:00+01:00").as_deref(),
+            Some("2026-04-06T10:15:00.000000Z")
+        );
+        assert_eq!(
+            utc("2026-04-06T11:15:00+0100").as_deref(),
+            Some("2026-04-06T10:15:00.000000Z")
+        );
+        assert_eq!(
+            utc("2026-04-06T11:15:00+01").as_deref(),
+            Some("2026-04-06T10:15:00.000000Z")
+        );
+        assert_eq!(
+            utc("2026-04-06T11:15:00Z").as_deref(),
+            Some("2026-04-06T11:15:00.000000Z")
+        );
+        assert_eq!(
+            utc("2026-04-06T00:15:00-02:30").as_deref(),
+            Some("2026-04-06T02:45:00.000000Z")
+        );
+        assert_eq!(
+            utc("2026-05-01T00:30:00+01:00").as_deref(),
+            Some("2026-04-30T23:30:00.000000Z")
+        );
     }
 
     #[test]
     fn optional_seconds_fraction_and_space_separator() {
-        assert_eq!(utc("2026-04-06 11:15+01:00").as_deref(), Some("2026-04-06T10:15:00.000000Z"));
-        assert_eq!(utc("2026-04-06T11:15:07.5Z").as_deref(), Some("2026-04-06T11:15:07.500000Z"));
-        assert_eq!(utc("2026-04-06T11:15:07.123456789Z").as_deref(), Some("2026-04-06T11:15:07.123456Z"));
-        assert_eq!(utc("  2026-04-06T11:15:07Z\t").as_deref(), Some("2026-04-06T11:15:07.000000Z"));
+        assert_eq!(
+            utc("2026-04-06 11:15+01:00").as_deref(),
+            Some("2026-04-06T10:15:00.000000Z")
+        );
+        assert_eq!(
+            utc("2026-04-06T11:15:07.5Z").as_deref(),
+            Some("2026-04-06T11:15:07.500000Z")
+        );
+        assert_eq!(
+            utc("2026-04-06T11:15:07.123456789Z").as_deref(),
+            Some("2026-04-06T11:15:07.123456Z")
+        );
+        assert_eq!(
+            utc("  2026-04-06T11:15:07Z\t").as_deref(),
+            Some("2026-04-06T11:15:07.000000Z")
+        );
     }
 
     #[test]
     fn what_the_spec_rejects_does_not_parse() {
         for bad in [
-            "", "2026-04-06T11:15:00", "2026-04-06 11:15", "06/04/2026 11:15", "2026-13-45T99:99:00+01:00",
-            "2026-02-30T10:00:00Z", "2026-04-06T24:00:00Z", "2026-04-06T11:15:00+1:00", "2026-04-06T11:15:00z",
-            "2026-04-06T11:15:00.Z", "2026-04-06  11:15:00Z", "2026-04-06T11:15:00+01:00x", "2026-4-06T11:15:00Z",
-            "2026-04-06T11:15:00+25:00", "2026-04-06T11:15:60Z",
+            "",
+            "2026-04-06T11:15:00",
+            "2026-04-06 11:15",
+            "06/04/2026 11:15",
+            "2026-13-45T99:99:00+01:00",
+            "2026-02-30T10:00:00Z",
+            "2026-04-06T24:00:00Z",
+            "2026-04-06T11:15:00+1:00",
+            "2026-04-06T11:15:00z",
+            "2026-04-06T11:15:00.Z",
+            "2026-04-06  11:15:00Z",
+            "2026-04-06T11:15:00+01:00x",
+            "2026-4-06T11:15:00Z",
+            "2026-04-06T11:15:00+25:00",
+            "2026-04-06T11:15:60Z",
         ] {
             assert_eq!(utc(bad), None, "{bad:?} must not parse");
         }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility,
+};
 
 use crate::strings::{string_values, trim};
 
@@ -19,7 +21,9 @@ pub struct RatGeneration {
 
 impl Default for RatGeneration {
     fn default() -> Self {
-        Self { signature: Signature::new(TypeSignature::String(1), Volatility::Immutable) }
+        Self {
+            signature: Signature::new(TypeSignature::String(1), Volatility::Immutable),
+        }
     }
 }
 
@@ -66,10 +70,22 @@ mod tests {
     #[test]
     fn every_spelling_of_the_spec_maps() {
         for (input, expected) in [
-            ("GERAN", "2G"), ("2", "2G"), ("gsm", "2G"), ("2g", "2G"),
-            ("UTRAN", "3G"), ("1", "3G"), ("umts", "3G"), ("WCDMA", "3G"), ("3G", "3G"),
-            ("EUTRAN", "4G"), ("6", "4G"), ("lte", "4G"), (" 4G ", "4G"),
-            ("NR", "5G"), ("10", "5G"), ("5g", "5G"),
+            ("GERAN", "2G"),
+            ("2", "2G"),
+            ("gsm", "2G"),
+            ("2g", "2G"),
+            ("UTRAN", "3G"),
+            ("1", "3G"),
+            ("umts", "3G"),
+            ("WCDMA", "3G"),
+            ("3G", "3G"),
+            ("EUTRAN", "4G"),
+            ("6", "4G"),
+            ("lte", "4G"),
+            (" 4G ", "4G"),
+            ("NR", "5G"),
+            ("10", "5G"),
+            ("5g", "5G"),
         ] {
             assert_eq!(generation(input), expected, "{input}");
         }

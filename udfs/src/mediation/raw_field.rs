@@ -4,11 +4,15 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::builder::make_view;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, ByteView, StringViewArray, StringViewBuilder};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, ByteView, StringViewArray, StringViewBuilder,
+};
 use datafusion::arrow::buffer::ScalarBuffer;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility,
+};
 
 use crate::strings::{string_values, trim};
 
@@ -19,7 +23,9 @@ pub struct RawField {
 
 impl Default for RawField {
     fn default() -> Self {
-        Self { signature: Signature::new(TypeSignature::String(1), Volatility::Immutable) }
+        Self {
+            signature: Signature::new(TypeSignature::String(1), Volatility::Immutable),
+        }
     }
 }
 
@@ -66,7 +72,11 @@ fn trim_views(array: &StringViewArray) -> StringViewArray {
             let start = trimmed.as_ptr() as usize - value.as_ptr() as usize;
             let original = ByteView::from(view);
             // Inline views (up to 12 bytes) copy their bytes; longer ones point into the same buffer.
-            make_view(trimmed.as_bytes(), original.buffer_index, original.offset + start as u32)
+            make_view(
+                trimmed.as_bytes(),
+                original.buffer_index,
+                original.offset + start as u32,
+            )
         })
         .collect();
     // SAFETY: every view is either unchanged or a sub-range of a valid view's bytes, on a UTF-8
@@ -81,7 +91,11 @@ mod tests {
     #[test]
     fn trims_ascii_whitespace_only() {
         assert_eq!(trim(" \tMOC\r\n"), "MOC");
-        assert_eq!(trim("\u{a0}MOC"), "\u{a0}MOC", "a no-break space is not ASCII whitespace");
+        assert_eq!(
+            trim("\u{a0}MOC"),
+            "\u{a0}MOC",
+            "a no-break space is not ASCII whitespace"
+        );
     }
 
     proptest::proptest! {
@@ -94,10 +108,31 @@ mod tests {
     #[test]
     fn views_are_trimmed_in_place_and_nulls_become_empty() {
         let long = "  a value longer than twelve bytes \t";
-        let input = StringViewArray::from(vec![Some(" MOC "), None, Some(long), Some("exactly twelve"), Some("  thirteen bytes"), Some("")]);
+        let input = StringViewArray::from(vec![
+            Some(" MOC "),
+            None,
+            Some(long),
+            Some("exactly twelve"),
+            Some("  thirteen bytes"),
+            Some(""),
+        ]);
         let out = trim_views(&input);
         let got: Vec<&str> = out.iter().map(|v| v.expect("no nulls")).collect();
-        assert_eq!(got, ["MOC", "", "a value longer than twelve bytes", "exactly twelve", "thirteen bytes", ""]);
-        assert_eq!(out.data_buffers().len(), input.data_buffers().len(), "no new buffer");
+        assert_eq!(
+            got,
+            [
+                "MOC",
+                "",
+                "a value longer than twelve bytes",
+                "exactly twelve",
+                "thirteen bytes",
+                ""
+            ]
+        );
+        assert_eq!(
+            out.data_buffers().len(),
+            input.data_buffers().len(),
+            "no new buffer"
+        );
     }
 }

@@ -7,7 +7,9 @@ use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct BillableUnits {
@@ -16,7 +18,9 @@ pub struct BillableUnits {
 
 impl Default for BillableUnits {
     fn default() -> Self {
-        Self { signature: Signature::any(3, Volatility::Immutable) }
+        Self {
+            signature: Signature::any(3, Volatility::Immutable),
+        }
     }
 }
 
@@ -47,11 +51,20 @@ impl ScalarUDFImpl for BillableUnits {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let ints = arrays.iter().map(|a| cast(a, &DataType::Int64)).collect::<Result<Vec<_>, _>>()?;
-        let (d, f, n) = (ints[0].as_primitive::<Int64Type>(), ints[1].as_primitive::<Int64Type>(), ints[2].as_primitive::<Int64Type>());
+        let ints = arrays
+            .iter()
+            .map(|a| cast(a, &DataType::Int64))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (d, f, n) = (
+            ints[0].as_primitive::<Int64Type>(),
+            ints[1].as_primitive::<Int64Type>(),
+            ints[2].as_primitive::<Int64Type>(),
+        );
         let out: Int64Array = (0..args.number_rows)
             .map(|i| {
-                let get = |a: &datafusion::arrow::array::Int64Array| (!datafusion::arrow::array::Array::is_null(a, i)).then(|| a.value(i));
+                let get = |a: &datafusion::arrow::array::Int64Array| {
+                    (!datafusion::arrow::array::Array::is_null(a, i)).then(|| a.value(i))
+                };
                 billable(get(d)?, get(f)?, get(n)?)
             })
             .collect();
@@ -71,7 +84,11 @@ mod tests {
         assert_eq!(billable(60, 60, 1), Some(60));
         assert_eq!(billable(125, 60, 1), Some(125));
         assert_eq!(billable(7, 1, 1), Some(7));
-        assert_eq!(billable(61, 60, 60), Some(120), "the worked example's roaming call");
+        assert_eq!(
+            billable(61, 60, 60),
+            Some(120),
+            "the worked example's roaming call"
+        );
         assert_eq!(billable(3590, 60, 1), Some(3590));
         assert_eq!(billable(5, 60, 0), None);
     }

@@ -9,8 +9,10 @@ use std::sync::{Arc, RwLock};
 
 use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{exec_err, Result};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility};
+use datafusion::common::{Result, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility,
+};
 
 use crate::strings::string_values;
 
@@ -48,7 +50,10 @@ pub struct DestinationZone {
 
 impl DestinationZone {
     pub fn new() -> Self {
-        Self { signature: Signature::new(TypeSignature::String(1), Volatility::Stable), table: Arc::default() }
+        Self {
+            signature: Signature::new(TypeSignature::String(1), Volatility::Stable),
+            table: Arc::default(),
+        }
     }
 
     /// A handle to replace the prefix table this function (and its clones in a session) uses.
@@ -80,8 +85,15 @@ impl ScalarUDFImpl for DestinationZone {
         Ok(DataType::Utf8)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let Some(table) = self.table.read().map_err(|_| datafusion::error::DataFusionError::Internal("prefix table lock".into()))?.clone() else {
-            return exec_err!("destination_zone needs bronze.tariff_destination, which is not in the lakehouse (run `cdrlake run` to load the seeds)");
+        let Some(table) = self
+            .table
+            .read()
+            .map_err(|_| datafusion::error::DataFusionError::Internal("prefix table lock".into()))?
+            .clone()
+        else {
+            return exec_err!(
+                "destination_zone needs bronze.tariff_destination, which is not in the lakehouse (run `cdrlake run` to load the seeds)"
+            );
         };
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let mut out = StringBuilder::with_capacity(args.number_rows, args.number_rows * 8);
@@ -99,10 +111,24 @@ mod tests {
 
     fn spec_table() -> PrefixTable {
         let rows = [
-            ("+21261", "MA_ONNET"), ("+21266", "MA_ONNET"), ("+2126", "MA_MOBILE"), ("+2127", "MA_MOBILE"),
-            ("+2125", "MA_FIXED"), ("+212", "MA_FIXED"), ("+2128", "MA_PREMIUM"), ("+33", "INTL_Z1"), ("+34", "INTL_Z1"),
-            ("+351", "INTL_Z1"), ("+1", "INTL_Z2"), ("+971", "INTL_Z2"), ("+213", "INTL_Z3"), ("+", "INTL_Z4"),
-            ("+881", "HIGH_RISK"), ("+4470", "HIGH_RISK"), ("+44", "INTL_Z1"), ("SC:", "SHORT_CODE"),
+            ("+21261", "MA_ONNET"),
+            ("+21266", "MA_ONNET"),
+            ("+2126", "MA_MOBILE"),
+            ("+2127", "MA_MOBILE"),
+            ("+2125", "MA_FIXED"),
+            ("+212", "MA_FIXED"),
+            ("+2128", "MA_PREMIUM"),
+            ("+33", "INTL_Z1"),
+            ("+34", "INTL_Z1"),
+            ("+351", "INTL_Z1"),
+            ("+1", "INTL_Z2"),
+            ("+971", "INTL_Z2"),
+            ("+213", "INTL_Z3"),
+            ("+", "INTL_Z4"),
+            ("+881", "HIGH_RISK"),
+            ("+4470", "HIGH_RISK"),
+            ("+44", "INTL_Z1"),
+            ("SC:", "SHORT_CODE"),
         ];
         PrefixTable::new(rows.iter().map(|(p, z)| (p.to_string(), z.to_string())))
     }
@@ -114,13 +140,25 @@ mod tests {
         assert_eq!(t.zone("+212612000001"), Some("MA_ONNET"));
         assert_eq!(t.zone("+212700000000"), Some("MA_MOBILE"));
         assert_eq!(t.zone("+212522123456"), Some("MA_FIXED"));
-        assert_eq!(t.zone("+212312345678"), Some("MA_FIXED"), "+212 alone is fixed");
+        assert_eq!(
+            t.zone("+212312345678"),
+            Some("MA_FIXED"),
+            "+212 alone is fixed"
+        );
         assert_eq!(t.zone("+212890000000"), Some("MA_PREMIUM"));
         assert_eq!(t.zone("+33142685300"), Some("INTL_Z1"));
-        assert_eq!(t.zone("+447012345678"), Some("HIGH_RISK"), "+4470 beats +44");
+        assert_eq!(
+            t.zone("+447012345678"),
+            Some("HIGH_RISK"),
+            "+4470 beats +44"
+        );
         assert_eq!(t.zone("+447912345678"), Some("INTL_Z1"));
         assert_eq!(t.zone("+8816000000"), Some("HIGH_RISK"));
-        assert_eq!(t.zone("+61234567890"), Some("INTL_Z4"), "+ matches every E.164 number");
+        assert_eq!(
+            t.zone("+61234567890"),
+            Some("INTL_Z4"),
+            "+ matches every E.164 number"
+        );
         assert_eq!(t.zone("SC:777"), Some("SHORT_CODE"));
         assert_eq!(t.zone("0612"), None);
         assert_eq!(t.zone(""), None);

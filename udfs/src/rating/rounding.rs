@@ -8,8 +8,10 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, AsArray, Decimal128Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef};
-use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
-use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
 /// Money precision of the data contract (`money4`, `money2`).
 const PRECISION: u8 = 18;
@@ -30,7 +32,10 @@ pub struct Round {
 
 impl Round {
     pub fn new(mode: Mode) -> Self {
-        Self { signature: Signature::any(2, Volatility::Immutable), mode }
+        Self {
+            signature: Signature::any(2, Volatility::Immutable),
+            mode,
+        }
     }
 }
 
@@ -52,7 +57,11 @@ fn target_scale(arg: Option<&ScalarValue>) -> Result<i8> {
     let scale = match arg {
         Some(ScalarValue::Int64(Some(s))) => *s,
         Some(ScalarValue::Int32(Some(s))) => i64::from(*s),
-        _ => return plan_err!("the second argument of round_up / round_half_up must be an integer literal (the decimals)"),
+        _ => {
+            return plan_err!(
+                "the second argument of round_up / round_half_up must be an integer literal (the decimals)"
+            );
+        }
     };
     match i8::try_from(scale) {
         Ok(s) if (0..=PRECISION as i8).contains(&s) => Ok(s),
@@ -77,12 +86,23 @@ impl ScalarUDFImpl for Round {
         let scale = target_scale(args.scalar_arguments.get(1).copied().flatten())?;
         match args.arg_fields[0].data_type() {
             t if t.is_integer() || matches!(t, DataType::Decimal128(..) | DataType::Null) => {}
-            other => return plan_err!("{} rounds decimals and integers, not {other} (money is never float)", self.name()),
+            other => {
+                return plan_err!(
+                    "{} rounds decimals and integers, not {other} (money is never float)",
+                    self.name()
+                );
+            }
         }
-        Ok(Arc::new(Field::new(self.name(), DataType::Decimal128(PRECISION, scale), true)))
+        Ok(Arc::new(Field::new(
+            self.name(),
+            DataType::Decimal128(PRECISION, scale),
+            true,
+        )))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let DataType::Decimal128(_, to) = args.return_field.data_type() else { return exec_err!("unexpected return type") };
+        let DataType::Decimal128(_, to) = args.return_field.data_type() else {
+            return exec_err!("unexpected return type");
+        };
         let to = *to;
         let input = args.args[0].to_array(args.number_rows)?;
         let from = match input.data_type() {
@@ -104,9 +124,14 @@ impl ScalarUDFImpl for Round {
             })
             .collect();
         if let Some(v) = overflow {
-            return exec_err!("{}: {v} (scale {from}) does not fit Decimal128({PRECISION}, {to})", self.name());
+            return exec_err!(
+                "{}: {v} (scale {from}) does not fit Decimal128({PRECISION}, {to})",
+                self.name()
+            );
         }
-        Ok(ColumnarValue::Array(Arc::new(out.with_precision_and_scale(PRECISION, to)?) as ArrayRef))
+        Ok(ColumnarValue::Array(
+            Arc::new(out.with_precision_and_scale(PRECISION, to)?) as ArrayRef,
+        ))
     }
 }
 
@@ -117,20 +142,44 @@ mod tests {
 
     #[test]
     fn up_goes_towards_plus_infinity() {
-        assert_eq!(round(8_133_333, 7, 4, Mode::Up), Some(8134), "0.8133333 -> 0.8134");
-        assert_eq!(round(11_500_000, 7, 4, Mode::Up), Some(11_500), "exact stays");
-        assert_eq!(round(-8_133_333, 7, 4, Mode::Up), Some(-8133), "towards +infinity, not away from zero");
+        assert_eq!(
+            round(8_133_333, 7, 4, Mode::Up),
+            Some(8134),
+            "0.8133333 -> 0.8134"
+        );
+        assert_eq!(
+            round(11_500_000, 7, 4, Mode::Up),
+            Some(11_500),
+            "exact stays"
+        );
+        assert_eq!(
+            round(-8_133_333, 7, 4, Mode::Up),
+            Some(-8133),
+            "towards +infinity, not away from zero"
+        );
         assert_eq!(round(5, 0, 4, Mode::Up), Some(50_000), "more decimals");
     }
 
     #[test]
     fn half_up_goes_away_from_zero() {
-        assert_eq!(round(32_666_666_683, 9, 2, Mode::HalfUp), Some(3267), "the worked example's 32.666666683");
-        assert_eq!(round(-6_567, 3, 2, Mode::HalfUp), Some(-657), "-6.567 -> -6.57");
+        assert_eq!(
+            round(32_666_666_683, 9, 2, Mode::HalfUp),
+            Some(3267),
+            "the worked example's 32.666666683"
+        );
+        assert_eq!(
+            round(-6_567, 3, 2, Mode::HalfUp),
+            Some(-657),
+            "-6.567 -> -6.57"
+        );
         assert_eq!(round(2_215, 3, 2, Mode::HalfUp), Some(222), "2.215 -> 2.22");
         assert_eq!(round(-2_215, 3, 2, Mode::HalfUp), Some(-222));
         assert_eq!(round(2_214, 3, 2, Mode::HalfUp), Some(221));
-        assert_eq!(round(666_666_666_7, 10, 9, Mode::HalfUp), Some(666_666_667), "20/30 to 9 decimals");
+        assert_eq!(
+            round(666_666_666_7, 10, 9, Mode::HalfUp),
+            Some(666_666_667),
+            "20/30 to 9 decimals"
+        );
     }
 
     proptest! {
