@@ -1,6 +1,7 @@
 //! Flight SQL server figures: `cargo bench --bench flight` (release profile).
 //! - fetch: one 10,000,000-row result (CDRLAKE_BENCH_ROWS) streamed to the client, in MB/s of Arrow data;
 //! - point queries: P50/P95 latency of 1,000 prepared single-row lookups on that table.
+//!
 //! Server and client run in this process and talk gRPC over 127.0.0.1.
 
 use std::sync::Arc;

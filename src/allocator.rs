@@ -39,18 +39,18 @@ mod tests {
     /// The purge delay in force, in milliseconds (-1: never).
     fn purge_delay_ms() -> i64 {
         // SAFETY: reads one option of the linked allocator.
-        i64::from(unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) })
+        unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) }
     }
 
     #[test]
     fn option_index_is_the_purge_delay_and_switches_both_ways() {
         // mi_option_purge_delay's default is 1000 ms, no other option's: a wrong index would read another.
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            assert_eq!(purge_delay_ms(), DEFAULT_PURGE_DELAY_MS as i64);
+            assert_eq!(purge_delay_ms(), DEFAULT_PURGE_DELAY_MS);
         }
         keep_freed_memory(true);
         assert_eq!(purge_delay_ms(), -1);
         keep_freed_memory(false);
-        assert_eq!(purge_delay_ms(), DEFAULT_PURGE_DELAY_MS as i64);
+        assert_eq!(purge_delay_ms(), DEFAULT_PURGE_DELAY_MS);
     }
 }

@@ -159,7 +159,7 @@ mod tests {
     fn render(format: Format) -> String {
         let b = batch();
         let mut out = Vec::new();
-        write_to(&[b.clone()], b.schema(), format, &mut out).unwrap();
+        write_to(std::slice::from_ref(&b), b.schema(), format, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 

@@ -31,7 +31,7 @@ pub struct Commit {
 impl Lakehouse {
     pub async fn table_info(&self, schema: &str, table: &str) -> Result<TableInfo> {
         let t = self.open_table(schema, table, None).await?;
-        Ok(info_of(schema, table, &t)?)
+        info_of(schema, table, &t)
     }
 
     /// The commit log, newest first.

@@ -48,7 +48,7 @@ impl Lakehouse {
         Ok(Optimized {
             files_removed: metrics.num_files_removed,
             files_added: metrics.num_files_added,
-            version: table.version().map(|v| v as u64),
+            version: table.version(),
         })
     }
 }

@@ -23,7 +23,7 @@ pub async fn run(global: &GlobalArgs, args: &HistoryArgs) -> Result<()> {
     let commits = lakehouse.history(&schema, &table).await?;
     let batch = to_batch(&commits)?;
     output::write(
-        &[batch.clone()],
+        std::slice::from_ref(&batch),
         batch.schema(),
         args.out.format,
         args.out.output.as_deref(),

@@ -35,7 +35,7 @@ pub async fn run(global: &GlobalArgs, args: &TablesArgs) -> Result<()> {
     }
     let batch = to_batch(&infos)?;
     output::write(
-        &[batch.clone()],
+        std::slice::from_ref(&batch),
         batch.schema(),
         args.out.format,
         args.out.output.as_deref(),

@@ -711,7 +711,7 @@ impl FlightSqlService for CdrlakeFlightSql {
         query: CommandGetCatalogs,
         _request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         command_info(&schema, &query)
     }
 
@@ -804,7 +804,7 @@ impl FlightSqlService for CdrlakeFlightSql {
         query: CommandGetTableTypes,
         _request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         command_info(&schema, &query)
     }
 
@@ -824,7 +824,7 @@ impl FlightSqlService for CdrlakeFlightSql {
         query: CommandGetXdbcTypeInfo,
         _request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let schema = query.clone().into_builder(&XDBC_TYPES).schema();
+        let schema = query.into_builder(&XDBC_TYPES).schema();
         command_info(&schema, &query)
     }
 

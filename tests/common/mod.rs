@@ -1,6 +1,6 @@
 //! Test harness: a real S3 server (s3s-fs, the same code as `cdrlake s3-server`) on 127.0.0.1,
 //! sample data, and a runner for the real `cdrlake` binary.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses only some of these helpers")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -150,7 +150,7 @@ pub struct Lake {
     dir: tempfile::TempDir,
 }
 
-#[allow(dead_code)]
+#[allow(dead_code, reason = "each test binary uses only some of these helpers")]
 impl Lake {
     pub fn new() -> Self {
         Self {
@@ -202,7 +202,7 @@ impl Lake {
 
 /// A CSV of a bronze event table with the contract's columns in order: the given fields set,
 /// the others empty; fields with a comma are quoted.
-#[allow(dead_code)]
+#[allow(dead_code, reason = "each test binary uses only some of these helpers")]
 pub fn contract_csv<'k, R, V>(table: &str, rows: &[R]) -> String
 where
     R: AsRef<[(&'k str, V)]>,

@@ -82,6 +82,10 @@ impl ScalarUDFImpl for ToJson {
             .collect::<Result<Vec<Vec<Option<&str>>>>>()?;
         let mut out = StringBuilder::with_capacity(args.number_rows, 0);
         let mut row = Vec::with_capacity(512);
+        #[expect(
+            clippy::needless_range_loop,
+            reason = "i indexes every column's values (texts[c][i]), not one slice"
+        )]
         for i in 0..args.number_rows {
             if rows.is_null(i) {
                 out.append_null();

@@ -48,6 +48,12 @@ pub struct DestinationZone {
     table: PrefixTableHandle,
 }
 
+impl Default for DestinationZone {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl DestinationZone {
     pub fn new() -> Self {
         Self {

@@ -176,7 +176,7 @@ mod tests {
         assert_eq!(round(-2_215, 3, 2, Mode::HalfUp), Some(-222));
         assert_eq!(round(2_214, 3, 2, Mode::HalfUp), Some(221));
         assert_eq!(
-            round(666_666_666_7, 10, 9, Mode::HalfUp),
+            round(6_666_666_667, 10, 9, Mode::HalfUp),
             Some(666_666_667),
             "20/30 to 9 decimals"
         );
