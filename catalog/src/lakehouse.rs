@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::config::LakehouseConfig;
 use crate::error::{CatalogError, Result};
-use crate::location::{Location, SCHEMAS, check_schema};
+use crate::location::{Location, SCHEMAS, check_schema, is_identifier};
 use crate::{s3, store};
 
 static REGISTER_HANDLERS: Once = Once::new();
@@ -119,7 +119,6 @@ impl Lakehouse {
     }
 
     pub fn table_url(&self, schema: &str, table: &str) -> Result<Url> {
-        check_schema(schema)?;
         self.location.table_url(schema, table)
     }
 
@@ -137,7 +136,12 @@ impl Lakehouse {
         };
         let mut names = Vec::new();
         for dir in dirs {
-            let Some(name) = dir.filename().map(str::to_string) else {
+            // A folder whose name is no table name (put there by hand) is not a table.
+            let Some(name) = dir
+                .filename()
+                .filter(|n| is_identifier(n))
+                .map(str::to_string)
+            else {
                 continue;
             };
             if self.has_delta_log(&dir).await? {

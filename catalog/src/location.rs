@@ -52,8 +52,11 @@ impl Location {
         matches!(self, Self::S3 { .. })
     }
 
-    /// The URL of a table directory (always with a trailing '/').
+    /// The URL of a table directory (always with a trailing '/'). Both names are checked here,
+    /// the one place names become paths, whoever the caller.
     pub fn table_url(&self, schema: &str, table: &str) -> Result<Url> {
+        check_schema(schema)?;
+        check_table_name(table)?;
         match self {
             Self::Local(dir) => {
                 Url::from_directory_path(dir.join(schema).join(table)).map_err(|()| {
@@ -115,10 +118,8 @@ pub fn parse_table_name(name: &str) -> Result<(String, String)> {
         [c, s, t] if *c == CATALOG_NAME => (*s, *t),
         _ => return Err(CatalogError::BadTableName(name.to_string())),
     };
-    if !is_identifier(table) {
-        return Err(CatalogError::BadTableName(name.to_string()));
-    }
     check_schema(schema)?;
+    check_table_name(table).map_err(|_| CatalogError::BadTableName(name.to_string()))?;
     Ok((schema.to_string(), table.to_string()))
 }
 
@@ -130,10 +131,39 @@ pub fn check_schema(schema: &str) -> Result<()> {
     }
 }
 
+/// Longest table name: far beyond any real one, short of every object store's key limits.
+pub const MAX_NAME_LEN: usize = 128;
+
+/// A table name is an identifier: ASCII letters, digits and `_`, not starting with a digit. So it
+/// can never hold `/`, `\`, `..`, a control character or be empty, and is one path segment.
 pub fn is_identifier(s: &str) -> bool {
     !s.is_empty()
+        && s.len() <= MAX_NAME_LEN
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// `table` as a lakehouse table name, or [`CatalogError::BadTableName`] saying why not.
+pub fn check_table_name(table: &str) -> Result<()> {
+    if is_identifier(table) {
+        Ok(())
+    } else {
+        Err(CatalogError::BadTableName(printable(table)))
+    }
+}
+
+/// A name as it can be shown in one line of an error: control characters escaped, long cut.
+fn printable(name: &str) -> String {
+    let shown: String = name
+        .chars()
+        .take(MAX_NAME_LEN)
+        .flat_map(char::escape_default)
+        .collect();
+    if name.chars().count() > MAX_NAME_LEN {
+        format!("{shown}...")
+    } else {
+        shown
+    }
 }
 
 #[cfg(test)]
@@ -200,5 +230,61 @@ mod tests {
             parse_table_name("bronze.a-b"),
             Err(CatalogError::BadTableName(_))
         ));
+    }
+
+    #[test]
+    fn paths_are_not_names() {
+        let l = Location::parse("s3://lake/prod").unwrap();
+        for bad in [
+            "../silver/cdr",
+            "..",
+            "a/b",
+            "a\\b",
+            "",
+            "a\nb",
+            "x\u{0}",
+            "caf\u{e9}",
+            ".hidden",
+        ] {
+            assert!(
+                matches!(l.table_url("gold", bad), Err(CatalogError::BadTableName(_))),
+                "{bad:?} accepted"
+            );
+        }
+        assert!(matches!(
+            l.table_url("../gold", "x"),
+            Err(CatalogError::UnknownSchema(_))
+        ));
+        assert!(l.table_url("gold", &"a".repeat(MAX_NAME_LEN + 1)).is_err());
+        let message = l.table_url("gold", "a\nb").unwrap_err().to_string();
+        assert!(
+            !message.contains('\n'),
+            "control characters are escaped: {message}"
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever name a caller passes, a table URL is only ever `<root>/<schema>/<name>/`
+        /// with `name` one plain path segment, or an error.
+        #[test]
+        fn any_name_stays_one_segment_under_its_schema(schema in "\\PC{0,12}", table in "\\PC{0,40}") {
+            for root in ["s3://lake/prod", "/tmp/lake"] {
+                let l = Location::parse(root).unwrap();
+                if let Ok(url) = l.table_url(&schema, &table) {
+                    proptest::prop_assert!(SCHEMAS.contains(&schema.as_str()));
+                    let expected = format!("/{schema}/{table}/");
+                    proptest::prop_assert!(url.path().ends_with(&expected), "{url}");
+                    proptest::prop_assert!(is_identifier(&table));
+                }
+            }
+        }
+
+        #[test]
+        fn table_names_from_any_text(name in "(\\PC|[./\\\\@\\x00-\\x1f]){0,30}") {
+            match parse_table_name(&format!("gold.{name}")) {
+                Ok((_, t)) => proptest::prop_assert!(is_identifier(&t) && t == name),
+                Err(_) => proptest::prop_assert!(!is_identifier(&name)),
+            }
+        }
     }
 }

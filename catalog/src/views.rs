@@ -21,7 +21,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 
 use crate::error::Result;
 use crate::lakehouse::Lakehouse;
-use crate::location::{SCHEMAS, check_schema};
+use crate::location::{SCHEMAS, check_schema, check_table_name};
 
 const VIEW_DIR: &str = "_views";
 
@@ -35,6 +35,7 @@ pub struct ViewDefinition {
 impl Lakehouse {
     pub async fn save_view(&self, schema: &str, name: &str, sql: &str) -> Result<()> {
         check_schema(schema)?;
+        check_table_name(name)?;
         let path = Path::from(format!("{schema}/{VIEW_DIR}/{name}.sql"));
         self.store()
             .put(&path, PutPayload::from(sql.to_string()))
@@ -43,6 +44,8 @@ impl Lakehouse {
     }
 
     pub async fn drop_view(&self, schema: &str, name: &str) -> Result<bool> {
+        check_schema(schema)?;
+        check_table_name(name)?;
         let path = Path::from(format!("{schema}/{VIEW_DIR}/{name}.sql"));
         match self.store().delete(&path).await {
             Ok(()) => Ok(true),
