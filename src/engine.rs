@@ -1,5 +1,11 @@
 //! The one DataFusion session factory used by the CLI, the model runner and the server: the
 //! lakehouse catalog `cdrlake` and every cdrlake UDF are registered here and nowhere else.
+//!
+//! Two kinds of engine: the privileged one (`Engine::new`: the CLI and the model runner, with
+//! keyed UDFs, `@set` options and view registration) and client engines (`Engine::for_client`:
+//! one per Flight SQL session, made from the privileged one). A client engine has its own
+//! settings, a catalog the server hands it (read-only, filtered by role), no keyed UDFs, and
+//! plans nothing but queries: DDL, DML and statements are refused on the logical plan.
 
 use std::sync::Arc;
 
@@ -13,17 +19,25 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::Session;
+use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogProviderList};
 use datafusion::common::TableReference;
 use datafusion::config::ConfigOptions;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::{SQLOptions, SessionState};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use deltalake::delta_datafusion::planner::DeltaPlanner;
 use deltalake::operations::write::{SchemaMode, WriteBuilder};
 use deltalake::protocol::SaveMode;
 
+/// UDFs that use a server-side key: the model runner's only, never a client session's.
+pub const KEYED_UDFS: [&str; 1] = ["hmac_token"];
+
 pub struct Engine {
     ctx: SessionContext,
+    /// The state client sessions start from: this engine's, without keyed UDFs. `None` in a
+    /// client engine (clients cannot make clients).
+    client_template: Option<SessionState>,
     catalog: Arc<LakehouseCatalog>,
     lakehouse: Arc<Lakehouse>,
     /// `destination_zone`'s prefix table, loaded from `bronze.tariff_destination`.
@@ -88,8 +102,13 @@ impl Engine {
             )),
             Err(e) => tracing::warn!("hmac_token has no key: {e}"),
         }
+        let template = SessionContext::new_with_state(ctx.state());
+        for name in KEYED_UDFS {
+            template.deregister_udf(name);
+        }
         let engine = Self {
             ctx,
+            client_template: Some(template.state()),
             catalog,
             lakehouse,
             zones,
@@ -128,8 +147,43 @@ impl Engine {
         }
     }
 
+    /// A session for one client: this engine's settings and functions less the keyed UDFs, its
+    /// own configuration from here on, `catalog` as the `cdrlake` catalog, and every plan
+    /// checked to be a query. The memory pool and object stores stay shared.
+    pub fn for_client(&self, catalog: Arc<dyn CatalogProvider>) -> Result<Self> {
+        let template = self
+            .client_template
+            .clone()
+            .context("a client session cannot open another client session")?;
+        let catalogs = Arc::new(MemoryCatalogProviderList::new());
+        catalogs.register_catalog(CATALOG_NAME.to_string(), catalog);
+        let state = SessionStateBuilder::new_from_existing(template)
+            .with_catalog_list(catalogs)
+            .build();
+        Ok(Self {
+            ctx: SessionContext::new_with_state(state),
+            client_template: None,
+            catalog: self.catalog.clone(),
+            lakehouse: self.lakehouse.clone(),
+            zones: self.zones.clone(),
+        })
+    }
+
+    /// Whether this is a client session's engine (plans queries only).
+    pub fn is_client(&self) -> bool {
+        self.client_template.is_none()
+    }
+
+    fn privileged(&self, what: &str) -> Result<()> {
+        if self.is_client() {
+            bail!("{what} is not available to client sessions");
+        }
+        Ok(())
+    }
+
     /// Makes `schema.name` a view of `sql` in this session (not saved; see `Lakehouse::save_view`).
     pub async fn register_view(&self, schema: &str, name: &str, sql: &str) -> Result<()> {
+        self.privileged("registering a view")?;
         let view = LazyView::try_new(&self.ctx.state(), sql).await?;
         let provider = self
             .catalog
@@ -144,6 +198,7 @@ impl Engine {
     }
 
     pub fn deregister_view(&self, schema: &str, name: &str) -> Result<()> {
+        self.privileged("dropping a view")?;
         if let Some(provider) = self.catalog.lakehouse_schema(schema) {
             datafusion::catalog::SchemaProvider::deregister_table(provider.as_ref(), name)?;
         }
@@ -157,6 +212,7 @@ impl Engine {
     /// Sets DataFusion options (`datafusion.optimizer.join_reordering` = `false`, ...) for the
     /// queries planned from now on; returns the options as they were, for [`Engine::restore_options`].
     pub fn set_options(&self, settings: &[(String, String)]) -> Result<ConfigOptions> {
+        self.privileged("@set options")?;
         let state = self.ctx.state_ref();
         let mut state = state.write();
         let saved = state.config().options().as_ref().clone();
@@ -218,6 +274,16 @@ impl Engine {
             check_reference(&reference)?;
         }
         let plan = state.statement_to_plan(statement).await?;
+        if self.is_client() {
+            // Deny by default, on what would run: whatever the text was, a client's plan holds
+            // no DDL (CREATE/DROP of tables and views), no DML (INSERT, COPY) and no statement
+            // (SET, transactions, PREPARE) that DataFusion would execute in memory.
+            SQLOptions::new()
+                .with_allow_ddl(false)
+                .with_allow_dml(false)
+                .with_allow_statements(false)
+                .verify_plan(&plan)?;
+        }
         if sql.to_ascii_lowercase().contains("destination_zone") {
             self.load_destination_zones().await?;
         }

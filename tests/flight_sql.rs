@@ -64,7 +64,10 @@ async fn start_with_timeout(
     let auth = Auth::new(users).unwrap();
     let options = cdrlake::server::ServeOptions {
         query_log_flush: std::time::Duration::from_millis(100),
-        query_timeout,
+        limits: cdrlake::server::QueryLimits {
+            timeout: query_timeout,
+            ..Default::default()
+        },
         ..Default::default()
     };
     tokio::spawn(cdrlake::server::serve(

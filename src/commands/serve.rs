@@ -9,7 +9,9 @@ use crate::cli::GlobalArgs;
 use cdrlake_catalog::Lakehouse;
 
 use crate::engine::Engine;
-use crate::server::{Auth, ServeOptions, TlsFiles, UserConfig, connection_help, serve};
+use crate::server::{
+    Auth, QueryLimits, ServeOptions, SessionLimits, TlsFiles, UserConfig, connection_help, serve,
+};
 use std::time::Duration;
 
 #[derive(Debug, Args)]
@@ -20,9 +22,25 @@ pub struct ServeArgs {
     /// Memory for all running queries together, e.g. 4G or 512M; beyond it queries spill to disk
     #[arg(long, value_parser = parse_size)]
     pub memory_limit: Option<usize>,
-    /// Cancel a query still running after this many seconds
-    #[arg(long, value_name = "SECONDS")]
-    pub query_timeout: Option<u64>,
+    /// Cancel a client query still running after this many seconds (0: no limit)
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub query_timeout: u64,
+    /// Client queries running at once, over all clients [default: twice the cores, at least 4]
+    #[arg(long, value_name = "N")]
+    pub max_concurrent_queries: Option<usize>,
+    /// Largest upload (bulk ingest, parameters) one call may send, e.g. 512M
+    #[arg(long, value_parser = parse_size, default_value = "512M")]
+    pub max_upload: usize,
+    /// A client session unused this long ends (its settings and prepared statements with it)
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub session_idle_timeout: u64,
+    /// Sessions one user may hold at once; a new login ends their least recently used one
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub max_sessions_per_user: usize,
+    /// Serve without users on an address other than loopback (anyone who reaches it is an
+    /// engineer); without this flag, demo mode serves loopback only
+    #[arg(long)]
+    pub allow_anonymous: bool,
     /// Serve over TLS with this certificate chain (PEM); needs --tls-key
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -43,8 +61,22 @@ impl ServeArgs {
             }),
             _ => None,
         };
+        let mut limits = QueryLimits {
+            timeout: (self.query_timeout > 0).then(|| Duration::from_secs(self.query_timeout)),
+            max_upload: self.max_upload,
+            ..QueryLimits::default()
+        };
+        if let Some(n) = self.max_concurrent_queries {
+            anyhow::ensure!(n > 0, "--max-concurrent-queries must be at least 1");
+            limits.max_concurrent = n;
+        }
         Ok(ServeOptions {
-            query_timeout: self.query_timeout.map(Duration::from_secs),
+            limits,
+            sessions: SessionLimits {
+                idle: Duration::from_secs(self.session_idle_timeout.max(1)),
+                per_user: self.max_sessions_per_user.max(1),
+                ..SessionLimits::default()
+            },
             tls,
             ..Default::default()
         })
@@ -106,6 +138,12 @@ pub async fn serve_lakehouse(
 ) -> Result<()> {
     let auth = Auth::new(users(global)?)?;
     let options = args.options()?;
+    if !auth.enabled() && !args.listen.ip().is_loopback() && !args.allow_anonymous {
+        anyhow::bail!(
+            "no [[server.users]] configured: demo mode (no authentication, every client an engineer) serves loopback only. Configure users (docs/security.md), listen on 127.0.0.1, or pass --allow-anonymous to serve {} to anyone",
+            args.listen
+        );
+    }
     let engine = Arc::new(Engine::with_memory_limit(lakehouse, args.memory_limit).await?);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -119,10 +157,32 @@ pub async fn serve_lakehouse(
         }
     }
     println!("press Ctrl-C to stop");
-    serve(engine, auth, options, listener, async {
+    serve(engine, auth, options, listener, stop_signal()).await
+}
+
+/// Ctrl-C or SIGTERM (what `docker stop` and systemd send): either stops the server cleanly,
+/// writing the last query log entries.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!("SIGTERM not handled: {e}");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    }
 }
 
 #[derive(Debug, Args)]

@@ -1,10 +1,11 @@
 //! Authentication and roles for the Flight SQL server.
 //!
 //! Clients log in with a Handshake carrying HTTP Basic credentials; the server answers with a
-//! bearer token for later calls. An interceptor validates the token and puts the session into
-//! the request's extensions; handlers read it from there to authorize. Passwords are stored as
-//! argon2 hashes (`cdrlake hash-password`). With no users configured the server runs in the
-//! local demo mode: no authentication, every caller an engineer.
+//! bearer token for later calls, which names the client's session (`session.rs`). Basic
+//! credentials are accepted on the Handshake only; every other call needs a valid token, checked
+//! by the `middleware` before any handler runs. Passwords are stored as argon2 hashes (`cdrlake
+//! hash-password`). With no users configured the server runs in the local demo mode: no
+//! authentication, every caller an engineer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,9 +16,7 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine as _;
 use serde::Deserialize;
-use tonic::{Request, Status};
-
-const TOKEN_LIFETIME: Duration = Duration::from_secs(8 * 3600);
+use tonic::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -46,16 +45,31 @@ pub struct UserConfig {
     pub role: Role,
 }
 
+/// Who a logged-in client is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
+pub struct Identity {
     pub user: String,
     pub role: Role,
 }
 
-#[derive(Default)]
+/// Failed logins of one user name or one client address, for slowing down guessing.
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: Instant,
+}
+
+/// Failures are forgotten after this long without another.
+const FAILURES_FORGOTTEN_AFTER: Duration = Duration::from_secs(15 * 60);
+/// Failures answered at full speed; each one after waits twice as long as the one before.
+const FREE_FAILURES: u32 = 3;
+const MAX_LOGIN_DELAY: Duration = Duration::from_secs(8);
+
 pub struct Auth {
     users: Vec<UserConfig>,
-    tokens: Mutex<HashMap<String, (Session, Instant)>>,
+    /// Checked when the user name is unknown, so that takes as long as a wrong password.
+    decoy_hash: String,
+    failures: Mutex<HashMap<String, Failures>>,
 }
 
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
@@ -69,11 +83,22 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 impl Auth {
     pub fn new(users: Vec<UserConfig>) -> anyhow::Result<Arc<Self>> {
         for u in &users {
-            PasswordHash::new(&u.password_hash).map_err(|e| anyhow::anyhow!("user '{}': password_hash is not an argon2 hash ({e}); use `cdrlake hash-password`", u.name))?;
+            PasswordHash::new(&u.password_hash).map_err(|e| {
+                anyhow::anyhow!(
+                    "user '{}': password_hash is not an argon2 hash ({e}); use `cdrlake hash-password`",
+                    u.name
+                )
+            })?;
         }
+        let decoy_hash = if users.is_empty() {
+            String::new()
+        } else {
+            hash_password(&uuid::Uuid::new_v4().to_string())?
+        };
         Ok(Arc::new(Self {
             users,
-            tokens: Mutex::default(),
+            decoy_hash,
+            failures: Mutex::default(),
         }))
     }
 
@@ -81,8 +106,14 @@ impl Auth {
         !self.users.is_empty()
     }
 
-    /// Checks `Basic base64(user:password)` and returns a new bearer token.
-    pub fn login(&self, authorization: Option<&str>) -> Result<(String, Session), Status> {
+    /// Checks `Basic base64(user:password)`. Slowed down after repeated failures for the same
+    /// user name or client address; the password check runs off the async threads and takes
+    /// as long for an unknown user as for a wrong password.
+    pub async fn login(
+        self: &Arc<Self>,
+        authorization: Option<&str>,
+        client: &str,
+    ) -> Result<Identity, Status> {
         let denied = || Status::unauthenticated("wrong user name or password");
         let encoded = authorization
             .and_then(|h| h.strip_prefix("Basic "))
@@ -97,81 +128,84 @@ impl Auth {
             .map_err(|_| denied())?;
         let text = String::from_utf8(decoded).map_err(|_| denied())?;
         let (name, password) = text.split_once(':').ok_or_else(denied)?;
-        let user = self
-            .users
-            .iter()
-            .find(|u| u.name == name)
-            .ok_or_else(denied)?;
-        let hash = PasswordHash::new(&user.password_hash).map_err(|_| denied())?;
-        Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .map_err(|_| denied())?;
-        let session = Session {
-            user: user.name.clone(),
-            role: user.role,
-        };
-        let token = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
-        self.tokens
-            .lock()
-            .map_err(|_| Status::internal("sessions unavailable"))?
-            .insert(token.clone(), (session.clone(), Instant::now()));
-        Ok((token, session))
-    }
-
-    fn session_for(&self, token: &str) -> Option<Session> {
-        let mut tokens = self.tokens.lock().ok()?;
-        tokens.retain(|_, (_, at)| at.elapsed() < TOKEN_LIFETIME);
-        tokens.get(token).map(|(s, _)| s.clone())
-    }
-
-    /// The interceptor: a valid bearer token becomes a `Session` extension; Basic credentials pass
-    /// through to the handshake; anything else is refused.
-    pub fn intercept(&self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if !self.enabled() {
-            return Ok(request);
+        let keys = [format!("user:{name}"), format!("client:{client}")];
+        let delay = keys.iter().map(|k| self.delay(k)).max().unwrap_or_default();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
         }
-        let header = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        match header.as_deref() {
-            Some(h) if h.starts_with("Basic ") => Ok(request),
-            Some(h) if h.starts_with("Bearer ") => {
-                let session = self
-                    .session_for(h["Bearer ".len()..].trim())
-                    .ok_or_else(|| {
-                        Status::unauthenticated("invalid or expired token: log in again")
-                    })?;
-                request.extensions_mut().insert(session);
-                Ok(request)
-            }
-            _ => Err(Status::unauthenticated(
-                "no credentials: log in with a user name and password",
-            )),
-        }
-    }
-
-    /// Who is calling: the session the interceptor found, or the demo engineer without auth.
-    pub fn session<T>(&self, request: &Request<T>) -> Result<Session, Status> {
-        if !self.enabled() {
-            return Ok(Session {
-                user: "demo".into(),
-                role: Role::Engineer,
-            });
-        }
-        request
-            .extensions()
-            .get::<Session>()
-            .cloned()
-            .ok_or_else(|| {
-                Status::unauthenticated("no session: log in with a user name and password")
+        let user = self.users.iter().find(|u| u.name == name).cloned();
+        let hash = user
+            .as_ref()
+            .map_or(self.decoy_hash.clone(), |u| u.password_hash.clone());
+        let password = password.to_string();
+        let matches = tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash).is_ok_and(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
             })
+        })
+        .await
+        .map_err(|_| Status::internal("password check failed"))?;
+        match user {
+            Some(u) if matches => {
+                self.forget_failures(&keys);
+                Ok(Identity {
+                    user: u.name,
+                    role: u.role,
+                })
+            }
+            _ => {
+                self.record_failure(&keys);
+                tracing::warn!("failed login for user '{name}' from {client}");
+                Err(denied())
+            }
+        }
     }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, Failures>> {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn delay(&self, key: &str) -> Duration {
+        let failures = self.failures();
+        match failures.get(key) {
+            Some(f) if f.count >= FREE_FAILURES && f.last.elapsed() < FAILURES_FORGOTTEN_AFTER => {
+                let doublings = (f.count - FREE_FAILURES).min(8);
+                (Duration::from_millis(250) * 2u32.pow(doublings)).min(MAX_LOGIN_DELAY)
+            }
+            _ => Duration::ZERO,
+        }
+    }
+
+    fn record_failure(&self, keys: &[String]) {
+        let mut failures = self.failures();
+        failures.retain(|_, f| f.last.elapsed() < FAILURES_FORGOTTEN_AFTER);
+        for key in keys {
+            let entry = failures.entry(key.clone()).or_insert(Failures {
+                count: 0,
+                last: Instant::now(),
+            });
+            entry.count += 1;
+            entry.last = Instant::now();
+        }
+    }
+
+    fn forget_failures(&self, keys: &[String]) {
+        let mut failures = self.failures();
+        for key in keys {
+            failures.remove(key);
+        }
+    }
+}
+
+/// A new bearer token: 256 random bits.
+pub fn new_token() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 #[cfg(test)]
@@ -192,39 +226,33 @@ mod tests {
         )
     }
 
-    #[test]
-    fn login_and_tokens() {
-        let auth = Auth::new(vec![UserConfig {
+    fn auth() -> Arc<Auth> {
+        Auth::new(vec![UserConfig {
             name: "ana".into(),
             password_hash: hash_password("s3cret").unwrap(),
             role: Role::Analyst,
         }])
-        .unwrap();
-        assert!(auth.login(Some(&basic("ana", "wrong"))).is_err());
-        assert!(auth.login(Some(&basic("bob", "s3cret"))).is_err());
-        assert!(auth.login(None).is_err());
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn logins() {
+        let auth = auth();
+        assert!(auth.login(Some(&basic("ana", "wrong")), "a").await.is_err());
         assert!(
-            auth.login(Some(&basic_unpadded("ana", "s3cret"))).is_ok(),
+            auth.login(Some(&basic("bob", "s3cret")), "a")
+                .await
+                .is_err()
+        );
+        assert!(auth.login(None, "a").await.is_err());
+        assert!(auth.login(Some("Bearer x"), "a").await.is_err());
+        let unpadded = auth
+            .login(Some(&basic_unpadded("ana", "s3cret")), "b")
+            .await;
+        assert_eq!(
+            unpadded.unwrap().role,
+            Role::Analyst,
             "unpadded base64 is accepted"
-        );
-        let (token, session) = auth.login(Some(&basic("ana", "s3cret"))).unwrap();
-        assert_eq!(session.role, Role::Analyst);
-        let mut req = Request::new(());
-        req.metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        let req = auth.intercept(req).unwrap();
-        assert_eq!(auth.session(&req).unwrap().user, "ana");
-        let mut forged = Request::new(());
-        forged
-            .metadata_mut()
-            .insert("authorization", "Bearer nope".parse().unwrap());
-        assert_eq!(
-            auth.intercept(forged).unwrap_err().code(),
-            tonic::Code::Unauthenticated
-        );
-        assert_eq!(
-            auth.intercept(Request::new(())).unwrap_err().code(),
-            tonic::Code::Unauthenticated
         );
         assert!(
             Role::Analyst.may_read("gold")
@@ -239,5 +267,23 @@ mod tests {
             }])
             .is_err()
         );
+    }
+
+    #[tokio::test]
+    async fn repeated_failures_are_slowed_down_and_a_success_resets_them() {
+        let auth = auth();
+        for _ in 0..FREE_FAILURES {
+            assert!(auth.login(Some(&basic("ana", "x")), "c").await.is_err());
+        }
+        assert_eq!(auth.delay("user:ana"), Duration::from_millis(250));
+        assert_eq!(auth.delay("client:c"), Duration::from_millis(250));
+        assert!(auth.login(Some(&basic("ana", "x")), "c").await.is_err());
+        assert_eq!(auth.delay("user:ana"), Duration::from_millis(500));
+        // Another address is slowed too: the user name is being guessed.
+        let started = std::time::Instant::now();
+        assert!(auth.login(Some(&basic("ana", "s3cret")), "d").await.is_ok());
+        assert!(started.elapsed() >= Duration::from_millis(500));
+        assert_eq!(auth.delay("user:ana"), Duration::ZERO);
+        assert_eq!(auth.delay("unknown"), Duration::ZERO);
     }
 }

@@ -1,11 +1,11 @@
-//! `FlightSqlService` for cdrlake. Statement tickets carry the SQL itself and are planned again
-//! in DoGet; prepared statements keep their SQL and bound parameters under a handle until closed,
-//! and the plan GetFlightInfo made for the next DoGet (one planning per execution, not two).
-//! Results have view types turned into Utf8/Binary, which every client can read.
+//! `FlightSqlService` for cdrlake. Every call arrives with the caller's session (the
+//! `middleware` put it there); every statement goes through the `policy` and runs in that
+//! session (`statements`). Statement tickets carry the SQL itself and are checked and planned
+//! again in DoGet; prepared statements live in the caller's session until closed. Results have
+//! view types turned into Utf8/Binary, which every client can read.
 
-use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::ipc::writer::IpcWriteOptions;
@@ -29,345 +29,114 @@ use arrow_flight::{
     FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc,
     Ticket,
 };
-use datafusion::common::ParamValues;
 use datafusion::common::ScalarValue;
-use datafusion::prelude::DataFrame;
 use futures::{Stream, StreamExt, TryStreamExt};
 use prost::Message;
+use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::auth::Auth;
-use super::cancel::{self, CancelFlag, Cancellations};
-use super::query_log::{QueryLog, Running};
+use super::auth::{Auth, new_token};
+use super::cancel::{self, Cancellations};
+use super::middleware::Peer;
+use super::policy::Allowed;
+use super::query_log::QueryLog;
+use super::session::{Prepared, Sessions};
+use super::session_actions;
 use super::sql_info::{SQL_INFO, XDBC_TYPES};
+use super::statements::QueryLimits;
 use crate::engine::Engine;
-use crate::output::{plain_schema, plain_types};
-use crate::sql_write::WriteStatement;
+use crate::output::plain_schema;
 
-type DoGetStream =
+pub type DoGetStream =
     Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, Status>> + Send + 'static>>;
 
-struct Prepared {
-    sql: String,
-    params: Option<Vec<ScalarValue>>,
-    /// Planned by GetFlightInfo for this user and these parameters; taken by the next DoGet.
-    planned: Option<(String, DataFrame)>,
-}
-
 pub struct CdrlakeFlightSql {
-    engine: Arc<Engine>,
-    auth: Arc<Auth>,
-    log: Arc<QueryLog>,
-    query_timeout: Option<std::time::Duration>,
-    prepared: Mutex<HashMap<String, Prepared>>,
-    cancels: Arc<Cancellations>,
+    /// The privileged engine: the shared catalog, and the model runs a write is checked
+    /// against. Client statements never run in it.
+    pub(super) server: Arc<Engine>,
+    pub(super) auth: Arc<Auth>,
+    pub(super) sessions: Arc<Sessions>,
+    pub(super) log: Arc<QueryLog>,
+    pub(super) limits: QueryLimits,
+    pub(super) slots: Arc<Semaphore>,
+    pub(super) cancels: Arc<Cancellations>,
 }
 
 impl CdrlakeFlightSql {
     pub fn new(
-        engine: Arc<Engine>,
+        server: Arc<Engine>,
         auth: Arc<Auth>,
+        sessions: Arc<Sessions>,
         log: Arc<QueryLog>,
-        query_timeout: Option<std::time::Duration>,
+        limits: QueryLimits,
     ) -> Self {
         Self {
-            engine,
+            server,
             auth,
+            sessions,
             log,
-            query_timeout,
-            prepared: Mutex::default(),
+            slots: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
+            limits,
             cancels: Arc::default(),
         }
     }
 
-    /// Plans (unless `planned`) and streams `sql` for the caller, recording it in the query log
-    /// either way.
-    async fn run<T>(
+    /// The batches of a DoPut, refused past the upload cap before they are all held.
+    pub(super) async fn upload(
         &self,
-        request: &Request<T>,
-        sql: &str,
-        params: Option<&Vec<ScalarValue>>,
-        planned: Option<DataFrame>,
-        query_id: &str,
-    ) -> Result<Response<DoGetStream>, Status> {
-        let flag = self.cancels.flag(query_id);
-        if flag.is_cancelled() {
-            self.cancels.finished(query_id);
-            return Err(Status::cancelled(cancel::CANCELLED_MESSAGE));
-        }
-        let user = self
-            .auth
-            .session(request)
-            .map(|s| s.user)
-            .unwrap_or_default();
-        let running = Running::new(self.log.clone(), &user, sql);
-        let planned = match planned {
-            Some(df) => Ok(df),
-            None => self.plan(request, sql, params).await,
-        };
-        match planned {
-            Ok(df) => self.stream(df, running, flag, query_id).await,
-            Err(status) => {
-                if let Ok(mut e) = running.error.lock() {
-                    *e = Some(status.message().to_string());
-                }
-                Err(status)
-            }
-        }
-    }
-
-    /// Planning failures at GetFlightInfo are queries too: log them.
-    async fn plan_logged<T>(
-        &self,
-        request: &Request<T>,
-        sql: &str,
-        params: Option<&Vec<ScalarValue>>,
-    ) -> Result<DataFrame, Status> {
-        let (started, started_at) = (std::time::Instant::now(), chrono::Utc::now());
-        let result = self.plan(request, sql, params).await;
-        if let Err(status) = &result {
-            let user = self
-                .auth
-                .session(request)
-                .map(|s| s.user)
-                .unwrap_or_default();
-            self.log
-                .failed(&user, sql, started, started_at, status.message());
-        }
-        result
-    }
-
-    /// Plans `sql` for the caller of `request`, after checking their role may read every table
-    /// it names.
-    async fn plan<T>(
-        &self,
-        request: &Request<T>,
-        sql: &str,
-        params: Option<&Vec<ScalarValue>>,
-    ) -> Result<DataFrame, Status> {
-        let session = self.auth.session(request)?;
-        for (schema, table) in self.engine.references(sql).map_err(to_status)? {
-            if !session.role.may_read(&schema) {
-                return Err(Status::permission_denied(format!(
-                    "user '{}' ({:?}) may not read {schema}.{table}: analysts read gold and system",
-                    session.user, session.role
+        request: Request<PeekableFlightDataStream>,
+    ) -> Result<Vec<RecordBatch>, Status> {
+        let cap = self.limits.max_upload;
+        let mut received = 0usize;
+        let stream = request.into_inner().map(move |data| {
+            let data = data?;
+            received += data.data_body.len() + data.data_header.len();
+            if received > cap {
+                return Err(Status::resource_exhausted(format!(
+                    "upload larger than the server's limit of {} MiB: send it in smaller parts",
+                    cap >> 20
                 )));
             }
-        }
-        let df = self.engine.dataframe(sql).await.map_err(to_status)?;
-        match params {
-            Some(p) => df
-                .with_param_values(ParamValues::List(
-                    p.iter().cloned().map(Into::into).collect(),
-                ))
-                .map_err(|e| to_status(e.into())),
-            None => Ok(df),
-        }
+            Ok(data)
+        });
+        FlightRecordBatchStream::new_from_flight_data(stream.map_err(FlightError::from))
+            .try_collect()
+            .await
+            .map_err(Status::from)
     }
 
-    /// Runs a writing statement for an engineer; recorded in the query log with its row count.
-    async fn write<T>(
+    /// The SQL and parameters of the caller's prepared statement `handle`.
+    fn prepared_sql(
         &self,
-        request: &Request<T>,
-        sql: &str,
-        write: &WriteStatement,
-    ) -> Result<i64, Status> {
-        let session = self.auth.session(request)?;
-        let (schema, table) = write.target();
-        if session.role != super::auth::Role::Engineer {
-            return Err(Status::permission_denied(format!(
-                "user '{}' ({:?}) may not write {schema}.{table}: writing needs the engineer role",
-                session.user, session.role
-            )));
-        }
-        let running = Running::new(self.log.clone(), &session.user, sql);
-        match write.execute(&self.engine).await {
-            Ok(rows) => {
-                running
-                    .rows
-                    .store(rows, std::sync::atomic::Ordering::Relaxed);
-                running
-                    .finished
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
-                tracing::info!("{} wrote {rows} row(s) to {schema}.{table}", session.user);
-                Ok(rows as i64)
-            }
-            Err(e) => {
-                let status = to_status(e);
-                if let Ok(mut slot) = running.error.lock() {
-                    *slot = Some(status.message().to_string());
-                }
-                Err(status)
-            }
-        }
-    }
-
-    /// A write sent as a query (some clients execute everything that way): one row, its count.
-    async fn write_as_result<T>(
-        &self,
-        request: &Request<T>,
-        sql: &str,
-        write: &WriteStatement,
-    ) -> Result<Response<DoGetStream>, Status> {
-        let rows = self.write(request, sql, write).await?;
-        let schema = write_result_schema();
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![Arc::new(arrow::array::Int64Array::from(vec![rows]))],
-        )
-        .map_err(FlightError::from);
-        Ok(one_batch(schema, batch))
-    }
-
-    fn prepared_map(&self) -> Result<MutexGuard<'_, HashMap<String, Prepared>>, Status> {
-        self.prepared
-            .lock()
-            .map_err(|_| Status::internal("prepared statements unavailable"))
-    }
-
-    /// Keeps `sql` under a new handle until the client closes it.
-    fn store_prepared(&self, sql: String) -> Result<String, Status> {
-        let handle = uuid::Uuid::now_v7().to_string();
-        self.prepared_map()?.insert(
-            handle.clone(),
-            Prepared {
-                sql,
-                params: None,
-                planned: None,
-            },
-        );
-        Ok(handle)
-    }
-
-    fn prepared(&self, handle: &[u8]) -> Result<(String, Option<Vec<ScalarValue>>), Status> {
+        request: &Request<impl Sized>,
+        handle: &[u8],
+    ) -> Result<(String, Option<Vec<ScalarValue>>), Status> {
         let handle = String::from_utf8_lossy(handle).into_owned();
-        let map = self.prepared_map()?;
-        let p = map.get(&handle).ok_or_else(|| {
-            Status::not_found(format!("no prepared statement {handle} (closed?)"))
+        let caller = self.caller(request)?;
+        let prepared = caller.session.prepared();
+        let p = prepared.get(&handle).ok_or_else(|| {
+            Status::not_found(format!(
+                "no prepared statement {handle} in this session (closed?)"
+            ))
         })?;
         Ok((p.sql.clone(), p.params.clone()))
     }
-
-    /// The plan GetFlightInfo made for `handle`, if `user` made it (another user plans again,
-    /// so their role is checked).
-    fn take_planned(&self, handle: &str, user: &str) -> Result<Option<DataFrame>, Status> {
-        let mut map = self.prepared_map()?;
-        let planned = map.get_mut(handle).and_then(|p| p.planned.take());
-        Ok(planned.filter(|(by, _)| by == user).map(|(_, df)| df))
-    }
-
-    async fn stream(
-        &self,
-        df: DataFrame,
-        running: Arc<Running>,
-        flag: Arc<CancelFlag>,
-        query_id: &str,
-    ) -> Result<Response<DoGetStream>, Status> {
-        let schema = plain_schema(df.schema().as_arrow());
-        let batches = df.execute_stream().await.map_err(|e| to_status(e.into()))?;
-        let batches =
-            cancel::until_cancelled(with_deadline(batches, self.query_timeout), flag.clone());
-        let (counting, done) = (running.clone(), running);
-        let (cancels, id) = (self.cancels.clone(), query_id.to_string());
-        let batches = batches
-            .map(move |b| {
-                // A cancelled query ends with CANCELLED and is logged as cancelled, not as an error.
-                if b.is_err() && flag.is_cancelled() {
-                    return Err(FlightError::Tonic(Box::new(Status::cancelled(
-                        cancel::CANCELLED_MESSAGE,
-                    ))));
-                }
-                let b = b
-                    .map_err(|e| FlightError::from_external_error(Box::new(e)))
-                    .and_then(|b| {
-                        plain_types(&b).map_err(|e| FlightError::ProtocolError(e.to_string()))
-                    });
-                match &b {
-                    Ok(batch) => {
-                        counting.rows.fetch_add(
-                            batch.num_rows() as u64,
-                            std::sync::atomic::Ordering::Relaxed,
-                        );
-                    }
-                    Err(e) => {
-                        if let Ok(mut slot) = counting.error.lock() {
-                            *slot = Some(e.to_string());
-                        }
-                    }
-                }
-                b
-            })
-            .chain(
-                futures::stream::once(async move {
-                    cancels.finished(&id);
-                    done.finished
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                })
-                .filter_map(|()| async { None }),
-            );
-        let stream = FlightDataEncoderBuilder::new()
-            .with_schema(schema)
-            .build(batches)
-            .map_err(Status::from);
-        Ok(Response::new(Box::pin(stream)))
-    }
 }
 
-type BatchStream = Pin<Box<dyn Stream<Item = datafusion::error::Result<RecordBatch>> + Send>>;
-
-/// Ends `batches` with an error once `limit` has passed; dropping the stream cancels the query.
-fn with_deadline(
-    batches: datafusion::physical_plan::SendableRecordBatchStream,
-    limit: Option<std::time::Duration>,
-) -> BatchStream {
-    let Some(limit) = limit else {
-        return Box::pin(batches);
-    };
-    let deadline = tokio::time::Instant::now() + limit;
-    Box::pin(futures::stream::unfold(
-        Some(batches),
-        move |state| async move {
-            let mut batches = state?;
-            match tokio::time::timeout_at(deadline, batches.next()).await {
-                Ok(Some(item)) => Some((item, Some(batches))),
-                Ok(None) => None,
-                Err(_) => Some((
-                    Err(datafusion::error::DataFusionError::Execution(format!(
-                        "query cancelled: it ran longer than the {}s limit",
-                        limit.as_secs_f64()
-                    ))),
-                    None,
-                )),
-            }
-        },
-    ))
-}
-
-/// DataFusion and catalog errors as gRPC statuses: a missing table is NotFound, every other
-/// problem with the request InvalidArgument.
-/// What a writing statement returns when run as a query.
-fn write_result_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![Field::new(
-        "rows",
-        DataType::Int64,
-        false,
-    )]))
-}
-
-fn not_a_write(sql: &str) -> Status {
-    let head: String = sql.trim().chars().take(40).collect();
-    Status::invalid_argument(format!(
-        "'{head}' is not a writing statement: updates run INSERT INTO, CREATE TABLE ... AS or DELETE FROM (queries go through CommandStatementQuery)"
-    ))
-}
-
-fn parse_write(sql: &str) -> Result<Option<WriteStatement>, Status> {
-    WriteStatement::parse(sql).map_err(|e| Status::invalid_argument(crate::cli::one_line(&e)))
-}
-
-fn to_status(e: anyhow::Error) -> Status {
+/// DataFusion and catalog errors as gRPC statuses: a missing table is NotFound, a limit hit
+/// is ResourceExhausted, every other problem with the request InvalidArgument.
+pub(super) fn to_status(e: anyhow::Error) -> Status {
     let message = crate::cli::one_line(&e);
-    if message.contains("not found") || message.contains("does not exist") {
+    let exhausted = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<datafusion::error::DataFusionError>()
+                .map(|d| d.find_root()),
+            Some(datafusion::error::DataFusionError::ResourcesExhausted(_))
+        )
+    });
+    if exhausted {
+        Status::resource_exhausted(message)
+    } else if message.contains("not found") || message.contains("does not exist") {
         Status::not_found(message)
     } else {
         Status::invalid_argument(message)
@@ -402,7 +171,10 @@ fn schema_bytes(schema: &Schema) -> Result<prost::bytes::Bytes, Status> {
     Ok(bytes)
 }
 
-fn one_batch(schema: SchemaRef, batch: Result<RecordBatch, FlightError>) -> Response<DoGetStream> {
+pub(super) fn one_batch(
+    schema: SchemaRef,
+    batch: Result<RecordBatch, FlightError>,
+) -> Response<DoGetStream> {
     let stream = FlightDataEncoderBuilder::new()
         .with_schema(schema)
         .build(futures::stream::once(async move { batch }))
@@ -410,11 +182,25 @@ fn one_batch(schema: SchemaRef, batch: Result<RecordBatch, FlightError>) -> Resp
     Response::new(Box::pin(stream))
 }
 
+fn action_result(body: Vec<u8>) -> Response<<CdrlakeFlightSql as FlightService>::DoActionStream> {
+    Response::new(Box::pin(futures::stream::once(async move {
+        Ok(arrow_flight::Result { body: body.into() })
+    })))
+}
+
+fn not_a_write(sql: &str) -> Status {
+    let head: String = sql.trim().chars().take(40).collect();
+    Status::invalid_argument(format!(
+        "'{head}' is not a writing statement: updates run INSERT INTO, CREATE TABLE ... AS or DELETE FROM (queries go through CommandStatementQuery)"
+    ))
+}
+
 #[tonic::async_trait]
 impl FlightSqlService for CdrlakeFlightSql {
     type FlightService = CdrlakeFlightSql;
 
-    /// HTTP Basic in, bearer token out (in the `authorization` header and the payload).
+    /// HTTP Basic in, bearer token out (in the `authorization` header and the payload). The
+    /// token names a new session of the user's own.
     async fn do_handshake(
         &self,
         request: Request<Streaming<HandshakeRequest>>,
@@ -431,12 +217,22 @@ impl FlightSqlService for CdrlakeFlightSql {
                 Ok(response)
             }))));
         }
+        let peer = request
+            .extensions()
+            .get::<Peer>()
+            .map_or_else(|| "unknown".to_string(), |p| p.0.clone());
         let header = request
             .metadata()
             .get("authorization")
             .and_then(|v| v.to_str().ok());
-        let (token, session) = self.auth.login(header)?;
-        tracing::info!("user {} logged in as {:?}", session.user, session.role);
+        let identity = self.auth.login(header, &peer).await?;
+        let token = new_token();
+        self.sessions.open(&token, &identity.user, identity.role)?;
+        tracing::info!(
+            "user {} logged in as {:?} from {peer}",
+            identity.user,
+            identity.role
+        );
         let response = HandshakeResponse {
             protocol_version: 0,
             payload: token.clone().into_bytes().into(),
@@ -455,23 +251,21 @@ impl FlightSqlService for CdrlakeFlightSql {
         query: CommandStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
+        let caller = self.caller(&request)?;
+        let allowed = self.allowed(&caller, &query.query)?;
+        if let Allowed::Set { .. } | Allowed::Reset { .. } = &allowed {
+            self.apply_setting(&caller, &query.query, &allowed)?;
+        }
+        let (schema, _) = self.result_schema(&caller, &query.query, &allowed).await?;
         let id = uuid::Uuid::now_v7().to_string();
         let ticket = TicketStatementQuery {
             statement_handle: cancel::statement_handle(&id, &query.query).into(),
         };
-        if parse_write(&query.query)?.is_some() {
-            return Ok(Response::new(info(
-                &write_result_schema(),
-                Ticket::new(ticket.as_any().encode_to_vec()),
-            )?));
+        if matches!(allowed, Allowed::Query) {
+            self.cancels.register(&id);
         }
-        let df = self.plan_logged(&request, &query.query, None).await?;
-        self.cancels.register(&id);
         let ticket = Ticket::new(ticket.as_any().encode_to_vec());
-        Ok(Response::new(info(
-            &plain_schema(df.schema().as_arrow()),
-            ticket,
-        )?))
+        Ok(Response::new(info(&schema, ticket)?))
     }
 
     async fn do_get_statement(
@@ -479,6 +273,7 @@ impl FlightSqlService for CdrlakeFlightSql {
         ticket: TicketStatementQuery,
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
+        let caller = self.caller(&request)?;
         let (id, sql) = match cancel::split_statement_handle(&ticket.statement_handle) {
             Some((id, sql)) => (id.to_string(), sql.to_string()),
             // A ticket made by hand: the SQL alone.
@@ -488,10 +283,7 @@ impl FlightSqlService for CdrlakeFlightSql {
                 (uuid::Uuid::now_v7().to_string(), sql)
             }
         };
-        if let Some(write) = parse_write(&sql)? {
-            return self.write_as_result(&request, &sql, &write).await;
-        }
-        self.run(&request, &sql, None, None, &id).await
+        self.execute(&caller, &sql, None, None, &id).await
     }
 
     async fn do_action_create_prepared_statement(
@@ -499,45 +291,57 @@ impl FlightSqlService for CdrlakeFlightSql {
         query: ActionCreatePreparedStatementRequest,
         request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
-        if parse_write(&query.query)?.is_some() {
-            // Writes return a row count, not a dataset; they take no parameters.
-            let handle = self.store_prepared(query.query)?;
-            return Ok(ActionCreatePreparedStatementResult {
-                prepared_statement_handle: handle.into_bytes().into(),
-                dataset_schema: schema_bytes(&write_result_schema())?,
-                parameter_schema: Default::default(),
-            });
-        }
-        let df = self.plan(&request, &query.query, None).await?;
-        let parameters = df
-            .logical_plan()
-            .get_parameter_types()
-            .map_err(|e| to_status(e.into()))?;
-        let mut names: Vec<&String> = parameters.keys().collect();
-        names.sort_by_key(|n| {
-            n.trim_start_matches('$')
-                .parse::<usize>()
-                .unwrap_or(usize::MAX)
-        });
-        let fields: Vec<Field> = names
-            .iter()
-            .map(|n| {
-                Field::new(
-                    n.as_str(),
-                    parameters[*n].clone().unwrap_or(DataType::Utf8),
-                    true,
+        let caller = self.caller(&request)?;
+        let allowed = self.allowed(&caller, &query.query)?;
+        let (dataset_schema, parameter_schema) = match &allowed {
+            Allowed::Query => {
+                let df = self.plan(&caller, &query.query, None).await?;
+                let parameters = df
+                    .logical_plan()
+                    .get_parameter_types()
+                    .map_err(|e| to_status(e.into()))?;
+                let mut names: Vec<&String> = parameters.keys().collect();
+                names.sort_by_key(|n| {
+                    n.trim_start_matches('$')
+                        .parse::<usize>()
+                        .unwrap_or(usize::MAX)
+                });
+                let fields: Vec<Field> = names
+                    .iter()
+                    .map(|n| {
+                        let t = parameters[*n].clone().unwrap_or(DataType::Utf8);
+                        Field::new(n.as_str(), t, true)
+                    })
+                    .collect();
+                let parameters = if fields.is_empty() {
+                    Default::default()
+                } else {
+                    schema_bytes(&Schema::new(fields))?
+                };
+                (
+                    schema_bytes(&plain_schema(df.schema().as_arrow()))?,
+                    parameters,
                 )
-            })
-            .collect();
-        let handle = self.store_prepared(query.query)?;
+            }
+            // Writes and settings take no parameters; a write returns a row count.
+            other => {
+                let (schema, _) = self.result_schema(&caller, &query.query, other).await?;
+                (schema_bytes(&schema)?, Default::default())
+            }
+        };
+        let handle = uuid::Uuid::new_v4().to_string();
+        caller.session.prepared().insert(
+            handle.clone(),
+            Prepared {
+                sql: query.query,
+                params: None,
+                planned: None,
+            },
+        );
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: handle.into_bytes().into(),
-            dataset_schema: schema_bytes(&plain_schema(df.schema().as_arrow()))?,
-            parameter_schema: if fields.is_empty() {
-                Default::default()
-            } else {
-                schema_bytes(&Schema::new(fields))?
-            },
+            dataset_schema,
+            parameter_schema,
         })
     }
 
@@ -546,11 +350,8 @@ impl FlightSqlService for CdrlakeFlightSql {
         query: CommandPreparedStatementQuery,
         request: Request<PeekableFlightDataStream>,
     ) -> Result<DoPutPreparedStatementResult, Status> {
-        let stream = request.into_inner().map_err(FlightError::from);
-        let batches: Vec<RecordBatch> = FlightRecordBatchStream::new_from_flight_data(stream)
-            .try_collect()
-            .await
-            .map_err(Status::from)?;
+        let caller = self.caller(&request)?;
+        let batches = self.upload(request).await?;
         let row = batches.iter().find(|b| b.num_rows() > 0);
         let params = match row {
             Some(b) => Some(
@@ -563,12 +364,12 @@ impl FlightSqlService for CdrlakeFlightSql {
             None => None,
         };
         let handle = String::from_utf8_lossy(&query.prepared_statement_handle).into_owned();
-        let mut map = self.prepared_map()?;
-        let prepared = map
+        let mut prepared = caller.session.prepared();
+        let statement = prepared
             .get_mut(&handle)
             .ok_or_else(|| Status::not_found(format!("no prepared statement {handle}")))?;
-        prepared.params = params;
-        prepared.planned = None;
+        statement.params = params;
+        statement.planned = None;
         Ok(DoPutPreparedStatementResult {
             prepared_statement_handle: Some(query.prepared_statement_handle),
         })
@@ -579,17 +380,19 @@ impl FlightSqlService for CdrlakeFlightSql {
         cmd: CommandPreparedStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let (sql, params) = self.prepared(&cmd.prepared_statement_handle)?;
+        let caller = self.caller(&request)?;
+        let (sql, params) = self.prepared_sql(&request, &cmd.prepared_statement_handle)?;
         let ticket = Ticket::new(cmd.as_any().encode_to_vec());
-        if parse_write(&sql)?.is_some() {
-            return Ok(Response::new(info(&write_result_schema(), ticket)?));
+        let allowed = self.allowed(&caller, &sql)?;
+        if !matches!(allowed, Allowed::Query) {
+            let (schema, _) = self.result_schema(&caller, &sql, &allowed).await?;
+            return Ok(Response::new(info(&schema, ticket)?));
         }
-        let df = self.plan(&request, &sql, params.as_ref()).await?;
+        let df = self.plan_logged(&caller, &sql, params.as_ref()).await?;
         let handle = String::from_utf8_lossy(&cmd.prepared_statement_handle).into_owned();
         let schema = plain_schema(df.schema().as_arrow());
-        let user = self.auth.session(&request)?.user;
-        if let Some(p) = self.prepared_map()?.get_mut(&handle) {
-            p.planned = Some((user, df));
+        if let Some(p) = caller.session.prepared().get_mut(&handle) {
+            p.planned = Some(df);
         }
         self.cancels.register(&handle);
         Ok(Response::new(info(&schema, ticket)?))
@@ -600,13 +403,15 @@ impl FlightSqlService for CdrlakeFlightSql {
         cmd: CommandPreparedStatementQuery,
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        let (sql, params) = self.prepared(&cmd.prepared_statement_handle)?;
-        if let Some(write) = parse_write(&sql)? {
-            return self.write_as_result(&request, &sql, &write).await;
-        }
+        let caller = self.caller(&request)?;
+        let (sql, params) = self.prepared_sql(&request, &cmd.prepared_statement_handle)?;
         let handle = String::from_utf8_lossy(&cmd.prepared_statement_handle).into_owned();
-        let planned = self.take_planned(&handle, &self.auth.session(&request)?.user)?;
-        self.run(&request, &sql, params.as_ref(), planned, &handle)
+        let planned = caller
+            .session
+            .prepared()
+            .get_mut(&handle)
+            .and_then(|p| p.planned.take());
+        self.execute(&caller, &sql, params.as_ref(), planned, &handle)
             .await
     }
 
@@ -623,17 +428,35 @@ impl FlightSqlService for CdrlakeFlightSql {
         Ok(ActionCancelQueryResult { result })
     }
 
-    /// Flight's CancelFlightInfo; every other unknown action is refused by name.
+    /// Flight's CancelFlightInfo and the session actions; every other action is refused by name.
     async fn do_action_fallback(
         &self,
         request: Request<Action>,
     ) -> Result<Response<<Self as FlightService>::DoActionStream>, Status> {
+        let caller = self.caller(&request)?;
         let action = request.into_inner();
-        if action.r#type != "CancelFlightInfo" {
-            return Err(Status::invalid_argument(format!(
-                "unknown action '{}'",
-                action.r#type
-            )));
+        match action.r#type.as_str() {
+            session_actions::SET_SESSION_OPTIONS => {
+                return Ok(action_result(session_actions::set_options(
+                    &caller,
+                    &action.body,
+                )?));
+            }
+            session_actions::GET_SESSION_OPTIONS => {
+                return Ok(action_result(session_actions::get_options(&caller)));
+            }
+            session_actions::CLOSE_SESSION => {
+                return Ok(action_result(session_actions::close(
+                    &caller,
+                    &self.sessions,
+                )));
+            }
+            "CancelFlightInfo" => {}
+            other => {
+                return Err(Status::invalid_argument(format!(
+                    "unknown action '{other}'"
+                )));
+            }
         }
         let cancel = CancelFlightInfoRequest::decode(action.body.as_ref())
             .map_err(|e| Status::invalid_argument(format!("CancelFlightInfo: {e}")))?;
@@ -649,21 +472,18 @@ impl FlightSqlService for CdrlakeFlightSql {
             status: status as i32,
         }
         .encode_to_vec();
-        Ok(Response::new(Box::pin(futures::stream::once(async move {
-            Ok(arrow_flight::Result { body: body.into() })
-        }))))
+        Ok(action_result(body))
     }
 
     /// INSERT INTO, CREATE TABLE AS, DELETE: one Delta commit each; returns the rows affected.
+    /// `SET` is accepted too (JDBC sends it as an update) and returns 0.
     async fn do_put_statement_update(
         &self,
         cmd: CommandStatementUpdate,
         request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
-        match parse_write(&cmd.query)? {
-            Some(write) => self.write(&request, &cmd.query, &write).await,
-            None => Err(not_a_write(&cmd.query)),
-        }
+        let caller = self.caller(&request)?;
+        self.update(&caller, &cmd.query).await
     }
 
     async fn do_put_prepared_statement_update(
@@ -671,20 +491,19 @@ impl FlightSqlService for CdrlakeFlightSql {
         cmd: CommandPreparedStatementUpdate,
         request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
-        let (sql, _) = self.prepared(&cmd.prepared_statement_handle)?;
-        match parse_write(&sql)? {
-            Some(write) => self.write(&request, &sql, &write).await,
-            None => Err(not_a_write(&sql)),
-        }
+        let caller = self.caller(&request)?;
+        let (sql, _) = self.prepared_sql(&request, &cmd.prepared_statement_handle)?;
+        self.update(&caller, &sql).await
     }
 
     async fn do_action_close_prepared_statement(
         &self,
         query: ActionClosePreparedStatementRequest,
-        _request: Request<Action>,
+        request: Request<Action>,
     ) -> Result<(), Status> {
+        let caller = self.caller(&request)?;
         let handle = String::from_utf8_lossy(&query.prepared_statement_handle).into_owned();
-        self.prepared_map()?.remove(&handle);
+        caller.session.prepared().remove(&handle);
         Ok(())
     }
 
@@ -739,7 +558,7 @@ impl FlightSqlService for CdrlakeFlightSql {
         query: CommandGetDbSchemas,
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        let role = self.auth.session(&request)?.role;
+        let role = self.caller(&request)?.session.role;
         let mut builder = query.into_builder();
         for schema in cdrlake_catalog::SCHEMAS
             .into_iter()
@@ -764,8 +583,8 @@ impl FlightSqlService for CdrlakeFlightSql {
         query: CommandGetTables,
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        let role = self.auth.session(&request)?.role;
-        let catalog = self.engine.catalog();
+        let role = self.caller(&request)?.session.role;
+        let catalog = self.server.catalog();
         catalog.refresh().await.map_err(|e| to_status(e.into()))?;
         let mut builder = query.into_builder();
         for schema_name in cdrlake_catalog::SCHEMAS
@@ -911,7 +730,8 @@ impl FlightSqlService for CdrlakeFlightSql {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
         use arrow_flight::sql::{TableExistsOption, TableNotExistOption};
-        let session = self.auth.session(&request)?;
+        let caller = self.caller(&request)?;
+        let session = caller.session.clone();
         if session.role != super::auth::Role::Engineer {
             return Err(Status::permission_denied(format!(
                 "user '{}' may not ingest: bulk ingest needs the engineer role",
@@ -939,9 +759,12 @@ impl FlightSqlService for CdrlakeFlightSql {
                 "'{table}' is not a valid table name"
             )));
         }
+        if let Err(reason) = self.writable("bronze", &table).await {
+            return Err(Status::permission_denied(reason));
+        }
         let options = cmd.table_definition_options.unwrap_or_default();
         let exists = self
-            .engine
+            .server
             .lakehouse()
             .list_tables("bronze")
             .await
@@ -965,11 +788,7 @@ impl FlightSqlService for CdrlakeFlightSql {
             }
             _ => {}
         }
-        let stream = request.into_inner().map_err(FlightError::from);
-        let batches: Vec<RecordBatch> = FlightRecordBatchStream::new_from_flight_data(stream)
-            .try_collect()
-            .await
-            .map_err(Status::from)?;
+        let batches = self.upload(request).await?;
         let Some(first) = batches.first() else {
             return Ok(0);
         };
@@ -978,7 +797,7 @@ impl FlightSqlService for CdrlakeFlightSql {
         let text = crate::ingest::read::as_text(&data).map_err(to_status)?;
         let source = format!("flight:{}", session.user);
         let done = crate::ingest::ingest_batch(
-            self.engine.lakehouse(),
+            self.server.lakehouse(),
             &table,
             &text,
             &source,
@@ -1033,4 +852,18 @@ fn foreign_keys_schema() -> Schema {
 fn empty(schema: Schema) -> Response<DoGetStream> {
     let schema = Arc::new(schema);
     one_batch(schema.clone(), Ok(RecordBatch::new_empty(schema)))
+}
+
+impl CdrlakeFlightSql {
+    /// A statement sent as an update: a write, or a setting (0 rows).
+    async fn update(&self, caller: &super::middleware::Caller, sql: &str) -> Result<i64, Status> {
+        match self.allowed(caller, sql)? {
+            Allowed::Write(write) => self.write(caller, sql, &write).await,
+            allowed @ (Allowed::Set { .. } | Allowed::Reset { .. }) => {
+                self.apply_setting(caller, sql, &allowed)?;
+                Ok(0)
+            }
+            Allowed::Query => Err(not_a_write(sql)),
+        }
+    }
 }

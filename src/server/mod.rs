@@ -2,9 +2,15 @@
 
 pub mod auth;
 mod cancel;
+mod client_catalog;
 mod flight_sql;
+mod middleware;
+pub mod policy;
 pub mod query_log;
+pub mod session;
+mod session_actions;
 mod sql_info;
+mod statements;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,13 +25,17 @@ use crate::engine::Engine;
 pub use auth::{Auth, Role, UserConfig};
 pub use flight_sql::CdrlakeFlightSql;
 use query_log::QueryLog;
+pub use session::SessionLimits;
+pub use statements::QueryLimits;
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// How often buffered `system.query_log` entries are committed.
     pub query_log_flush: Duration,
-    /// A query still running after this long is cancelled.
-    pub query_timeout: Option<Duration>,
+    /// Time, concurrency and upload limits of client queries.
+    pub limits: QueryLimits,
+    /// Idle time, lifetime and per-user cap of client sessions.
+    pub sessions: SessionLimits,
     /// Serve over TLS with this identity.
     pub tls: Option<TlsFiles>,
 }
@@ -47,7 +57,8 @@ impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             query_log_flush: Duration::from_secs(5),
-            query_timeout: None,
+            limits: QueryLimits::default(),
+            sessions: SessionLimits::default(),
             tls: None,
         }
     }
@@ -64,16 +75,16 @@ pub async fn serve(
 ) -> Result<()> {
     let log = QueryLog::new(engine.lakehouse().clone());
     log.spawn_flusher(options.query_log_flush);
+    let sessions = Arc::new(session::Sessions::new(engine.clone(), options.sessions));
     let service = FlightServiceServer::new(CdrlakeFlightSql::new(
         engine,
         auth.clone(),
+        sessions.clone(),
         log.clone(),
-        options.query_timeout,
+        options.limits,
     ))
     .max_decoding_message_size(256 * 1024 * 1024);
-    let service = tonic::service::interceptor::InterceptedService::new(service, move |req| {
-        auth.intercept(req)
-    });
+    let service = middleware::Authenticate::new(service, auth, sessions);
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &options.tls {
         // rustls cannot choose between the two providers the dependency tree enables.

@@ -63,6 +63,20 @@ impl QueryLog {
         });
     }
 
+    /// A statement the policy refused before planning: recorded with its one-line reason.
+    pub fn refused(&self, user: &str, sql: &str, reason: &str) {
+        self.record(Entry {
+            query_id: uuid::Uuid::now_v7().to_string(),
+            user: user.into(),
+            sql: sql.into(),
+            status: "refused",
+            rows: None,
+            started_at: Utc::now(),
+            elapsed_ms: 0,
+            error: Some(reason.into()),
+        });
+    }
+
     /// Appends what is pending in one commit. On failure the entries are kept for the next try.
     pub async fn flush(&self) -> Result<usize> {
         let entries: Vec<Entry> = match self.pending.lock() {

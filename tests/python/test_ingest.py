@@ -44,7 +44,10 @@ def test_contract_tables_are_checked(server):
 def test_bronze_is_append_only_and_analysts_may_not_ingest(server, secured_server):
     with flightsql.connect(server) as conn, conn.cursor() as cur:
         with pytest.raises(adbc_driver_manager.Error, match="append-only"):
-            cur.adbc_ingest("plan", pa.table({"plan_id": ["X"]}), mode="replace", db_schema_name="bronze")
+            cur.adbc_ingest("voice_cdr", voice_rows(1), mode="replace", db_schema_name="bronze")
+        # A seed is the model runner's: no client ingests into it.
+        with pytest.raises(adbc_driver_manager.Error, match="only `cdrlake run` writes it"):
+            cur.adbc_ingest("plan", pa.table({"plan_id": ["X"]}), mode="append", db_schema_name="bronze")
         with pytest.raises(adbc_driver_manager.Error, match="lands in bronze"):
             cur.adbc_ingest("x", pa.table({"a": ["1"]}), mode="create_append", db_schema_name="gold")
     with flightsql.connect(secured_server, db_kwargs={"username": "ana", "password": "ana-pw"}) as conn, conn.cursor() as cur:
