@@ -29,10 +29,21 @@ async fn start_with(
     start_with_timeout(users, None).await
 }
 
-/// A server over bronze.calls and gold.usage (the same rows), with `users` (none: demo mode).
 async fn start_with_timeout(
     users: Vec<UserConfig>,
-    query_timeout: Option<std::time::Duration>,
+    timeout: Option<std::time::Duration>,
+) -> (FlightSqlServiceClient<Channel>, tempfile::TempDir, Channel) {
+    let limits = cdrlake::server::QueryLimits {
+        timeout,
+        ..Default::default()
+    };
+    start_with_limits(users, limits).await
+}
+
+/// A server over bronze.calls and gold.usage (the same rows), with `users` (none: demo mode).
+async fn start_with_limits(
+    users: Vec<UserConfig>,
+    limits: cdrlake::server::QueryLimits,
 ) -> (FlightSqlServiceClient<Channel>, tempfile::TempDir, Channel) {
     let dir = tempfile::tempdir().unwrap();
     let (lakehouse, _) = Lakehouse::init(LakehouseConfig::local(
@@ -64,10 +75,7 @@ async fn start_with_timeout(
     let auth = Auth::new(users).unwrap();
     let options = cdrlake::server::ServeOptions {
         query_log_flush: std::time::Duration::from_millis(100),
-        limits: cdrlake::server::QueryLimits {
-            timeout: query_timeout,
-            ..Default::default()
-        },
+        limits,
         ..Default::default()
     };
     tokio::spawn(cdrlake::server::serve(
@@ -451,6 +459,44 @@ async fn queries_are_recorded_in_the_query_log() {
         rows.iter()
             .any(|(status, sql, _)| status == "error" && sql.contains("nope")),
         "{rows:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_over_its_memory_limit_fails_alone() {
+    let (mut client, _dir, _) = start_with_limits(
+        vec![],
+        cdrlake::server::QueryLimits {
+            query_memory: Some(4 << 20),
+            ..Default::default()
+        },
+    )
+    .await;
+    // A hash join's build side of 3M rows needs far more than 4 MiB and cannot spill: the query
+    // fails with RESOURCE_EXHAUSTED, naming the limit.
+    let info = client
+        .execute(
+            "SELECT count(*) FROM generate_series(1, 3000000) a JOIN generate_series(1, 3000000) b ON a.value = b.value"
+                .into(),
+            None,
+        )
+        .await
+        .unwrap();
+    let ticket = info.endpoint[0].ticket.clone().unwrap();
+    let err = match client.do_get(ticket).await {
+        Ok(stream) => stream
+            .try_collect::<Vec<RecordBatch>>()
+            .await
+            .unwrap_err()
+            .to_string(),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("memory limit of 4 MiB"), "{err}");
+    let info = client.execute("SELECT 1".into(), None).await.unwrap();
+    assert_eq!(
+        fetch(&mut client, info).await[0].num_rows(),
+        1,
+        "the server keeps serving"
     );
 }
 

@@ -26,6 +26,10 @@ pub struct RunArgs {
     /// Rebuild incremental models from scratch
     #[arg(long)]
     pub full_refresh: bool,
+    /// Memory for the run's queries, e.g. 6G; beyond it sorts, joins and aggregates spill to
+    /// disk (or fail, naming the model) [default: no limit]
+    #[arg(long, value_parser = super::serve::parse_size)]
+    pub memory_limit: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -61,7 +65,8 @@ pub struct CompileArgs {
 
 pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<()> {
     let project = Project::load(&args.project.project)?;
-    let engine = Engine::new(super::connect_or_init(global).await?).await?;
+    let lakehouse = super::connect_or_init(global).await?;
+    let engine = Engine::with_memory_limit(lakehouse, args.memory_limit).await?;
     let options = RunOptions {
         select: args.select.clone(),
         full_refresh: args.full_refresh,

@@ -19,9 +19,13 @@ pub struct ServeArgs {
     /// Address to listen on
     #[arg(long, default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
-    /// Memory for all running queries together, e.g. 4G or 512M; beyond it queries spill to disk
+    /// Memory for all running queries together, e.g. 4G or 512M; beyond it queries spill to
+    /// disk or fail [default: 60% of the machine's memory]
     #[arg(long, value_parser = parse_size)]
     pub memory_limit: Option<usize>,
+    /// Memory one client query may hold within that [default: a quarter of --memory-limit]
+    #[arg(long, value_parser = parse_size)]
+    pub query_memory_limit: Option<usize>,
     /// Cancel a client query still running after this many seconds (0: no limit)
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     pub query_timeout: u64,
@@ -70,6 +74,11 @@ impl ServeArgs {
             anyhow::ensure!(n > 0, "--max-concurrent-queries must be at least 1");
             limits.max_concurrent = n;
         }
+        limits.query_memory = Some(
+            self.query_memory_limit
+                .unwrap_or(self.memory_pool() / 4)
+                .min(self.memory_pool()),
+        );
         Ok(ServeOptions {
             limits,
             sessions: SessionLimits {
@@ -81,6 +90,22 @@ impl ServeArgs {
             ..Default::default()
         })
     }
+}
+
+impl ServeArgs {
+    /// The server's memory pool: `--memory-limit`, else 60% of the machine's memory.
+    pub fn memory_pool(&self) -> usize {
+        self.memory_limit
+            .unwrap_or_else(|| physical_memory().map_or(4 << 30, |m| m / 10 * 6))
+    }
+}
+
+/// Total memory of this machine (Linux `/proc/meminfo`), if it can be read.
+fn physical_memory() -> Option<usize> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// `512M`, `4G`, `1048576`: bytes, with binary K/M/G suffixes.
@@ -144,7 +169,7 @@ pub async fn serve_lakehouse(
             args.listen
         );
     }
-    let engine = Arc::new(Engine::with_memory_limit(lakehouse, args.memory_limit).await?);
+    let engine = Arc::new(Engine::with_memory_limit(lakehouse, Some(args.memory_pool())).await?);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -7,6 +7,7 @@ mod flight_sql;
 mod middleware;
 pub mod policy;
 pub mod query_log;
+mod query_memory;
 pub mod session;
 mod session_actions;
 mod sql_info;

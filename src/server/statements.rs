@@ -24,8 +24,11 @@ use super::flight_sql::{CdrlakeFlightSql, DoGetStream, one_batch, to_status};
 use super::middleware::Caller;
 use super::policy::{self, Allowed};
 use super::query_log::Running;
+use super::query_memory::QueryMemoryPool;
 use crate::output::{plain_schema, plain_types};
 use crate::sql_write::WriteStatement;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 
 /// Limits every client query runs under.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +41,8 @@ pub struct QueryLimits {
     pub queue_wait: Duration,
     /// Largest DoPut upload (bulk ingest, bound parameters), in bytes.
     pub max_upload: usize,
+    /// Memory one query may hold, within the server's pool.
+    pub query_memory: Option<usize>,
 }
 
 impl Default for QueryLimits {
@@ -48,6 +53,7 @@ impl Default for QueryLimits {
             max_concurrent: (2 * cores).max(4),
             queue_wait: Duration::from_secs(30),
             max_upload: 512 << 20,
+            query_memory: None,
         }
     }
 }
@@ -357,6 +363,9 @@ impl CdrlakeFlightSql {
         slot: OwnedSemaphorePermit,
     ) -> Result<Response<DoGetStream>, Status> {
         let schema = plain_schema(df.schema().as_arrow());
+        let df = self
+            .with_query_memory(df)
+            .map_err(|e| to_status(e.into()))?;
         let batches = df.execute_stream().await.map_err(|e| to_status(e.into()))?;
         let batches =
             cancel::until_cancelled(with_deadline(batches, self.limits.timeout), flag.clone());
@@ -371,7 +380,13 @@ impl CdrlakeFlightSql {
                     ))));
                 }
                 let b = b
-                    .map_err(|e| FlightError::from_external_error(Box::new(e)))
+                    .map_err(|e| match e.find_root() {
+                        // A limit hit (time, memory) is RESOURCE_EXHAUSTED with its own message.
+                        datafusion::error::DataFusionError::ResourcesExhausted(m) => {
+                            FlightError::Tonic(Box::new(Status::resource_exhausted(m.clone())))
+                        }
+                        _ => FlightError::from_external_error(Box::new(e)),
+                    })
                     .and_then(|b| {
                         plain_types(&b).map_err(|e| FlightError::ProtocolError(e.to_string()))
                     });
@@ -403,6 +418,25 @@ impl CdrlakeFlightSql {
             .build(batches)
             .map_err(Status::from);
         Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+impl CdrlakeFlightSql {
+    /// `df` to run in a memory pool of its own, of the per-query size, inside the server's.
+    fn with_query_memory(&self, df: DataFrame) -> datafusion::error::Result<DataFrame> {
+        let Some(limit) = self.limits.query_memory else {
+            return Ok(df);
+        };
+        let (state, plan) = df.into_parts();
+        let shared = state.runtime_env();
+        let pool = Arc::new(QueryMemoryPool::new(shared.memory_pool.clone(), limit));
+        let runtime = RuntimeEnvBuilder::from_runtime_env(shared)
+            .with_memory_pool(pool)
+            .build_arc()?;
+        let state = SessionStateBuilder::new_from_existing(state)
+            .with_runtime_env(runtime)
+            .build();
+        Ok(DataFrame::new(state, plan))
     }
 }
 
