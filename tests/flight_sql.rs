@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, Int64Array, RecordBatch};
+use arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use arrow_flight::FlightInfo;
 use arrow_flight::sql::client::FlightSqlServiceClient;
@@ -40,10 +40,21 @@ async fn start_with_timeout(
     start_with_limits(users, limits).await
 }
 
-/// A server over bronze.calls and gold.usage (the same rows), with `users` (none: demo mode).
 async fn start_with_limits(
     users: Vec<UserConfig>,
     limits: cdrlake::server::QueryLimits,
+) -> (FlightSqlServiceClient<Channel>, tempfile::TempDir, Channel) {
+    let options = cdrlake::server::ServeOptions {
+        limits,
+        ..Default::default()
+    };
+    start_with_options(users, options).await
+}
+
+/// A server over bronze.calls and gold.usage (the same rows), with `users` (none: demo mode).
+async fn start_with_options(
+    users: Vec<UserConfig>,
+    options: cdrlake::server::ServeOptions,
 ) -> (FlightSqlServiceClient<Channel>, tempfile::TempDir, Channel) {
     let dir = tempfile::tempdir().unwrap();
     let (lakehouse, _) = Lakehouse::init(LakehouseConfig::local(
@@ -75,8 +86,7 @@ async fn start_with_limits(
     let auth = Auth::new(users).unwrap();
     let options = cdrlake::server::ServeOptions {
         query_log_flush: std::time::Duration::from_millis(100),
-        limits,
-        ..Default::default()
+        ..options
     };
     tokio::spawn(cdrlake::server::serve(
         engine,
@@ -530,4 +540,80 @@ async fn a_query_over_its_time_limit_is_cancelled() {
         1,
         "and the server keeps serving"
     );
+}
+
+fn ana() -> Vec<UserConfig> {
+    vec![UserConfig {
+        name: "ana".into(),
+        password_hash: hash_password("ana-pw").unwrap(),
+        role: Role::Analyst,
+    }]
+}
+
+async fn one(client: &mut FlightSqlServiceClient<Channel>) -> Result<usize, String> {
+    let info = client
+        .execute("SELECT 1".into(), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(fetch(client, info).await[0].num_rows())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_capped_per_user_and_end_when_idle() {
+    let options = cdrlake::server::ServeOptions {
+        sessions: cdrlake::server::SessionLimits {
+            idle: std::time::Duration::from_secs(2),
+            per_user: 2,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (first, _dir, channel) = start_with_options(ana(), options).await;
+    let mut logins = vec![first, FlightSqlServiceClient::new(channel.clone())];
+    logins.push(FlightSqlServiceClient::new(channel.clone()));
+    for client in &mut logins {
+        client.handshake("ana", "ana-pw").await.unwrap();
+    }
+    // The third login ended the least recently used session: the first.
+    let err = one(&mut logins[0]).await.unwrap_err();
+    assert!(err.contains("invalid or expired token"), "{err}");
+    assert_eq!(one(&mut logins[1]).await, Ok(1));
+    assert_eq!(one(&mut logins[2]).await, Ok(1));
+    // A session unused for longer than the idle limit ends; one in use goes on.
+    for _ in 0..5 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert_eq!(one(&mut logins[2]).await, Ok(1));
+    }
+    let err = one(&mut logins[1]).await.unwrap_err();
+    assert!(err.contains("invalid or expired token"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_over_the_cap_are_refused() {
+    let limits = cdrlake::server::QueryLimits {
+        max_upload: 64 << 10,
+        ..Default::default()
+    };
+    let (mut client, _dir, _) = start_with_limits(vec![], limits).await;
+    let mut prepared = client
+        .prepare("SELECT length($1) AS n".into(), None)
+        .await
+        .unwrap();
+    let schema = Arc::new(Schema::new(vec![Field::new("$1", DataType::Utf8, false)]));
+    let small = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(StringArray::from(vec!["x".repeat(1000)]))],
+    )
+    .unwrap();
+    prepared.set_parameters(small).unwrap();
+    assert!(prepared.execute().await.is_ok());
+    let big = RecordBatch::try_new(
+        schema,
+        vec![Arc::new(StringArray::from(vec!["x".repeat(200_000)]))],
+    )
+    .unwrap();
+    prepared.set_parameters(big).unwrap();
+    let err = prepared.execute().await.unwrap_err().to_string();
+    assert!(err.contains("upload larger than the server's limit"), "{err}");
+    assert_eq!(one(&mut client).await, Ok(1), "the server keeps serving");
 }

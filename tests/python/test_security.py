@@ -172,6 +172,10 @@ def test_session_options_as_jdbc_sends_them(secured_server):
     invalid_name = field(1, b"datafusion.execution.target_partitions") + field(2, varint(1 << 3) + varint(1))
     invalid_value = field(1, b"catalog") + field(2, varint(1 << 3) + varint(2))
     assert invalid_name in result and invalid_value in result
+    # Another login of the same user has a session of its own: its schema is still the default.
+    other = flight.FlightClient(secured_server)
+    other_options = flight.FlightCallOptions(headers=[other.authenticate_basic_token(b"eng", b"eng-pw")])
+    assert field(1, b"schema") + field(2, field(1, b"gold")) in action(other, "GetSessionOptions", b"", other_options)
     # An analyst cannot make a schema they may not read their default.
     ana = flight.FlightClient(secured_server)
     ana_options = flight.FlightCallOptions(headers=[ana.authenticate_basic_token(b"ana", b"ana-pw")])
@@ -180,3 +184,44 @@ def test_session_options_as_jdbc_sends_them(secured_server):
     assert action(c, "CloseSession", b"", options) == varint(1 << 3) + varint(1)
     with pytest.raises(flight.FlightUnauthenticatedError):
         c.get_flight_info(statement_query("SELECT 1"), options)
+
+
+def test_demo_mode_serves_loopback_only():
+    import subprocess
+    result = subprocess.run(
+        [conftest.BINARY, "--lakehouse", f"{conftest.WORK}/lake", "serve", "--listen", "0.0.0.0:0"],
+        cwd=conftest.WORK, env=conftest.ENV, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "--allow-anonymous" in result.stderr
+
+
+def test_sigterm_stops_the_server_and_writes_the_query_log(server):
+    import subprocess
+    uri, proc = conftest.start(["serve"])
+    marker = f"sigterm-{time.time_ns()}"
+    with flightsql.connect(uri) as conn:
+        rows(conn, f"SELECT '{marker}' AS m")
+    proc.send_signal(15)
+    assert proc.wait(timeout=60) == 0
+    logged = subprocess.run(
+        [conftest.BINARY, "--lakehouse", f"{conftest.WORK}/lake", "query", "--format", "csv",
+         f"SELECT count(*) AS n FROM system.query_log WHERE sql LIKE '%{marker}%'"],
+        cwd=conftest.WORK, env=conftest.ENV, capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    assert logged.split() == ["n", "1"], logged
+
+
+def test_do_exchange_and_substrait_are_refused(server):
+    c = flight.FlightClient(server)
+    with pytest.raises(Exception, match="(?i)unimplemented|not implemented"):
+        writer, reader = c.do_exchange(flight.FlightDescriptor.for_command(b"anything"))
+        reader.read_all()
+    # CommandStatementSubstraitPlan{plan: SubstraitPlan{plan: bytes}}
+    substrait = field(1, b"type.googleapis.com/arrow.flight.protocol.sql.CommandStatementSubstraitPlan") + field(
+        2, field(1, field(1, b"\x00"))
+    )
+    with pytest.raises(Exception, match="(?i)unimplemented|not implemented"):
+        c.get_flight_info(flight.FlightDescriptor.for_command(substrait))
+    info = c.get_flight_info(statement_query("SELECT 1 AS one"))
+    assert c.do_get(info.endpoints[0].ticket).read_all().column("one").to_pylist() == [1]
