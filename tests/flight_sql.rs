@@ -614,6 +614,9 @@ async fn uploads_over_the_cap_are_refused() {
     .unwrap();
     prepared.set_parameters(big).unwrap();
     let err = prepared.execute().await.unwrap_err().to_string();
-    assert!(err.contains("upload larger than the server's limit"), "{err}");
+    assert!(
+        err.contains("upload larger than the server's limit"),
+        "{err}"
+    );
     assert_eq!(one(&mut client).await, Ok(1), "the server keeps serving");
 }

@@ -69,7 +69,8 @@ def test_no_client_writes_a_bill_or_drops_a_view(server, secured_server):
         with conn:
             refused(conn, "EXPLAIN ANALYZE INSERT INTO gold.invoice SELECT * FROM gold.invoice LIMIT 1",
                     "EXPLAIN is allowed for queries only")
-            refused(conn, "DROP VIEW IF EXISTS gold.report_top_customers", "(?i)not allowed")
+            refused(conn, "DROP VIEW IF EXISTS silver.cdr_record", "(?i)not allowed")
+            refused(conn, "DROP TABLE gold.report_top_customers", "(?i)not allowed")
             refused(conn, "CREATE VIEW gold.mine AS SELECT 1", "(?i)not allowed")
             refused(conn, "PREPARE p AS SELECT 1", "(?i)not allowed")
     with flightsql.connect(server) as eng:
@@ -78,6 +79,10 @@ def test_no_client_writes_a_bill_or_drops_a_view(server, secured_server):
         refused(eng, "DELETE FROM gold.invoice_line", "only `cdrlake run` writes it")
         refused(eng, "CREATE OR REPLACE TABLE system.query_log AS SELECT 1 AS a", "system tables")
         assert rows(eng, "SELECT count(*) > 0 FROM gold.report_top_customers") == [(True,)]
+        # The view is still there for everyone.
+        assert rows(eng, "SELECT count(*) > 0 FROM silver.cdr_record") == [(True,)]
+    with flightsql.connect(server) as other:
+        assert rows(other, "SELECT count(*) > 0 FROM silver.cdr_record") == [(True,)]
     assert delta_version("gold", "invoice") == version
 
 
