@@ -741,3 +741,70 @@ fn staged_ctes_are_computed_once_with_since_bound_and_an_unknown_one_fails_at_lo
         "{text}"
     );
 }
+
+#[test]
+fn a_run_with_nothing_new_rewrites_no_table_and_a_change_rebuilds_only_what_reads_it() {
+    let f = Fixture::new();
+    f.ok(&["run"]);
+    let tables = [
+        "bronze.rates",
+        "gold.top_callers",
+        "silver.calls_rated",
+        "gold.usage_by_zone",
+    ];
+    let versions = |f: &Fixture| tables.map(|t| f.version(t));
+    let built = versions(&f);
+
+    // Nothing new: no model table gets a new version, and the gates are still checked.
+    let out = f.ok(&["run"]);
+    assert_eq!(versions(&f), built, "{out}");
+    assert!(
+        out.contains("gold.top_callers (table) OK") && out.contains("up to date"),
+        "{out}"
+    );
+    assert!(out.contains("unique(zone)"), "the tests still run: {out}");
+
+    // A changed seed is written again; what reads it only as far as its own output changes.
+    let seed = std::fs::read_to_string(f.cwd().join("sql/seeds/bronze.rates.csv")).unwrap();
+    f.write(
+        "sql/seeds/bronze.rates.csv",
+        &format!("{seed}MA_INTL,3.0000,2026-01-01\n"),
+    );
+    f.ok(&["run"]);
+    let after_seed = versions(&f);
+    assert_eq!(after_seed[0], built[0] + 1, "the seed is rewritten");
+    assert_eq!(after_seed[1..], built[1..], "nothing reading only calls is");
+
+    // New calls: the table models reading them are rebuilt.
+    f.append(6..8, 3);
+    f.ok(&["run"]);
+    let after_calls = versions(&f);
+    assert_eq!(after_calls[0], after_seed[0], "the seed did not change");
+    assert_eq!(
+        after_calls[1],
+        after_seed[1] + 1,
+        "top_callers reads the calls"
+    );
+    assert_eq!(
+        after_calls[3],
+        after_seed[3] + 1,
+        "usage_by_zone reads the merged calls"
+    );
+    assert_eq!(
+        f.csv("SELECT sum(calls) AS c FROM gold.usage_by_zone"),
+        "c\n7\n"
+    );
+
+    // A changed model definition is rebuilt; --full-refresh rebuilds every table.
+    let model = f.cwd().join("sql/gold/top_callers.sql");
+    let sql = std::fs::read_to_string(&model).unwrap();
+    f.write(
+        "sql/gold/top_callers.sql",
+        &sql.replace("GROUP BY", "WHERE duration_s > 0\nGROUP BY"),
+    );
+    f.ok(&["run"]);
+    assert_eq!(f.version("gold.top_callers"), after_calls[1] + 1);
+    assert_eq!(f.version("gold.usage_by_zone"), after_calls[3]);
+    f.ok(&["run", "--full-refresh"]);
+    assert_eq!(f.version("gold.usage_by_zone"), after_calls[3] + 1);
+}

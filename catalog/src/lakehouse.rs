@@ -249,6 +249,18 @@ impl Lakehouse {
         Ok(out)
     }
 
+    pub(crate) async fn collect_history_limited(
+        &self,
+        table: &DeltaTable,
+        limit: usize,
+    ) -> Result<Vec<deltalake::kernel::CommitInfo>> {
+        table
+            .history(Some(limit))
+            .try_collect()
+            .await
+            .map_err(|e| CatalogError::delta(table.table_url().to_string(), e))
+    }
+
     pub(crate) async fn collect_history(
         &self,
         table: &DeltaTable,

@@ -35,6 +35,8 @@ pub struct WriteOptions {
     /// Columns written without min/max statistics: raw text no query filters on, where
     /// comparing every value to the running min and max is a fifth of the encoding time.
     pub unindexed_columns: Vec<String>,
+    /// Entries for the commit's `commitInfo` (read back with [`Lakehouse::last_commit_entry`]).
+    pub commit_metadata: Vec<(String, serde_json::Value)>,
 }
 
 /// delta-rs's default properties (Snappy), with dictionaries off for `plain` and statistics off
@@ -103,9 +105,11 @@ pub async fn write_to(
             &options.unindexed_columns,
         ));
     }
-    if let Some((app_id, version)) = options.app_transaction {
-        let props = CommitProperties::default()
-            .with_application_transaction(Transaction::new(app_id, version));
+    if options.app_transaction.is_some() || !options.commit_metadata.is_empty() {
+        let mut props = CommitProperties::default().with_metadata(options.commit_metadata);
+        if let Some((app_id, version)) = options.app_transaction {
+            props = props.with_application_transaction(Transaction::new(app_id, version));
+        }
         builder = builder.with_commit_properties(props);
     }
     builder
@@ -114,6 +118,27 @@ pub async fn write_to(
 }
 
 impl Lakehouse {
+    /// The latest version of `schema.table` and the value its commit recorded under `key`
+    /// (`None` for a table that does not exist).
+    pub async fn last_commit_entry(
+        &self,
+        schema: &str,
+        table: &str,
+        key: &str,
+    ) -> Result<Option<(u64, Option<serde_json::Value>)>> {
+        let t = match self.open_table(schema, table, None).await {
+            Ok(t) => t,
+            Err(CatalogError::UnknownTable { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(version) = t.version() else {
+            return Ok(None);
+        };
+        let last = self.collect_history_limited(&t, 1).await?;
+        let value = last.first().and_then(|c| c.info.get(key).cloned());
+        Ok(Some((version, value)))
+    }
+
     /// The version of application transaction `app_id` recorded in `schema.table`, if any.
     pub async fn app_transaction_version(
         &self,

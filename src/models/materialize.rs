@@ -5,17 +5,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use cdrlake_catalog::{CatalogError, WriteMode};
+use cdrlake_catalog::{CatalogError, WriteMode, WriteOptions};
 use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
 use datafusion::catalog::Session;
 use datafusion::common::{Column, ParamValues, ScalarValue};
 use datafusion::prelude::{DataFrame, Expr, col};
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::parquet::file::properties::WriterProperties;
 
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::datasource::MemTable;
 
 use super::datatests::{self, DataTest};
+use super::fingerprint::COMMIT_KEY;
 use super::header::{Materialization, OnExistingKey};
 use super::project::{Model, Seed};
 use super::seeds::read_seed;
@@ -32,15 +34,26 @@ pub struct Built {
     pub note: Option<String>,
 }
 
-pub async fn build_seed(engine: &Engine, seed: &Seed) -> Result<Built> {
+/// `stamp`: the node's fingerprint, recorded on the commit (see `fingerprint.rs`).
+pub async fn build_seed(engine: &Engine, seed: &Seed, stamp: Option<&str>) -> Result<Built> {
     let text = std::fs::read_to_string(&seed.path)
         .with_context(|| format!("cannot read {}", seed.path.display()))?;
     let batches =
         read_seed(&text, &seed.columns).with_context(|| seed.path.display().to_string())?;
     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    let options = WriteOptions {
+        commit_metadata: stamp_entries(stamp),
+        ..Default::default()
+    };
     let table = engine
         .lakehouse()
-        .write_batches(&seed.schema, &seed.table, batches, WriteMode::Overwrite)
+        .write_batches_with(
+            &seed.schema,
+            &seed.table,
+            batches,
+            WriteMode::Overwrite,
+            options,
+        )
         .await?;
     Ok(Built {
         rows: Some(rows),
@@ -49,10 +62,22 @@ pub async fn build_seed(engine: &Engine, seed: &Seed) -> Result<Built> {
     })
 }
 
-pub async fn build_model(engine: &Engine, model: &Model, full_refresh: bool) -> Result<Built> {
+fn stamp_entries(stamp: Option<&str>) -> Vec<(String, serde_json::Value)> {
+    stamp
+        .map(|s| (COMMIT_KEY.to_string(), serde_json::Value::from(s)))
+        .into_iter()
+        .collect()
+}
+
+pub async fn build_model(
+    engine: &Engine,
+    model: &Model,
+    full_refresh: bool,
+    stamp: Option<&str>,
+) -> Result<Built> {
     match model.header.materialized {
         Materialization::View => build_view(engine, model).await,
-        Materialization::Table => build_table(engine, model).await,
+        Materialization::Table => build_table(engine, model, stamp).await,
         Materialization::Incremental => build_incremental(engine, model, full_refresh).await,
     }
 }
@@ -80,10 +105,10 @@ async fn drop_old_view(engine: &Engine, model: &Model) -> Result<()> {
     Ok(())
 }
 
-async fn build_table(engine: &Engine, model: &Model) -> Result<Built> {
+async fn build_table(engine: &Engine, model: &Model, stamp: Option<&str>) -> Result<Built> {
     let staged = stage_ctes(engine, model, None).await?;
     let df = engine.dataframe(&staged.sql).await?;
-    overwrite(engine, model, df).await
+    overwrite(engine, model, df, stamp).await
 }
 
 /// A table model whose tests are gates: its rows are computed into memory, the tests run with the
@@ -94,6 +119,7 @@ pub async fn build_table_gated(
     model: &Model,
     tests: &[DataTest],
     run_id: &str,
+    stamp: Option<&str>,
 ) -> (Result<Built>, Vec<TestResult>) {
     let staged = match stage(engine, model).await {
         Ok(s) => s,
@@ -129,7 +155,7 @@ pub async fn build_table_gated(
         return (Err(error), results);
     }
     let outcome = match engine.ctx().read_table(staged) {
-        Ok(df) => overwrite(engine, model, df).await,
+        Ok(df) => overwrite(engine, model, df, stamp).await,
         Err(e) => Err(e.into()),
     };
     (outcome, results)
@@ -144,7 +170,12 @@ async fn stage(engine: &Engine, model: &Model) -> Result<Arc<dyn TableProvider>>
 }
 
 /// Streams `df` into the model's table as one overwrite commit.
-async fn overwrite(engine: &Engine, model: &Model, df: DataFrame) -> Result<Built> {
+async fn overwrite(
+    engine: &Engine,
+    model: &Model,
+    df: DataFrame,
+    stamp: Option<&str>,
+) -> Result<Built> {
     drop_old_view(engine, model).await?;
     let properties = writer_properties(model, df.schema().as_arrow())?;
     let mut write = engine
@@ -158,6 +189,10 @@ async fn overwrite(engine: &Engine, model: &Model, df: DataFrame) -> Result<Buil
     }
     if let Some(properties) = properties {
         write = write.with_writer_properties(properties);
+    }
+    if stamp.is_some() {
+        let props = CommitProperties::default().with_metadata(stamp_entries(stamp));
+        write = write.with_commit_properties(props);
     }
     let table = write
         .await
@@ -235,7 +270,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         engine.dataframe(&staged.sql).await?
     };
     let Some(target) = existing.filter(|_| !full_refresh) else {
-        let mut built = overwrite(engine, model, with_params(df)?).await?;
+        let mut built = overwrite(engine, model, with_params(df)?, None).await?;
         built.note = Some(if full_refresh {
             "full refresh".into()
         } else {

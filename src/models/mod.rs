@@ -4,6 +4,7 @@
 pub mod dag;
 pub mod datatests;
 pub mod deps;
+pub mod fingerprint;
 pub mod header;
 pub mod lineage;
 pub mod materialize;

@@ -12,6 +12,7 @@ use chrono::Utc;
 
 use super::dag::Dag;
 use super::datatests;
+use super::fingerprint;
 use super::header::Materialization;
 use super::materialize::{Built, build_model, build_seed, build_table_gated};
 use super::project::Project;
@@ -143,6 +144,21 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
             .cloned();
         let inputs = input_versions(engine, project, &dag, node).await;
         let tests = node_tests.get(node).map(Vec::as_slice).unwrap_or_default();
+        // A table or seed whose inputs and definition are those its table was built from is
+        // up to date: nothing is rebuilt or re-tested (see `fingerprint.rs`).
+        let stamp = if blocked_by.is_none() && fingerprint::skippable(project, node) {
+            Some(
+                fingerprint::fingerprint(engine, project, &dag, node, tests)
+                    .await
+                    .with_context(|| format!("{node}: fingerprint"))?,
+            )
+        } else {
+            None
+        };
+        let current = match &stamp {
+            Some(s) if !options.full_refresh => fingerprint::up_to_date(engine, node, s).await?,
+            _ => None,
+        };
         let mut node_results = Vec::new();
         let gated = !tests.is_empty()
             && project
@@ -164,20 +180,30 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
                     .with_context(|| format!("{node}: @set"))?,
             )
         };
+        let stamp = stamp.as_deref();
         let outcome: Result<Built> = match (&blocked_by, project.models.get(node)) {
             (Some(_), _) => Ok(Built::default()),
+            (None, _) if current.is_some() => Ok(Built {
+                rows: None,
+                version: current,
+                note: Some("up to date: inputs and definition unchanged, not rebuilt".into()),
+            }),
             (None, Some(model)) if gated => {
-                let (outcome, results) = build_table_gated(engine, model, tests, &run_id).await;
+                let (outcome, results) =
+                    build_table_gated(engine, model, tests, &run_id, stamp).await;
                 node_results = results;
                 outcome
             }
-            (None, Some(model)) => build_model(engine, model, options.full_refresh).await,
-            (None, None) => build_seed(engine, &project.seeds[node]).await,
+            (None, Some(model)) => build_model(engine, model, options.full_refresh, stamp).await,
+            (None, None) => build_seed(engine, &project.seeds[node], stamp).await,
         };
         // Views and incremental merges are checked once built: what they show is already
         // committed, but nothing downstream is built on a failure.
         let outcome = match outcome {
-            Ok(built) if blocked_by.is_none() && !gated && !tests.is_empty() => {
+            // An up-to-date table is checked again too: a test may read tables it does not.
+            Ok(built)
+                if blocked_by.is_none() && (!gated || current.is_some()) && !tests.is_empty() =>
+            {
                 let (results, failures) = datatests::check(engine, tests, &run_id).await;
                 let blocking = datatests::blocking(&results);
                 node_results = results;
