@@ -1,15 +1,14 @@
 //! Command-line interface: parse arguments, run one command, turn any error into one line on
 //! stderr and a non-zero exit code.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use cdrlake_catalog::{LakehouseConfig, Overrides, S3Settings};
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 use crate::commands;
-use crate::output::Format;
+pub use crate::commands::args::{GlobalArgs, OutputArgs};
+use crate::error::one_line;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,32 +21,6 @@ pub struct Cli {
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Where the lakehouse is. Precedence: these flags > environment > cdrlake.toml > defaults.
-#[derive(Debug, Args, Default, Clone)]
-pub struct GlobalArgs {
-    /// Lakehouse root: a local directory or s3://bucket/prefix [env: CDRLAKE_LAKEHOUSE] [default: ./lakehouse]
-    #[arg(long, global = true, value_name = "URL")]
-    pub lakehouse: Option<String>,
-    /// Configuration file [env: CDRLAKE_CONFIG] [default: ./cdrlake.toml when present]
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// S3 endpoint URL, e.g. http://127.0.0.1:9000 for MinIO [env: AWS_ENDPOINT_URL]
-    #[arg(long, global = true, value_name = "URL")]
-    pub s3_endpoint: Option<String>,
-    /// S3 region [env: AWS_REGION] [default: us-east-1]
-    #[arg(long, global = true)]
-    pub s3_region: Option<String>,
-    /// S3 access key id [env: AWS_ACCESS_KEY_ID]
-    #[arg(long, global = true)]
-    pub s3_access_key_id: Option<String>,
-    /// S3 secret access key (prefer the environment variable) [env: AWS_SECRET_ACCESS_KEY]
-    #[arg(long, global = true)]
-    pub s3_secret_access_key: Option<String>,
-    /// Allow plain HTTP to the S3 endpoint [env: AWS_ALLOW_HTTP] [default: true for http:// endpoints]
-    #[arg(long, global = true)]
-    pub s3_allow_http: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,36 +59,6 @@ pub enum Command {
     S3Server(commands::s3_server::S3ServerArgs),
 }
 
-impl GlobalArgs {
-    /// `--config`, else `$CDRLAKE_CONFIG`, else `./cdrlake.toml` when it exists.
-    pub fn config_file(&self) -> Option<PathBuf> {
-        self.config
-            .clone()
-            .or_else(|| std::env::var_os("CDRLAKE_CONFIG").map(PathBuf::from))
-            .or_else(|| Some(PathBuf::from("cdrlake.toml")).filter(|p| p.is_file()))
-    }
-
-    pub fn lakehouse_config(&self) -> Result<LakehouseConfig> {
-        let file = self.config_file();
-        let flags = Overrides {
-            root: self.lakehouse.clone(),
-            s3: S3Settings {
-                endpoint: self.s3_endpoint.clone(),
-                region: self.s3_region.clone(),
-                access_key_id: self.s3_access_key_id.clone(),
-                secret_access_key: self.s3_secret_access_key.clone(),
-                session_token: None,
-                allow_http: self.s3_allow_http,
-            },
-        };
-        Ok(LakehouseConfig::resolve(
-            file.as_deref(),
-            |k| std::env::var(k).ok(),
-            flags,
-        )?)
-    }
-}
-
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
@@ -140,31 +83,6 @@ pub fn main() -> ExitCode {
             eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
-    }
-}
-
-/// The error and its causes on one line, without repeating a cause already in the message.
-pub fn one_line(e: &anyhow::Error) -> String {
-    if let Some(df) = e.downcast_ref::<datafusion::error::DataFusionError>() {
-        return datafusion_message(df).replace('\n', " ");
-    }
-    let mut line = e.to_string();
-    for cause in e.chain().skip(1) {
-        let c = cause.to_string();
-        if !line.contains(&c) {
-            line.push_str(": ");
-            line.push_str(&c);
-        }
-    }
-    line.replace('\n', " ")
-}
-
-/// DataFusion's message without its Debug-formatted wrappers.
-fn datafusion_message(e: &datafusion::error::DataFusionError) -> String {
-    use datafusion::error::DataFusionError;
-    match e.find_root() {
-        DataFusionError::SQL(parser, _) => format!("SQL error: {parser}"),
-        root => root.strip_backtrace(),
     }
 }
 
@@ -201,15 +119,4 @@ async fn run(cli: Cli) -> Result<()> {
         Command::HashPassword(_) => commands::serve::hash_password(),
         Command::S3Server(args) => commands::s3_server::run(&args).await,
     }
-}
-
-/// Shared by commands that print results.
-#[derive(Debug, Args, Clone)]
-pub struct OutputArgs {
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// Write to this file instead of stdout
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
 }

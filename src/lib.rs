@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod contract;
 pub mod engine;
+pub mod error;
 pub mod generate;
 pub mod ingest;
 pub mod models;

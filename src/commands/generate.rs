@@ -2,7 +2,7 @@ use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::Args;
 
-use crate::cli::GlobalArgs;
+use crate::commands::args::GlobalArgs;
 use crate::generate::{GenerateOptions, customers_for, generate};
 
 #[derive(Debug, Args)]

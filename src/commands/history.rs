@@ -6,7 +6,7 @@ use arrow::record_batch::RecordBatch;
 use cdrlake_catalog::{Commit, parse_table_name};
 use clap::Args;
 
-use crate::cli::{GlobalArgs, OutputArgs};
+use crate::commands::args::{GlobalArgs, OutputArgs};
 use crate::output;
 
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@ use anyhow::{Result, bail};
 use cdrlake_catalog::parse_table_name;
 use clap::Args;
 
-use crate::cli::GlobalArgs;
+use crate::commands::args::GlobalArgs;
 use crate::ingest::read::FileFormat;
 use crate::ingest::{FileOutcome, IngestOptions, expand, ingest_file};
 
@@ -61,7 +61,7 @@ pub async fn run(global: &GlobalArgs, args: &IngestArgs) -> Result<()> {
                 i + 1,
                 files.len(),
                 path.display(),
-                crate::cli::one_line(e)
+                crate::error::one_line(e)
             ),
         }
         let failed = result.is_err();
@@ -89,7 +89,7 @@ pub async fn run(global: &GlobalArgs, args: &IngestArgs) -> Result<()> {
     match failed.as_slice() {
         [] => Ok(()),
         [one] => match &one.result {
-            Err(e) => bail!("{}: {}", one.path.display(), crate::cli::one_line(e)),
+            Err(e) => bail!("{}: {}", one.path.display(), crate::error::one_line(e)),
             Ok(_) => Ok(()),
         },
         many => bail!(

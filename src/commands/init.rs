@@ -1,7 +1,7 @@
 use anyhow::Result;
 use cdrlake_catalog::{Lakehouse, SCHEMAS};
 
-use crate::cli::GlobalArgs;
+use crate::commands::args::GlobalArgs;
 
 pub async fn run(global: &GlobalArgs) -> Result<()> {
     let (lakehouse, report) = Lakehouse::init(global.lakehouse_config()?).await?;

@@ -1,5 +1,6 @@
-//! One module per subcommand.
+//! One module per subcommand, and the arguments they share.
 
+pub mod args;
 pub mod generate;
 pub mod history;
 pub mod ingest;
@@ -18,7 +19,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use cdrlake_catalog::Lakehouse;
 
-use crate::cli::GlobalArgs;
+use crate::commands::args::GlobalArgs;
 
 pub(crate) async fn connect(global: &GlobalArgs) -> Result<Arc<Lakehouse>> {
     Ok(Arc::new(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
-use crate::cli::GlobalArgs;
+use crate::commands::args::GlobalArgs;
 use crate::engine::Engine;
 use crate::models::{Dag, Project, RunOptions, datatests, lineage, runner};
 

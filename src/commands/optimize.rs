@@ -5,7 +5,7 @@ use anyhow::Result;
 use cdrlake_catalog::parse_table_name;
 use clap::Args;
 
-use crate::cli::GlobalArgs;
+use crate::commands::args::GlobalArgs;
 
 #[derive(Debug, Args)]
 pub struct OptimizeArgs {

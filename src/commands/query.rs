@@ -1,7 +1,7 @@
 use anyhow::Result;
 use clap::Args;
 
-use crate::cli::{GlobalArgs, OutputArgs};
+use crate::commands::args::{GlobalArgs, OutputArgs};
 use crate::engine::Engine;
 use crate::output;
 

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde::Deserialize;
 
-use crate::cli::GlobalArgs;
+use crate::commands::args::GlobalArgs;
 use cdrlake_catalog::Lakehouse;
 
 use crate::engine::Engine;

@@ -7,7 +7,7 @@ use cdrlake_catalog::location::check_schema;
 use cdrlake_catalog::{SCHEMAS, TableInfo};
 use clap::Args;
 
-use crate::cli::{GlobalArgs, OutputArgs};
+use crate::commands::args::{GlobalArgs, OutputArgs};
 use crate::output;
 
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use cdrlake_catalog::Lakehouse;
 use clap::Args;
 
-use crate::cli::GlobalArgs;
+use crate::commands::args::GlobalArgs;
 use crate::engine::Engine;
 use crate::generate::{GenerateOptions, generate};
 use crate::models::{Project, RunOptions, runner};

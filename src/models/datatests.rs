@@ -228,7 +228,7 @@ async fn check_one(engine: &Engine, t: &DataTest, run_id: &str) -> TestResult {
             };
             (status, Some(n), None)
         }
-        Err(e) => ("error", None, Some(crate::cli::one_line(&e))),
+        Err(e) => ("error", None, Some(crate::error::one_line(&e))),
     };
     TestResult {
         run_id: run_id.to_string(),

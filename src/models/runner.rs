@@ -256,7 +256,7 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
                     .get(node)
                     .map(|m| format!("{}: ", m.path.display()))
                     .unwrap_or_default();
-                let message = format!("{at}{}", crate::cli::one_line(&e));
+                let message = format!("{at}{}", crate::error::one_line(&e));
                 run.status = RunStatus::Error;
                 run.error = Some(message.clone());
                 unusable.insert(node.clone());

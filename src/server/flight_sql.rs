@@ -123,24 +123,9 @@ impl CdrlakeFlightSql {
     }
 }
 
-/// DataFusion and catalog errors as gRPC statuses: a missing table is NotFound, a limit hit
-/// is ResourceExhausted, every other problem with the request InvalidArgument.
+/// Errors as gRPC statuses (`crate::error::status`).
 pub(super) fn to_status(e: anyhow::Error) -> Status {
-    let message = crate::cli::one_line(&e);
-    let exhausted = e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<datafusion::error::DataFusionError>()
-                .map(|d| d.find_root()),
-            Some(datafusion::error::DataFusionError::ResourcesExhausted(_))
-        )
-    });
-    if exhausted {
-        Status::resource_exhausted(message)
-    } else if message.contains("not found") || message.contains("does not exist") {
-        Status::not_found(message)
-    } else {
-        Status::invalid_argument(message)
-    }
+    crate::error::status(&e)
 }
 
 fn info(schema: &Schema, ticket: Ticket) -> Result<FlightInfo, Status> {

@@ -118,7 +118,7 @@ fn classify_sql(sql: &str, statement: Statement, role: Role) -> Result<Allowed, 
 
 fn write(sql: &str, role: Role) -> Result<Allowed, Refusal> {
     let write = WriteStatement::parse(sql)
-        .map_err(|e| Refusal::Kind(crate::cli::one_line(&e)))?
+        .map_err(|e| Refusal::Kind(crate::error::one_line(&e)))?
         .ok_or_else(|| Refusal::Kind("not a writing statement cdrlake supports".into()))?;
     if role != Role::Engineer {
         let (schema, table) = write.target();

@@ -1,0 +1,88 @@
+//! Errors as users see them: one line for the CLI, one gRPC status for the server. Both are
+//! decided here, once, from the error's type where it has one.
+
+use cdrlake_catalog::CatalogError;
+use datafusion::error::DataFusionError;
+use tonic::Status;
+
+/// The error and its causes on one line, without repeating a cause already in the message.
+pub fn one_line(e: &anyhow::Error) -> String {
+    if let Some(df) = e.downcast_ref::<datafusion::error::DataFusionError>() {
+        return datafusion_message(df).replace('\n', " ");
+    }
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !line.contains(&c) {
+            line.push_str(": ");
+            line.push_str(&c);
+        }
+    }
+    line.replace('\n', " ")
+}
+
+/// DataFusion's message without its Debug-formatted wrappers.
+fn datafusion_message(e: &datafusion::error::DataFusionError) -> String {
+    use datafusion::error::DataFusionError;
+    match e.find_root() {
+        DataFusionError::SQL(parser, _) => format!("SQL error: {parser}"),
+        root => root.strip_backtrace(),
+    }
+}
+
+/// The gRPC status of an error: a missing table or schema is NotFound, a limit hit is
+/// ResourceExhausted, every other problem with the request InvalidArgument.
+pub fn status(e: &anyhow::Error) -> Status {
+    let message = one_line(e);
+    for cause in e.chain() {
+        if let Some(c) = cause.downcast_ref::<CatalogError>() {
+            match c {
+                CatalogError::UnknownTable { .. } | CatalogError::UnknownSchema(_) => {
+                    return Status::not_found(message);
+                }
+                CatalogError::DataFusion(d) => return datafusion_status(d, message),
+                _ => {}
+            }
+        }
+        if let Some(d) = cause.downcast_ref::<DataFusionError>() {
+            return datafusion_status(d, message);
+        }
+    }
+    Status::invalid_argument(message)
+}
+
+fn datafusion_status(e: &DataFusionError, message: String) -> Status {
+    match e.find_root() {
+        DataFusionError::ResourcesExhausted(_) => Status::resource_exhausted(message),
+        // DataFusion reports a missing table or column as a planning error, by its message only.
+        DataFusionError::Plan(m) if m.contains("not found") || m.contains("does not exist") => {
+            Status::not_found(message)
+        }
+        DataFusionError::SchemaError(..) => Status::not_found(message),
+        _ => Status::invalid_argument(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_the_error_type() {
+        let missing = anyhow::Error::from(CatalogError::UnknownTable {
+            schema: "gold".into(),
+            table: "x".into(),
+        });
+        assert_eq!(status(&missing).code(), tonic::Code::NotFound);
+        let limit = anyhow::Error::from(DataFusionError::ResourcesExhausted("memory".into()));
+        assert_eq!(status(&limit).code(), tonic::Code::ResourceExhausted);
+        let wrapped = anyhow::Error::from(DataFusionError::Context(
+            "planning".into(),
+            Box::new(DataFusionError::Plan("table 'gold.x' not found".into())),
+        ));
+        assert_eq!(status(&wrapped).code(), tonic::Code::NotFound);
+        let other = anyhow::anyhow!("nonsense");
+        assert_eq!(status(&other).code(), tonic::Code::InvalidArgument);
+        assert_eq!(one_line(&anyhow::anyhow!("a\nb")), "a b");
+    }
+}
