@@ -265,6 +265,21 @@ fn local_errors_are_one_clear_line() {
         &cdrlake(cwd, &["query", "SELECT * FROM bronze.missing"], &[]),
         &["bronze.missing", "not found"],
     );
+    // `-o json` is a format name given as the output file: refused, no file named json.
+    let trap = cdrlake(cwd, &["query", "SELECT 1 AS a", "-o", "json"], &[]);
+    assert!(!trap.status.success());
+    assert!(
+        common::stderr(&trap).contains("use --format json"),
+        "{}",
+        common::stderr(&trap)
+    );
+    assert!(!cwd.join("json").exists());
+    ok(&cdrlake(
+        cwd,
+        &["query", "SELECT 1 AS a", "-o", "./json"],
+        &[],
+    ));
+    assert!(cwd.join("json").exists(), "a path names the file it is");
     assert_clean_error(
         &cdrlake(cwd, &["query", "SELECT * FROM platinum.calls"], &[]),
         &["unknown schema 'platinum'"],

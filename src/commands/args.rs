@@ -72,6 +72,23 @@ pub struct OutputArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Write to this file instead of stdout
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, value_name = "FILE", value_parser = output_file)]
     pub output: Option<PathBuf>,
+}
+
+/// `-o json` reads like "output as JSON" but writes a file named `json`: a bare format name is
+/// refused (`-o ./json` still writes that file).
+fn output_file(text: &str) -> Result<PathBuf, String> {
+    use clap::ValueEnum;
+    let format = Format::value_variants()
+        .iter()
+        .filter_map(|f| f.to_possible_value())
+        .find(|v| v.get_name().eq_ignore_ascii_case(text));
+    match format {
+        Some(v) => Err(format!(
+            "'{text}' is a format, not a file: -o/--output names the file to write; use --format {} (or -o ./{text} for a file of that name)",
+            v.get_name()
+        )),
+        None => Ok(PathBuf::from(text)),
+    }
 }
