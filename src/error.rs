@@ -30,16 +30,16 @@ fn datafusion_message(e: &datafusion::error::DataFusionError) -> String {
     }
 }
 
-/// The gRPC status of an error: a missing table or schema is NotFound, a limit hit is
+/// The gRPC status of an error: a missing table is NotFound, a limit hit is
 /// ResourceExhausted, every other problem with the request InvalidArgument.
 pub fn status(e: &anyhow::Error) -> Status {
     let message = one_line(e);
     for cause in e.chain() {
         if let Some(c) = cause.downcast_ref::<CatalogError>() {
             match c {
-                CatalogError::UnknownTable { .. } | CatalogError::UnknownSchema(_) => {
-                    return Status::not_found(message);
-                }
+                CatalogError::UnknownTable { .. } => return Status::not_found(message),
+                // The schemas are fixed: naming another is a wrong request, not a missing thing.
+                CatalogError::UnknownSchema(_) => return Status::invalid_argument(message),
                 CatalogError::DataFusion(d) => return datafusion_status(d, message),
                 _ => {}
             }
