@@ -224,7 +224,7 @@ impl CdrlakeFlightSql {
         let value = session
             .options()
             .into_iter()
-            .find(|(k, _)| k == key || (key == "schema" && k == "schema"))
+            .find(|(k, _)| k == key)
             .map(|(_, v)| v)
             .unwrap_or_default();
         Ok((key.clone(), value))
