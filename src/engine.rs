@@ -303,10 +303,17 @@ impl Engine {
         if !exists {
             return Ok(());
         }
+        // Read through the table itself, not its name: a client session whose role does not
+        // read bronze still gets the zones the function needs (never the rows).
+        let table = self
+            .lakehouse
+            .open_table("bronze", "tariff_destination", None)
+            .await?;
+        let provider = Arc::new(cdrlake_catalog::DeltaProvider::try_new(table).await?);
         let batches = self
             .ctx
-            .sql("SELECT prefix, zone FROM bronze.tariff_destination")
-            .await?
+            .read_table(provider)?
+            .select_columns(&["prefix", "zone"])?
             .collect()
             .await?;
         let mut rows = Vec::new();
