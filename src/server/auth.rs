@@ -110,7 +110,7 @@ impl Auth {
     /// user name or client address; the password check runs off the async threads and takes
     /// as long for an unknown user as for a wrong password.
     pub async fn login(
-        self: &Arc<Self>,
+        &self,
         authorization: Option<&str>,
         client: &str,
     ) -> Result<Identity, Status> {

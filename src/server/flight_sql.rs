@@ -37,7 +37,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::{Auth, new_token};
 use super::cancel::{self, Cancellations};
-use super::middleware::Peer;
+use super::middleware::{Caller, Peer};
 use super::policy::Allowed;
 use super::query_log::QueryLog;
 use super::session::{Prepared, Sessions};
@@ -107,12 +107,10 @@ impl CdrlakeFlightSql {
 
     /// The SQL and parameters of the caller's prepared statement `handle`.
     fn prepared_sql(
-        &self,
-        request: &Request<impl Sized>,
+        caller: &Caller,
         handle: &[u8],
     ) -> Result<(String, Option<Vec<ScalarValue>>), Status> {
         let handle = String::from_utf8_lossy(handle).into_owned();
-        let caller = self.caller(request)?;
         let prepared = caller.session.prepared();
         let p = prepared.get(&handle).ok_or_else(|| {
             Status::not_found(format!(
@@ -366,7 +364,7 @@ impl FlightSqlService for CdrlakeFlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         let caller = self.caller(&request)?;
-        let (sql, params) = self.prepared_sql(&request, &cmd.prepared_statement_handle)?;
+        let (sql, params) = Self::prepared_sql(&caller, &cmd.prepared_statement_handle)?;
         let ticket = Ticket::new(cmd.as_any().encode_to_vec());
         let allowed = self.allowed(&caller, &sql)?;
         if !matches!(allowed, Allowed::Query) {
@@ -389,7 +387,7 @@ impl FlightSqlService for CdrlakeFlightSql {
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         let caller = self.caller(&request)?;
-        let (sql, params) = self.prepared_sql(&request, &cmd.prepared_statement_handle)?;
+        let (sql, params) = Self::prepared_sql(&caller, &cmd.prepared_statement_handle)?;
         let handle = String::from_utf8_lossy(&cmd.prepared_statement_handle).into_owned();
         let planned = caller
             .session
@@ -477,7 +475,7 @@ impl FlightSqlService for CdrlakeFlightSql {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
         let caller = self.caller(&request)?;
-        let (sql, _) = self.prepared_sql(&request, &cmd.prepared_statement_handle)?;
+        let (sql, _) = Self::prepared_sql(&caller, &cmd.prepared_statement_handle)?;
         self.update(&caller, &sql).await
     }
 
@@ -841,7 +839,7 @@ fn empty(schema: Schema) -> Response<DoGetStream> {
 
 impl CdrlakeFlightSql {
     /// A statement sent as an update: a write, or a setting (0 rows).
-    async fn update(&self, caller: &super::middleware::Caller, sql: &str) -> Result<i64, Status> {
+    async fn update(&self, caller: &Caller, sql: &str) -> Result<i64, Status> {
         match self.allowed(caller, sql)? {
             Allowed::Write(write) => self.write(caller, sql, &write).await,
             allowed @ (Allowed::Set { .. } | Allowed::Reset { .. }) => {
