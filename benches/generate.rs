@@ -24,14 +24,12 @@ fn main() -> anyhow::Result<()> {
         let config = LakehouseConfig::local(dir.path().join("lake").to_string_lossy());
         let (lakehouse, _) = Lakehouse::init(config).await?;
         let lakehouse = Arc::new(lakehouse);
-        let options = GenerateOptions {
-            customers: customers_for(cdrs, days),
-            start: NaiveDate::from_ymd_opt(2026, 4, 1).expect("valid"),
+        let options = GenerateOptions::all_at_once(
+            customers_for(cdrs, days),
+            NaiveDate::from_ymd_opt(2026, 4, 1).expect("valid"),
             days,
-            seed: 42,
-            dirt_rate: 0.02,
-            progress: false,
-        };
+            42,
+        );
         let summary = generate(&lakehouse, &options).await?;
         let rows: u64 = summary.rows.iter().map(|(_, n)| n).sum();
         println!("generate: {} customers, {days} days", options.customers);

@@ -537,3 +537,167 @@ fn generate_into_s3() {
         ]
     );
 }
+
+/// Every generated table's rows (delivery metadata aside) as sorted CSV lines.
+fn rows_by_content(cwd: &Path, lake: &str) -> String {
+    let mut all = String::new();
+    for (table, columns) in BRONZE_EVENT_TABLES {
+        let list = columns
+            .iter()
+            .copied()
+            .chain(["_source", "_ingested_at"])
+            .collect::<Vec<_>>()
+            .join(", ");
+        all += &csv(
+            cwd,
+            lake,
+            &format!("SELECT {list} FROM bronze.{table} ORDER BY {list}"),
+        );
+    }
+    all
+}
+
+fn cdrlake_ok(cwd: &Path, args: &[&str]) -> String {
+    let o = cdrlake(cwd, args, &[]);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}{}",
+        stdout(&o),
+        common::stderr(&o)
+    );
+    stdout(&o)
+}
+
+#[test]
+fn daily_deliveries_with_late_records_equal_one_delivery() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cwd = dir.path();
+    let common = [
+        "--customers",
+        "150",
+        "--seed",
+        "5",
+        "--late-rate",
+        "0.05",
+        "--late-days",
+        "2",
+    ];
+    let at_once = [
+        &["--lakehouse", "./once", "generate", "--days", "4"][..],
+        &common[..],
+    ]
+    .concat();
+    cdrlake_ok(cwd, &at_once);
+    let first = [
+        &[
+            "--lakehouse",
+            "./daily",
+            "generate",
+            "--days",
+            "1",
+            "--span",
+            "4",
+            "--truth",
+            "t0.json",
+        ][..],
+        &common[..],
+    ]
+    .concat();
+    cdrlake_ok(cwd, &first);
+    let truth0: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cwd.join("t0.json")).expect("truth"))
+            .expect("json");
+    let held: u64 = truth0["held_back"]
+        .as_object()
+        .expect("held_back")
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert!(held > 0, "some of day 1's records are due later: {truth0}");
+    // The next day has its own start date; a wrong one is refused.
+    let wrong = cdrlake(
+        cwd,
+        &[
+            "--lakehouse",
+            "./daily",
+            "generate",
+            "--append",
+            "--start",
+            "2026-04-05",
+        ],
+        &[],
+    );
+    assert!(!wrong.status.success());
+    assert!(
+        common::stderr(&wrong).contains("next day to deliver is 2026-04-02"),
+        "{}",
+        common::stderr(&wrong)
+    );
+    let mut late_delivered = 0;
+    for day in 2..=4 {
+        let truth = format!("t{day}.json");
+        let out = cdrlake_ok(
+            cwd,
+            &[
+                "--lakehouse",
+                "./daily",
+                "generate",
+                "--append",
+                "--truth",
+                &truth,
+            ],
+        );
+        assert!(out.contains("(appending)"), "{out}");
+        let t: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(cwd.join(&truth)).expect("truth"))
+                .expect("json");
+        assert_eq!(t["first_day"], day - 1);
+        late_delivered += t["late_rows"]
+            .as_object()
+            .expect("late_rows")
+            .values()
+            .flat_map(|m| m.as_object().expect("by delay").values())
+            .map(|v| v.as_u64().expect("count"))
+            .sum::<u64>();
+    }
+    assert!(late_delivered > 0);
+    // The world has 4 days: a fifth is refused and writes nothing.
+    let past = cdrlake(
+        cwd,
+        &["--lakehouse", "./daily", "generate", "--append"],
+        &[],
+    );
+    assert!(!past.status.success());
+    assert!(
+        common::stderr(&past).contains("would pass its end"),
+        "{}",
+        common::stderr(&past)
+    );
+
+    assert_eq!(
+        rows_by_content(cwd, "./once"),
+        rows_by_content(cwd, "./daily")
+    );
+    let crm = "SELECT customer_id, effective_from, _ingested_at FROM bronze.crm_customer ORDER BY 1, 2, 3";
+    assert_eq!(csv(cwd, "./once", crm), csv(cwd, "./daily", crm));
+    // A CRM version arrives on the morning it takes effect; before the period, on the first one.
+    let early = csv(
+        cwd,
+        "./daily",
+        "SELECT count(*) FROM bronze.crm_customer WHERE CAST(effective_from AS DATE) > CAST(_ingested_at AS DATE)",
+    );
+    assert_eq!(early.lines().nth(1), Some("0"), "{early}");
+    // Late records arrived days after the hour they closed in: each delivery is one batch.
+    let late = csv(
+        cwd,
+        "./daily",
+        "SELECT count(*) FROM bronze.sms_cdr WHERE date_part('epoch', _ingested_at) - date_part('epoch', parse_timestamp_utc(event_time)) > 86400",
+    );
+    assert_ne!(late.lines().nth(1), Some("0"), "{late}");
+    let batches = csv(
+        cwd,
+        "./daily",
+        "SELECT count(DISTINCT _batch_id) FROM bronze.voice_cdr",
+    );
+    assert_eq!(batches.lines().nth(1), Some("4"), "{batches}");
+}

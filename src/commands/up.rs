@@ -46,12 +46,13 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
         .all(|t| t != "voice_cdr")
     {
         let options = GenerateOptions {
-            customers: args.customers,
-            start: NaiveDate::from_ymd_opt(2026, 4, 1).expect("valid date"),
-            days: args.days,
-            seed: 42,
-            dirt_rate: 0.02,
             progress: true,
+            ..GenerateOptions::all_at_once(
+                args.customers,
+                NaiveDate::from_ymd_opt(2026, 4, 1).expect("valid date"),
+                args.days,
+                42,
+            )
         };
         println!(
             "no CDRs yet: generating {} subscribers over {} days",

@@ -10,20 +10,25 @@ use super::tables::TextTable;
 use super::world::{CITIES, World};
 use crate::contract::bronze_event_columns;
 
-pub fn customer_table(world: &World, start: NaiveDate) -> TextTable {
+/// The CRM rows delivered on day `day` (0-based) in the morning: on the first day every version
+/// in force by then, later the versions taking effect that day.
+pub fn customer_table(world: &World, start: NaiveDate, day: u32) -> TextTable {
     let mut t = TextTable::new(
         "crm_customer",
         bronze_event_columns("crm_customer").expect("contract table"),
     );
-    // The extract is delivered on the morning of the first day.
-    let delivered = start
+    let date = start + chrono::Days::new(u64::from(day));
+    let delivered = date
         .and_hms_opt(6, 0, 0)
         .expect("valid")
         .and_utc()
         .timestamp_micros();
     for s in &world.subscribers {
         let city = &CITIES[s.city];
-        for v in &s.versions {
+        let due = |v: &&super::world::Version| {
+            v.effective_from == date || (day == 0 && v.effective_from < date)
+        };
+        for v in s.versions.iter().filter(due) {
             let from = v.effective_from.to_string();
             t.push(
                 &[

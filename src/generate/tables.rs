@@ -34,6 +34,10 @@ impl TextTable {
         self.ingested_at.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.ingested_at.is_empty()
+    }
+
     /// One row: a value (or null) per contract column, and its simulated delivery time.
     pub fn push(&mut self, values: &[Option<&str>], ingested_at_us: i64) {
         debug_assert_eq!(values.len(), self.columns.len(), "{}", self.name);
