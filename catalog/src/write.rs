@@ -139,6 +139,24 @@ impl Lakehouse {
         Ok(Some((version, value)))
     }
 
+    /// The newest value of commit-info `key` among the last `within` commits of `schema.table`
+    /// (maintenance such as `optimize` commits without it).
+    pub async fn recent_commit_entry(
+        &self,
+        schema: &str,
+        table: &str,
+        key: &str,
+        within: usize,
+    ) -> Result<Option<serde_json::Value>> {
+        let t = match self.open_table(schema, table, None).await {
+            Ok(t) => t,
+            Err(CatalogError::UnknownTable { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let recent = self.collect_history_limited(&t, within).await?;
+        Ok(recent.into_iter().find_map(|c| c.info.get(key).cloned()))
+    }
+
     /// The version of application transaction `app_id` recorded in `schema.table`, if any.
     pub async fn app_transaction_version(
         &self,

@@ -2,16 +2,44 @@
 -- no handover history) and in the hour it starts; erlangs spread each answered call's seconds
 -- over the hours it overlaps. Local hours and UTC hours share their boundaries (Morocco's
 -- offsets are whole hours), so hour_start is the UTC instant and date/hour its local reading.
--- @materialized: table
+-- Incremental: a run recomputes only the hours that CDRs mediated or probes ingested since its
+-- last commit start in or overlap (late records re-open their hours), and replaces those hours.
+-- @materialized: incremental
+-- @replace_on: hour_start
+-- @changed_since: cdr_since = silver.cdr._mediated_at
+-- @changed_since: probe_since = bronze.network_probe._ingested_at
+-- @stage: changed_hours
 -- @test: unique(cell_id, hour_start)
 -- @test: not_null(cell_id, hour_start, date, hour, voice_calls, dropped_calls, dropped_call_rate, erlangs, utilization_pct, data_mb)
 -- @test: expression(utilization_pct >= 0 AND utilization_pct <= 100)
 -- @test: expression(dropped_call_rate >= 0 AND dropped_call_rate <= 1)
-WITH home_cdr AS (
+WITH changed_cdr AS (
+    SELECT start_time, end_time FROM silver.cdr WHERE _mediated_at > $cdr_since AND NOT roaming
+),
+changed_hours AS (
+    -- Every hour a new or re-stitched CDR starts in, or spans (erlangs), and every probed hour.
+    SELECT DISTINCT add_seconds(date_trunc('hour', start_time), h * 3600) AS hour_start
+    FROM (
+        SELECT
+            start_time,
+            unnest(range(0, CAST((date_part('epoch', date_trunc('hour', greatest(end_time, start_time))) - date_part('epoch', date_trunc('hour', start_time))) / 3600 AS BIGINT) + 1)) AS h
+        FROM changed_cdr
+    ) spans
+    UNION
+    SELECT DISTINCT date_trunc('hour', parse_timestamp_utc(probe_time)) AS hour_start
+    FROM bronze.network_probe
+    WHERE _ingested_at > $probe_since AND parse_timestamp_utc(probe_time) IS NOT NULL
+),
+span AS (
+    SELECT min(hour_start) AS first_hour, add_seconds(max(hour_start), 3600) AS end_hour FROM changed_hours
+),
+home_cdr AS (
+    -- The CDRs that start in or overlap the changed span: all a changed hour's figures need.
     SELECT c.first_cell_id AS cell_id, c.service, c.start_time, c.end_time, c.answered, c.termination_cause, c.volume_bytes
     FROM silver.cdr c
     JOIN bronze.cell cell ON cell.cell_id = c.first_cell_id
-    WHERE NOT c.roaming
+    CROSS JOIN span
+    WHERE NOT c.roaming AND c.start_time < span.end_hour AND greatest(c.end_time, c.start_time) >= span.first_hour
 ),
 started AS (
     SELECT
@@ -59,6 +87,8 @@ probes AS (
             TRY_CAST(prb_utilization_pct AS DOUBLE) AS prb_utilization_pct,
             TRY_CAST(latency_ms AS DOUBLE) AS latency_ms
         FROM bronze.network_probe
+        -- A probe is delivered after its time: those ingested before the span cannot be in it.
+        WHERE _ingested_at >= (SELECT first_hour FROM span)
     ) typed
     WHERE probed_at IS NOT NULL
     GROUP BY cell_id, date_trunc('hour', probed_at)
@@ -84,6 +114,7 @@ SELECT
     p.avg_prb_utilization_pct,
     p.p95_latency_ms
 FROM cell_hours h
+JOIN changed_hours c ON c.hour_start = h.hour_start
 JOIN bronze.cell cell ON cell.cell_id = h.cell_id
 LEFT JOIN started s ON s.cell_id = h.cell_id AND s.hour_start = h.hour_start
 LEFT JOIN load l ON l.cell_id = h.cell_id AND l.hour_start = h.hour_start

@@ -74,6 +74,39 @@ pub struct Header {
     /// CTEs computed once into memory before the query (`@stage: name, ...`): DataFusion computes
     /// a CTE again wherever it is named.
     pub stage: Vec<String>,
+    /// Parameters bound to what an input gained since this model last read it
+    /// (`@changed_since: name = schema.table.column`, see `changes.rs`).
+    pub changed_since: Vec<ChangedSince>,
+    /// An incremental run replaces the stored rows with these column values, instead of merging
+    /// on `unique_key` (`@replace_on: column`).
+    pub replace_on: Option<String>,
+}
+
+/// `@changed_since: cdr_since = silver.cdr._mediated_at`: `$cdr_since` is the largest
+/// `_mediated_at` silver.cdr held when this model last committed (the beginning of time on a
+/// first build or full refresh), so `WHERE _mediated_at > $cdr_since` reads what arrived since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedSince {
+    pub param: String,
+    pub schema: String,
+    pub table: String,
+    pub column: String,
+}
+
+fn changed_since(value: &str) -> Option<ChangedSince> {
+    let (param, source) = value.split_once('=')?;
+    let param = param.trim().trim_start_matches('$');
+    let mut parts = source.trim().split('.');
+    let (schema, table, column) = (parts.next()?, parts.next()?, parts.next()?);
+    let ident = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (parts.next().is_none() && [param, schema, table, column].into_iter().all(ident)).then(|| {
+        ChangedSince {
+            param: param.to_string(),
+            schema: schema.to_string(),
+            table: table.to_string(),
+            column: column.to_string(),
+        }
+    })
 }
 
 fn list(v: &str) -> Vec<String> {
@@ -121,6 +154,10 @@ pub fn parse(sql: &str) -> Result<Header> {
             "no_dictionary" => h.no_dictionary = list(value),
             "no_statistics" => h.no_statistics = list(value),
             "stage" => h.stage = list(value),
+            "changed_since" => h.changed_since.push(changed_since(value).with_context(|| {
+                format!("line {lineno}: expected `-- @changed_since: name = schema.table.column`, found `{line}`")
+            })?),
+            "replace_on" => h.replace_on = Some(value.to_string()),
             "watermark" => h.watermark = Some(value.to_string()),
             "lookback" => h.lookback = Some(value.to_string()),
             "on_existing_key" => {
@@ -163,13 +200,23 @@ pub fn parse(sql: &str) -> Result<Header> {
                 h.settings.push((option, setting));
             }
             other => bail!(
-                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, no_dictionary, no_statistics, watermark, lookback, on_existing_key, set, stage, test, warn, severity)"
+                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, no_dictionary, no_statistics, watermark, lookback, on_existing_key, changed_since, replace_on, set, stage, test, warn, severity)"
             ),
         }
     }
     h.description = description.join(" ");
-    if h.materialized == Materialization::Incremental && h.unique_key.is_empty() {
-        bail!("an incremental model needs `-- @unique_key: column[, column]`");
+    if h.materialized == Materialization::Incremental
+        && h.unique_key.is_empty()
+        && h.replace_on.is_none()
+    {
+        bail!(
+            "an incremental model needs `-- @unique_key: column[, column]` or `-- @replace_on: column`"
+        );
+    }
+    if h.materialized != Materialization::Incremental
+        && (h.replace_on.is_some() || !h.changed_since.is_empty())
+    {
+        bail!("`@replace_on` and `@changed_since` are for `@materialized: incremental`");
     }
     if h.lookback.is_some() && h.watermark.is_none() {
         bail!("`@lookback` needs `@watermark`");
@@ -180,6 +227,36 @@ pub fn parse(sql: &str) -> Result<Header> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_changed_since_and_replace_on() {
+        let h = parse(
+            "-- @materialized: incremental\n-- @replace_on: hour_start\n-- @changed_since: $cdr_since = silver.cdr._mediated_at\nSELECT 1",
+        )
+        .unwrap();
+        assert_eq!(h.replace_on.as_deref(), Some("hour_start"));
+        assert_eq!(
+            h.changed_since,
+            vec![ChangedSince {
+                param: "cdr_since".into(),
+                schema: "silver".into(),
+                table: "cdr".into(),
+                column: "_mediated_at".into(),
+            }]
+        );
+        for bad in [
+            "x = silver.cdr",
+            "x = a.b.c.d",
+            "= silver.cdr.c",
+            "x y = silver.cdr.c",
+        ] {
+            let sql = format!(
+                "-- @materialized: incremental\n-- @unique_key: k\n-- @changed_since: {bad}\nSELECT 1"
+            );
+            assert!(parse(&sql).is_err(), "{bad}");
+        }
+        assert!(parse("-- @materialized: table\n-- @replace_on: h\nSELECT 1").is_err());
+    }
 
     #[test]
     fn reads_settings_and_description() {

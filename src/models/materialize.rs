@@ -9,13 +9,16 @@ use cdrlake_catalog::{CatalogError, WriteMode, WriteOptions};
 use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
 use datafusion::catalog::Session;
 use datafusion::common::{Column, ParamValues, ScalarValue};
-use datafusion::prelude::{DataFrame, Expr, col};
+use datafusion::prelude::{DataFrame, Expr, col, lit};
+use deltalake::DeltaTable;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::protocol::SaveMode;
 
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::datasource::MemTable;
 
+use super::changes;
 use super::datatests::{self, DataTest};
 use super::fingerprint::COMMIT_KEY;
 use super::header::{Materialization, OnExistingKey};
@@ -108,7 +111,7 @@ async fn drop_old_view(engine: &Engine, model: &Model) -> Result<()> {
 async fn build_table(engine: &Engine, model: &Model, stamp: Option<&str>) -> Result<Built> {
     let staged = stage_ctes(engine, model, None).await?;
     let df = engine.dataframe(&staged.sql).await?;
-    overwrite(engine, model, df, stamp).await
+    overwrite(engine, model, df, stamp_entries(stamp)).await
 }
 
 /// A table model whose tests are gates: its rows are computed into memory, the tests run with the
@@ -155,7 +158,7 @@ pub async fn build_table_gated(
         return (Err(error), results);
     }
     let outcome = match engine.ctx().read_table(staged) {
-        Ok(df) => overwrite(engine, model, df, stamp).await,
+        Ok(df) => overwrite(engine, model, df, stamp_entries(stamp)).await,
         Err(e) => Err(e.into()),
     };
     (outcome, results)
@@ -169,12 +172,12 @@ async fn stage(engine: &Engine, model: &Model) -> Result<Arc<dyn TableProvider>>
     Ok(Arc::new(MemTable::try_new(schema, partitions)?))
 }
 
-/// Streams `df` into the model's table as one overwrite commit.
+/// Streams `df` into the model's table as one overwrite commit, with `metadata` in its commit info.
 async fn overwrite(
     engine: &Engine,
     model: &Model,
     df: DataFrame,
-    stamp: Option<&str>,
+    metadata: Vec<(String, serde_json::Value)>,
 ) -> Result<Built> {
     drop_old_view(engine, model).await?;
     let properties = writer_properties(model, df.schema().as_arrow())?;
@@ -190,8 +193,8 @@ async fn overwrite(
     if let Some(properties) = properties {
         write = write.with_writer_properties(properties);
     }
-    if stamp.is_some() {
-        let props = CommitProperties::default().with_metadata(stamp_entries(stamp));
+    if !metadata.is_empty() {
+        let props = CommitProperties::default().with_metadata(metadata);
         write = write.with_commit_properties(props);
     }
     let table = write
@@ -226,7 +229,7 @@ fn watermark_type(t: &DataType) -> Result<(&'static str, &'static str)> {
     })
 }
 
-fn beginning_of_time(t: &DataType) -> Result<ScalarValue> {
+pub(super) fn beginning_of_time(t: &DataType) -> Result<ScalarValue> {
     Ok(ScalarValue::try_from_string(
         watermark_type(t)?.1.to_string(),
         t,
@@ -243,6 +246,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         Err(CatalogError::UnknownTable { .. }) => None,
         Err(e) => return Err(e.into()),
     };
+    let marks = changes::marks(engine, model, full_refresh || existing.is_none()).await?;
     let df = engine.dataframe(&model.sql).await?;
     let since_type = df
         .logical_plan()
@@ -254,14 +258,28 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         (Some(t), Some(_), false) => Some(watermark(engine, model, t).await?),
         (Some(t), ..) => Some(beginning_of_time(t)?),
     };
-    let params = since
-        .as_ref()
-        .map(|v| ParamValues::Map(HashMap::from([("since".to_string(), v.clone().into())])));
+    let mut values = HashMap::new();
+    for (name, value) in since
+        .map(|v| ("since".to_string(), v))
+        .into_iter()
+        .chain(marks.bind)
+    {
+        values.insert(name, value.into());
+    }
+    let params = (!values.is_empty()).then(|| ParamValues::Map(values));
     let with_params = |df: DataFrame| -> Result<DataFrame> {
         Ok(match &params {
             Some(p) => df.with_param_values(p.clone())?,
             None => df,
         })
+    };
+    let metadata: Vec<(String, serde_json::Value)> = if marks.record.is_empty() {
+        vec![]
+    } else {
+        vec![(
+            changes::COMMIT_KEY.to_string(),
+            serde_json::Value::Object(marks.record),
+        )]
     };
     let staged = stage_ctes(engine, model, params.as_ref()).await?;
     let df = if model.header.stage.is_empty() {
@@ -270,7 +288,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         engine.dataframe(&staged.sql).await?
     };
     let Some(target) = existing.filter(|_| !full_refresh) else {
-        let mut built = overwrite(engine, model, with_params(df)?, None).await?;
+        let mut built = overwrite(engine, model, with_params(df)?, metadata).await?;
         built.note = Some(if full_refresh {
             "full refresh".into()
         } else {
@@ -279,6 +297,9 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         return Ok(built);
     };
     check_same_columns(engine, model, &df).await?;
+    if let Some(column) = &model.header.replace_on {
+        return replace(engine, model, target, with_params(df)?, column, metadata).await;
+    }
 
     // Only rows that are new or differ from the target: a re-run over the same input commits nothing.
     let changed_sql = changed_rows_sql(model, &staged.sql);
@@ -316,6 +337,9 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
     if let Some(properties) = properties {
         merge = merge.with_writer_properties(properties);
     }
+    if !metadata.is_empty() {
+        merge = merge.with_commit_properties(CommitProperties::default().with_metadata(metadata));
+    }
     if model.header.on_existing_key == OnExistingKey::Update {
         merge = merge.when_matched_update(|u| {
             names
@@ -339,6 +363,67 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
             "{} inserted, {} updated",
             metrics.num_target_rows_inserted, metrics.num_target_rows_updated
         )),
+    })
+}
+
+/// `@replace_on`: the run's rows replace every stored row with the same value of `column`, in one
+/// commit (Delta's replaceWhere). Nothing produced: nothing committed.
+async fn replace(
+    engine: &Engine,
+    model: &Model,
+    target: DeltaTable,
+    df: DataFrame,
+    column: &str,
+    metadata: Vec<(String, serde_json::Value)>,
+) -> Result<Built> {
+    let batches = df.collect().await?;
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    if rows == 0 {
+        return Ok(Built {
+            rows: Some(0),
+            version: target.version(),
+            note: Some("nothing changed".into()),
+        });
+    }
+    let keys = engine
+        .ctx()
+        .read_batches(batches.clone())?
+        .select(vec![col(Column::from_name(column))])?
+        .distinct()?
+        .collect()
+        .await?;
+    let mut values = Vec::new();
+    for batch in &keys {
+        for row in 0..batch.num_rows() {
+            let value = ScalarValue::try_from_array(batch.column(0), row)?;
+            if value.is_null() {
+                bail!(
+                    "{}: @replace_on column {column} is null in a produced row",
+                    model.name
+                );
+            }
+            values.push(lit(value));
+        }
+    }
+    let replaced = values.len();
+    let properties = writer_properties(model, batches[0].schema().as_ref())?;
+    let mut write = target
+        .write(batches)
+        .with_save_mode(SaveMode::Overwrite)
+        .with_replace_where(col(Column::from_name(column)).in_list(values, false));
+    if let Some(properties) = properties {
+        write = write.with_writer_properties(properties);
+    }
+    if !metadata.is_empty() {
+        write = write.with_commit_properties(CommitProperties::default().with_metadata(metadata));
+    }
+    let table = write
+        .await
+        .map_err(|e| CatalogError::delta(&model.name, e))?;
+    Ok(Built {
+        rows: Some(rows as u64),
+        version: table.version(),
+        note: Some(format!("{replaced} {column} value(s) replaced")),
     })
 }
 
