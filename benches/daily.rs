@@ -1,0 +1,199 @@
+//! Daily operation: `cargo bench --bench daily` (release profile).
+//! Delivers CDRLAKE_BENCH_DAYS days (default 30, from 2026-04-17: across the April/May month end)
+//! of about CDRLAKE_BENCH_DAY_CDRS CDRs each (default 1,000,000), 1% of them 1 to 3 days late,
+//! one day at a time (`generate --append`), and runs `cdrlake run` after each. Prints per day the
+//! run's time and peak RSS and each model's time and rows written; then day N against day 2.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Models whose figures are printed per day (all are run).
+const SHOWN: [&str; 7] = [
+    "silver.cdr",
+    "gold.rated_cdr",
+    "gold.fact_cdr",
+    "gold.agg_cell_hourly",
+    "gold.fraud_alert",
+    "gold.invoice_line",
+    "gold.customer_period",
+];
+
+fn cdrlake(lake: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_cdrlake"))
+        .arg("--lakehouse")
+        .arg(lake)
+        .args(args)
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "cdrlake {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Peak resident set (VmHWM) of a running process in KiB, as last read.
+fn peak_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+struct Run {
+    seconds: f64,
+    peak_mib: f64,
+    /// Per model: seconds and the rows its line reports.
+    models: BTreeMap<String, (f64, String)>,
+}
+
+/// `cdrlake run`, sampling the child's peak RSS until it exits.
+fn run(lake: &Path, project: &str) -> anyhow::Result<Run> {
+    let started = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_cdrlake"))
+        .arg("--lakehouse")
+        .arg(lake)
+        .args(["run", "--project", project])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let (pid, peak, done) = (
+        child.id(),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let sampler = {
+        let (peak, done) = (peak.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                if let Some(kib) = peak_kib(pid) {
+                    peak.fetch_max(kib, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let out = child.wait_with_output()?;
+    done.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    anyhow::ensure!(
+        out.status.success(),
+        "cdrlake run failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(Run {
+        seconds: started.elapsed().as_secs_f64(),
+        peak_mib: peak.load(Ordering::Relaxed) as f64 / 1024.0,
+        models: model_lines(&stdout),
+    })
+}
+
+/// `[3/12] model silver.cdr (incremental) OK in 1.20s, 1234 rows, ...` -> name, (1.20, "1234 rows, ...").
+fn model_lines(stdout: &str) -> BTreeMap<String, (f64, String)> {
+    let mut models = BTreeMap::new();
+    for line in stdout.lines() {
+        let Some(rest) = line.split("] model ").nth(1) else {
+            continue;
+        };
+        let name = rest
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let Some(after) = rest.split(" in ").nth(1) else {
+            continue;
+        };
+        let (time, detail) = after
+            .split_once("s, ")
+            .unwrap_or((after.trim_end_matches('s'), ""));
+        if let Ok(seconds) = time.trim().parse::<f64>() {
+            models.insert(name, (seconds, detail.to_string()));
+        }
+    }
+    models
+}
+
+fn main() -> anyhow::Result<()> {
+    let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let cdrs: f64 = env("CDRLAKE_BENCH_DAY_CDRS", "1000000").parse()?;
+    let days: u32 = env("CDRLAKE_BENCH_DAYS", "30").parse()?;
+    // About 16.6 CDR records per subscriber-day (docs/generator.md).
+    let customers = ((cdrs / 16.6).ceil() as u64).max(10).to_string();
+    let temp = tempfile::tempdir()?;
+    let lake = temp.path().join("lake");
+    let truth = temp.path().join("truth.json");
+    let truth = truth.to_string_lossy();
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    let project = project.to_string_lossy();
+    println!(
+        "daily: {customers} subscribers (~{cdrs} CDRs a day), {days} days from 2026-04-17, 1% late by 1-3 days"
+    );
+    let mut runs = Vec::new();
+    for day in 1..=days {
+        let generated = Instant::now();
+        if day == 1 {
+            let span = days.to_string();
+            cdrlake(
+                &lake,
+                &[
+                    "generate",
+                    "--customers",
+                    &customers,
+                    "--start",
+                    "2026-04-17",
+                    "--days",
+                    "1",
+                    "--span",
+                    &span,
+                    "--late-rate",
+                    "0.01",
+                    "--truth",
+                    &truth,
+                ],
+            )?;
+        } else {
+            cdrlake(&lake, &["generate", "--append", "--truth", &truth])?;
+        }
+        let generated = generated.elapsed().as_secs_f64();
+        let r = run(&lake, &project)?;
+        let figures: Vec<String> = SHOWN
+            .iter()
+            .map(|m| match r.models.get(*m) {
+                Some((s, detail)) => format!("{m} {s:.2}s ({detail})"),
+                None => format!("{m} -"),
+            })
+            .collect();
+        println!(
+            "day {day:>2}: generate {generated:.1}s, run {:.1}s, peak RSS {:.0} MiB | {}",
+            r.seconds,
+            r.peak_mib,
+            figures.join(" | ")
+        );
+        runs.push(r);
+    }
+    if runs.len() >= 2 {
+        let (second, last) = (&runs[1], &runs[runs.len() - 1]);
+        println!(
+            "day {} / day 2: run {:.2}x, peak RSS {:.2}x",
+            runs.len(),
+            last.seconds / second.seconds,
+            last.peak_mib / second.peak_mib
+        );
+        for m in SHOWN {
+            if let (Some((a, _)), Some((b, _))) = (second.models.get(m), last.models.get(m)) {
+                println!(
+                    "  {m:<22} {:.2}s -> {:.2}s ({:.2}x)",
+                    a,
+                    b,
+                    b / a.max(0.001)
+                );
+            }
+        }
+    }
+    Ok(())
+}
