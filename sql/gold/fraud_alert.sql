@@ -4,16 +4,37 @@
 -- seen at A, then far away at B, then back at A gives one IMPOSSIBLE_TRAVEL alert.
 -- alert_id = rule || ':' || the first CDR of the occurrence. served_msisdn is masked like every
 -- MSISDN in gold; the fraud team reaches the subscriber through customer_id.
--- @materialized: table
+-- Incremental and append-only: a run looks at the numbers with CDRs mediated since its last commit,
+-- from their earliest such CDR on (with 72 hours before it as context: the 24-hour window of the
+-- CDR before it), and adds the alerts it finds there. A published alert is never changed or
+-- removed: a late CDR that moves where an occurrence starts adds an alert, it does not re-key one.
+-- @materialized: incremental
+-- @unique_key: alert_id
+-- @on_existing_key: keep
+-- @changed_since: cdr_since = silver.cdr._mediated_at
+-- @stage: changed
 -- @test: unique(alert_id)
 -- @test: not_null(alert_id, rule, served_msisdn, detected_at, evidence, severity)
 -- @test: accepted_values(rule, 'IMPOSSIBLE_TRAVEL', 'VELOCITY', 'IRSF')
 -- @test: accepted_values(severity, 'HIGH', 'MEDIUM')
-WITH home AS (
+WITH changed AS (
+    -- Numbers with CDRs mediated since the last run, and the earliest start among those CDRs.
+    SELECT served_msisdn, min(start_time) AS changed_from
+    FROM silver.cdr
+    WHERE _mediated_at > $cdr_since
+    GROUP BY served_msisdn
+),
+recent AS (
+    SELECT c.*
+    FROM silver.cdr c
+    JOIN changed ch ON ch.served_msisdn = c.served_msisdn
+    WHERE c.start_time >= ch.changed_from - INTERVAL '72 hours'
+),
+home AS (
     -- Home CDRs with the coordinates of their first and last cell.
     SELECT c.cdr_id, c.served_msisdn, c.customer_id, c.start_time, c.end_time,
            f.latitude AS first_lat, f.longitude AS first_lon, l.latitude AS last_lat, l.longitude AS last_lon
-    FROM silver.cdr c
+    FROM recent c
     JOIN bronze.cell f ON f.cell_id = c.first_cell_id
     JOIN bronze.cell l ON l.cell_id = c.last_cell_id
     WHERE NOT c.roaming
@@ -57,7 +78,7 @@ impossible_travel AS (
 ),
 voice_mo AS (
     SELECT cdr_id, served_msisdn, customer_id, start_time, destination_zone(other_party) AS zone
-    FROM silver.cdr
+    FROM recent
     WHERE record_type = 'VOICE_MO'
 ),
 velocity_windows AS (
@@ -119,13 +140,17 @@ alerts AS (
     SELECT * FROM irsf
 )
 SELECT
-    rule || ':' || first_cdr_id AS alert_id,
-    rule,
-    customer_id,
-    mask_msisdn(served_msisdn) AS served_msisdn,
-    detected_at,
-    evidence,
-    severity,
-    first_cdr_id,
-    detected_cdr_id
-FROM alerts
+    a.rule || ':' || a.first_cdr_id AS alert_id,
+    a.rule,
+    a.customer_id,
+    mask_msisdn(a.served_msisdn) AS served_msisdn,
+    a.detected_at,
+    a.evidence,
+    a.severity,
+    a.first_cdr_id,
+    a.detected_cdr_id
+FROM alerts a
+-- Earlier alerts of these numbers were found by earlier runs; the context alone is not enough
+-- to find them again.
+JOIN changed ch ON ch.served_msisdn = a.served_msisdn
+WHERE a.detected_at >= ch.changed_from
