@@ -45,8 +45,8 @@ fn built() -> Lake {
     ]);
     let run = lake.ok(&["run", "--project", &project()]);
     assert!(
-        run.contains("gold.fraud_alert (table) OK")
-            && run.contains("gold.agg_cell_hourly (table) OK"),
+        run.contains("gold.fraud_alert (incremental) OK")
+            && run.contains("gold.agg_cell_hourly (incremental) OK"),
         "{run}"
     );
     assert!(

@@ -1,6 +1,12 @@
 -- The CDR fact of the star schema: one row per gold.rated_cdr row, joined to the customer version
 -- valid at its start (SCD2), with its local date and hour. Measures as rated; no MSISDN.
--- @materialized: table
+-- Incremental by billing period: the periods gold.rated_cdr re-rated since the last run are
+-- replaced whole.
+-- @materialized: incremental
+-- @partition_by: billing_period
+-- @replace_on: billing_period
+-- @changed_since: rated_since = gold.rated_cdr._rated_at
+-- @stage: changed_periods
 -- @no_dictionary: cdr_id, start_time, volume_bytes
 -- @test: unique(cdr_id)
 -- @test: not_null(cdr_id, date, hour, service, start_time, charge)
@@ -8,6 +14,9 @@
 -- @test: expression(customer_id IS NULL OR customer_key IS NOT NULL)
 -- @test: relationships(customer_key, gold.dim_customer.customer_key)
 -- @test: relationships(date, gold.dim_date.date)
+WITH changed_periods AS (
+    SELECT DISTINCT billing_period FROM gold.rated_cdr WHERE _rated_at > $rated_since
+)
 SELECT
     r.cdr_id,
     d.customer_key,
@@ -36,3 +45,4 @@ LEFT JOIN gold.dim_customer d
   ON d.customer_id = r.customer_id
  AND d.valid_from <= r.start_time
  AND (d.valid_to IS NULL OR r.start_time < d.valid_to)
+WHERE r.billing_period IN (SELECT billing_period FROM changed_periods)

@@ -1,9 +1,18 @@
 -- Every silver CDR priced (rating.md): zone by longest destination prefix, PEAK/OFFPEAK band in
 -- local time, billable units of the rate's increment scheme, the plan's allowances consumed in
 -- (start_time, cdr_id) order per customer and billing period, the charge rounded up to 4 decimals.
--- Rebuilt from silver on every run, so CDRs without a subscriber (E006) or rate (E007) are
--- re-rated once the CRM row or tariff arrives.
--- @materialized: table
+-- Incremental by billing period: a run re-rates every period with CDRs mediated since its last
+-- commit, and every period from the effective date of a CRM version received since (so CDRs
+-- without a subscriber, E006, are re-rated once the CRM row arrives), and replaces those periods
+-- whole; other periods are not read. A changed tariff or plan table rebuilds it all (E007 rows
+-- re-rated once the rate arrives). _rated_at is when a row was last rated.
+-- @materialized: incremental
+-- @partition_by: billing_period
+-- @replace_on: billing_period
+-- @changed_since: cdr_since = silver.cdr._mediated_at
+-- @changed_since: crm_since = bronze.crm_customer._ingested_at
+-- @rebuild_on_change: bronze.tariff_rate, bronze.tariff_destination, bronze.plan
+-- @stage: changed_periods
 -- @no_dictionary: cdr_id, start_time, volume_bytes
 -- @test: unique(cdr_id)
 -- @test: not_null(cdr_id, billing_period, record_type, service, band, roaming, start_time, allowance_units_used, chargeable_units, charge, rating_status)
@@ -11,7 +20,23 @@
 -- @test: accepted_values(reason_code, 'E006', 'E007')
 -- @test: expression(charge >= 0)
 -- @test: expression(allowance_units_used + chargeable_units = CASE WHEN rating_status = 'RATED' THEN billable_units ELSE 0 END)
-WITH cdr AS (
+WITH changed_periods AS (
+    -- Periods with CDRs mediated since the last run ...
+    SELECT DISTINCT billing_period(start_time) AS billing_period
+    FROM silver.cdr
+    WHERE _mediated_at > $cdr_since
+    UNION
+    -- ... and, from the earliest effective date of a CRM version received since, every period
+    -- with CDRs (a version applies until the next one).
+    SELECT DISTINCT billing_period(start_time) AS billing_period
+    FROM silver.cdr
+    WHERE start_time >= (
+        SELECT local_day_start(min(CAST(trim(effective_from) AS DATE)))
+        FROM bronze.crm_customer
+        WHERE _ingested_at > $crm_since
+    )
+),
+cdr AS (
     -- The subscriber found at mediation, or found now if it arrived since.
     SELECT c.*, coalesce(c.customer_id, o.customer_id) AS customer
     FROM silver.cdr c
@@ -20,6 +45,11 @@ WITH cdr AS (
      AND o.msisdn = c.served_msisdn
      AND o.owned_from <= c.start_time
      AND (o.owned_to IS NULL OR c.start_time < o.owned_to)
+    -- The range lets the scan skip files of older periods; the IN picks the periods exactly.
+    WHERE c.start_time >= (
+        SELECT local_day_start(CAST(min(billing_period) || '-01' AS DATE)) FROM changed_periods
+    )
+      AND billing_period(c.start_time) IN (SELECT billing_period FROM changed_periods)
 ),
 classified AS (
     SELECT
@@ -95,11 +125,7 @@ period_plan AS (
             local_day_start(CAST(m.billing_period || '-01' AS DATE)) AS period_start,
             local_day_start(CAST(m.billing_period || '-01' AS DATE) + INTERVAL '1 month') AS period_end
         FROM (SELECT DISTINCT customer_id FROM silver.subscriber) c
-        -- Periods of distinct minutes: every time zone offset is whole minutes.
-        CROSS JOIN (
-            SELECT DISTINCT billing_period(minute) AS billing_period
-            FROM (SELECT DISTINCT date_trunc('minute', start_time) AS minute FROM silver.cdr) AS minutes
-        ) m
+        CROSS JOIN changed_periods m
     ) p
     JOIN silver.subscriber s
       ON s.customer_id = p.customer
@@ -174,5 +200,6 @@ SELECT
         WHEN rating_status <> 'UNRATED' THEN NULL
         WHEN missing_subscriber IS NOT NULL THEN missing_subscriber
         ELSE 'E007'
-    END AS reason_code
+    END AS reason_code,
+    arrow_cast(now(), 'Timestamp(µs, "UTC")') AS _rated_at
 FROM charged

@@ -18,6 +18,8 @@ use super::project::Model;
 use crate::engine::Engine;
 
 pub const COMMIT_KEY: &str = "cdrlake.changed_since";
+/// Commit-info key of the `@rebuild_on_change` inputs' Delta versions.
+pub const VERSIONS_KEY: &str = "cdrlake.input_versions";
 
 /// Commits searched for the last record (maintenance commits carry none).
 const SEARCHED_COMMITS: usize = 50;
@@ -27,6 +29,34 @@ const SEARCHED_COMMITS: usize = 50;
 pub struct Marks {
     pub bind: Vec<(String, ScalarValue)>,
     pub record: Map<String, Value>,
+}
+
+/// The `@rebuild_on_change` inputs' Delta versions now, and whether any differs from what the
+/// model's last commit recorded (also when nothing was recorded).
+pub async fn reference_versions(
+    engine: &Engine,
+    model: &Model,
+) -> Result<(Map<String, Value>, bool)> {
+    let mut now = Map::new();
+    if model.header.rebuild_on_change.is_empty() {
+        return Ok((now, false));
+    }
+    for name in &model.header.rebuild_on_change {
+        let (schema, table) = name.split_once('.').context("schema.table")?;
+        let version = engine
+            .lakehouse()
+            .open_table(schema, table, None)
+            .await
+            .with_context(|| format!("{}: @rebuild_on_change {name}", model.name))?
+            .version();
+        now.insert(name.clone(), Value::from(version));
+    }
+    let recorded = engine
+        .lakehouse()
+        .recent_commit_entry(&model.schema, &model.table, VERSIONS_KEY, SEARCHED_COMMITS)
+        .await?;
+    let changed = recorded.as_ref().and_then(Value::as_object) != Some(&now);
+    Ok((now, changed))
 }
 
 /// `from_scratch`: a first build or full refresh, which reads everything.

@@ -80,6 +80,10 @@ pub struct Header {
     /// An incremental run replaces the stored rows with these column values, instead of merging
     /// on `unique_key` (`@replace_on: column`).
     pub replace_on: Option<String>,
+    /// Inputs without a change column (reference tables, seeds): when one of them has another
+    /// Delta version than at the model's last commit, the run rebuilds the model whole
+    /// (`@rebuild_on_change: schema.table, ...`).
+    pub rebuild_on_change: Vec<String>,
 }
 
 /// `@changed_since: cdr_since = silver.cdr._mediated_at`: `$cdr_since` is the largest
@@ -158,6 +162,12 @@ pub fn parse(sql: &str) -> Result<Header> {
                 format!("line {lineno}: expected `-- @changed_since: name = schema.table.column`, found `{line}`")
             })?),
             "replace_on" => h.replace_on = Some(value.to_string()),
+            "rebuild_on_change" => {
+                h.rebuild_on_change = list(value);
+                if let Some(bad) = h.rebuild_on_change.iter().find(|t| t.split('.').count() != 2) {
+                    bail!("line {lineno}: @rebuild_on_change takes schema.table names, not '{bad}'");
+                }
+            }
             "watermark" => h.watermark = Some(value.to_string()),
             "lookback" => h.lookback = Some(value.to_string()),
             "on_existing_key" => {
@@ -200,7 +210,7 @@ pub fn parse(sql: &str) -> Result<Header> {
                 h.settings.push((option, setting));
             }
             other => bail!(
-                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, no_dictionary, no_statistics, watermark, lookback, on_existing_key, changed_since, replace_on, set, stage, test, warn, severity)"
+                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, no_dictionary, no_statistics, watermark, lookback, on_existing_key, changed_since, replace_on, rebuild_on_change, set, stage, test, warn, severity)"
             ),
         }
     }
@@ -214,9 +224,13 @@ pub fn parse(sql: &str) -> Result<Header> {
         );
     }
     if h.materialized != Materialization::Incremental
-        && (h.replace_on.is_some() || !h.changed_since.is_empty())
+        && (h.replace_on.is_some()
+            || !h.changed_since.is_empty()
+            || !h.rebuild_on_change.is_empty())
     {
-        bail!("`@replace_on` and `@changed_since` are for `@materialized: incremental`");
+        bail!(
+            "`@replace_on`, `@changed_since` and `@rebuild_on_change` are for `@materialized: incremental`"
+        );
     }
     if h.lookback.is_some() && h.watermark.is_none() {
         bail!("`@lookback` needs `@watermark`");

@@ -246,6 +246,10 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         Err(CatalogError::UnknownTable { .. }) => None,
         Err(e) => return Err(e.into()),
     };
+    let (versions, references_changed) = changes::reference_versions(engine, model).await?;
+    // A changed reference table (a tariff) changes rows of every period: rebuild it all.
+    let rebuild = references_changed && existing.is_some() && !full_refresh;
+    let full_refresh = full_refresh || rebuild;
     let marks = changes::marks(engine, model, full_refresh || existing.is_none()).await?;
     let df = engine.dataframe(&model.sql).await?;
     let since_type = df
@@ -273,14 +277,19 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
             None => df,
         })
     };
-    let metadata: Vec<(String, serde_json::Value)> = if marks.record.is_empty() {
-        vec![]
-    } else {
-        vec![(
+    let mut metadata: Vec<(String, serde_json::Value)> = Vec::new();
+    if !marks.record.is_empty() {
+        metadata.push((
             changes::COMMIT_KEY.to_string(),
             serde_json::Value::Object(marks.record),
-        )]
-    };
+        ));
+    }
+    if !versions.is_empty() {
+        metadata.push((
+            changes::VERSIONS_KEY.to_string(),
+            serde_json::Value::Object(versions),
+        ));
+    }
     let staged = stage_ctes(engine, model, params.as_ref()).await?;
     let df = if model.header.stage.is_empty() {
         df
@@ -289,7 +298,9 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
     };
     let Some(target) = existing.filter(|_| !full_refresh) else {
         let mut built = overwrite(engine, model, with_params(df)?, metadata).await?;
-        built.note = Some(if full_refresh {
+        built.note = Some(if rebuild {
+            "rebuilt: a reference table changed".into()
+        } else if full_refresh {
             "full refresh".into()
         } else {
             "first build".into()
@@ -519,9 +530,11 @@ async fn watermark(engine: &Engine, model: &Model, t: &DataType) -> Result<Scala
     }
 }
 
-/// The type a column has once stored in Delta: timestamps are microseconds, any zone is UTC.
+/// The type a column has once stored in Delta: timestamps are microseconds, any zone is UTC;
+/// partition columns read back dictionary-encoded.
 fn stored_type(t: &DataType) -> DataType {
     match plain_type(t) {
+        DataType::Dictionary(_, value) => stored_type(&value),
         DataType::Timestamp(_, zone) => {
             DataType::Timestamp(TimeUnit::Microsecond, zone.map(|_| "UTC".into()))
         }
