@@ -430,3 +430,68 @@ fn cdrs_without_a_subscriber_are_unrated_then_rerated_when_it_arrives() {
         "125 s within the allowance"
     );
 }
+
+/// A call across the month end whose first partial record arrives a day late: it was rated in
+/// May from its second record, and must move to April, not stay in both.
+#[test]
+fn a_late_first_record_moves_a_call_to_the_period_it_started_in() {
+    let lake = Lake::new();
+    let project = project(&lake);
+    lake.file(
+        "crm.csv",
+        contract_csv("crm_customer", &[customer("P_BASIC", "2023-06-15")]),
+    );
+    lake.ok(&["ingest", "crm.csv", "--into", "bronze.crm_customer"]);
+    let partial = |seq: &str, answer: &str, release: &str, seconds: u32, cause: &str| {
+        let mut record = call("V9", answer, release, seconds, "0522 12 34 56", "60401");
+        record.push(("sequence_number", seq.to_string()));
+        for (k, v) in record.iter_mut() {
+            if *k == "cause_for_term" {
+                *v = cause.to_string();
+            }
+        }
+        record
+    };
+    let second = partial(
+        "2",
+        "2026-05-01T00:00:00+01:00",
+        "2026-05-01T00:05:00+01:00",
+        300,
+        "0",
+    );
+    let first = partial(
+        "1",
+        "2026-04-30T23:50:00+01:00",
+        "2026-05-01T00:00:00+01:00",
+        600,
+        "1",
+    );
+    lake.file("late1.csv", contract_csv("voice_cdr", &[second]));
+    lake.ok(&["ingest", "late1.csv", "--into", "bronze.voice_cdr"]);
+    for table in ["sms_cdr", "data_cdr"] {
+        lake.file(
+            &format!("{table}.csv"),
+            contract_csv(table, &[] as &[Vec<(&str, String)>]),
+        );
+        lake.ok(&[
+            "ingest",
+            &format!("{table}.csv"),
+            "--into",
+            &format!("bronze.{table}"),
+        ]);
+    }
+    lake.ok(&run_billing(&project));
+    lake.ok(&["run", "--project", &project, "-s", "+gold.fact_cdr"]);
+    let rated = "SELECT billing_period, duration_s FROM gold.rated_cdr";
+    assert_eq!(lake.csv(rated), "billing_period,duration_s\n2026-05,300\n");
+
+    lake.file("late2.csv", contract_csv("voice_cdr", &[first]));
+    lake.ok(&["ingest", "late2.csv", "--into", "bronze.voice_cdr"]);
+    lake.ok(&run_billing(&project));
+    lake.ok(&["run", "--project", &project, "-s", "+gold.fact_cdr"]);
+    assert_eq!(lake.csv(rated), "billing_period,duration_s\n2026-04,900\n");
+    assert_eq!(
+        lake.csv("SELECT billing_period FROM gold.fact_cdr"),
+        "billing_period\n2026-04\n"
+    );
+}

@@ -5,7 +5,7 @@
 -- Incremental: a run recomputes only the hours that CDRs mediated or probes ingested since its
 -- last commit start in or overlap (late records re-open their hours), and replaces those hours.
 -- @materialized: incremental
--- @replace_on: hour_start
+-- @replace_on: hour_start FROM changed_hours
 -- @changed_since: cdr_since = silver.cdr._mediated_at
 -- @changed_since: probe_since = bronze.network_probe._ingested_at
 -- @stage: changed_hours

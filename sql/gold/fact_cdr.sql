@@ -4,7 +4,7 @@
 -- replaced whole.
 -- @materialized: incremental
 -- @partition_by: billing_period
--- @replace_on: billing_period
+-- @replace_on: billing_period FROM changed_periods
 -- @changed_since: rated_since = gold.rated_cdr._rated_at
 -- @stage: changed_periods
 -- @no_dictionary: cdr_id, start_time, volume_bytes
@@ -14,8 +14,15 @@
 -- @test: expression(customer_id IS NULL OR customer_key IS NOT NULL)
 -- @test: relationships(customer_key, gold.dim_customer.customer_key)
 -- @test: relationships(date, gold.dim_date.date)
-WITH changed_periods AS (
+WITH rerated AS (
     SELECT DISTINCT billing_period FROM gold.rated_cdr WHERE _rated_at > $rated_since
+),
+changed_periods AS (
+    -- A late record moves a CDR at most into the period before (its start only moves earlier, by
+    -- less than its length): the period after a re-rated one may have lost its last CDRs.
+    SELECT billing_period FROM rerated
+    UNION
+    SELECT to_char(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m') FROM rerated
 )
 SELECT
     r.cdr_id,

@@ -8,7 +8,7 @@
 -- re-rated once the rate arrives). _rated_at is when a row was last rated.
 -- @materialized: incremental
 -- @partition_by: billing_period
--- @replace_on: billing_period
+-- @replace_on: billing_period FROM changed_periods
 -- @changed_since: cdr_since = silver.cdr._mediated_at
 -- @changed_since: crm_since = bronze.crm_customer._ingested_at
 -- @rebuild_on_change: bronze.tariff_rate, bronze.tariff_destination, bronze.plan
@@ -21,8 +21,14 @@
 -- @test: expression(charge >= 0)
 -- @test: expression(allowance_units_used + chargeable_units = CASE WHEN rating_status = 'RATED' THEN billable_units ELSE 0 END)
 WITH changed_periods AS (
-    -- Periods with CDRs mediated since the last run ...
+    -- Periods with CDRs mediated since the last run. A re-stitched CDR's start only moves
+    -- earlier (a late record that began before it), never past its end: the period it was rated
+    -- in is that of its start or of its end.
     SELECT DISTINCT billing_period(start_time) AS billing_period
+    FROM silver.cdr
+    WHERE _mediated_at > $cdr_since
+    UNION
+    SELECT DISTINCT billing_period(greatest(start_time, end_time)) AS billing_period
     FROM silver.cdr
     WHERE _mediated_at > $cdr_since
     UNION

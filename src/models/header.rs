@@ -77,13 +77,37 @@ pub struct Header {
     /// Parameters bound to what an input gained since this model last read it
     /// (`@changed_since: name = schema.table.column`, see `changes.rs`).
     pub changed_since: Vec<ChangedSince>,
-    /// An incremental run replaces the stored rows with these column values, instead of merging
-    /// on `unique_key` (`@replace_on: column`).
-    pub replace_on: Option<String>,
+    /// An incremental run replaces groups of stored rows, instead of merging on `unique_key`
+    /// (`@replace_on: column [FROM cte]`).
+    pub replace_on: Option<ReplaceOn>,
     /// Inputs without a change column (reference tables, seeds): when one of them has another
     /// Delta version than at the model's last commit, the run rebuilds the model whole
     /// (`@rebuild_on_change: schema.table, ...`).
     pub rebuild_on_change: Vec<String>,
+}
+
+/// `@replace_on: billing_period FROM changed_periods`: the run replaces every stored row whose
+/// `billing_period` is a value of the CTE `changed_periods` (so a group left without rows is
+/// deleted); without `FROM`, the values its rows hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplaceOn {
+    pub column: String,
+    pub groups: Option<String>,
+}
+
+fn replace_on(value: &str) -> Option<ReplaceOn> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    match words.as_slice() {
+        [column] => Some(ReplaceOn {
+            column: column.to_string(),
+            groups: None,
+        }),
+        [column, from, cte] if from.eq_ignore_ascii_case("from") => Some(ReplaceOn {
+            column: column.to_string(),
+            groups: Some(cte.to_string()),
+        }),
+        _ => None,
+    }
 }
 
 /// `@changed_since: cdr_since = silver.cdr._mediated_at`: `$cdr_since` is the largest
@@ -161,7 +185,11 @@ pub fn parse(sql: &str) -> Result<Header> {
             "changed_since" => h.changed_since.push(changed_since(value).with_context(|| {
                 format!("line {lineno}: expected `-- @changed_since: name = schema.table.column`, found `{line}`")
             })?),
-            "replace_on" => h.replace_on = Some(value.to_string()),
+            "replace_on" => {
+                h.replace_on = Some(replace_on(value).with_context(|| {
+                    format!("line {lineno}: expected `-- @replace_on: column [FROM cte]`, found `{line}`")
+                })?)
+            }
             "rebuild_on_change" => {
                 h.rebuild_on_change = list(value);
                 if let Some(bad) = h.rebuild_on_change.iter().find(|t| t.split('.').count() != 2) {
@@ -248,7 +276,20 @@ mod tests {
             "-- @materialized: incremental\n-- @replace_on: hour_start\n-- @changed_since: $cdr_since = silver.cdr._mediated_at\nSELECT 1",
         )
         .unwrap();
-        assert_eq!(h.replace_on.as_deref(), Some("hour_start"));
+        assert_eq!(
+            h.replace_on,
+            Some(ReplaceOn {
+                column: "hour_start".into(),
+                groups: None
+            })
+        );
+        let h = parse("-- @materialized: incremental\n-- @replace_on: p from changed\nSELECT 1")
+            .unwrap();
+        assert_eq!(
+            h.replace_on.and_then(|r| r.groups).as_deref(),
+            Some("changed")
+        );
+        assert!(parse("-- @materialized: incremental\n-- @replace_on: p of x\nSELECT 1").is_err());
         assert_eq!(
             h.changed_since,
             vec![ChangedSince {

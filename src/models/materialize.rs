@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use cdrlake_catalog::{CatalogError, WriteMode, WriteOptions};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
 use datafusion::catalog::Session;
 use datafusion::common::{Column, ParamValues, ScalarValue};
@@ -24,7 +25,7 @@ use super::fingerprint::COMMIT_KEY;
 use super::header::{Materialization, OnExistingKey};
 use super::project::{Model, Seed};
 use super::seeds::read_seed;
-use super::stage::stage_ctes;
+use super::stage::{self, stage_ctes};
 use super::system::TestResult;
 use crate::engine::Engine;
 use crate::output::plain_type;
@@ -308,8 +309,28 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         return Ok(built);
     };
     check_same_columns(engine, model, &df).await?;
-    if let Some(column) = &model.header.replace_on {
-        return replace(engine, model, target, with_params(df)?, column, metadata).await;
+    if let Some(replace_on) = &model.header.replace_on {
+        let groups = match &replace_on.groups {
+            Some(cte) => {
+                let query = stage::cte_query(&staged.sql, cte)?;
+                let rows = with_params(engine.dataframe(&query).await?)?
+                    .select(vec![col(Column::from_name(&replace_on.column))])?
+                    .distinct()?;
+                Some(rows.collect().await?)
+            }
+            None => None,
+        };
+        let df = with_params(df)?;
+        return replace(
+            engine,
+            model,
+            target,
+            df,
+            &replace_on.column,
+            groups,
+            metadata,
+        )
+        .await;
     }
 
     // Only rows that are new or differ from the target: a re-run over the same input commits nothing.
@@ -377,32 +398,41 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
     })
 }
 
-/// `@replace_on`: the run's rows replace every stored row with the same value of `column`, in one
-/// commit (Delta's replaceWhere). Nothing produced: nothing committed.
+/// `@replace_on`: the run's rows replace every stored row whose `column` is one of `groups` (one
+/// column of values; without it, the values the rows hold), in one commit (Delta's replaceWhere).
+/// No group: nothing committed.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site, each argument distinct"
+)]
 async fn replace(
     engine: &Engine,
     model: &Model,
     target: DeltaTable,
     df: DataFrame,
     column: &str,
+    groups: Option<Vec<RecordBatch>>,
     metadata: Vec<(String, serde_json::Value)>,
 ) -> Result<Built> {
-    let batches = df.collect().await?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let mut batches = df.collect().await?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    if rows == 0 {
-        return Ok(Built {
-            rows: Some(0),
-            version: target.version(),
-            note: Some("nothing changed".into()),
-        });
+    if batches.is_empty() {
+        // Groups left without rows are still replaced: by nothing.
+        batches.push(RecordBatch::new_empty(schema.clone()));
     }
-    let keys = engine
-        .ctx()
-        .read_batches(batches.clone())?
-        .select(vec![col(Column::from_name(column))])?
-        .distinct()?
-        .collect()
-        .await?;
+    let keys = match groups {
+        Some(groups) => groups,
+        None => {
+            engine
+                .ctx()
+                .read_batches(batches.clone())?
+                .select(vec![col(Column::from_name(column))])?
+                .distinct()?
+                .collect()
+                .await?
+        }
+    };
     let mut values = Vec::new();
     for batch in &keys {
         for row in 0..batch.num_rows() {
@@ -417,7 +447,14 @@ async fn replace(
         }
     }
     let replaced = values.len();
-    let properties = writer_properties(model, batches[0].schema().as_ref())?;
+    if replaced == 0 {
+        return Ok(Built {
+            rows: Some(0),
+            version: target.version(),
+            note: Some("nothing changed".into()),
+        });
+    }
+    let properties = writer_properties(model, &schema)?;
     let mut write = target
         .write(batches)
         .with_save_mode(SaveMode::Overwrite)

@@ -91,10 +91,27 @@ pub async fn stage_ctes(
     Ok(staged)
 }
 
+/// A query returning the rows of CTE `cte` of `sql` (the text up to it, then `SELECT * FROM cte`).
+pub fn cte_query(sql: &str, cte: &str) -> Result<String> {
+    let located = locate_cte(sql, cte)?;
+    Ok(format!(
+        "{}\nSELECT * FROM {cte}",
+        &sql[..=located.body_end]
+    ))
+}
+
 /// Checks that every `@stage` name is a CTE of the model's outer `WITH`.
 pub fn check(model: &Model) -> Result<()> {
     for cte in &model.header.stage {
         locate_cte(&model.sql, cte).with_context(|| format!("@stage {cte}"))?;
+    }
+    if let Some(cte) = model
+        .header
+        .replace_on
+        .as_ref()
+        .and_then(|r| r.groups.as_ref())
+    {
+        locate_cte(&model.sql, cte).with_context(|| format!("@replace_on ... FROM {cte}"))?;
     }
     Ok(())
 }
