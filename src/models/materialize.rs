@@ -401,10 +401,6 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
 /// `@replace_on`: the run's rows replace every stored row whose `column` is one of `groups` (one
 /// column of values; without it, the values the rows hold), in one commit (Delta's replaceWhere).
 /// No group: nothing committed.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call site, each argument distinct"
-)]
 async fn replace(
     engine: &Engine,
     model: &Model,
