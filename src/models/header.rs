@@ -283,10 +283,11 @@ mod tests {
                 groups: None
             })
         );
-        let h = parse("-- @materialized: incremental\n-- @replace_on: p from changed\nSELECT 1")
-            .unwrap();
+        let grouped =
+            parse("-- @materialized: incremental\n-- @replace_on: p from changed\nSELECT 1")
+                .unwrap();
         assert_eq!(
-            h.replace_on.and_then(|r| r.groups).as_deref(),
+            grouped.replace_on.and_then(|r| r.groups).as_deref(),
             Some("changed")
         );
         assert!(parse("-- @materialized: incremental\n-- @replace_on: p of x\nSELECT 1").is_err());
