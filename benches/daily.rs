@@ -4,6 +4,10 @@
 //! one day at a time (`generate --append`), and runs `cdrlake run` after each. Prints per day the
 //! run's time and peak RSS and each model's time and rows written; then day N against day 2.
 
+mod common;
+
+use common::cdrlake;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -21,21 +25,6 @@ const SHOWN: [&str; 7] = [
     "gold.invoice_line",
     "gold.customer_period",
 ];
-
-fn cdrlake(lake: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_cdrlake"))
-        .arg("--lakehouse")
-        .arg(lake)
-        .args(args)
-        .output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "cdrlake {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
 
 /// Peak resident set (VmHWM) of a running process in KiB, as last read.
 fn peak_kib(pid: u32) -> Option<u64> {

@@ -4,23 +4,12 @@
 //! then times mediation (`run --full-refresh --select silver.*`), rating and billing
 //! (`--select gold.*`) and prints each model's line and the totals.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
+mod common;
 
-fn cdrlake(lake: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_cdrlake"))
-        .arg("--lakehouse")
-        .arg(lake)
-        .args(args)
-        .output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "cdrlake {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
+use common::cdrlake;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
     let cdrs = std::env::var("CDRLAKE_BENCH_CDRS").unwrap_or_else(|_| "10000000".into());

@@ -386,18 +386,7 @@ fn cdrs_without_a_subscriber_are_unrated_then_rerated_when_it_arrives() {
         ),
     );
     lake.ok(&["ingest", "voice.csv", "--into", "bronze.voice_cdr"]);
-    for table in ["sms_cdr", "data_cdr"] {
-        lake.file(
-            &format!("{table}.csv"),
-            contract_csv(table, &[] as &[Vec<(&str, String)>]),
-        );
-        lake.ok(&[
-            "ingest",
-            &format!("{table}.csv"),
-            "--into",
-            &format!("bronze.{table}"),
-        ]);
-    }
+    ingest_empty(&lake, &["sms_cdr", "data_cdr"]);
     lake.file(
         "crm0.csv",
         contract_csv(
@@ -468,18 +457,7 @@ fn a_late_first_record_moves_a_call_to_the_period_it_started_in() {
     );
     lake.file("late1.csv", contract_csv("voice_cdr", &[second]));
     lake.ok(&["ingest", "late1.csv", "--into", "bronze.voice_cdr"]);
-    for table in ["sms_cdr", "data_cdr"] {
-        lake.file(
-            &format!("{table}.csv"),
-            contract_csv(table, &[] as &[Vec<(&str, String)>]),
-        );
-        lake.ok(&[
-            "ingest",
-            &format!("{table}.csv"),
-            "--into",
-            &format!("bronze.{table}"),
-        ]);
-    }
+    ingest_empty(&lake, &["sms_cdr", "data_cdr"]);
     lake.ok(&run_billing(&project));
     lake.ok(&["run", "--project", &project, "-s", "+gold.fact_cdr"]);
     let rated = "SELECT billing_period, duration_s FROM gold.rated_cdr";
@@ -494,4 +472,20 @@ fn a_late_first_record_moves_a_call_to_the_period_it_started_in() {
         lake.csv("SELECT billing_period FROM gold.fact_cdr"),
         "billing_period\n2026-04\n"
     );
+}
+
+/// Creates bronze `tables` with no rows, as a delivery without such records would.
+fn ingest_empty(lake: &Lake, tables: &[&str]) {
+    for table in tables {
+        lake.file(
+            &format!("{table}.csv"),
+            contract_csv(table, &[] as &[Vec<(&str, String)>]),
+        );
+        lake.ok(&[
+            "ingest",
+            &format!("{table}.csv"),
+            "--into",
+            &format!("bronze.{table}"),
+        ]);
+    }
 }
