@@ -122,33 +122,14 @@ fn versions(cwd: &Path) -> Vec<(String, u64)> {
     all
 }
 
-fn copy_project(to: &Path) {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
-    for entry in walk(&from) {
-        let target = to.join(entry.strip_prefix(&from).expect("under sql"));
-        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
-        std::fs::copy(&entry, &target).expect("copy");
-    }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
-
 #[test]
 fn day_by_day_runs_equal_a_full_refresh() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cwd = dir.path();
-    copy_project(&cwd.join("sql"));
+    common::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("sql"),
+        &cwd.join("sql"),
+    );
     ok(
         cwd,
         &[

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
 use arrow::record_batch::RecordBatch;
 use cdrlake_catalog::{Lakehouse, LakehouseConfig, WriteMode};
-use common::{assert_clean_error, cdrlake, stdout};
+use common::{assert_clean_error, cdrlake, copy_dir, stdout};
 
 /// Calls `ids`, ingested at `hour` o'clock on 2026-04-06 (UTC). Odd ids go off-net.
 fn bronze_calls(ids: std::ops::Range<i64>, hour: i64) -> RecordBatch {
@@ -51,19 +51,6 @@ fn bronze_calls(ids: std::ops::Range<i64>, hour: i64) -> RecordBatch {
         ),
     ])
     .unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 struct Fixture {

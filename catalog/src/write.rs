@@ -139,22 +139,15 @@ impl Lakehouse {
         Ok(Some((version, value)))
     }
 
-    /// The newest value of commit-info `key` among the last `within` commits of `schema.table`
-    /// (maintenance such as `optimize` commits without it).
-    pub async fn recent_commit_entry(
+    /// The commit-info entries of the last `within` commits of `table`, newest first (find a
+    /// key's newest value with `find_map`: maintenance such as `optimize` commits without it).
+    pub async fn recent_commit_infos(
         &self,
-        schema: &str,
-        table: &str,
-        key: &str,
+        table: &DeltaTable,
         within: usize,
-    ) -> Result<Option<serde_json::Value>> {
-        let t = match self.open_table(schema, table, None).await {
-            Ok(t) => t,
-            Err(CatalogError::UnknownTable { .. }) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let recent = self.collect_history_limited(&t, within).await?;
-        Ok(recent.into_iter().find_map(|c| c.info.get(key).cloned()))
+    ) -> Result<Vec<std::collections::HashMap<String, serde_json::Value>>> {
+        let recent = self.collect_history_limited(table, within).await?;
+        Ok(recent.into_iter().map(|c| c.info).collect())
     }
 
     /// The version of application transaction `app_id` recorded in `schema.table`, if any.

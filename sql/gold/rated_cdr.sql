@@ -24,13 +24,12 @@ WITH changed_periods AS (
     -- Periods with CDRs mediated since the last run. A re-stitched CDR's start only moves
     -- earlier (a late record that began before it), never past its end: the period it was rated
     -- in is that of its start or of its end.
-    SELECT DISTINCT billing_period(start_time) AS billing_period
-    FROM silver.cdr
-    WHERE _mediated_at > $cdr_since
-    UNION
-    SELECT DISTINCT billing_period(greatest(start_time, end_time)) AS billing_period
-    FROM silver.cdr
-    WHERE _mediated_at > $cdr_since
+    SELECT DISTINCT billing_period
+    FROM (
+        SELECT unnest(make_array(billing_period(start_time), billing_period(greatest(start_time, end_time)))) AS billing_period
+        FROM silver.cdr
+        WHERE _mediated_at > $cdr_since
+    ) ends
     UNION
     -- ... and, from the earliest effective date of a CRM version received since, every period
     -- with CDRs (a version applies until the next one).

@@ -362,8 +362,11 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
             let before = rows_written.entry("crm_customer").or_default();
             let batch = crm_rows.finish(&batch_id, &source, *before)?;
             *before += batch.num_rows() as i64;
-            let target = lakehouse.table_for_write("bronze", "crm_customer").await?;
-            write_to(
+            let target = match open.remove("crm_customer") {
+                Some(t) => t,
+                None => lakehouse.table_for_write("bronze", "crm_customer").await?,
+            };
+            let written = write_to(
                 target,
                 ("bronze", "crm_customer"),
                 vec![batch],
@@ -371,6 +374,7 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
                 write_options("crm_customer"),
             )
             .await?;
+            open.insert("crm_customer", written);
         }
         let (mut names, mut writes) = (Vec::new(), Vec::new());
         for (name, on_time) in deliveries {

@@ -22,7 +22,7 @@ pub const COMMIT_KEY: &str = "cdrlake.changed_since";
 pub const VERSIONS_KEY: &str = "cdrlake.input_versions";
 
 /// Commits searched for the last record (maintenance commits carry none).
-const SEARCHED_COMMITS: usize = 50;
+pub const SEARCHED_COMMITS: usize = 50;
 
 /// The values to bind now, and the record to commit with this build.
 #[derive(Debug, Default)]
@@ -31,11 +31,12 @@ pub struct Marks {
     pub record: Map<String, Value>,
 }
 
-/// The `@rebuild_on_change` inputs' Delta versions now, and whether any differs from what the
-/// model's last commit recorded (also when nothing was recorded).
+/// The `@rebuild_on_change` inputs' Delta versions now, and whether any differs from `recorded`
+/// (what the model's last commit recorded under [`VERSIONS_KEY`]; also when nothing was).
 pub async fn reference_versions(
     engine: &Engine,
     model: &Model,
+    recorded: Option<&Value>,
 ) -> Result<(Map<String, Value>, bool)> {
     let mut now = Map::new();
     if model.header.rebuild_on_change.is_empty() {
@@ -51,28 +52,17 @@ pub async fn reference_versions(
             .version();
         now.insert(name.clone(), Value::from(version));
     }
-    let recorded = engine
-        .lakehouse()
-        .recent_commit_entry(&model.schema, &model.table, VERSIONS_KEY, SEARCHED_COMMITS)
-        .await?;
-    let changed = recorded.as_ref().and_then(Value::as_object) != Some(&now);
+    let changed = recorded.and_then(Value::as_object) != Some(&now);
     Ok((now, changed))
 }
 
-/// `from_scratch`: a first build or full refresh, which reads everything.
-pub async fn marks(engine: &Engine, model: &Model, from_scratch: bool) -> Result<Marks> {
+/// `recorded`: what the model's last commit recorded under [`COMMIT_KEY`]; none for a first build
+/// or full refresh, which reads everything.
+pub async fn marks(engine: &Engine, model: &Model, recorded: Option<&Value>) -> Result<Marks> {
     let mut marks = Marks::default();
     if model.header.changed_since.is_empty() {
         return Ok(marks);
     }
-    let recorded = if from_scratch {
-        None
-    } else {
-        engine
-            .lakehouse()
-            .recent_commit_entry(&model.schema, &model.table, COMMIT_KEY, SEARCHED_COMMITS)
-            .await?
-    };
     for input in &model.header.changed_since {
         let sql = format!(
             "SELECT max({}) FROM {}.{}",
@@ -87,7 +77,6 @@ pub async fn marks(engine: &Engine, model: &Model, from_scratch: bool) -> Result
         let now = ScalarValue::try_from_array(batches[0].column(0), 0)?;
         let kind = now.data_type();
         let last = recorded
-            .as_ref()
             .and_then(|r| r.get(&input.param))
             .and_then(Value::as_str)
             .map(|s| ScalarValue::try_from_string(s.to_string(), &kind))

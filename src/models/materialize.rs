@@ -247,11 +247,25 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         Err(CatalogError::UnknownTable { .. }) => None,
         Err(e) => return Err(e.into()),
     };
-    let (versions, references_changed) = changes::reference_versions(engine, model).await?;
+    // What the model's last commits recorded, read once from the table just opened.
+    let history = match &existing {
+        Some(t) => {
+            lakehouse
+                .recent_commit_infos(t, changes::SEARCHED_COMMITS)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let recorded = |key: &str| history.iter().find_map(|info| info.get(key));
+    let (versions, references_changed) =
+        changes::reference_versions(engine, model, recorded(changes::VERSIONS_KEY)).await?;
     // A changed reference table (a tariff) changes rows of every period: rebuild it all.
     let rebuild = references_changed && existing.is_some() && !full_refresh;
     let full_refresh = full_refresh || rebuild;
-    let marks = changes::marks(engine, model, full_refresh || existing.is_none()).await?;
+    let since_last_commit = (!full_refresh)
+        .then(|| recorded(changes::COMMIT_KEY))
+        .flatten();
+    let marks = changes::marks(engine, model, since_last_commit).await?;
     let df = engine.dataframe(&model.sql).await?;
     let since_type = df
         .logical_plan()
