@@ -2,7 +2,8 @@
 //! Delivers CDRLAKE_BENCH_DAYS days (default 30, from 2026-04-17: across the April/May month end)
 //! of about CDRLAKE_BENCH_DAY_CDRS CDRs each (default 1,000,000), 1% of them 1 to 3 days late,
 //! one day at a time (`generate --append`), and runs `cdrlake run` after each. Prints per day the
-//! run's time and peak RSS and each model's time and rows written; then day N against day 2.
+//! run's time and peak RSS and each model's time, rows read and rows written; then day N against
+//! day 2 for every model.
 
 mod common;
 
@@ -36,8 +37,8 @@ fn peak_kib(pid: u32) -> Option<u64> {
 struct Run {
     seconds: f64,
     peak_mib: f64,
-    /// Per model: seconds and the rows its line reports.
-    models: BTreeMap<String, (f64, String)>,
+    /// Per model: seconds, rows read from lakehouse tables, and the rest of its line.
+    models: BTreeMap<String, Model>,
 }
 
 /// `cdrlake run`, sampling the child's peak RSS until it exits.
@@ -82,8 +83,15 @@ fn run(lake: &Path, project: &str) -> anyhow::Result<Run> {
     })
 }
 
-/// `[3/12] model silver.cdr (incremental) OK in 1.20s, 1234 rows, ...` -> name, (1.20, "1234 rows, ...").
-fn model_lines(stdout: &str) -> BTreeMap<String, (f64, String)> {
+struct Model {
+    seconds: f64,
+    read: u64,
+    detail: String,
+}
+
+/// `[3/12] model silver.cdr (incremental) OK in 1.20s, 1234 rows, ..., read 5678 rows`
+/// -> name, (1.20, 5678, "1234 rows, ...").
+fn model_lines(stdout: &str) -> BTreeMap<String, Model> {
     let mut models = BTreeMap::new();
     for line in stdout.lines() {
         let Some(rest) = line.split("] model ").nth(1) else {
@@ -100,8 +108,23 @@ fn model_lines(stdout: &str) -> BTreeMap<String, (f64, String)> {
         let (time, detail) = after
             .split_once("s, ")
             .unwrap_or((after.trim_end_matches('s'), ""));
+        let (detail, read) = match detail.rsplit_once("read ") {
+            Some((d, r)) => (
+                d.trim_end_matches(", "),
+                r.trim_end_matches(" rows").parse().ok(),
+            ),
+            None => (detail, None),
+        };
         if let Ok(seconds) = time.trim().parse::<f64>() {
-            models.insert(name, (seconds, detail.to_string()));
+            let (read, detail) = (read.unwrap_or(0), detail.to_string());
+            models.insert(
+                name,
+                Model {
+                    seconds,
+                    read,
+                    detail,
+                },
+            );
         }
     }
     models
@@ -153,7 +176,7 @@ fn main() -> anyhow::Result<()> {
         let figures: Vec<String> = SHOWN
             .iter()
             .map(|m| match r.models.get(*m) {
-                Some((s, detail)) => format!("{m} {s:.2}s ({detail})"),
+                Some(x) => format!("{m} {:.2}s read {} ({})", x.seconds, x.read, x.detail),
                 None => format!("{m} -"),
             })
             .collect();
@@ -173,13 +196,17 @@ fn main() -> anyhow::Result<()> {
             last.seconds / second.seconds,
             last.peak_mib / second.peak_mib
         );
-        for m in SHOWN {
-            if let (Some((a, _)), Some((b, _))) = (second.models.get(m), last.models.get(m)) {
+        println!("  model: seconds day 2 -> day N (ratio); rows read day 2 -> day N (ratio)");
+        for (m, b) in &last.models {
+            if let Some(a) = second.models.get(m) {
                 println!(
-                    "  {m:<22} {:.2}s -> {:.2}s ({:.2}x)",
-                    a,
-                    b,
-                    b / a.max(0.001)
+                    "  {m:<30} {:>7.2}s -> {:>7.2}s ({:>5.2}x); {:>10} -> {:>10} ({:.2}x)",
+                    a.seconds,
+                    b.seconds,
+                    b.seconds / a.seconds.max(0.001),
+                    a.read,
+                    b.read,
+                    b.read as f64 / a.read.max(1) as f64
                 );
             }
         }

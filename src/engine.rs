@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use cdrlake_catalog::{
-    CATALOG_NAME, CatalogError, Lakehouse, LakehouseCatalog, LazyView, SCHEMAS, WriteMode,
+    CATALOG_NAME, CatalogError, Lakehouse, LakehouseCatalog, LazyView, RowsRead, SCHEMAS, WriteMode,
 };
 use cdrlake_udfs::rating::destination_zone::{PrefixTable, PrefixTableHandle};
 use datafusion::arrow::array::{Array, AsArray};
@@ -42,6 +42,8 @@ pub struct Engine {
     lakehouse: Arc<Lakehouse>,
     /// `destination_zone`'s prefix table, loaded from `bronze.tariff_destination`.
     zones: PrefixTableHandle,
+    /// Rows this engine's queries (and merges) read from lakehouse tables.
+    rows_read: Arc<RowsRead>,
 }
 
 impl Engine {
@@ -61,6 +63,8 @@ impl Engine {
             .with_information_schema(true)
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(CATALOG_NAME, "gold");
+        let rows_read = Arc::new(RowsRead::default());
+        config = config.with_extension(rows_read.clone());
         // Timestamps are UTC everywhere; local time is an explicit conversion in SQL.
         config.options_mut().execution.time_zone = Some("UTC".to_string());
         // Build sides of up to 2M rows / 64 MB are hashed once and shared (CollectLeft) instead of
@@ -112,6 +116,7 @@ impl Engine {
             catalog,
             lakehouse,
             zones,
+            rows_read,
         };
         engine.register_saved_views().await?;
         // Once here for saved views that call the function; again before each query naming it.
@@ -166,7 +171,14 @@ impl Engine {
             catalog: self.catalog.clone(),
             lakehouse: self.lakehouse.clone(),
             zones: self.zones.clone(),
+            rows_read: self.rows_read.clone(),
         })
+    }
+
+    /// The rows read from lakehouse tables since this engine started (its client sessions'
+    /// queries included): a model's reads are the difference across its build.
+    pub fn rows_read(&self) -> &RowsRead {
+        &self.rows_read
     }
 
     /// Whether this is a client session's engine (plans queries only).

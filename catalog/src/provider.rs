@@ -21,6 +21,7 @@ use deltalake::DeltaTable;
 use crate::error::{CatalogError, Result};
 use crate::lakehouse::Lakehouse;
 use crate::location::SCHEMAS;
+use crate::reads::{CountedScan, RowsRead};
 
 #[derive(Debug)]
 pub struct LakehouseCatalog {
@@ -246,7 +247,11 @@ impl TableProvider for DeltaProvider {
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         self.prepare(state)?;
-        self.inner.scan(state, projection, filters, limit).await
+        let scan = self.inner.scan(state, projection, filters, limit).await?;
+        Ok(match state.config().get_extension::<RowsRead>() {
+            Some(counter) => Arc::new(CountedScan::new(scan, counter)),
+            None => scan,
+        })
     }
 
     fn supports_filters_pushdown(

@@ -402,6 +402,12 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         .await
         .map_err(|e| CatalogError::delta(&model.name, e))?;
     let merged = (metrics.num_target_rows_inserted + metrics.num_target_rows_updated) as u64;
+    // The merge scans the target itself: count the rows of the files it rewrote.
+    engine.rows_read().add(
+        (metrics.num_target_rows_copied
+            + metrics.num_target_rows_updated
+            + metrics.num_target_rows_deleted) as u64,
+    );
     Ok(Built {
         rows: Some(merged),
         version: table.version(),

@@ -181,6 +181,7 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
             )
         };
         let stamp = stamp.as_deref();
+        let read_before = engine.rows_read().total();
         let outcome: Result<Built> = match (&blocked_by, project.models.get(node)) {
             (Some(_), _) => Ok(Built::default()),
             (None, _) if current.is_some() => Ok(Built {
@@ -221,6 +222,7 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
             engine.restore_options(&saved);
         }
         let elapsed = timer.elapsed().as_secs_f64();
+        let read = engine.rows_read().total() - read_before;
         let mut run = ModelRun {
             run_id: run_id.clone(),
             model: node.clone(),
@@ -248,7 +250,7 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
                     .map(|r| format!(", {r} rows"))
                     .unwrap_or_default();
                 let note = built.note.map(|n| format!(", {n}")).unwrap_or_default();
-                println!("{prefix} OK in {elapsed:.2}s{rows}{note}");
+                println!("{prefix} OK in {elapsed:.2}s{rows}{note}, read {read} rows");
             }
             (None, Err(e)) => {
                 let at = project
