@@ -1,9 +1,22 @@
 -- Usage and charges per customer and billing period, from the CDR fact (home and roaming).
 -- Data MB are MiB (1,048,576 bytes), as in rating.
--- @materialized: table
+-- Incremental by billing period, as gold.customer_usage: the periods gold.rated_cdr re-rated since
+-- the last run (gold.fact_cdr replaced them), and the period after each, are replaced whole.
+-- @materialized: incremental
+-- @replace_on: billing_period FROM changed_periods
+-- @changed_since: rated_since = gold.rated_cdr._rated_at
+-- @stage: changed_periods
 -- @test: unique(billing_period, customer_id)
 -- @test: not_null(billing_period, customer_id, total_charge)
 -- @test: expression(voice_charge >= 0 AND sms_charge >= 0 AND data_charge >= 0)
+WITH rerated AS (
+    SELECT DISTINCT billing_period FROM gold.rated_cdr WHERE _rated_at > $rated_since
+),
+changed_periods AS (
+    SELECT billing_period FROM rerated
+    UNION
+    SELECT to_char(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m') FROM rerated
+)
 SELECT
     billing_period,
     customer_id,
@@ -19,4 +32,5 @@ SELECT
     CAST(sum(charge) AS DECIMAL(18, 4)) AS total_charge
 FROM gold.fact_cdr
 WHERE customer_id IS NOT NULL
+  AND billing_period IN (SELECT billing_period FROM changed_periods)
 GROUP BY billing_period, customer_id

@@ -8,4 +8,5 @@ SELECT
     CAST(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month' - INTERVAL '1 day' AS DATE) AS period_end,
     CAST(CAST(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month' AS DATE) AS INT)
         - CAST(CAST(billing_period || '-01' AS DATE) AS INT) AS days_in_period
-FROM (SELECT DISTINCT billing_period FROM gold.rated_cdr WHERE customer_id IS NOT NULL) AS periods
+-- gold.customer_usage holds exactly the periods and customers of those CDRs, in few rows.
+FROM (SELECT DISTINCT billing_period FROM gold.customer_usage) AS periods

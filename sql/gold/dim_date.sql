@@ -6,8 +6,9 @@
 -- @test: accepted_values(day_of_week, 1, 2, 3, 4, 5, 6, 7)
 WITH bounds AS (
     SELECT
-        date_trunc('month', min(local_date(start_time))) AS first_month,
-        date_trunc('month', max(local_date(start_time))) AS last_month
+        -- local_date keeps order: the first and last start, which file statistics can answer.
+        date_trunc('month', local_date(min(start_time))) AS first_month,
+        date_trunc('month', local_date(max(start_time))) AS last_month
     FROM silver.cdr
 ),
 days AS (

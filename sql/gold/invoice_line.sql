@@ -31,15 +31,7 @@ usage_kinds AS (
     SELECT * FROM (VALUES ('VOICE', 2, 'Voice calls'), ('SMS', 3, 'SMS'), ('DATA', 4, 'Mobile data'), ('ROAMING', 5, 'Roaming')) AS k(line_type, line_group, label)
 ),
 usage AS (
-    SELECT
-        customer_id,
-        billing_period,
-        CASE WHEN roaming THEN 'ROAMING' ELSE service END AS line_type,
-        count(*) AS cdrs,
-        sum(charge) AS charged
-    FROM gold.rated_cdr
-    WHERE customer_id IS NOT NULL
-    GROUP BY 1, 2, 3
+    SELECT customer_id, billing_period, line_type, cdrs, charged FROM gold.customer_usage
 ),
 usage_lines AS (
     SELECT

@@ -1,6 +1,19 @@
 -- Usage per billing period, service and roaming flag: every rated CDR, whatever its status.
--- @materialized: table
+-- Incremental by billing period, as gold.customer_usage: the periods gold.rated_cdr re-rated since
+-- the last run (and the period after each) are recomputed and replaced whole.
+-- @materialized: incremental
+-- @replace_on: billing_period FROM changed_periods
+-- @changed_since: rated_since = gold.rated_cdr._rated_at
+-- @stage: changed_periods
 -- @test: unique(billing_period, service, roaming)
+WITH rerated AS (
+    SELECT DISTINCT billing_period FROM gold.rated_cdr WHERE _rated_at > $rated_since
+),
+changed_periods AS (
+    SELECT billing_period FROM rerated
+    UNION
+    SELECT to_char(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m') FROM rerated
+)
 SELECT
     billing_period,
     service,
@@ -9,4 +22,5 @@ SELECT
     CAST(sum(billable_units) AS BIGINT) AS billable_units,
     CAST(sum(charge) AS DECIMAL(18, 4)) AS charged_amount
 FROM gold.rated_cdr
+WHERE billing_period IN (SELECT billing_period FROM changed_periods)
 GROUP BY billing_period, service, roaming
