@@ -89,7 +89,7 @@ struct Model {
     detail: String,
 }
 
-/// `[3/12] model silver.cdr (incremental) OK in 1.20s, 1234 rows, ..., read 5678 rows`
+/// `[3/12] model silver.cdr (incremental) OK in 1.20s, 1234 rows, ..., read 5678 rows (12 by tests)`
 /// -> name, (1.20, 5678, "1234 rows, ...").
 fn model_lines(stdout: &str) -> BTreeMap<String, Model> {
     let mut models = BTreeMap::new();
@@ -109,10 +109,10 @@ fn model_lines(stdout: &str) -> BTreeMap<String, Model> {
             .split_once("s, ")
             .unwrap_or((after.trim_end_matches('s'), ""));
         let (detail, read) = match detail.rsplit_once("read ") {
-            Some((d, r)) => (
-                d.trim_end_matches(", "),
-                r.trim_end_matches(" rows").parse().ok(),
-            ),
+            Some((d, r)) => {
+                let rows = r.split(" rows").next().unwrap_or_default();
+                (d.trim_end_matches(", "), rows.parse().ok())
+            }
             None => (detail, None),
         };
         if let Ok(seconds) = time.trim().parse::<f64>() {

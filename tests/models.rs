@@ -795,3 +795,55 @@ fn a_run_with_nothing_new_rewrites_no_table_and_a_change_rebuilds_only_what_read
     f.ok(&["run", "--full-refresh"]);
     assert_eq!(f.version("gold.usage_by_zone"), after_calls[3] + 1);
 }
+
+#[test]
+fn an_incremental_builds_tests_check_the_rows_its_commit_added_and_a_full_refresh_all() {
+    let f = Fixture::new();
+    f.write(
+        "sql/silver/short_calls.sql",
+        "-- @materialized: incremental\n-- @unique_key: call_id\n-- @watermark: _ingested_at\n\
+         -- @test: expression(duration_s < 600)\n-- @test: unique(call_id)\n\
+         SELECT call_id, duration_s, _ingested_at FROM bronze.calls WHERE _ingested_at > $since\n",
+    );
+    // Rows the tests' scans yield (a filter the scan applies itself yields fewer).
+    let by_tests = |out: &str| -> u64 {
+        let (_, after) = out.split_once("read ").expect("rows read");
+        let (_, after) = after.split_once(" rows (").expect("rows read");
+        after.split(" by tests").next().unwrap().parse().unwrap()
+    };
+    let first = f.ok(&["run", "-s", "silver.short_calls"]);
+    assert!(
+        by_tests(&first) >= 6,
+        "a first build tests all 6 rows: {first}"
+    );
+
+    // Three new calls (420, 480, 540 s): only they are tested.
+    f.append(6..9, 3);
+    let out = f.ok(&["run", "-s", "silver.short_calls"]);
+    assert!(out.contains("3 inserted, 0 updated"), "{out}");
+    assert!(by_tests(&out) <= 6, "two tests of the 3 new rows: {out}");
+    assert!(
+        out.contains("PASS silver.short_calls expression(duration_s < 600)"),
+        "{out}"
+    );
+
+    // Two more, 600 and 660 s: the tests of the new commit find them.
+    f.append(9..11, 4);
+    let o = f.run(&["run", "-s", "silver.short_calls"]);
+    let out = stdout(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("FAIL silver.short_calls expression(duration_s < 600) (2 failing rows)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("PASS silver.short_calls unique(call_id)"),
+        "{out}"
+    );
+
+    // A full refresh tests the whole table again: all 11 rows, the same 2 failing.
+    let o = f.run(&["run", "-s", "silver.short_calls", "--full-refresh"]);
+    let out = stdout(&o);
+    assert!(out.contains("(2 failing rows)"), "{out}");
+    assert!(by_tests(&out) >= 11, "the whole table: {out}");
+}

@@ -218,6 +218,29 @@ impl DeltaProvider {
         Ok(Self { table, inner })
     }
 
+    /// The rows commit `version` of `table` added (the files it wrote, at that version): what an
+    /// incremental build's data tests check, instead of the whole table.
+    pub async fn added_by(table: DeltaTable, version: u64) -> DfResult<Self> {
+        let external = |e: deltalake::DeltaTableError| DataFusionError::External(Box::new(e));
+        let commit = table
+            .log_store()
+            .read_commit_entry(version as _)
+            .await
+            .map_err(external)?
+            .ok_or_else(|| DataFusionError::Plan(format!("no commit {version}")))?;
+        let adds = deltalake::logstore::get_actions(version as _, &commit)
+            .map_err(external)?
+            .into_iter()
+            .filter_map(|a| match a {
+                deltalake::kernel::Action::Add(add) => Some(add),
+                _ => None,
+            });
+        let mut at = table.clone();
+        at.load_version(version as _).await.map_err(external)?;
+        let inner = at.table_provider().with_adds(adds).await?;
+        Ok(Self { table: at, inner })
+    }
+
     pub fn delta_table(&self) -> &DeltaTable {
         &self.table
     }

@@ -9,6 +9,8 @@ use arrow::datatypes::Int64Type;
 use chrono::Utc;
 use futures::StreamExt;
 
+use datafusion::catalog::SchemaProvider;
+
 use super::dag::Dag;
 use super::header::{Severity, TestSpec};
 use super::project::{Model, Project, SingularTest};
@@ -22,6 +24,8 @@ pub struct DataTest {
     /// Returns the failing rows.
     pub sql: String,
     pub severity: Severity,
+    /// A header test of `model` (compiled from the model's name, not a query of its own).
+    pub generic: bool,
 }
 
 /// Splits `a, 'b,c', f(x, y)` at top-level commas.
@@ -49,6 +53,11 @@ fn split_args(s: &str) -> Vec<String> {
 
 /// Turns `unique(cdr_id)` on `model` into a failing-rows query.
 pub fn compile_generic(model: &Model, spec: &TestSpec) -> Result<DataTest> {
+    compile_generic_on(model, spec, &model.name)
+}
+
+/// The same test, on `relation` (e.g. only the rows a commit added) instead of the whole model.
+pub fn compile_generic_on(model: &Model, spec: &TestSpec, relation: &str) -> Result<DataTest> {
     let at = || {
         format!(
             "{}:{}: test `{}`",
@@ -66,7 +75,7 @@ pub fn compile_generic(model: &Model, spec: &TestSpec) -> Result<DataTest> {
         .strip_suffix(')')
         .with_context(|| format!("{}: missing ')'", at()))?;
     let args = split_args(inner);
-    let m = &model.name;
+    let m = relation;
     let sql = match (kind.trim(), args.as_slice()) {
         ("unique", cols) if !cols.is_empty() => {
             let c = cols.join(", ");
@@ -104,10 +113,11 @@ pub fn compile_generic(model: &Model, spec: &TestSpec) -> Result<DataTest> {
         ),
     };
     Ok(DataTest {
-        name: format!("{m} {}", spec.text),
-        model: m.clone(),
+        name: format!("{} {}", model.name, spec.text),
+        model: model.name.clone(),
         sql,
         severity: spec.severity,
+        generic: true,
     })
 }
 
@@ -117,6 +127,7 @@ fn singular(t: &SingularTest, model: &str) -> DataTest {
         model: model.to_string(),
         sql: t.sql.trim().trim_end_matches(';').to_string(),
         severity: t.severity,
+        generic: false,
     }
 }
 
@@ -351,4 +362,42 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("sql/silver/cdr.sql:2"), "{err}");
     }
+}
+
+/// An incremental build's tests: `model`'s header tests on the rows that version `version` of its
+/// table added (registered as `schema."table@added"` until `forget_commit`), the others as given.
+/// Earlier rows passed when they were written, so a daily run's tests read a day, not the table.
+pub async fn on_commit(
+    engine: &Engine,
+    model: &Model,
+    version: u64,
+    tests: &[DataTest],
+) -> Result<Vec<DataTest>> {
+    let table = engine
+        .lakehouse()
+        .open_table(&model.schema, &model.table, None)
+        .await?;
+    let added = cdrlake_catalog::DeltaProvider::added_by(table, version).await?;
+    let schema = engine
+        .catalog()
+        .lakehouse_schema(&model.schema)
+        .context("unknown schema")?;
+    schema.register_table(added_name(model), std::sync::Arc::new(added))?;
+    let relation = format!("{}.\"{}\"", model.schema, added_name(model));
+    let mut scoped = Vec::with_capacity(tests.len());
+    for spec in &model.header.tests {
+        scoped.push(compile_generic_on(model, spec, &relation)?);
+    }
+    scoped.extend(tests.iter().filter(|t| !t.generic).cloned());
+    Ok(scoped)
+}
+
+pub fn forget_commit(engine: &Engine, model: &Model) {
+    if let Some(schema) = engine.catalog().lakehouse_schema(&model.schema) {
+        let _ = schema.deregister_table(&added_name(model));
+    }
+}
+
+fn added_name(model: &Model) -> String {
+    format!("{}@added", model.table)
 }

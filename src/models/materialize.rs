@@ -36,6 +36,18 @@ pub struct Built {
     pub rows: Option<u64>,
     pub version: Option<u64>,
     pub note: Option<String>,
+    /// An incremental build of an existing table (committed or not): its data tests check the
+    /// rows of the table's latest commit, not the whole table.
+    pub tests_on_commit: bool,
+}
+
+impl Built {
+    fn on_commit(self) -> Self {
+        Self {
+            tests_on_commit: true,
+            ..self
+        }
+    }
 }
 
 /// `stamp`: the node's fingerprint, recorded on the commit (see `fingerprint.rs`).
@@ -63,6 +75,7 @@ pub async fn build_seed(engine: &Engine, seed: &Seed, stamp: Option<&str>) -> Re
         rows: Some(rows),
         version: table.version(),
         note: None,
+        tests_on_commit: false,
     })
 }
 
@@ -209,6 +222,7 @@ async fn overwrite(
         rows: info.rows,
         version: table.version(),
         note: None,
+        tests_on_commit: false,
     })
 }
 
@@ -344,7 +358,8 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
             groups,
             metadata,
         )
-        .await;
+        .await
+        .map(Built::on_commit);
     }
 
     // Only rows that are new or differ from the target: a re-run over the same input commits nothing.
@@ -357,6 +372,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
             rows: Some(0),
             version: target.version(),
             note: Some("no new or changed rows".into()),
+            tests_on_commit: true,
         });
     }
     let source = engine.ctx().read_batches(batches)?;
@@ -415,6 +431,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
             "{} inserted, {} updated",
             metrics.num_target_rows_inserted, metrics.num_target_rows_updated
         )),
+        tests_on_commit: true,
     })
 }
 
@@ -468,6 +485,7 @@ async fn replace(
             rows: Some(0),
             version: target.version(),
             note: Some("nothing changed".into()),
+            tests_on_commit: false,
         });
     }
     let properties = writer_properties(model, &schema)?;
@@ -488,6 +506,7 @@ async fn replace(
         rows: Some(rows as u64),
         version: table.version(),
         note: Some(format!("{replaced} {column} value(s) replaced")),
+        tests_on_commit: false,
     })
 }
 

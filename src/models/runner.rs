@@ -188,6 +188,7 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
                 rows: None,
                 version: current,
                 note: Some("up to date: inputs and definition unchanged, not rebuilt".into()),
+                tests_on_commit: false,
             }),
             (None, Some(model)) if gated => {
                 let (outcome, results) =
@@ -198,6 +199,7 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
             (None, Some(model)) => build_model(engine, model, options.full_refresh, stamp).await,
             (None, None) => build_seed(engine, &project.seeds[node], stamp).await,
         };
+        let read_by_build = engine.rows_read().total() - read_before;
         // Views and incremental merges are checked once built: what they show is already
         // committed, but nothing downstream is built on a failure.
         let outcome = match outcome {
@@ -205,7 +207,19 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
             Ok(built)
                 if blocked_by.is_none() && (!gated || current.is_some()) && !tests.is_empty() =>
             {
-                let (results, failures) = datatests::check(engine, tests, &run_id).await;
+                let model = project.models.get(node).filter(|_| built.tests_on_commit);
+                let scoped = match (model, built.version) {
+                    (Some(m), Some(v)) => Some(datatests::on_commit(engine, m, v, tests).await),
+                    _ => None,
+                };
+                let (results, failures) = match &scoped {
+                    Some(Ok(scoped)) => datatests::check(engine, scoped, &run_id).await,
+                    // Tests that cannot be scoped check the whole table, as on a full build.
+                    _ => datatests::check(engine, tests, &run_id).await,
+                };
+                if let Some(m) = model {
+                    datatests::forget_commit(engine, m);
+                }
                 let blocking = datatests::blocking(&results);
                 node_results = results;
                 if failures > 0 {
@@ -250,7 +264,10 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
                     .map(|r| format!(", {r} rows"))
                     .unwrap_or_default();
                 let note = built.note.map(|n| format!(", {n}")).unwrap_or_default();
-                println!("{prefix} OK in {elapsed:.2}s{rows}{note}, read {read} rows");
+                let by_tests = read - read_by_build;
+                println!(
+                    "{prefix} OK in {elapsed:.2}s{rows}{note}, read {read} rows ({by_tests} by tests)"
+                );
             }
             (None, Err(e)) => {
                 let at = project
@@ -262,7 +279,8 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
                 run.status = RunStatus::Error;
                 run.error = Some(message.clone());
                 unusable.insert(node.clone());
-                println!("{prefix} ERROR: {message}");
+                let by_tests = read - read_by_build;
+                println!("{prefix} ERROR: {message} (read {read} rows ({by_tests} by tests))");
             }
         }
         datatests::print(&node_results, "      ");
