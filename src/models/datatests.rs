@@ -298,6 +298,44 @@ pub fn blocking(results: &[TestResult]) -> String {
         .join("; ")
 }
 
+/// An incremental build's tests: `model`'s header tests on the rows that version `version` of its
+/// table added (registered as `schema."table@added"` until `forget_commit`), the others as given.
+/// Earlier rows passed when they were written, so a daily run's tests read a day, not the table.
+pub async fn on_commit(
+    engine: &Engine,
+    model: &Model,
+    version: u64,
+    tests: &[DataTest],
+) -> Result<Vec<DataTest>> {
+    let table = engine
+        .lakehouse()
+        .open_table(&model.schema, &model.table, None)
+        .await?;
+    let added = cdrlake_catalog::DeltaProvider::added_by(table, version).await?;
+    let schema = engine
+        .catalog()
+        .lakehouse_schema(&model.schema)
+        .context("unknown schema")?;
+    schema.register_table(added_name(model), std::sync::Arc::new(added))?;
+    let relation = format!("{}.\"{}\"", model.schema, added_name(model));
+    let mut scoped = Vec::with_capacity(tests.len());
+    for spec in &model.header.tests {
+        scoped.push(compile_generic_on(model, spec, &relation)?);
+    }
+    scoped.extend(tests.iter().filter(|t| !t.generic).cloned());
+    Ok(scoped)
+}
+
+pub fn forget_commit(engine: &Engine, model: &Model) {
+    if let Some(schema) = engine.catalog().lakehouse_schema(&model.schema) {
+        let _ = schema.deregister_table(&added_name(model));
+    }
+}
+
+fn added_name(model: &Model) -> String {
+    format!("{}@added", model.table)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,42 +400,4 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("sql/silver/cdr.sql:2"), "{err}");
     }
-}
-
-/// An incremental build's tests: `model`'s header tests on the rows that version `version` of its
-/// table added (registered as `schema."table@added"` until `forget_commit`), the others as given.
-/// Earlier rows passed when they were written, so a daily run's tests read a day, not the table.
-pub async fn on_commit(
-    engine: &Engine,
-    model: &Model,
-    version: u64,
-    tests: &[DataTest],
-) -> Result<Vec<DataTest>> {
-    let table = engine
-        .lakehouse()
-        .open_table(&model.schema, &model.table, None)
-        .await?;
-    let added = cdrlake_catalog::DeltaProvider::added_by(table, version).await?;
-    let schema = engine
-        .catalog()
-        .lakehouse_schema(&model.schema)
-        .context("unknown schema")?;
-    schema.register_table(added_name(model), std::sync::Arc::new(added))?;
-    let relation = format!("{}.\"{}\"", model.schema, added_name(model));
-    let mut scoped = Vec::with_capacity(tests.len());
-    for spec in &model.header.tests {
-        scoped.push(compile_generic_on(model, spec, &relation)?);
-    }
-    scoped.extend(tests.iter().filter(|t| !t.generic).cloned());
-    Ok(scoped)
-}
-
-pub fn forget_commit(engine: &Engine, model: &Model) {
-    if let Some(schema) = engine.catalog().lakehouse_schema(&model.schema) {
-        let _ = schema.deregister_table(&added_name(model));
-    }
-}
-
-fn added_name(model: &Model) -> String {
-    format!("{}@added", model.table)
 }
