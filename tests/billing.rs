@@ -5,9 +5,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use common::{Lake, contract_csv};
+use common::{Lake, contract_csv, copy_dir};
 
 /// Rating, billing and the reports (and what they read): these cases have no cells or probes,
 /// which the network KPIs and fraud rules need.
@@ -23,19 +23,6 @@ fn run_billing(project: &str) -> Vec<&str> {
         "+gold.report_usage_by_service",
         "silver.cdr_rejected",
     ]
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// The shipped project plus a one-cell `bronze.cell` seed (the generator normally writes it).

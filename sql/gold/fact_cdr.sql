@@ -14,15 +14,12 @@
 -- @test: expression(customer_id IS NULL OR customer_key IS NOT NULL)
 -- @test: relationships(customer_key, gold.dim_customer.customer_key)
 -- @test: relationships(date, gold.dim_date.date)
-WITH rerated AS (
-    SELECT DISTINCT billing_period FROM gold.rated_cdr WHERE _rated_at > $rated_since
-),
-changed_periods AS (
-    -- A late record moves a CDR at most into the period before (its start only moves earlier, by
-    -- less than its length): the period after a re-rated one may have lost its last CDRs.
-    SELECT billing_period FROM rerated
-    UNION
-    SELECT to_char(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m') FROM rerated
+WITH changed_periods AS (
+    -- The periods re-rated since the last run, and the period after each: a late record moves a
+    -- call's start at most into the period before, which may leave the later one without it.
+    SELECT DISTINCT unnest(make_array(billing_period, to_char(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m'))) AS billing_period
+    FROM gold.rated_cdr
+    WHERE _rated_at > $rated_since
 )
 SELECT
     r.cdr_id,
