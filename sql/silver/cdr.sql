@@ -2,9 +2,16 @@
 -- silver.cdr_record stitched by cdr_id. Each run re-stitches every event that received a record,
 -- so late partial records replace the row instead of adding one. Warnings in quality_flags:
 -- W001 zero duration or volume, W002 incomplete partial set, W003 unknown RAT.
+-- Stitch window: an event's records start within 2 days of each other (generated sessions last
+-- at most 6 hours), so a run reads only the records, and rewrites only the events, that start
+-- from 2 days before its earliest new record (docs/mediation.md); --full-refresh reads them all.
 -- @materialized: incremental
 -- @unique_key: cdr_id
 -- @watermark: _mediated_at
+-- @bind: records_from = SELECT min(start_time) - INTERVAL '2 days' FROM silver.cdr_record WHERE mediated_at > $since AND reject_code IS NULL
+-- @bind: records_from_date = SELECT CAST($records_from AS DATE)
+-- @target_filter: _start_date >= $records_from_date AND start_time >= $records_from
+-- @partition_by: _start_date
 -- @set: datafusion.optimizer.join_reordering = false
 -- @stage: sets
 -- @no_dictionary: cdr_id, other_party, start_time, end_time, uplink_bytes, downlink_bytes, volume_bytes, _ingested_at
@@ -33,6 +40,7 @@ records AS (
     FROM touched t
     RIGHT SEMI JOIN silver.cdr_record r ON r.cdr_id = t.cdr_id
     WHERE r.reject_code IS NULL AND $since <> arrow_cast(0, 'Timestamp(µs, "UTC")')
+      AND r.start_time >= $records_from
 ),
 -- Most events are one record: only the others need the (costlier) stitching. Events are split by
 -- key_hash(cdr_id), an integer (grouping and joining on it is far cheaper than on the text): a
@@ -165,7 +173,9 @@ SELECT
     ) AS quality_flags,
     s._batch_id,
     s._ingested_at,
-    s._mediated_at
+    s._mediated_at,
+    -- The partition (UTC date of start_time): a run rewrites only the days its events fall in.
+    CAST(s.start_time AS DATE) AS _start_date
 FROM silver.msisdn_owner o
 RIGHT JOIN shaped s
   ON o.msisdn = s.served_msisdn

@@ -84,6 +84,32 @@ pub struct Header {
     /// Delta version than at the model's last commit, the run rebuilds the model whole
     /// (`@rebuild_on_change: schema.table, ...`).
     pub rebuild_on_change: Vec<String>,
+    /// Parameters computed before the query (`@bind: name = SELECT ...`), in order, each from the
+    /// first column of the first row of its query (null when it has none); a later one and the
+    /// model may use the earlier ones, `$since` and the `@changed_since` parameters.
+    pub binds: Vec<Bind>,
+    /// A predicate on the stored rows (`@target_filter: start_time >= $records_from`): only rows
+    /// it holds can share a key with the run's rows, so the merge and the changed-rows comparison
+    /// read only the files whose statistics may hold such rows.
+    pub target_filter: Option<String>,
+}
+
+/// `@bind: records_from = SELECT min(start_time) FROM ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    pub param: String,
+    pub sql: String,
+}
+
+fn bind(value: &str) -> Option<Bind> {
+    let (param, sql) = value.split_once('=')?;
+    let param = param.trim().trim_start_matches('$');
+    let ident = !param.is_empty() && param.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let sql = sql.trim();
+    (ident && !sql.is_empty()).then(|| Bind {
+        param: param.to_string(),
+        sql: sql.to_string(),
+    })
 }
 
 /// `@replace_on: billing_period FROM changed_periods`: the run replaces every stored row whose
@@ -196,6 +222,10 @@ pub fn parse(sql: &str) -> Result<Header> {
                     bail!("line {lineno}: @rebuild_on_change takes schema.table names, not '{bad}'");
                 }
             }
+            "bind" => h.binds.push(bind(value).with_context(|| {
+                format!("line {lineno}: expected `-- @bind: name = SELECT ...`, found `{line}`")
+            })?),
+            "target_filter" => h.target_filter = Some(value.to_string()),
             "watermark" => h.watermark = Some(value.to_string()),
             "lookback" => h.lookback = Some(value.to_string()),
             "on_existing_key" => {
@@ -238,7 +268,7 @@ pub fn parse(sql: &str) -> Result<Header> {
                 h.settings.push((option, setting));
             }
             other => bail!(
-                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, no_dictionary, no_statistics, watermark, lookback, on_existing_key, changed_since, replace_on, rebuild_on_change, set, stage, test, warn, severity)"
+                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, no_dictionary, no_statistics, watermark, lookback, on_existing_key, changed_since, replace_on, rebuild_on_change, bind, target_filter, set, stage, test, warn, severity)"
             ),
         }
     }
@@ -260,6 +290,16 @@ pub fn parse(sql: &str) -> Result<Header> {
             "`@replace_on`, `@changed_since` and `@rebuild_on_change` are for `@materialized: incremental`"
         );
     }
+    if h.materialized != Materialization::Incremental
+        && (!h.binds.is_empty() || h.target_filter.is_some())
+    {
+        bail!("`@bind` and `@target_filter` are for `@materialized: incremental`");
+    }
+    if h.target_filter.is_some() && (h.replace_on.is_some() || h.unique_key.is_empty()) {
+        bail!(
+            "`@target_filter` narrows a merge on `@unique_key`; `@replace_on` models do not merge"
+        );
+    }
     if h.lookback.is_some() && h.watermark.is_none() {
         bail!("`@lookback` needs `@watermark`");
     }
@@ -269,6 +309,24 @@ pub fn parse(sql: &str) -> Result<Header> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_binds_in_order_and_a_target_filter() {
+        let h = parse(
+            "-- @materialized: incremental\n-- @unique_key: k\n-- @bind: $a = SELECT min(t) FROM s.x WHERE t > $since\n-- @bind: b = SELECT $a\n-- @target_filter: t >= $a\nSELECT 1",
+        )
+        .unwrap();
+        let names: Vec<&str> = h.binds.iter().map(|b| b.param.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(h.binds[0].sql, "SELECT min(t) FROM s.x WHERE t > $since");
+        assert_eq!(h.target_filter.as_deref(), Some("t >= $a"));
+        assert!(
+            parse("-- @materialized: incremental\n-- @unique_key: k\n-- @bind: SELECT 1\nSELECT 1")
+                .is_err()
+        );
+        assert!(parse("-- @materialized: table\n-- @bind: a = SELECT 1\nSELECT 1").is_err());
+        assert!(parse("-- @materialized: incremental\n-- @replace_on: p\n-- @target_filter: p > 1\nSELECT 1").is_err());
+    }
 
     #[test]
     fn reads_changed_since_and_replace_on() {

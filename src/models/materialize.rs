@@ -19,6 +19,7 @@ use deltalake::protocol::SaveMode;
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::datasource::MemTable;
 
+use super::binds;
 use super::changes;
 use super::datatests::{self, DataTest};
 use super::fingerprint::COMMIT_KEY;
@@ -281,11 +282,8 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         .flatten();
     let marks = changes::marks(engine, model, since_last_commit).await?;
     let df = engine.dataframe(&model.sql).await?;
-    let since_type = df
-        .logical_plan()
-        .get_parameter_types()?
-        .remove("$since")
-        .flatten();
+    let mut param_types = df.logical_plan().get_parameter_types()?;
+    let since_type = param_types.remove("$since").flatten();
     let since = match (&since_type, &existing, full_refresh) {
         (None, ..) => None,
         (Some(t), Some(_), false) => Some(watermark(engine, model, t).await?),
@@ -299,6 +297,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
     {
         values.insert(name, value.into());
     }
+    binds::compute(engine, model, &param_types, &mut values).await?;
     let params = (!values.is_empty()).then(|| ParamValues::Map(values));
     let with_params = |df: DataFrame| -> Result<DataFrame> {
         Ok(match &params {
@@ -319,7 +318,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
             serde_json::Value::Object(versions),
         ));
     }
-    let staged = stage_ctes(engine, model, params.as_ref()).await?;
+    let mut staged = stage_ctes(engine, model, params.as_ref()).await?;
     let df = if model.header.stage.is_empty() {
         df
     } else {
@@ -363,7 +362,13 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
     }
 
     // Only rows that are new or differ from the target: a re-run over the same input commits nothing.
-    let changed_sql = changed_rows_sql(model, &staged.sql);
+    let target_filter = binds::target_predicate(engine, model, params.as_ref()).await?;
+    let source_sql = match model.header.on_existing_key {
+        OnExistingKey::Update => staged.output(engine, model, params.as_ref()).await?,
+        // NOT EXISTS names the model's query once.
+        OnExistingKey::Keep => staged.sql.clone(),
+    };
+    let changed_sql = changed_rows_sql(model, &source_sql);
     let changed = with_params(engine.dataframe(&changed_sql).await?)?;
     let batches = changed.collect().await?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
@@ -388,6 +393,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         .unique_key
         .iter()
         .map(|k| qualified("target", k).eq(qualified("source", k)))
+        .chain(target_filter)
         .reduce(Expr::and)
         .context("unique_key is empty")?;
     let state: Arc<dyn Session> = Arc::new(engine.ctx().state());
@@ -549,11 +555,18 @@ fn changed_rows_sql(model: &Model, sql: &str) -> String {
         .collect::<Vec<_>>()
         .join(" AND ");
     let body = sql.trim().trim_end_matches(';');
+    // Stored rows outside `@target_filter` cannot share a key with the run's rows.
+    let target = match &model.header.target_filter {
+        Some(filter) => format!(
+            "(SELECT * FROM {}.{} WHERE {filter})",
+            quote(&model.schema),
+            quote(&model.table)
+        ),
+        None => format!("{}.{}", quote(&model.schema), quote(&model.table)),
+    };
     if model.header.on_existing_key == OnExistingKey::Keep {
         return format!(
-            "WITH cdrlake_source AS (\n{body}\n)\nSELECT * FROM cdrlake_source s\nWHERE NOT EXISTS (SELECT 1 FROM {schema}.{table} t WHERE {keys})",
-            schema = quote(&model.schema),
-            table = quote(&model.table),
+            "WITH cdrlake_source AS (\n{body}\n)\nSELECT * FROM cdrlake_source s\nWHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {keys})",
         );
     }
     // The produced keys come first in the join: a hash join builds its table from the left side,
@@ -566,9 +579,7 @@ fn changed_rows_sql(model: &Model, sql: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "WITH cdrlake_source AS (\n{body}\n)\nSELECT * FROM cdrlake_source\nEXCEPT\nSELECT t.* FROM (SELECT DISTINCT {key_list} FROM cdrlake_source) s JOIN {schema}.{table} t ON {keys}",
-        schema = quote(&model.schema),
-        table = quote(&model.table),
+        "WITH cdrlake_source AS (\n{body}\n)\nSELECT * FROM cdrlake_source\nEXCEPT\nSELECT t.* FROM (SELECT DISTINCT {key_list} FROM cdrlake_source) s JOIN {target} t ON {keys}",
     )
 }
 

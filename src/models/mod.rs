@@ -1,6 +1,7 @@
 //! SQL models (replaces dbt): `.sql` files whose dependencies come from the SQL itself, built in
 //! dependency order as views, Delta tables or incremental Delta merges, with data tests.
 
+pub mod binds;
 pub mod changes;
 pub mod dag;
 pub mod datatests;

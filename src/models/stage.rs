@@ -91,6 +91,37 @@ pub async fn stage_ctes(
     Ok(staged)
 }
 
+impl Staged {
+    /// Computes the model's query (its staged SQL, `params` bound) once into memory and returns a
+    /// query reading those rows: the changed-rows comparison names its source twice, and
+    /// DataFusion would compute the whole model for each.
+    pub async fn output(
+        &mut self,
+        engine: &Engine,
+        model: &Model,
+        params: Option<&ParamValues>,
+    ) -> Result<String> {
+        let mut df = engine.dataframe(&self.sql).await?;
+        if let Some(params) = params {
+            df = df.with_param_values(params.clone())?;
+        }
+        let arrow_schema = Arc::new(df.schema().as_arrow().clone());
+        let rows = MemTable::try_new(arrow_schema, df.collect_partitioned().await?)?;
+        let table = format!("{}__output", model.table);
+        let provider = self
+            .schema
+            .as_ref()
+            .with_context(|| format!("schema {} is not in the lakehouse catalog", model.schema))?;
+        provider.register_table(table.clone(), Arc::new(rows))?;
+        self.tables.push(table.clone());
+        Ok(format!(
+            "SELECT * FROM {}.{}",
+            quote(&model.schema),
+            quote(&table)
+        ))
+    }
+}
+
 /// A query returning the rows of CTE `cte` of `sql` (the text up to it, then `SELECT * FROM cte`).
 pub fn cte_query(sql: &str, cte: &str) -> Result<String> {
     let located = locate_cte(sql, cte)?;

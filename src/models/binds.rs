@@ -1,0 +1,101 @@
+//! `@bind` parameters and the `@target_filter` of an incremental model: values computed before
+//! the query and bound as literals, so that scans can skip files by their statistics (a
+//! subquery would be evaluated only once the scan already runs).
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result, bail};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::metadata::ScalarAndMetadata;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Column, ParamValues, ScalarValue};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::Expr;
+
+use super::materialize::quote;
+use super::project::Model;
+use crate::engine::Engine;
+
+/// Computes the model's `@bind` parameters in order, each with the values bound so far, and adds
+/// them to `values`. A value is cast to the type the model's query expects (`types`).
+pub async fn compute(
+    engine: &Engine,
+    model: &Model,
+    types: &HashMap<String, Option<DataType>>,
+    values: &mut HashMap<String, ScalarAndMetadata>,
+) -> Result<()> {
+    for bind in &model.header.binds {
+        let at = || format!("{}: @bind {}", model.name, bind.param);
+        let mut df = engine.dataframe(&bind.sql).await.with_context(at)?;
+        if !df.logical_plan().get_parameter_types()?.is_empty() {
+            df = df.with_param_values(ParamValues::Map(values.clone()))?;
+        }
+        if df.schema().fields().len() != 1 {
+            bail!("{}: its query must return one column", at());
+        }
+        let batches = df.collect().await.with_context(at)?;
+        let value = match batches.iter().find(|b| b.num_rows() > 0) {
+            Some(batch) => ScalarValue::try_from_array(batch.column(0), 0)?,
+            None => ScalarValue::try_from(df_type(&batches))?,
+        };
+        let value = match types.get(&format!("${}", bind.param)).cloned().flatten() {
+            Some(t) if t != value.data_type() => value
+                .cast_to(&t)
+                .with_context(|| format!("{}: casting {value} to {t}", at()))?,
+            _ => value,
+        };
+        values.insert(bind.param.clone(), value.into());
+    }
+    Ok(())
+}
+
+/// The type of a query's one column, for a null when it returned no row.
+fn df_type(batches: &[RecordBatch]) -> DataType {
+    batches
+        .first()
+        .map(|b| b.schema().field(0).data_type().clone())
+        .unwrap_or(DataType::Null)
+}
+
+/// The `@target_filter` as a predicate on the merge's `target` alias, its parameters replaced by
+/// their values (delta-rs prunes the target's files only with literal bounds).
+pub async fn target_predicate(
+    engine: &Engine,
+    model: &Model,
+    params: Option<&ParamValues>,
+) -> Result<Option<Expr>> {
+    let Some(filter) = &model.header.target_filter else {
+        return Ok(None);
+    };
+    let sql = format!(
+        "SELECT * FROM {}.{} WHERE {filter}",
+        quote(&model.schema),
+        quote(&model.table)
+    );
+    let at = || format!("{}: @target_filter {filter}", model.name);
+    let mut df = engine.dataframe(&sql).await.with_context(at)?;
+    if let Some(params) = params {
+        df = df.with_param_values(params.clone()).with_context(at)?;
+    }
+    let mut predicate = None;
+    df.logical_plan().apply(|plan| {
+        if let LogicalPlan::Filter(f) = plan {
+            predicate = Some(f.predicate.clone());
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    let predicate = predicate.with_context(at)?;
+    let on_target = predicate
+        .transform(|e| {
+            Ok(match e {
+                Expr::Column(c) => {
+                    Transformed::yes(Expr::Column(Column::new(Some("target"), c.name)))
+                }
+                other => Transformed::no(other),
+            })
+        })?
+        .data;
+    Ok(Some(on_target))
+}
