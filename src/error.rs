@@ -5,17 +5,25 @@ use cdrlake_catalog::CatalogError;
 use datafusion::error::DataFusionError;
 use tonic::Status;
 
-/// The error and its causes on one line, without repeating a cause already in the message.
+/// The error and its causes on one line, without repeating a cause already in the message. A
+/// DataFusion error ends the line with its root cause (its own sources are in its message);
+/// the context added around it (which model, which setting) is kept.
 pub fn one_line(e: &anyhow::Error) -> String {
-    if let Some(df) = e.downcast_ref::<datafusion::error::DataFusionError>() {
-        return datafusion_message(df).replace('\n', " ");
-    }
-    let mut line = e.to_string();
-    for cause in e.chain().skip(1) {
-        let c = cause.to_string();
+    let mut line = String::new();
+    for cause in e.chain() {
+        let datafusion = cause.downcast_ref::<DataFusionError>();
+        let c = match datafusion {
+            Some(df) => datafusion_message(df),
+            None => cause.to_string(),
+        };
         if !line.contains(&c) {
-            line.push_str(": ");
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
             line.push_str(&c);
+        }
+        if datafusion.is_some() {
+            break;
         }
     }
     line.replace('\n', " ")

@@ -847,3 +847,51 @@ fn an_incremental_builds_tests_check_the_rows_its_commit_added_and_a_full_refres
     assert!(out.contains("(2 failing rows)"), "{out}");
     assert!(by_tests(&out) >= 11, "the whole table: {out}");
 }
+
+#[test]
+fn binds_are_computed_before_the_query_and_the_target_filter_bounds_the_merge() {
+    let f = Fixture::new();
+    // $first_new: the lowest call of the new batch. The model re-emits the two calls before it
+    // and promises (@target_filter) that only stored calls from $first_new on share its keys.
+    f.write(
+        "sql/silver/windowed.sql",
+        "-- @materialized: incremental\n-- @unique_key: call_id\n-- @watermark: _ingested_at\n\
+         -- @bind: first_new = SELECT min(call_id) FROM bronze.calls WHERE _ingested_at > $since\n\
+         -- @bind: first_read = SELECT $first_new - 2\n\
+         -- @target_filter: call_id >= $first_new\n\
+         SELECT call_id, max(_ingested_at) AS _ingested_at, CAST($first_new AS BIGINT) AS bound\n\
+         FROM bronze.calls WHERE call_id >= $first_read GROUP BY call_id\n",
+    );
+    f.ok(&["run", "-s", "silver.windowed"]);
+    assert_eq!(
+        f.csv("SELECT count(*) AS n, max(bound) AS bound FROM silver.windowed"),
+        "n,bound\n6,0\n"
+    );
+
+    // Calls 6..9 arrive: $first_new is 6, so calls 4 and 5 are re-emitted with bound 6. The
+    // stored 4 and 5 lie outside the target filter: the merge does not read them and inserts
+    // second rows, which shows that the filter bounded both the comparison and the merge.
+    f.append(6..9, 3);
+    let out = f.ok(&["run", "-s", "silver.windowed"]);
+    assert!(out.contains("5 rows, 5 inserted, 0 updated"), "{out}");
+    assert_eq!(
+        f.csv(
+            "SELECT call_id, count(*) AS n, max(bound) AS bound FROM silver.windowed \
+             WHERE call_id >= 4 GROUP BY call_id ORDER BY call_id"
+        ),
+        "call_id,n,bound\n4,2,6\n5,2,6\n6,1,6\n7,1,6\n8,1,6\n"
+    );
+
+    // A bind query that fails names the model and the bind.
+    f.write(
+        "sql/silver/windowed.sql",
+        "-- @materialized: incremental\n-- @unique_key: call_id\n\
+         -- @bind: broken = SELECT nope FROM bronze.calls\nSELECT call_id FROM bronze.calls\n",
+    );
+    let o = f.run(&["run", "-s", "silver.windowed"]);
+    let text = format!("{}{}", stdout(&o), common::stderr(&o));
+    assert!(
+        !o.status.success() && text.contains("silver.windowed: @bind broken"),
+        "{text}"
+    );
+}

@@ -8,6 +8,8 @@
 -- @replace_on: hour_start FROM changed_hours
 -- @changed_since: cdr_since = silver.cdr._mediated_at
 -- @changed_since: probe_since = bronze.network_probe._ingested_at
+-- @bind: first_hour = SELECT first_hour FROM span
+-- @bind: end_hour = SELECT end_hour FROM span
 -- @stage: changed_hours
 -- @test: unique(cell_id, hour_start)
 -- @test: not_null(cell_id, hour_start, date, hour, voice_calls, dropped_calls, dropped_call_rate, erlangs, utilization_pct, data_mb)
@@ -38,8 +40,9 @@ home_cdr AS (
     SELECT c.first_cell_id AS cell_id, c.service, c.start_time, c.end_time, c.answered, c.termination_cause, c.volume_bytes
     FROM silver.cdr c
     JOIN bronze.cell cell ON cell.cell_id = c.first_cell_id
-    CROSS JOIN span
-    WHERE NOT c.roaming AND c.start_time < span.end_hour AND greatest(c.end_time, c.start_time) >= span.first_hour
+    -- Literal bounds (@bind), so the scan skips other days' files; end_time OR start_time is
+    -- greatest(end_time, start_time) in a form file statistics can prune by.
+    WHERE NOT c.roaming AND c.start_time < $end_hour AND (c.end_time >= $first_hour OR c.start_time >= $first_hour)
 ),
 started AS (
     SELECT
@@ -88,7 +91,7 @@ probes AS (
             TRY_CAST(latency_ms AS DOUBLE) AS latency_ms
         FROM bronze.network_probe
         -- A probe is delivered after its time: those ingested before the span cannot be in it.
-        WHERE _ingested_at >= (SELECT first_hour FROM span)
+        WHERE _ingested_at >= $first_hour
     ) typed
     WHERE probed_at IS NOT NULL
     GROUP BY cell_id, date_trunc('hour', probed_at)

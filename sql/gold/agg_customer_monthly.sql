@@ -5,6 +5,7 @@
 -- @materialized: incremental
 -- @replace_on: billing_period FROM changed_periods
 -- @changed_since: rated_since = gold.rated_cdr._rated_at
+-- @bind: first_period = SELECT min(billing_period) FROM changed_periods
 -- @stage: changed_periods
 -- @test: unique(billing_period, customer_id)
 -- @test: not_null(billing_period, customer_id, total_charge)
@@ -32,4 +33,5 @@ SELECT
 FROM gold.fact_cdr
 WHERE customer_id IS NOT NULL
   AND billing_period IN (SELECT billing_period FROM changed_periods)
+  AND billing_period >= $first_period
 GROUP BY billing_period, customer_id

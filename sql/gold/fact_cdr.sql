@@ -6,6 +6,7 @@
 -- @partition_by: billing_period
 -- @replace_on: billing_period FROM changed_periods
 -- @changed_since: rated_since = gold.rated_cdr._rated_at
+-- @bind: first_period = SELECT min(billing_period) FROM changed_periods
 -- @stage: changed_periods
 -- @no_dictionary: cdr_id, start_time, volume_bytes
 -- @test: unique(cdr_id)
@@ -50,3 +51,4 @@ LEFT JOIN gold.dim_customer d
  AND d.valid_from <= r.start_time
  AND (d.valid_to IS NULL OR r.start_time < d.valid_to)
 WHERE r.billing_period IN (SELECT billing_period FROM changed_periods)
+  AND r.billing_period >= $first_period

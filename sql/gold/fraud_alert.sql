@@ -12,6 +12,7 @@
 -- @unique_key: alert_id
 -- @on_existing_key: keep
 -- @changed_since: cdr_since = silver.cdr._mediated_at
+-- @bind: recent_from = SELECT min(changed_from) - INTERVAL '72 hours' FROM changed
 -- @stage: changed
 -- @test: unique(alert_id)
 -- @test: not_null(alert_id, rule, served_msisdn, detected_at, evidence, severity)
@@ -29,6 +30,7 @@ recent AS (
     FROM silver.cdr c
     JOIN changed ch ON ch.served_msisdn = c.served_msisdn
     WHERE c.start_time >= ch.changed_from - INTERVAL '72 hours'
+      AND c.start_time >= $recent_from
 ),
 home AS (
     -- Home CDRs with the coordinates of their first and last cell.

@@ -12,6 +12,8 @@
 -- @changed_since: cdr_since = silver.cdr._mediated_at
 -- @changed_since: crm_since = bronze.crm_customer._ingested_at
 -- @rebuild_on_change: bronze.tariff_rate, bronze.tariff_destination, bronze.plan
+-- @bind: crm_from = SELECT local_day_start(min(CAST(trim(effective_from) AS DATE))) FROM bronze.crm_customer WHERE _ingested_at > $crm_since
+-- @bind: rerate_from = SELECT local_day_start(CAST(min(billing_period) || '-01' AS DATE)) FROM changed_periods
 -- @stage: changed_periods
 -- @no_dictionary: cdr_id, start_time, volume_bytes
 -- @test: unique(cdr_id)
@@ -35,11 +37,7 @@ WITH changed_periods AS (
     -- with CDRs (a version applies until the next one).
     SELECT DISTINCT billing_period(start_time) AS billing_period
     FROM silver.cdr
-    WHERE start_time >= (
-        SELECT local_day_start(min(CAST(trim(effective_from) AS DATE)))
-        FROM bronze.crm_customer
-        WHERE _ingested_at > $crm_since
-    )
+    WHERE start_time >= $crm_from
 ),
 cdr AS (
     -- The subscriber found at mediation, or found now if it arrived since.
@@ -50,10 +48,8 @@ cdr AS (
      AND o.msisdn = c.served_msisdn
      AND o.owned_from <= c.start_time
      AND (o.owned_to IS NULL OR c.start_time < o.owned_to)
-    -- The range lets the scan skip files of older periods; the IN picks the periods exactly.
-    WHERE c.start_time >= (
-        SELECT local_day_start(CAST(min(billing_period) || '-01' AS DATE)) FROM changed_periods
-    )
+    -- The range (a literal, @bind) lets the scan skip files of older days; the IN picks the periods exactly.
+    WHERE c.start_time >= $rerate_from
       AND billing_period(c.start_time) IN (SELECT billing_period FROM changed_periods)
 ),
 classified AS (

@@ -4,6 +4,7 @@
 -- @materialized: incremental
 -- @replace_on: billing_period FROM changed_periods
 -- @changed_since: rated_since = gold.rated_cdr._rated_at
+-- @bind: first_period = SELECT min(billing_period) FROM changed_periods
 -- @stage: changed_periods
 -- @test: unique(billing_period, service, roaming)
 WITH changed_periods AS (
@@ -22,4 +23,5 @@ SELECT
     CAST(sum(charge) AS DECIMAL(18, 4)) AS charged_amount
 FROM gold.rated_cdr
 WHERE billing_period IN (SELECT billing_period FROM changed_periods)
+  AND billing_period >= $first_period
 GROUP BY billing_period, service, roaming

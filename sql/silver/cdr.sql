@@ -13,7 +13,7 @@
 -- @target_filter: _start_date >= $records_from_date AND start_time >= $records_from
 -- @partition_by: _start_date
 -- @set: datafusion.optimizer.join_reordering = false
--- @stage: sets
+-- @stage: touched_records, sets
 -- @no_dictionary: cdr_id, other_party, start_time, end_time, uplink_bytes, downlink_bytes, volume_bytes, _ingested_at
 -- @no_statistics: other_party, imsi, imei, first_cell_id, last_cell_id, visited_mccmnc
 -- @test: unique(cdr_id)
@@ -27,12 +27,10 @@ WITH touched AS (
     -- Records mediated since the newest one this table holds: exact, as each run stamps its time.
     SELECT DISTINCT cdr_id FROM silver.cdr_record WHERE mediated_at > $since
 ),
-records AS (
-    -- A full build takes every valid record (no lookup); a later run only the touched events'.
-    -- Once $since is bound one branch folds to nothing.
-    SELECT * FROM silver.cdr_record
-    WHERE reject_code IS NULL AND $since = arrow_cast(0, 'Timestamp(µs, "UTC")')
-    UNION ALL
+-- A later run's records: only the touched events' (staged: the single- and multi-record branches
+-- and `sets` read them, and DataFusion would scan the stitch window for each). On a full build
+-- $since is the beginning of time and this is empty.
+touched_records AS (
     -- The hash table is built from the touched keys. DataFusion's join reordering, misled by its
     -- row estimates (the touched keys look like all of them), built it from all of
     -- silver.cdr_record instead: 8 GB and 12 s for a run with nothing new. Hence @set above.
@@ -41,6 +39,14 @@ records AS (
     RIGHT SEMI JOIN silver.cdr_record r ON r.cdr_id = t.cdr_id
     WHERE r.reject_code IS NULL AND $since <> arrow_cast(0, 'Timestamp(µs, "UTC")')
       AND r.start_time >= $records_from
+),
+records AS (
+    -- A full build takes every valid record (no lookup); a later run only the touched events'.
+    -- Once $since is bound one branch folds to nothing.
+    SELECT * FROM silver.cdr_record
+    WHERE reject_code IS NULL AND $since = arrow_cast(0, 'Timestamp(µs, "UTC")')
+    UNION ALL
+    SELECT * FROM touched_records
 ),
 -- Most events are one record: only the others need the (costlier) stitching. Events are split by
 -- key_hash(cdr_id), an integer (grouping and joining on it is far cheaper than on the text): a

@@ -4,6 +4,8 @@
 -- @unique_key: source_table, _batch_id, _row_number
 -- @on_existing_key: keep
 -- @watermark: rejected_at
+-- A bronze row is mediated once: one mediated after $since has no stored rejection yet.
+-- @target_filter: rejected_at > $since
 -- @test: unique(source_table, _batch_id, _row_number)
 -- @test: not_null(source_table, _batch_id, _row_number, reason_code, reason, record_json, rejected_at)
 -- @test: accepted_values(reason_code, 'E001', 'E002', 'E003', 'E004', 'E005', 'E008', 'E009')

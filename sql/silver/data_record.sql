@@ -134,8 +134,10 @@ SELECT
     CAST(NULL AS VARCHAR) AS other_party,
     nullif(c.served_imsi, '') AS imsi,
     nullif(c.served_imei, '') AS imei,
-    c.opened_ts AS start_time,
-    add_seconds(c.opened_ts, c.duration) AS end_time,
+    -- A time rejected as wrong (E002, e.g. a month ahead) is left out: as file statistics it would
+    -- keep every file of the table in silver.cdr's windowed scans.
+    CASE WHEN c.reject_code = 'E002' THEN NULL ELSE c.opened_ts END AS start_time,
+    CASE WHEN c.reject_code = 'E002' THEN NULL ELSE add_seconds(c.opened_ts, c.duration) END AS end_time,
     c.duration AS duration_s,
     c.uplink AS uplink_bytes,
     c.downlink AS downlink_bytes,

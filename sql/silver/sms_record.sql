@@ -129,8 +129,10 @@ SELECT
     c.other_normalized AS other_party,
     nullif(c.served_imsi, '') AS imsi,
     CAST(NULL AS VARCHAR) AS imei,
-    c.event_ts AS start_time,
-    c.event_ts AS end_time,
+    -- A time rejected as wrong (E002, e.g. a month ahead) is left out: as file statistics it would
+    -- keep every file of the table in silver.cdr's windowed scans.
+    CASE WHEN c.reject_code = 'E002' THEN NULL ELSE c.event_ts END AS start_time,
+    CASE WHEN c.reject_code = 'E002' THEN NULL ELSE c.event_ts END AS end_time,
     CAST(NULL AS BIGINT) AS duration_s,
     CAST(NULL AS BIGINT) AS uplink_bytes,
     CAST(NULL AS BIGINT) AS downlink_bytes,

@@ -155,8 +155,10 @@ SELECT
     c.other_normalized AS other_party,
     nullif(c.served_imsi, '') AS imsi,
     nullif(c.served_imei, '') AS imei,
-    c.start_ts AS start_time,
-    c.release_ts AS end_time,
+    -- A time rejected as wrong (E002, e.g. a month ahead) is left out: as file statistics it would
+    -- keep every file of the table in silver.cdr's windowed scans.
+    CASE WHEN c.reject_code = 'E002' THEN NULL ELSE c.start_ts END AS start_time,
+    CASE WHEN c.reject_code = 'E002' THEN NULL ELSE c.release_ts END AS end_time,
     coalesce(
         c.duration,
         CASE WHEN c.answer_ts IS NULL THEN 0 ELSE CAST(date_part('epoch', c.release_ts - c.answer_ts) AS BIGINT) END

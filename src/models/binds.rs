@@ -15,10 +15,11 @@ use datafusion::prelude::Expr;
 
 use super::materialize::quote;
 use super::project::Model;
+use super::stage;
 use crate::engine::Engine;
 
 /// Computes the model's `@bind` parameters in order, each with the values bound so far, and adds
-/// them to `values`. A value is cast to the type the model's query expects (`types`).
+/// them to `values`. A bind's query follows the model's `WITH` clause, so it may read its CTEs. A value is cast to the type the model's query expects (`types`).
 pub async fn compute(
     engine: &Engine,
     model: &Model,
@@ -27,7 +28,8 @@ pub async fn compute(
 ) -> Result<()> {
     for bind in &model.header.binds {
         let at = || format!("{}: @bind {}", model.name, bind.param);
-        let mut df = engine.dataframe(&bind.sql).await.with_context(at)?;
+        let sql = format!("{}\n{}", stage::with_clause(&model.sql)?, bind.sql);
+        let mut df = engine.dataframe(&sql).await.with_context(at)?;
         if !df.logical_plan().get_parameter_types()?.is_empty() {
             df = df.with_param_values(ParamValues::Map(values.clone()))?;
         }
@@ -98,4 +100,20 @@ pub async fn target_predicate(
         })?
         .data;
     Ok(Some(on_target))
+}
+
+/// The type `$since` has in the first bind query that uses it: a model may use `$since` only
+/// there (its own query reading the bound literal instead).
+pub async fn since_type(engine: &Engine, model: &Model) -> Result<Option<DataType>> {
+    for bind in &model.header.binds {
+        let sql = format!("{}\n{}", stage::with_clause(&model.sql)?, bind.sql);
+        let df = engine
+            .dataframe(&sql)
+            .await
+            .with_context(|| format!("{}: @bind {}", model.name, bind.param))?;
+        if let Some(t) = df.logical_plan().get_parameter_types()?.remove("$since") {
+            return Ok(t);
+        }
+    }
+    Ok(None)
 }

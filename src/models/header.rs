@@ -85,8 +85,8 @@ pub struct Header {
     /// (`@rebuild_on_change: schema.table, ...`).
     pub rebuild_on_change: Vec<String>,
     /// Parameters computed before the query (`@bind: name = SELECT ...`), in order, each from the
-    /// first column of the first row of its query (null when it has none); a later one and the
-    /// model may use the earlier ones, `$since` and the `@changed_since` parameters.
+    /// first column of the first row of its query (null when it has none). The query may read
+    /// the model's CTEs and use `$since`, the `@changed_since` parameters and earlier binds.
     pub binds: Vec<Bind>,
     /// A predicate on the stored rows (`@target_filter: start_time >= $records_from`): only rows
     /// it holds can share a key with the run's rows, so the merge and the changed-rows comparison

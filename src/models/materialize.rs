@@ -283,7 +283,10 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
     let marks = changes::marks(engine, model, since_last_commit).await?;
     let df = engine.dataframe(&model.sql).await?;
     let mut param_types = df.logical_plan().get_parameter_types()?;
-    let since_type = param_types.remove("$since").flatten();
+    let since_type = match param_types.remove("$since").flatten() {
+        Some(t) => Some(t),
+        None => binds::since_type(engine, model).await?,
+    };
     let since = match (&since_type, &existing, full_refresh) {
         (None, ..) => None,
         (Some(t), Some(_), false) => Some(watermark(engine, model, t).await?),

@@ -131,6 +131,20 @@ pub fn cte_query(sql: &str, cte: &str) -> Result<String> {
     ))
 }
 
+/// The model's outer `WITH` clause, up to its last CTE's closing parenthesis (empty without
+/// one): a query written after it can read the model's CTEs.
+pub fn with_clause(sql: &str) -> Result<&str> {
+    let statements = Parser::parse_sql(&GenericDialect {}, sql)?;
+    let [Statement::Query(query)] = statements.as_slice() else {
+        bail!("the model is not one SELECT")
+    };
+    let last = query.with.as_ref().and_then(|w| w.cte_tables.last());
+    Ok(match last {
+        Some(cte) => &sql[..=offset(sql, cte.closing_paren_token.0.span.start)],
+        None => "",
+    })
+}
+
 /// Checks that every `@stage` name is a CTE of the model's outer `WITH`.
 pub fn check(model: &Model) -> Result<()> {
     for cte in &model.header.stage {
@@ -211,6 +225,16 @@ mod tests {
         );
         let at = locate_cte(SQL, "a").unwrap();
         assert_eq!(&SQL[at.body_start..at.body_end], "SELECT 1 AS x");
+    }
+
+    #[test]
+    fn the_with_clause_ends_at_the_last_ctes_parenthesis() {
+        assert!(
+            with_clause(SQL)
+                .unwrap()
+                .ends_with("b AS (SELECT * FROM sets)")
+        );
+        assert_eq!(with_clause("SELECT 1").unwrap(), "");
     }
 
     #[test]
