@@ -93,4 +93,18 @@ mod tests {
         assert_eq!(status(&other).code(), tonic::Code::InvalidArgument);
         assert_eq!(one_line(&anyhow::anyhow!("a\nb")), "a b");
     }
+
+    #[test]
+    fn one_line_keeps_the_context_around_a_datafusion_error() {
+        let plan = || DataFusionError::Plan("No field named nope".into());
+        let e = anyhow::Error::from(plan()).context("silver.windowed: @bind broken");
+        assert_eq!(
+            one_line(&e),
+            "silver.windowed: @bind broken: Error during planning: No field named nope"
+        );
+        assert_eq!(
+            one_line(&anyhow::Error::from(plan())),
+            "Error during planning: No field named nope"
+        );
+    }
 }
