@@ -64,24 +64,17 @@ pub async fn stage_ctes(
     for cte in &model.header.stage {
         let located = locate_cte(&staged.sql, cte)
             .with_context(|| format!("{}: @stage {cte}", model.name))?;
-        let table = format!("{}__stage_{cte}", model.table);
         let query = format!("{}\nSELECT * FROM {cte}", &staged.sql[..=located.body_end]);
-        let mut df = engine
-            .dataframe(&query)
+        let scan = staged
+            .hold(
+                engine,
+                model,
+                &query,
+                params,
+                format!("{}__stage_{cte}", model.table),
+            )
             .await
             .with_context(|| format!("{}: @stage {cte}", model.name))?;
-        if let Some(params) = params {
-            df = df.with_param_values(params.clone())?;
-        }
-        let arrow_schema = Arc::new(df.schema().as_arrow().clone());
-        let rows = MemTable::try_new(arrow_schema, df.collect_partitioned().await?)?;
-        let provider = staged
-            .schema
-            .as_ref()
-            .with_context(|| format!("schema {} is not in the lakehouse catalog", model.schema))?;
-        provider.register_table(table.clone(), Arc::new(rows))?;
-        staged.tables.push(table.clone());
-        let scan = format!("SELECT * FROM {}.{}", quote(&model.schema), quote(&table));
         staged.sql = format!(
             "{}{scan}{}",
             &staged.sql[..located.body_start],
@@ -101,24 +94,41 @@ impl Staged {
         model: &Model,
         params: Option<&ParamValues>,
     ) -> Result<String> {
-        let mut df = engine.dataframe(&self.sql).await?;
+        let sql = self.sql.clone();
+        self.hold(
+            engine,
+            model,
+            &sql,
+            params,
+            format!("{}__output", model.table),
+        )
+        .await
+    }
+
+    /// Computes `query` (`params` bound) into memory, registers its rows as `table` in the model's
+    /// schema until `self` is dropped, and returns a query reading them.
+    async fn hold(
+        &mut self,
+        engine: &Engine,
+        model: &Model,
+        query: &str,
+        params: Option<&ParamValues>,
+        table: String,
+    ) -> Result<String> {
+        let mut df = engine.dataframe(query).await?;
         if let Some(params) = params {
             df = df.with_param_values(params.clone())?;
         }
         let arrow_schema = Arc::new(df.schema().as_arrow().clone());
         let rows = MemTable::try_new(arrow_schema, df.collect_partitioned().await?)?;
-        let table = format!("{}__output", model.table);
         let provider = self
             .schema
             .as_ref()
             .with_context(|| format!("schema {} is not in the lakehouse catalog", model.schema))?;
         provider.register_table(table.clone(), Arc::new(rows))?;
-        self.tables.push(table.clone());
-        Ok(format!(
-            "SELECT * FROM {}.{}",
-            quote(&model.schema),
-            quote(&table)
-        ))
+        let scan = format!("SELECT * FROM {}.{}", quote(&model.schema), quote(&table));
+        self.tables.push(table);
+        Ok(scan)
     }
 }
 
