@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use anyhow::{Context, Result, bail};
-use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::metadata::ScalarAndMetadata;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -13,22 +12,22 @@ use datafusion::common::{Column, ParamValues, ScalarValue};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::Expr;
 
+use super::header::Bind;
 use super::materialize::quote;
 use super::project::Model;
 use super::stage;
 use crate::engine::Engine;
 
 /// Computes the model's `@bind` parameters in order, each with the values bound so far, and adds
-/// them to `values`. A bind's query follows the model's `WITH` clause, so it may read its CTEs. A value is cast to the type the model's query expects (`types`).
+/// them to `values`. A value is cast to the type the model's query expects (`types`).
 pub async fn compute(
     engine: &Engine,
     model: &Model,
     types: &HashMap<String, Option<DataType>>,
     values: &mut HashMap<String, ScalarAndMetadata>,
 ) -> Result<()> {
-    for bind in &model.header.binds {
+    for (bind, sql) in queries(model)? {
         let at = || format!("{}: @bind {}", model.name, bind.param);
-        let sql = format!("{}\n{}", stage::with_clause(&model.sql)?, bind.sql);
         let mut df = engine.dataframe(&sql).await.with_context(at)?;
         if !df.logical_plan().get_parameter_types()?.is_empty() {
             df = df.with_param_values(ParamValues::Map(values.clone()))?;
@@ -36,10 +35,11 @@ pub async fn compute(
         if df.schema().fields().len() != 1 {
             bail!("{}: its query must return one column", at());
         }
+        let column_type = df.schema().field(0).data_type().clone();
         let batches = df.collect().await.with_context(at)?;
         let value = match batches.iter().find(|b| b.num_rows() > 0) {
             Some(batch) => ScalarValue::try_from_array(batch.column(0), 0)?,
-            None => ScalarValue::try_from(df_type(&batches))?,
+            None => ScalarValue::try_from(&column_type)?,
         };
         let value = match types.get(&format!("${}", bind.param)).cloned().flatten() {
             Some(t) if t != value.data_type() => value
@@ -52,12 +52,15 @@ pub async fn compute(
     Ok(())
 }
 
-/// The type of a query's one column, for a null when it returned no row.
-fn df_type(batches: &[RecordBatch]) -> DataType {
-    batches
-        .first()
-        .map(|b| b.schema().field(0).data_type().clone())
-        .unwrap_or(DataType::Null)
+/// Each `@bind` with its query, written after the model's `WITH` clause so it can read its CTEs.
+fn queries(model: &Model) -> Result<Vec<(&Bind, String)>> {
+    let with = stage::with_clause(&model.sql)?;
+    Ok(model
+        .header
+        .binds
+        .iter()
+        .map(|bind| (bind, format!("{with}\n{}", bind.sql)))
+        .collect())
 }
 
 /// The `@target_filter` as a predicate on the merge's `target` alias, its parameters replaced by
@@ -105,8 +108,7 @@ pub async fn target_predicate(
 /// The type `$since` has in the first bind query that uses it: a model may use `$since` only
 /// there (its own query reading the bound literal instead).
 pub async fn since_type(engine: &Engine, model: &Model) -> Result<Option<DataType>> {
-    for bind in &model.header.binds {
-        let sql = format!("{}\n{}", stage::with_clause(&model.sql)?, bind.sql);
+    for (bind, sql) in queries(model)? {
         let df = engine
             .dataframe(&sql)
             .await
