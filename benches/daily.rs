@@ -3,7 +3,7 @@
 //! of about CDRLAKE_BENCH_DAY_CDRS CDRs each (default 1,000,000), 1% of them 1 to 3 days late,
 //! one day at a time (`generate --append`), and runs `cdrlake run` after each. Prints per day the
 //! run's time and peak RSS and each model's time, rows read and rows written; then day N against
-//! day 2 for every model.
+//! day 2 for every model. CDRLAKE_BENCH_PROJECT names a copy of sql/ to read instead of sql/.
 
 mod common;
 
@@ -140,8 +140,13 @@ fn main() -> anyhow::Result<()> {
     let lake = temp.path().join("lake");
     let truth = temp.path().join("truth.json");
     let truth = truth.to_string_lossy();
-    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
-    let project = project.to_string_lossy();
+    // CDRLAKE_BENCH_PROJECT: a copy of sql/ to read, so the tree can be edited during a long run.
+    let project = std::env::var("CDRLAKE_BENCH_PROJECT").unwrap_or_else(|_| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("sql")
+            .to_string_lossy()
+            .into_owned()
+    });
     println!(
         "daily: {customers} subscribers (~{cdrs} CDRs a day), {days} days from 2026-04-17, 1% late by 1-3 days"
     );
