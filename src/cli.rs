@@ -45,6 +45,8 @@ pub enum Command {
     Ingest(commands::ingest::IngestArgs),
     /// Build models and seeds in dependency order (views, Delta tables, incremental merges).
     Run(commands::models::RunArgs),
+    /// Close a billing period: build and gate everything, then issue its invoices for good.
+    ClosePeriod(commands::periods::CloseArgs),
     /// Run the data tests of models (generic header tests and sql/tests/*.sql).
     Test(commands::models::TestArgs),
     /// Print the model lineage graph (Mermaid or Graphviz dot).
@@ -112,6 +114,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Generate(args) => commands::generate::run(&cli.global, &args).await,
         Command::Ingest(args) => commands::ingest::run(&cli.global, &args).await,
         Command::Run(args) => commands::models::run(&cli.global, &args).await,
+        Command::ClosePeriod(args) => commands::periods::close(&cli.global, &args).await,
         Command::Test(args) => commands::models::test(&cli.global, &args).await,
         Command::Lineage(args) => commands::models::lineage(&args).await,
         Command::Compile(args) => commands::models::compile(&cli.global, &args).await,

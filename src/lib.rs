@@ -3,6 +3,7 @@
 //! The binary is a thin shell (`cli`) over these modules; tests and benchmarks use them directly.
 
 pub mod allocator;
+pub mod billing;
 pub mod cli;
 pub mod commands;
 pub mod contract;

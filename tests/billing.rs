@@ -7,7 +7,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{Lake, contract_csv, copy_dir};
+use common::{Lake, assert_clean_error, cdrlake, contract_csv, copy_dir};
 
 /// Rating, billing and the reports (and what they read): these cases have no cells or probes,
 /// which the network KPIs and fraud rules need.
@@ -265,6 +265,9 @@ fn worked_example(lake: &Lake, project: &str) {
     lake.ok(&run_billing(project));
 }
 
+const INVOICE: &str = "SELECT invoice_number, billing_period, period_start, period_end, recurring_amount, voice_amount, sms_amount, data_amount, \
+                       roaming_amount, discount_amount, net_amount, vat_amount, total_amount, currency, line_count FROM gold.invoice";
+
 #[test]
 fn the_worked_examples_rate_and_bill_to_the_cent() {
     let lake = Lake::new();
@@ -301,10 +304,9 @@ fn the_worked_examples_rate_and_bill_to_the_cent() {
         lines,
         "line_no,line_type,quantity,amount\n1,RECURRING,20,32.67\n2,RECURRING,10,33.00\n3,VOICE,3,2.15\n4,SMS,3,1.50\n5,DATA,2,5.20\n6,ROAMING,1,20.00\n7,DISCOUNT,1,-6.57\n"
     );
-    let invoice = "SELECT invoice_number, billing_period, period_start, period_end, recurring_amount, voice_amount, sms_amount, data_amount, \
-                   roaming_amount, discount_amount, net_amount, vat_amount, total_amount, currency, line_count FROM gold.invoice";
+    let invoice = INVOICE;
     let expected = "invoice_number,billing_period,period_start,period_end,recurring_amount,voice_amount,sms_amount,data_amount,roaming_amount,discount_amount,net_amount,vat_amount,total_amount,currency,line_count\n\
-                    INV-202604-0000001,2026-04,2026-04-01,2026-04-30,65.67,2.15,1.50,5.20,20.00,-6.57,87.95,17.59,105.54,MAD,7\n";
+                    PRV-202604-C0000001,2026-04,2026-04-01,2026-04-30,65.67,2.15,1.50,5.20,20.00,-6.57,87.95,17.59,105.54,MAD,7\n";
     assert_eq!(lake.csv(invoice), expected);
     assert_eq!(
         lake.csv("SELECT arrow_typeof(charge) AS c, arrow_typeof(amount) AS a FROM gold.rated_cdr, gold.invoice_line LIMIT 1"),
@@ -314,16 +316,16 @@ fn the_worked_examples_rate_and_bill_to_the_cent() {
     // The reports, rebuilt with billing.
     assert_eq!(
         lake.csv("SELECT * FROM gold.report_revenue_by_plan"),
-        "billing_period,plan_id,plan_name,customers,recurring_amount,usage_amount,net_amount\n2026-04,P_PLUS,Jawal Plus,1,65.67,28.85,87.95\n",
+        "billing_period,plan_id,plan_name,customers,recurring_amount,usage_amount,net_amount,status\n2026-04,P_PLUS,Jawal Plus,1,65.67,28.85,87.95,PROVISIONAL\n",
         "a customer on two plans counts under the plan of the last RECURRING line"
     );
     assert_eq!(
         lake.csv("SELECT * FROM gold.report_top_customers"),
-        "billing_period,rank,customer_id,msisdn_masked,net_amount\n2026-04,1,C0000001,+21261****678,87.95\n"
+        "billing_period,rank,customer_id,msisdn_masked,net_amount,status\n2026-04,1,C0000001,+21261****678,87.95,PROVISIONAL\n"
     );
     assert_eq!(
         lake.csv("SELECT * FROM gold.report_revenue_by_region"),
-        "billing_period,region,customers,net_amount,vat_amount\n2026-04,Casablanca-Settat,1,87.95,17.59\n"
+        "billing_period,region,customers,net_amount,vat_amount,status\n2026-04,Casablanca-Settat,1,87.95,17.59,PROVISIONAL\n"
     );
     assert_eq!(
         lake.csv("SELECT * FROM gold.report_usage_by_service ORDER BY service, roaming"),
@@ -351,6 +353,148 @@ fn the_worked_examples_rate_and_bill_to_the_cent() {
     assert_eq!(
         lake.csv("SELECT * FROM gold.invoice_line ORDER BY invoice_number, line_no"),
         lines_before
+    );
+}
+
+/// The period's invoice and lines, every column, in a stable order.
+fn april(lake: &Lake) -> String {
+    lake.csv("SELECT * FROM gold.invoice WHERE billing_period = '2026-04' ORDER BY invoice_number")
+        + &lake.csv("SELECT * FROM gold.invoice_line WHERE billing_period = '2026-04' ORDER BY invoice_number, line_no")
+}
+
+#[test]
+fn a_closed_period_keeps_its_issued_invoices_when_late_usage_arrives() {
+    let lake = Lake::new();
+    let project = project(&lake);
+    worked_example(&lake, &project);
+    let close = |period: &str| {
+        cdrlake(
+            lake.cwd(),
+            &["close-period", period, "--project", &project],
+            &[],
+        )
+    };
+
+    // The newest CDR is from 25 April: April has not ended by the data's clock.
+    assert_clean_error(
+        &close("2026-04"),
+        &["2026-04 cannot close yet", "2026-05-03", "--grace-days"],
+    );
+    assert_clean_error(&close("2026-4"), &["not a billing period", "YYYY-MM"]);
+    assert_eq!(
+        lake.csv("SELECT status FROM gold.invoice"),
+        "status\nPROVISIONAL\n"
+    );
+
+    // Traffic of 4 May moves the clock past April's end plus 2 days of grace.
+    lake.file(
+        "may.csv",
+        contract_csv(
+            "sms_cdr",
+            &[sms("S10", "2026-05-04T10:00:00+01:00", "0612000001")],
+        ),
+    );
+    lake.ok(&["ingest", "may.csv", "--into", "bronze.sms_cdr"]);
+    let closed = lake.ok(&["close-period", "2026-04", "--project", &project]);
+    assert!(
+        closed.contains("2026-04 closed: 1 invoices issued, net 87.95 MAD, total 105.54 MAD"),
+        "{closed}"
+    );
+    assert_eq!(
+        lake.csv(&format!("{INVOICE} WHERE billing_period = '2026-04'")),
+        "invoice_number,billing_period,period_start,period_end,recurring_amount,voice_amount,sms_amount,data_amount,roaming_amount,discount_amount,net_amount,vat_amount,total_amount,currency,line_count\n\
+         INV-202604-0000001,2026-04,2026-04-01,2026-04-30,65.67,2.15,1.50,5.20,20.00,-6.57,87.95,17.59,105.54,MAD,7\n",
+        "the issued invoice has its number and the worked example's amounts"
+    );
+    assert_eq!(
+        lake.csv("SELECT billing_period, status FROM gold.invoice ORDER BY 1"),
+        "billing_period,status\n2026-04,ISSUED\n2026-05,PROVISIONAL\n"
+    );
+    assert_eq!(
+        lake.csv("SELECT billing_period, status FROM gold.report_top_customers ORDER BY 1"),
+        "billing_period,status\n2026-04,ISSUED\n2026-05,PROVISIONAL\n"
+    );
+    let log = lake.csv("SELECT billing_period, action, invoices, net_amount, total_amount, grace_days, inputs, models FROM system.period_close");
+    assert!(log.starts_with("billing_period,action,invoices,net_amount,total_amount,grace_days,inputs,models\n2026-04,close,1,87.95,105.54,2,"), "{log}");
+    assert!(
+        log.contains("silver.cdr")
+            && log.contains("gold.rated_cdr")
+            && log.contains("gold.invoice_line"),
+        "records what it used: {log}"
+    );
+    let issued = april(&lake);
+    let issued_version = lake.version("gold.issued_invoice_line");
+
+    // A late April call (international SMS, 1.50) arrives after the close: it is rated in April,
+    // but April's invoice stays as issued (the difference is for an adjustment, not a reissue).
+    lake.file(
+        "late.csv",
+        contract_csv(
+            "sms_cdr",
+            &[sms("S11", "2026-04-28T10:00:00+01:00", "+34 612 345 678")],
+        ),
+    );
+    lake.ok(&["ingest", "late.csv", "--into", "bronze.sms_cdr"]);
+    lake.ok(&run_billing(&project));
+    assert_eq!(
+        lake.csv(
+            "SELECT billing_period, charge FROM gold.rated_cdr WHERE cdr_id = 'S:SMSC-1:S11:SMS_MO'"
+        ),
+        "billing_period,charge\n2026-04,1.5000\n"
+    );
+    assert_eq!(
+        april(&lake),
+        issued,
+        "April's invoice and lines are unchanged"
+    );
+    assert_eq!(lake.version("gold.issued_invoice_line"), issued_version);
+
+    // ... and the difference goes onto May's open invoice: April's SMS line comes to 3.00 now
+    // (1.50 + the late 1.50) where 1.50 was issued, so +1.50, for 1 changed CDR. May: P_PLUS all
+    // 31 days 99.00, the loyalty discount -9.90, the 4 May SMS on-net within the allowance.
+    let may = "SELECT line_no, line_type, description, quantity, amount FROM gold.invoice_line \
+               WHERE invoice_number = 'PRV-202605-C0000001' AND line_type IN ('RECURRING', 'SMS', 'DISCOUNT', 'ADJUSTMENT') ORDER BY line_no";
+    assert_eq!(
+        lake.csv(may),
+        "line_no,line_type,description,quantity,amount\n1,RECURRING,\"P_PLUS Jawal Plus, 31/31 days\",31,99.00\n\
+         3,SMS,\"SMS, 1 CDRs\",1,0.00\n6,DISCOUNT,Loyalty discount 10%,1,-9.90\n\
+         7,ADJUSTMENT,Adjustment to INV-202604-0000001 SMS,1,1.50\n"
+    );
+    assert_eq!(
+        lake.csv("SELECT adjustment_amount, net_amount, vat_amount, total_amount FROM gold.invoice WHERE billing_period = '2026-05'"),
+        "adjustment_amount,net_amount,vat_amount,total_amount\n1.50,90.60,18.12,108.72\n"
+    );
+
+    assert_clean_error(&close("2026-04"), &["2026-04 is already closed"]);
+    assert_clean_error(&close("2026-05"), &["2026-05 cannot close yet"]);
+
+    // May closes once June's traffic is in; the adjustment is issued with it, and June's
+    // invoice does not carry it again.
+    lake.file(
+        "june.csv",
+        contract_csv(
+            "sms_cdr",
+            &[sms("S12", "2026-06-04T10:00:00+01:00", "0612000001")],
+        ),
+    );
+    lake.ok(&["ingest", "june.csv", "--into", "bronze.sms_cdr"]);
+    lake.ok(&["close-period", "2026-05", "--project", &project]);
+    assert_eq!(
+        lake.csv("SELECT invoice_number, adjustment_amount, net_amount, status FROM gold.invoice WHERE billing_period = '2026-05'"),
+        "invoice_number,adjustment_amount,net_amount,status\nINV-202605-0000001,1.50,90.60,ISSUED\n"
+    );
+    assert_eq!(
+        lake.csv("SELECT count(*) AS n FROM gold.invoice_line WHERE billing_period = '2026-06' AND line_type = 'ADJUSTMENT'"),
+        "n\n0\n"
+    );
+    assert_eq!(
+        lake.csv("SELECT count(*) AS n FROM gold.adjustment"),
+        "n\n0\n"
+    );
+    let tests = lake.ok(&["test", "--project", &project, "-s", "+gold.invoice"]);
+    assert!(
+        tests.contains("PASS tests/invoice_numbers_are_gapless"),
+        "{tests}"
     );
 }
 

@@ -35,6 +35,9 @@ pub enum CatalogError {
     #[error("table name '{0}' is not valid: use schema.table with letters, digits and '_'")]
     BadTableName(String),
 
+    #[error("the lakehouse is busy: {holder} holds its '{lease}' lease; try again when it is done")]
+    Busy { lease: String, holder: String },
+
     #[error("lakehouse root {root} is not usable: {detail}")]
     Root { root: String, detail: String },
 

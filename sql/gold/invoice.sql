@@ -1,12 +1,15 @@
 -- One invoice per customer and billing period (billing.md): the lines summed by type, VAT 20%
--- computed once on the net and rounded half-up, total = net + VAT, in MAD.
+-- computed once on the net and rounded half-up, total = net + VAT, in MAD. status PROVISIONAL
+-- (an open period, recomputed every run) or ISSUED (a closed period: the header as issued,
+-- gold.issued_invoice).
 -- @materialized: table
 -- @test: unique(invoice_number)
 -- @test: unique(customer_id, billing_period)
 -- @test: not_null(invoice_number, customer_id, billing_period, net_amount, vat_amount, total_amount)
 -- @test: expression(total_amount = net_amount + vat_amount)
 -- @test: expression(discount_amount <= 0)
--- @test: expression(net_amount = recurring_amount + voice_amount + sms_amount + data_amount + roaming_amount + discount_amount)
+-- @test: expression(net_amount = recurring_amount + voice_amount + sms_amount + data_amount + roaming_amount + discount_amount + adjustment_amount)
+-- @test: accepted_values(status, 'ISSUED', 'PROVISIONAL')
 WITH totals AS (
     SELECT
         invoice_number,
@@ -16,15 +19,18 @@ WITH totals AS (
         sum(CASE WHEN line_type = 'DATA' THEN amount ELSE 0 END) AS data_amount,
         sum(CASE WHEN line_type = 'ROAMING' THEN amount ELSE 0 END) AS roaming_amount,
         sum(CASE WHEN line_type = 'DISCOUNT' THEN amount ELSE 0 END) AS discount_amount,
+        sum(CASE WHEN line_type = 'ADJUSTMENT' THEN amount ELSE 0 END) AS adjustment_amount,
         sum(amount) AS net_amount,
         count(*) AS line_count
     FROM gold.invoice_line
+    WHERE invoice_number IN (SELECT invoice_number FROM gold.invoice_number WHERE status = 'PROVISIONAL')
     GROUP BY invoice_number
 )
+-- Both halves cast to the same types: the issued table's strings are read as views, literals are not.
 SELECT
-    t.invoice_number,
-    o.customer_id,
-    o.billing_period,
+    CAST(t.invoice_number AS VARCHAR) AS invoice_number,
+    CAST(o.customer_id AS VARCHAR) AS customer_id,
+    CAST(o.billing_period AS VARCHAR) AS billing_period,
     b.period_start,
     b.period_end,
     CAST(t.recurring_amount AS DECIMAL(18, 2)) AS recurring_amount,
@@ -33,11 +39,21 @@ SELECT
     CAST(t.data_amount AS DECIMAL(18, 2)) AS data_amount,
     CAST(t.roaming_amount AS DECIMAL(18, 2)) AS roaming_amount,
     CAST(t.discount_amount AS DECIMAL(18, 2)) AS discount_amount,
+    -- ADJUSTMENT lines: differences of closed periods (may be negative, a credit).
+    CAST(t.adjustment_amount AS DECIMAL(18, 2)) AS adjustment_amount,
     CAST(t.net_amount AS DECIMAL(18, 2)) AS net_amount,
-    round_half_up(t.net_amount * CAST(0.20 AS DECIMAL(3, 2)), 2) AS vat_amount,
+    CAST(round_half_up(t.net_amount * CAST(0.20 AS DECIMAL(3, 2)), 2) AS DECIMAL(18, 2)) AS vat_amount,
     CAST(t.net_amount + round_half_up(t.net_amount * CAST(0.20 AS DECIMAL(3, 2)), 2) AS DECIMAL(18, 2)) AS total_amount,
-    'MAD' AS currency,
-    t.line_count
+    CAST('MAD' AS VARCHAR) AS currency,
+    t.line_count,
+    CAST('PROVISIONAL' AS VARCHAR) AS status
 FROM totals t
 JOIN gold.invoice_number o ON o.invoice_number = t.invoice_number
 JOIN gold.billing_period b ON b.billing_period = o.billing_period
+UNION ALL
+SELECT
+    CAST(i.invoice_number AS VARCHAR), CAST(i.customer_id AS VARCHAR), CAST(i.billing_period AS VARCHAR), i.period_start, i.period_end, i.recurring_amount,
+    i.voice_amount, i.sms_amount, i.data_amount, i.roaming_amount, i.discount_amount, i.adjustment_amount, i.net_amount,
+    i.vat_amount, i.total_amount, CAST(i.currency AS VARCHAR), i.line_count, CAST(i.status AS VARCHAR)
+FROM gold.issued_invoice i
+JOIN gold.billing_period b ON b.billing_period = i.billing_period AND b.status = 'CLOSED'

@@ -1,82 +1,64 @@
--- Invoice lines (billing.md): RECURRING per plan (prorated by active days), VOICE, SMS and DATA
--- home usage, ROAMING, and the loyalty DISCOUNT. Numbers come from gold.invoice_number.
+-- Invoice lines (billing.md). An open period's lines are gold.billed_line under the provisional
+-- invoice numbers, recomputed every run, followed by ADJUSTMENT lines: each non-zero difference of
+-- a closed period (gold.adjustment) on the customer's next open invoice after it, naming the closed
+-- invoice and the line type, with the number of CDRs that changed. A closed period's lines are the
+-- lines issued when it closed (gold.issued_invoice_line), never recomputed here.
 -- @materialized: table
 -- @test: unique(invoice_number, line_no)
 -- @test: not_null(invoice_number, line_no, line_type, description, quantity, amount)
--- @test: accepted_values(line_type, 'RECURRING', 'VOICE', 'SMS', 'DATA', 'ROAMING', 'DISCOUNT')
--- @test: expression(line_type = 'DISCOUNT' OR amount >= 0)
-WITH invoices AS (
-    SELECT billing_period, customer_id, invoice_number FROM gold.invoice_number
+-- @test: accepted_values(line_type, 'RECURRING', 'VOICE', 'SMS', 'DATA', 'ROAMING', 'DISCOUNT', 'ADJUSTMENT')
+-- @test: expression(line_type IN ('DISCOUNT', 'ADJUSTMENT') OR amount >= 0)
+-- @test: expression((line_type = 'ADJUSTMENT') = (adjusts_period IS NOT NULL))
+WITH open_invoices AS (
+    SELECT billing_period, customer_id, invoice_number FROM gold.invoice_number WHERE status = 'PROVISIONAL'
 ),
-recurring AS (
-    SELECT
-        i.invoice_number,
-        1 AS line_group,
-        d.first_day,
-        'RECURRING' AS line_type,
-        d.plan_id,
-        p.plan_id || ' ' || p.name || ', ' || CAST(d.active_days AS VARCHAR) || '/' || CAST(b.days_in_period AS VARCHAR) || ' days' AS description,
-        d.active_days AS quantity,
-        round_half_up(
-            -- The factor with 18 decimals before rounding to 9 (DataFusion keeps few decimals when dividing integers).
-            p.monthly_fee * round_half_up(CAST(d.active_days AS DECIMAL(38, 18)) / CAST(b.days_in_period AS DECIMAL(38, 0)), 9),
-            2
-        ) AS amount
-    FROM gold.subscription_days d
-    JOIN invoices i ON i.billing_period = d.billing_period AND i.customer_id = d.customer_id
-    JOIN gold.billing_period b ON b.billing_period = d.billing_period
-    JOIN bronze.plan p ON p.plan_id = d.plan_id
-),
-usage_kinds AS (
-    SELECT * FROM (VALUES ('VOICE', 2, 'Voice calls'), ('SMS', 3, 'SMS'), ('DATA', 4, 'Mobile data'), ('ROAMING', 5, 'Roaming')) AS k(line_type, line_group, label)
-),
-usage AS (
-    SELECT customer_id, billing_period, line_type, cdrs, charged FROM gold.customer_usage
-),
-usage_lines AS (
-    SELECT
-        i.invoice_number,
-        k.line_group,
-        CAST(NULL AS DATE) AS first_day,
-        k.line_type,
-        CAST(NULL AS VARCHAR) AS plan_id,
-        k.label || ', ' || CAST(coalesce(u.cdrs, 0) AS VARCHAR) || ' CDRs' AS description,
-        coalesce(u.cdrs, 0) AS quantity,
-        round_half_up(coalesce(u.charged, CAST(0 AS DECIMAL(18, 4))), 2) AS amount
-    FROM invoices i
-    CROSS JOIN usage_kinds k
-    LEFT JOIN usage u ON u.customer_id = i.customer_id AND u.billing_period = i.billing_period AND u.line_type = k.line_type
-),
-discounts AS (
-    -- Customers first activated at least 24 months before the period's first day.
-    SELECT
-        i.invoice_number,
-        6 AS line_group,
-        CAST(NULL AS DATE) AS first_day,
-        'DISCOUNT' AS line_type,
-        CAST(NULL AS VARCHAR) AS plan_id,
-        'Loyalty discount 10%' AS description,
-        1 AS quantity,
-        -round_half_up(CAST(0.10 AS DECIMAL(3, 2)) * r.recurring, 2) AS amount
-    FROM invoices i
-    JOIN gold.billing_period b ON b.billing_period = i.billing_period
-    JOIN (SELECT DISTINCT customer_id, activation_date FROM silver.subscriber) a ON a.customer_id = i.customer_id
-    JOIN (SELECT invoice_number, sum(amount) AS recurring FROM recurring GROUP BY invoice_number) r ON r.invoice_number = i.invoice_number
-    WHERE a.activation_date <= CAST(b.period_start - INTERVAL '24 months' AS DATE)
+carrier AS (
+    -- The customer's next open invoice after the closed period.
+    SELECT a.billing_period AS closed_period, a.customer_id, min(n.billing_period) AS billing_period
+    FROM (SELECT DISTINCT billing_period, customer_id FROM gold.adjustment) a
+    JOIN open_invoices n ON n.customer_id = a.customer_id AND n.billing_period > a.billing_period
+    GROUP BY a.billing_period, a.customer_id
 ),
 lines AS (
-    SELECT invoice_number, line_group, first_day, line_type, plan_id, description, quantity, amount FROM recurring
+    SELECT
+        n.invoice_number, l.billing_period, l.line_group, l.first_day, l.line_type, l.plan_id, l.description,
+        l.quantity, l.amount, CAST(NULL AS VARCHAR) AS adjusts_period, CAST(NULL AS VARCHAR) AS adjusts_line_type
+    FROM gold.billed_line l
+    JOIN open_invoices n ON n.billing_period = l.billing_period AND n.customer_id = l.customer_id
     UNION ALL
-    SELECT invoice_number, line_group, first_day, line_type, plan_id, description, quantity, amount FROM usage_lines
-    UNION ALL
-    SELECT invoice_number, line_group, first_day, line_type, plan_id, description, quantity, amount FROM discounts
+    SELECT
+        n.invoice_number,
+        n.billing_period,
+        7 AS line_group,
+        CAST(NULL AS DATE) AS first_day,
+        'ADJUSTMENT' AS line_type,
+        CAST(NULL AS VARCHAR) AS plan_id,
+        'Adjustment to ' || coalesce(a.closed_invoice, a.billing_period || ' (not invoiced)') || ' ' || a.line_type AS description,
+        a.changed_cdrs AS quantity,
+        a.amount,
+        a.billing_period AS adjusts_period,
+        a.line_type AS adjusts_line_type
+    FROM gold.adjustment a
+    JOIN carrier c ON c.closed_period = a.billing_period AND c.customer_id = a.customer_id
+    JOIN open_invoices n ON n.billing_period = c.billing_period AND n.customer_id = c.customer_id
 )
+-- Both halves cast to the same types: the issued table's strings are read as views, literals are not.
 SELECT
-    invoice_number,
+    CAST(invoice_number AS VARCHAR) AS invoice_number,
     CAST(row_number() OVER (PARTITION BY invoice_number ORDER BY line_group, first_day, description) AS BIGINT) AS line_no,
-    line_type,
-    description,
+    CAST(line_type AS VARCHAR) AS line_type,
+    CAST(description AS VARCHAR) AS description,
     CAST(quantity AS BIGINT) AS quantity,
     CAST(amount AS DECIMAL(18, 2)) AS amount,
-    plan_id
+    CAST(plan_id AS VARCHAR) AS plan_id,
+    CAST(billing_period AS VARCHAR) AS billing_period,
+    CAST(adjusts_period AS VARCHAR) AS adjusts_period,
+    CAST(adjusts_line_type AS VARCHAR) AS adjusts_line_type
 FROM lines
+UNION ALL
+SELECT
+    CAST(l.invoice_number AS VARCHAR), l.line_no, CAST(l.line_type AS VARCHAR), CAST(l.description AS VARCHAR),
+    l.quantity, l.amount, CAST(l.plan_id AS VARCHAR), CAST(l.billing_period AS VARCHAR),
+    CAST(l.adjusts_period AS VARCHAR), CAST(l.adjusts_line_type AS VARCHAR)
+FROM gold.issued_invoice_line l
+JOIN gold.billing_period b ON b.billing_period = l.billing_period AND b.status = 'CLOSED'

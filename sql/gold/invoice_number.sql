@@ -1,12 +1,39 @@
--- Invoice numbers: INV-YYYYMM-NNNNNNN, gapless within a billing period, assigned in customer_id
--- order to every customer with at least one active day in it. Deterministic, so re-running a
--- period reproduces the same numbers.
+-- Invoice numbers. A closed period's are the ones `cdrlake close-period` issued (INV-YYYYMM-NNNNNNN,
+-- gapless within the period, in customer_id order, never changed afterwards: gold.issued_invoice).
+-- An open period's invoices are provisional and carry a draft id per customer,
+-- PRV-YYYYMM-<customer_id>, which no customer arriving later can shift. A customer owed an
+-- adjustment for a closed period (gold.adjustment) with no open invoice after it, e.g.
+-- terminated, gets a stand-alone provisional document in the first open period after it.
 -- @materialized: table
 -- @test: unique(invoice_number)
 -- @test: unique(billing_period, customer_id)
+-- @test: accepted_values(status, 'ISSUED', 'PROVISIONAL')
+WITH billed AS (
+    SELECT DISTINCT d.billing_period, d.customer_id
+    FROM gold.subscription_days d
+    JOIN gold.billing_period b ON b.billing_period = d.billing_period AND b.status = 'OPEN'
+),
+owed AS (SELECT DISTINCT billing_period, customer_id FROM gold.adjustment),
+stand_alone AS (
+    SELECT min(b.billing_period) AS billing_period, o.customer_id
+    FROM owed o
+    JOIN gold.billing_period b ON b.status = 'OPEN' AND b.billing_period > o.billing_period
+    WHERE NOT EXISTS (SELECT 1 FROM billed x WHERE x.customer_id = o.customer_id AND x.billing_period > o.billing_period)
+    GROUP BY o.billing_period, o.customer_id
+),
+provisional AS (
+    SELECT billing_period, customer_id FROM billed
+    UNION
+    SELECT billing_period, customer_id FROM stand_alone
+)
+SELECT CAST(i.billing_period AS VARCHAR) AS billing_period, CAST(i.customer_id AS VARCHAR) AS customer_id,
+       CAST(i.invoice_number AS VARCHAR) AS invoice_number, CAST('ISSUED' AS VARCHAR) AS status
+FROM gold.issued_invoice i
+JOIN gold.billing_period b ON b.billing_period = i.billing_period AND b.status = 'CLOSED'
+UNION ALL
 SELECT
-    billing_period,
-    customer_id,
-    'INV-' || replace(billing_period, '-', '') || '-'
-        || lpad(CAST(row_number() OVER (PARTITION BY billing_period ORDER BY customer_id) AS VARCHAR), 7, '0') AS invoice_number
-FROM (SELECT DISTINCT billing_period, customer_id FROM gold.subscription_days) AS billed
+    CAST(billing_period AS VARCHAR),
+    CAST(customer_id AS VARCHAR),
+    CAST('PRV-' || replace(billing_period, '-', '') || '-' || customer_id AS VARCHAR),
+    CAST('PROVISIONAL' AS VARCHAR)
+FROM provisional

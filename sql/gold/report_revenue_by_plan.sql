@@ -9,7 +9,9 @@ SELECT
     count(*) AS customers,
     CAST(sum(i.recurring_amount) AS DECIMAL(18, 2)) AS recurring_amount,
     CAST(sum(i.voice_amount + i.sms_amount + i.data_amount + i.roaming_amount) AS DECIMAL(18, 2)) AS usage_amount,
-    CAST(sum(i.net_amount) AS DECIMAL(18, 2)) AS net_amount
+    CAST(sum(i.net_amount) AS DECIMAL(18, 2)) AS net_amount,
+    -- PROVISIONAL for an open period (may change), ISSUED for a closed one.
+    i.status
 FROM gold.invoice i
 JOIN (
     SELECT invoice_number, plan_id
@@ -21,4 +23,4 @@ JOIN (
     WHERE last = 1
 ) AS last_plan ON last_plan.invoice_number = i.invoice_number
 JOIN bronze.plan p ON p.plan_id = last_plan.plan_id
-GROUP BY i.billing_period, last_plan.plan_id, p.name
+GROUP BY i.billing_period, last_plan.plan_id, p.name, i.status

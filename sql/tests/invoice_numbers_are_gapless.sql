@@ -1,17 +1,24 @@
--- Quality gate: invoice numbers run 1..n without a gap within each billing period, and every
--- customer with an active day in a billed period has exactly one invoice.
+-- Quality gate: issued invoice numbers run 1..n without a gap within each closed billing period;
+-- in an open period every customer with an active day has a (provisional) invoice (a customer
+-- owed only an adjustment may have one too: a stand-alone document).
 WITH numbers AS (
-    SELECT billing_period, CAST(substr(invoice_number, 12) AS BIGINT) AS n FROM gold.invoice
+    SELECT billing_period, CAST(substr(invoice_number, 12) AS BIGINT) AS n FROM gold.invoice WHERE status = 'ISSUED'
 ),
-per_period AS (
+issued AS (
     SELECT billing_period, count(*) AS invoices, min(n) AS first_n, max(n) AS last_n, count(DISTINCT n) AS distinct_n
     FROM numbers
     GROUP BY billing_period
 ),
-expected AS (
-    SELECT billing_period, count(DISTINCT customer_id) AS customers FROM gold.subscription_days GROUP BY billing_period
+billed AS (
+    SELECT DISTINCT d.billing_period, d.customer_id
+    FROM gold.subscription_days d
+    JOIN gold.billing_period b ON b.billing_period = d.billing_period AND b.status = 'OPEN'
 )
-SELECT e.billing_period, e.customers, p.invoices, p.first_n, p.last_n
-FROM expected e
-LEFT JOIN per_period p ON p.billing_period = e.billing_period
-WHERE p.invoices IS NULL OR p.invoices <> e.customers OR p.first_n <> 1 OR p.last_n <> p.invoices OR p.distinct_n <> p.invoices
+SELECT billing_period, CAST(NULL AS VARCHAR) AS customer_id, invoices, first_n, last_n
+FROM issued
+WHERE first_n <> 1 OR last_n <> invoices OR distinct_n <> invoices
+UNION ALL
+SELECT d.billing_period, d.customer_id, CAST(0 AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)
+FROM billed d
+LEFT JOIN gold.invoice i ON i.billing_period = d.billing_period AND i.customer_id = d.customer_id AND i.status = 'PROVISIONAL'
+WHERE i.invoice_number IS NULL

@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod init;
 pub mod models;
 pub mod optimize;
+pub mod periods;
 pub mod query;
 pub mod s3_server;
 pub mod serve;
@@ -20,6 +21,9 @@ use anyhow::Result;
 use cdrlake_catalog::Lakehouse;
 
 use crate::commands::args::GlobalArgs;
+
+/// The lease a model run and a period close hold, so that they never overlap.
+pub(crate) const MODELS_LEASE: &str = "models";
 
 pub(crate) async fn connect(global: &GlobalArgs) -> Result<Arc<Lakehouse>> {
     Ok(Arc::new(

@@ -9,6 +9,7 @@ use anyhow::{Result, bail};
 use cdrlake_catalog::Lakehouse;
 use clap::Args;
 
+use crate::billing::close::{CloseOptions, closable_periods, close_period};
 use crate::commands::args::GlobalArgs;
 use crate::engine::Engine;
 use crate::generate::{GenerateOptions, generate};
@@ -23,8 +24,9 @@ pub struct UpArgs {
     /// Subscribers of the sample data generated into an empty lakehouse
     #[arg(long, default_value_t = 10_000)]
     pub customers: usize,
-    /// Days of sample data (from 2026-04-01: billing period 2026-04)
-    #[arg(long, default_value_t = 30)]
+    /// Days of sample data from 2026-04-01: by default April, which is closed once built (its
+    /// invoices issued), and the first 4 days of May (provisional)
+    #[arg(long, default_value_t = 34)]
     pub days: u32,
     #[command(flatten)]
     pub serve: super::serve::ServeArgs,
@@ -65,12 +67,13 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
             summary.seconds
         );
     }
+    let lease = lakehouse.acquire_lease(super::MODELS_LEASE, "up").await?;
+    crate::billing::store::ensure_tables(&lakehouse).await?;
     let engine = Engine::new(lakehouse.clone()).await?;
     let project = Project::load(&args.project)?;
-    let run = runner::run(&engine, &project, &RunOptions::default()).await?;
-    if run.failed() > 0 {
-        bail!("{} model(s) failed (see above)", run.failed());
-    }
+    let built = build_and_close(&engine, &project).await;
+    lease.release().await?;
+    built?;
     let tables = lakehouse.all_tables().await?;
     println!(
         "lakehouse {}: {} Delta table(s)",
@@ -93,4 +96,27 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
     crate::allocator::keep_freed_memory(false);
     // A fresh session: it sees the views and tables the run just built.
     super::serve::serve_lakehouse(global, lakehouse, &args.serve).await
+}
+
+/// Builds every model, then closes the months that have ended by the data's clock (the monthly
+/// routine), so the sample has issued invoices for them and provisional ones after.
+async fn build_and_close(engine: &Engine, project: &Project) -> Result<()> {
+    let run = runner::run(engine, project, &RunOptions::default()).await?;
+    if run.failed() > 0 {
+        bail!("{} model(s) failed (see above)", run.failed());
+    }
+    let grace_days = 2;
+    for period in closable_periods(engine, grace_days).await? {
+        let options = CloseOptions {
+            period,
+            grace_days,
+            user: "cdrlake up".into(),
+        };
+        let closed = close_period(engine, project, &options).await?;
+        println!(
+            "{period} closed: {} invoices issued, net {} MAD",
+            closed.invoices, closed.net_amount
+        );
+    }
+    Ok(())
 }

@@ -1,0 +1,204 @@
+//! What closing writes: the issued invoices and lines (`gold.issued_invoice`,
+//! `gold.issued_invoice_line`; each close writes its period's rows in files of their own, so file
+//! statistics already keep a query on one period to its files, without partition columns, which
+//! DataFusion reads as dictionaries that do not union with the models' strings) and the log of closes (`system.period_close`). The models read them, so they
+//! exist, empty, before the first run.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use cdrlake_catalog::{CatalogError, Lakehouse};
+use datafusion::prelude::{col, lit};
+use deltalake::protocol::SaveMode;
+
+use super::Period;
+
+pub const ISSUED_INVOICE: (&str, &str) = ("gold", "issued_invoice");
+pub const ISSUED_LINE: (&str, &str) = ("gold", "issued_invoice_line");
+pub const ISSUED_USAGE: (&str, &str) = ("gold", "issued_usage");
+pub const PERIOD_CLOSE: (&str, &str) = ("system", "period_close");
+
+fn money() -> DataType {
+    DataType::Decimal128(18, 2)
+}
+
+fn utc() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn text(name: &str) -> Field {
+    Field::new(name, DataType::Utf8, true)
+}
+
+/// gold.invoice's columns, as issued.
+pub fn issued_invoice_schema() -> SchemaRef {
+    let mut fields = vec![
+        text("invoice_number"),
+        text("customer_id"),
+        text("billing_period"),
+        Field::new("period_start", DataType::Date32, true),
+        Field::new("period_end", DataType::Date32, true),
+    ];
+    for amount in [
+        "recurring_amount",
+        "voice_amount",
+        "sms_amount",
+        "data_amount",
+        "roaming_amount",
+        "discount_amount",
+        "adjustment_amount",
+        "net_amount",
+        "vat_amount",
+        "total_amount",
+    ] {
+        fields.push(Field::new(amount, money(), true));
+    }
+    fields.extend([
+        text("currency"),
+        Field::new("line_count", DataType::Int64, true),
+        text("status"),
+    ]);
+    Arc::new(Schema::new(fields))
+}
+
+/// gold.invoice_line's columns, as issued.
+pub fn issued_line_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        text("invoice_number"),
+        Field::new("line_no", DataType::Int64, true),
+        text("line_type"),
+        text("description"),
+        Field::new("quantity", DataType::Int64, true),
+        Field::new("amount", money(), true),
+        text("plan_id"),
+        text("billing_period"),
+        // On an ADJUSTMENT line: the closed period and the line type it adjusts.
+        text("adjusts_period"),
+        text("adjusts_line_type"),
+    ]))
+}
+
+/// The charge of every CDR a closed invoice billed, per usage line type: what later changes are
+/// counted against (gold.closed_usage_change).
+pub fn issued_usage_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        text("billing_period"),
+        text("customer_id"),
+        text("cdr_id"),
+        text("line_type"),
+        Field::new("charge", DataType::Decimal128(18, 4), true),
+    ]))
+}
+
+pub fn period_close_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        text("billing_period"),
+        // close (release later: the files a closed period needs may then be vacuumed).
+        text("action"),
+        Field::new("at", utc(), true),
+        text("by_user"),
+        // The newest CDR start in silver.cdr when the period closed.
+        Field::new("data_clock", utc(), true),
+        Field::new("grace_days", DataType::Int64, true),
+        Field::new("invoices", DataType::Int64, true),
+        Field::new("net_amount", money(), true),
+        Field::new("total_amount", money(), true),
+        // JSON: {"schema.table": delta version} of every table when the invoices were taken.
+        text("inputs"),
+        // JSON: {"schema.name": sha256 of the model's (or seed's) file}.
+        text("models"),
+        text("cdrlake_version"),
+        text("run_id"),
+    ]))
+}
+
+/// Creates the four tables, empty, where missing (an upgraded lakehouse has none of them).
+pub async fn ensure_tables(lakehouse: &Lakehouse) -> Result<()> {
+    for ((schema, table), columns) in [
+        (ISSUED_INVOICE, issued_invoice_schema()),
+        (ISSUED_LINE, issued_line_schema()),
+        (ISSUED_USAGE, issued_usage_schema()),
+        (PERIOD_CLOSE, period_close_schema()),
+    ] {
+        match lakehouse.open_table(schema, table, None).await {
+            Ok(_) => continue,
+            Err(CatalogError::UnknownTable { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let target = lakehouse.table_for_write(schema, table).await?;
+        target
+            .write(vec![RecordBatch::new_empty(columns)])
+            .with_save_mode(SaveMode::Append)
+            .with_table_name(table)
+            .await
+            .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
+    }
+    Ok(())
+}
+
+/// Replaces the period's rows of `gold.issued_usage` with the period's rated CDRs, streamed
+/// (a month of CDRs is not held in memory).
+pub async fn write_period_usage(engine: &crate::engine::Engine, period: Period) -> Result<u64> {
+    let df = engine
+        .dataframe(&format!(
+            "SELECT CAST(billing_period AS VARCHAR) AS billing_period, CAST(customer_id AS VARCHAR) AS customer_id,
+                    CAST(cdr_id AS VARCHAR) AS cdr_id,
+                    CAST(CASE WHEN roaming THEN 'ROAMING' ELSE service END AS VARCHAR) AS line_type,
+                    CAST(charge AS DECIMAL(18, 4)) AS charge
+             FROM gold.rated_cdr
+             WHERE billing_period = '{period}' AND customer_id IS NOT NULL"
+        ))
+        .await?;
+    let (schema, table) = ISSUED_USAGE;
+    let written = engine
+        .write_dataframe(schema, table, df, cdrlake_catalog::WriteMode::Append)
+        .await?
+        .with_save_mode(SaveMode::Overwrite)
+        .with_replace_where(col("billing_period").eq(lit(period.to_string())))
+        .await
+        .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
+    Ok(written.version().unwrap_or_default())
+}
+
+/// `batches` with their columns cast to `schema`'s types (DataFusion may produce string views or
+/// wider decimals), in `schema`'s order.
+pub fn conform(batches: &[RecordBatch], schema: &SchemaRef) -> Result<Vec<RecordBatch>> {
+    batches
+        .iter()
+        .map(|batch| {
+            let columns = schema
+                .fields()
+                .iter()
+                .map(|field| {
+                    let column = batch
+                        .column_by_name(field.name())
+                        .with_context(|| format!("no column {} to issue", field.name()))?;
+                    Ok(cast(column, field.data_type())?)
+                })
+                .collect::<Result<Vec<ArrayRef>>>()?;
+            Ok(RecordBatch::try_new(schema.clone(), columns)?)
+        })
+        .collect()
+}
+
+/// Replaces the period's rows of an issued table with `batches` in one commit, so that a
+/// close retried after a crash writes the same rows once.
+pub async fn write_period(
+    lakehouse: &Lakehouse,
+    (schema, table): (&str, &str),
+    period: Period,
+    batches: Vec<RecordBatch>,
+) -> Result<u64> {
+    let target = lakehouse.table_for_write(schema, table).await?;
+    let written = target
+        .write(batches)
+        .with_save_mode(SaveMode::Overwrite)
+        .with_replace_where(col("billing_period").eq(lit(period.to_string())))
+        .with_table_name(table)
+        .await
+        .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
+    Ok(written.version().unwrap_or_default())
+}

@@ -1,0 +1,46 @@
+//! `cdrlake close-period`: the monthly routine after the daily runs (docs/rating-billing.md).
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::billing::Period;
+use crate::billing::close::{CloseOptions, close_period};
+use crate::commands::args::GlobalArgs;
+use crate::commands::models::ProjectArgs;
+use crate::engine::Engine;
+use crate::models::Project;
+
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    /// The billing period to close, YYYY-MM
+    pub period: String,
+    /// Days after the period's last day that the data's clock (the newest CDR) must have passed,
+    /// so that most late records are in
+    #[arg(long, default_value_t = 2)]
+    pub grace_days: u32,
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+pub async fn close(global: &GlobalArgs, args: &CloseArgs) -> Result<()> {
+    let period = Period::parse(&args.period)?;
+    let project = Project::load(&args.project.project)?;
+    let lakehouse = super::connect(global).await?;
+    let lease = lakehouse
+        .acquire_lease(super::MODELS_LEASE, &format!("close-period {period}"))
+        .await?;
+    let engine = Engine::new(lakehouse).await?;
+    let options = CloseOptions {
+        period,
+        grace_days: args.grace_days,
+        user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+    };
+    let closed = close_period(&engine, &project, &options).await;
+    lease.release().await?;
+    let closed = closed?;
+    println!(
+        "{period} closed: {} invoices issued, net {} MAD, total {} MAD incl. VAT (system.period_close, run {})",
+        closed.invoices, closed.net_amount, closed.total_amount, closed.run_id
+    );
+    Ok(())
+}
