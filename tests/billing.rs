@@ -496,6 +496,41 @@ fn a_closed_period_keeps_its_issued_invoices_when_late_usage_arrives() {
         tests.contains("PASS tests/invoice_numbers_are_gapless"),
         "{tests}"
     );
+
+    // Replay: each closed period rebuilt from the versions and files its close recorded (the late
+    // SMS came after April's close, and the project's files may change, yet April replays exactly).
+    std::fs::write(
+        PathBuf::from(&project).join("gold").join("billed_line.sql"),
+        "SELECT 1 AS changed_after_the_close",
+    )
+    .unwrap();
+    for (period, lines) in [("2026-04", 7), ("2026-05", 7)] {
+        let replayed = lake.ok(&["replay-period", period]);
+        assert!(
+            replayed.contains(&format!("identical: {period} replayed from the versions its close recorded gives the 1 issued invoices and {lines} lines exactly")),
+            "{replayed}"
+        );
+    }
+    assert_clean_error(
+        &cdrlake(lake.cwd(), &["replay-period", "2026-06"], &[]),
+        &["2026-06 is not closed"],
+    );
+    // A tampered issued line is found.
+    lake.ok(&[
+        "query",
+        "DELETE FROM gold.issued_invoice_line WHERE invoice_number = 'INV-202604-0000001' AND line_type = 'SMS'",
+    ]);
+    let tampered = cdrlake(lake.cwd(), &["replay-period", "2026-04"], &[]);
+    assert_clean_error(
+        &tampered,
+        &["2026-04 replayed differs from what was issued: 1 row(s)"],
+    );
+    assert!(
+        common::stdout(&tampered)
+            .contains("replayed only line: INV-202604-0000001 line 4 SMS 1.50"),
+        "{}",
+        common::stdout(&tampered)
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod lakehouse;
 mod lease;
 pub mod location;
 mod maintenance;
+mod objects;
 mod provider;
 mod reads;
 pub mod s3;

@@ -5,11 +5,13 @@
 -- @test: not_null(date, year, quarter, month, day, iso_week, day_of_week, is_weekend, billing_period)
 -- @test: accepted_values(day_of_week, 1, 2, 3, 4, 5, 6, 7)
 WITH bounds AS (
+    -- gold.report_usage_by_service has a row for every billing period (local month) holding a
+    -- rated CDR, and every silver CDR is rated: a few rows, where min/max over silver.cdr read
+    -- all of history on every run.
     SELECT
-        -- local_date keeps order: the first and last start, which file statistics can answer.
-        date_trunc('month', local_date(min(start_time))) AS first_month,
-        date_trunc('month', local_date(max(start_time))) AS last_month
-    FROM silver.cdr
+        CAST(min(billing_period) || '-01' AS DATE) AS first_month,
+        CAST(max(billing_period) || '-01' AS DATE) AS last_month
+    FROM gold.report_usage_by_service
 ),
 days AS (
     SELECT unnest(range(CAST(first_month AS DATE), CAST(last_month + INTERVAL '1 month' AS DATE), INTERVAL '1 day')) AS date

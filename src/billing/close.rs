@@ -94,6 +94,7 @@ pub async fn close_period(
     store::write_period_usage(engine, period).await?;
     store::write_period(&lakehouse, ISSUED_LINE, period, lines).await?;
     store::write_period(&lakehouse, ISSUED_INVOICE, period, invoices).await?;
+    store::save_project(&lakehouse, period, project).await?;
     // The log row is the close: until it lands, the models keep the period open.
     let record = CloseRecord {
         period,
@@ -139,12 +140,12 @@ pub async fn close_period(
     })
 }
 
-const INVOICE_COLUMNS: &str = "n.issued AS invoice_number, t.customer_id, t.billing_period, t.period_start, \
+pub(super) const INVOICE_COLUMNS: &str = "n.issued AS invoice_number, t.customer_id, t.billing_period, t.period_start, \
     t.period_end, t.recurring_amount, t.voice_amount, t.sms_amount, t.data_amount, t.roaming_amount, \
     t.discount_amount, t.adjustment_amount, t.net_amount, t.vat_amount, t.total_amount, t.currency, t.line_count, \
     'ISSUED' AS status";
 
-const LINE_COLUMNS: &str = "n.issued AS invoice_number, t.line_no, t.line_type, t.description, \
+pub(super) const LINE_COLUMNS: &str = "n.issued AS invoice_number, t.line_no, t.line_type, t.description, \
     t.quantity, t.amount, t.plan_id, t.billing_period, t.adjusts_period, t.adjusts_line_type";
 
 /// The open periods that may close by the data's clock with `grace_days`, oldest first.
@@ -170,7 +171,7 @@ pub async fn closable_periods(engine: &Engine, grace_days: u32) -> Result<Vec<Pe
 
 /// The period's provisional rows of `table` under their issued numbers: gapless, in customer_id
 /// order.
-fn issue_sql(period: Period, columns: &str, table: &str) -> String {
+pub(super) fn issue_sql(period: Period, columns: &str, table: &str) -> String {
     format!(
         "WITH numbers AS (
             SELECT invoice_number AS draft,
@@ -260,7 +261,7 @@ async fn check_invoices(engine: &Engine, period: Period) -> Result<()> {
     Ok(())
 }
 
-fn first_text(batches: &[RecordBatch], column: usize) -> Option<String> {
+pub(super) fn first_text(batches: &[RecordBatch], column: usize) -> Option<String> {
     let batch = batches.iter().find(|b| b.num_rows() > 0)?;
     let array =
         arrow::compute::cast(batch.column(column), &arrow::datatypes::DataType::Utf8).ok()?;

@@ -202,3 +202,31 @@ pub async fn write_period(
         .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
     Ok(written.version().unwrap_or_default())
 }
+
+/// Where a close keeps the project files it used.
+pub fn project_prefix(period: Period) -> String {
+    format!("_cdrlake/closes/{period}/project")
+}
+
+/// Keeps every model, seed and test file of `project` in the lakehouse under the period's
+/// close, so a replay runs exactly them.
+pub async fn save_project(
+    lakehouse: &Lakehouse,
+    period: Period,
+    project: &crate::models::Project,
+) -> Result<()> {
+    let files = project
+        .models
+        .values()
+        .map(|m| m.path.clone())
+        .chain(project.seeds.values().map(|s| s.path.clone()))
+        .chain(project.tests.iter().map(|t| t.path.clone()));
+    for path in files {
+        let relative = path
+            .strip_prefix(&project.root)
+            .with_context(|| format!("{} is outside the project", path.display()))?;
+        let key = format!("{}/{}", project_prefix(period), relative.to_string_lossy());
+        lakehouse.put_object(&key, std::fs::read(&path)?).await?;
+    }
+    Ok(())
+}

@@ -5,6 +5,7 @@ use clap::Args;
 
 use crate::billing::Period;
 use crate::billing::close::{CloseOptions, close_period};
+use crate::billing::replay::replay_period;
 use crate::commands::args::GlobalArgs;
 use crate::commands::models::ProjectArgs;
 use crate::engine::Engine;
@@ -43,4 +44,35 @@ pub async fn close(global: &GlobalArgs, args: &CloseArgs) -> Result<()> {
         closed.invoices, closed.net_amount, closed.total_amount, closed.run_id
     );
     Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The closed billing period to replay, YYYY-MM
+    pub period: String,
+    /// Where to rebuild it [default: a new temporary directory, removed afterwards]
+    #[arg(long, value_name = "DIR")]
+    pub scratch: Option<std::path::PathBuf>,
+}
+
+pub async fn replay(global: &GlobalArgs, args: &ReplayArgs) -> Result<()> {
+    let period = Period::parse(&args.period)?;
+    let engine = Engine::new(super::connect(global).await?).await?;
+    let temporary = tempfile::tempdir()?;
+    let scratch = args.scratch.as_deref().unwrap_or(temporary.path());
+    let replay = replay_period(&engine, period, scratch).await?;
+    if replay.differences.is_empty() {
+        println!(
+            "identical: {period} replayed from the versions its close recorded gives the {} issued invoices and {} lines exactly",
+            replay.invoices, replay.lines
+        );
+        return Ok(());
+    }
+    for difference in &replay.differences {
+        println!("  {difference}");
+    }
+    anyhow::bail!(
+        "{period} replayed differs from what was issued: {} row(s) (listed above)",
+        replay.differences.len()
+    )
 }
