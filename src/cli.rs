@@ -49,6 +49,8 @@ pub enum Command {
     ClosePeriod(commands::periods::CloseArgs),
     /// Recompute a closed period from the versions its close recorded and compare with what was issued.
     ReplayPeriod(commands::periods::ReplayArgs),
+    /// Let vacuum delete the files a closed period's replay needs (logged).
+    ReleasePeriod(commands::periods::ReleaseArgs),
     /// Run the data tests of models (generic header tests and sql/tests/*.sql).
     Test(commands::models::TestArgs),
     /// Print the model lineage graph (Mermaid or Graphviz dot).
@@ -118,6 +120,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Run(args) => commands::models::run(&cli.global, &args).await,
         Command::ClosePeriod(args) => commands::periods::close(&cli.global, &args).await,
         Command::ReplayPeriod(args) => commands::periods::replay(&cli.global, &args).await,
+        Command::ReleasePeriod(args) => commands::periods::release(&cli.global, &args).await,
         Command::Test(args) => commands::models::test(&cli.global, &args).await,
         Command::Lineage(args) => commands::models::lineage(&args).await,
         Command::Compile(args) => commands::models::compile(&cli.global, &args).await,

@@ -515,6 +515,26 @@ fn a_closed_period_keeps_its_issued_invoices_when_late_usage_arrives() {
         &cdrlake(lake.cwd(), &["replay-period", "2026-06"], &[]),
         &["2026-06 is not closed"],
     );
+    // The files of the recorded versions are kept from vacuum until the periods are released
+    // (gold.invoice was rebuilt after each close, so its recorded versions are old ones).
+    assert_clean_error(
+        &cdrlake(lake.cwd(), &["vacuum", "gold.invoice", "--dry-run"], &[]),
+        &[
+            "the close of 2026-04 recorded version",
+            "cdrlake release-period 2026-04",
+        ],
+    );
+    lake.ok(&["release-period", "2026-04"]);
+    assert_clean_error(
+        &cdrlake(lake.cwd(), &["release-period", "2026-04"], &[]),
+        &["2026-04 is not a closed, unreleased period"],
+    );
+    assert_clean_error(
+        &cdrlake(lake.cwd(), &["vacuum", "gold.invoice", "--dry-run"], &[]),
+        &["the close of 2026-05 recorded version"],
+    );
+    lake.ok(&["release-period", "2026-05"]);
+    lake.ok(&["vacuum", "gold.invoice", "--dry-run"]);
     // A tampered issued line is found.
     lake.ok(&[
         "query",

@@ -380,6 +380,73 @@ impl CloseRecord {
     }
 }
 
+/// Closed periods not released yet, with the Delta version each recorded per table: files those
+/// versions need must survive `vacuum` so the period can be replayed.
+pub async fn held_versions(engine: &Engine) -> Result<Vec<(Period, BTreeMap<String, u64>)>> {
+    let (schema, table) = PERIOD_CLOSE;
+    if engine
+        .lakehouse()
+        .open_table(schema, table, None)
+        .await
+        .is_err()
+    {
+        return Ok(vec![]);
+    }
+    let batches = engine
+        .sql(
+            "SELECT c.billing_period, c.inputs FROM system.period_close c
+             WHERE c.action = 'close'
+               AND NOT EXISTS (SELECT 1 FROM system.period_close r WHERE r.action = 'release' AND r.billing_period = c.billing_period)
+             ORDER BY c.billing_period",
+        )
+        .await?;
+    let mut held = Vec::new();
+    for batch in &batches {
+        let periods = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
+        let inputs = arrow::compute::cast(batch.column(1), &arrow::datatypes::DataType::Utf8)?;
+        for row in 0..batch.num_rows() {
+            let period = Period::parse(periods.as_string::<i32>().value(row))?;
+            let versions = serde_json::from_str(inputs.as_string::<i32>().value(row))?;
+            held.push((period, versions));
+        }
+    }
+    Ok(held)
+}
+
+/// Releases a closed period: its recorded versions no longer hold back `vacuum` (the invoices stay
+/// issued; a replay works only as long as the files are there).
+pub async fn release_period(engine: &Engine, period: Period, user: &str) -> Result<()> {
+    if !held_versions(engine)
+        .await?
+        .iter()
+        .any(|(p, _)| *p == period)
+    {
+        bail!("{period} is not a closed, unreleased period: nothing to release");
+    }
+    let schema = store::period_close_schema();
+    let mut columns: Vec<Arc<dyn Array>> = schema
+        .fields()
+        .iter()
+        .map(|f| arrow::array::new_null_array(f.data_type(), 1))
+        .collect();
+    columns[0] = Arc::new(StringArray::from(vec![period.to_string()]));
+    columns[1] = Arc::new(StringArray::from(vec!["release"]));
+    columns[2] = Arc::new(
+        TimestampMicrosecondArray::from(vec![Utc::now().timestamp_micros()]).with_timezone("UTC"),
+    );
+    columns[3] = Arc::new(StringArray::from(vec![user.to_string()]));
+    engine
+        .lakehouse()
+        .write_batches(
+            PERIOD_CLOSE.0,
+            PERIOD_CLOSE.1,
+            vec![RecordBatch::try_new(schema, columns)?],
+            WriteMode::Append,
+        )
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::money;

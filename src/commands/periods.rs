@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::billing::Period;
-use crate::billing::close::{CloseOptions, close_period};
+use crate::billing::close::{CloseOptions, close_period, release_period};
 use crate::billing::replay::replay_period;
 use crate::commands::args::GlobalArgs;
 use crate::commands::models::ProjectArgs;
@@ -75,4 +75,27 @@ pub async fn replay(global: &GlobalArgs, args: &ReplayArgs) -> Result<()> {
         "{period} replayed differs from what was issued: {} row(s) (listed above)",
         replay.differences.len()
     )
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// The closed billing period whose recorded versions `vacuum` may then delete, YYYY-MM
+    pub period: String,
+}
+
+pub async fn release(global: &GlobalArgs, args: &ReleaseArgs) -> Result<()> {
+    let period = Period::parse(&args.period)?;
+    let lakehouse = super::connect(global).await?;
+    let lease = lakehouse
+        .acquire_lease(super::MODELS_LEASE, &format!("release-period {period}"))
+        .await?;
+    let engine = Engine::new(lakehouse).await?;
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let released = release_period(&engine, period, &user).await;
+    lease.release().await?;
+    released?;
+    println!(
+        "{period} released: vacuum may now delete the files its close recorded (its invoices stay issued; system.period_close)"
+    );
+    Ok(())
 }

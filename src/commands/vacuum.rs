@@ -28,6 +28,19 @@ pub struct VacuumArgs {
 pub async fn run(global: &GlobalArgs, args: &VacuumArgs) -> Result<()> {
     let (schema, table) = parse_table_name(&args.table)?;
     let lakehouse = super::connect(global).await?;
+    let engine = crate::engine::Engine::new(lakehouse.clone()).await?;
+    let current = lakehouse.open_table(&schema, &table, None).await?.version();
+    let name = format!("{schema}.{table}");
+    // A closed period's replay reads the versions its close recorded: keep their files.
+    for (period, versions) in crate::billing::close::held_versions(&engine).await? {
+        if let (Some(&held), Some(current)) = (versions.get(&name), current)
+            && held < current
+        {
+            anyhow::bail!(
+                "{name}: the close of {period} recorded version {held} (for replay-period), and vacuum could delete its files: release the period first (cdrlake release-period {period})"
+            );
+        }
+    }
     let retain = args
         .retain_hours
         .map(|h| chrono::Duration::hours(i64::from(h)));
