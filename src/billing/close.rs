@@ -161,8 +161,7 @@ pub async fn closable_periods(engine: &Engine, grace_days: u32) -> Result<Vec<Pe
         .await?;
     let mut periods = Vec::new();
     for batch in &batches {
-        let column = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
-        for value in column.as_string::<i32>().iter().flatten() {
+        for value in as_text(batch, 0)?.as_string::<i32>().iter().flatten() {
             periods.push(Period::parse(value)?);
         }
     }
@@ -197,13 +196,13 @@ async fn closed_at(engine: &Engine, period: Period) -> Result<Option<String>> {
 /// A period may close once the data's clock (the newest CDR start) has passed its last local
 /// day plus the grace. Returns the clock.
 async fn check_clock(engine: &Engine, period: Period, grace_days: u32) -> Result<Option<i64>> {
-    let first = period.first_day();
+    let from_day = period.closable_from(grace_days);
     let batches = engine
         .sql(&format!(
             "SELECT
                 CAST(max(start_time) AS VARCHAR) AS clock,
-                CAST(local_day_start(CAST(CAST('{first}' AS DATE) + INTERVAL '1 month' + INTERVAL '{grace_days} days' AS DATE)) AS VARCHAR) AS closable_from,
-                coalesce(max(start_time) >= local_day_start(CAST(CAST('{first}' AS DATE) + INTERVAL '1 month' + INTERVAL '{grace_days} days' AS DATE)), false) AS ended,
+                CAST(local_day_start(DATE '{from_day}') AS VARCHAR) AS closable_from,
+                coalesce(max(start_time) >= local_day_start(DATE '{from_day}'), false) AS ended,
                 arrow_cast(max(start_time), 'Int64') AS clock_us
              FROM silver.cdr"
         ))
@@ -217,8 +216,7 @@ async fn check_clock(engine: &Engine, period: Period, grace_days: u32) -> Result
         .unwrap_or(false);
     if !ended {
         bail!(
-            "{period} cannot close yet: it may close from {} 00:00 local time ({closable_from}), {grace_days} day(s) after its last day (--grace-days), and by the data's clock it is {clock} (the newest CDR's start)",
-            period.closable_from(grace_days)
+            "{period} cannot close yet: it may close from {from_day} 00:00 local time ({closable_from}), {grace_days} day(s) after its last day (--grace-days), and by the data's clock it is {clock} (the newest CDR's start)"
         );
     }
     Ok(batches.first().and_then(|b| {
@@ -263,10 +261,17 @@ async fn check_invoices(engine: &Engine, period: Period) -> Result<()> {
 
 pub(super) fn first_text(batches: &[RecordBatch], column: usize) -> Option<String> {
     let batch = batches.iter().find(|b| b.num_rows() > 0)?;
-    let array =
-        arrow::compute::cast(batch.column(column), &arrow::datatypes::DataType::Utf8).ok()?;
+    let array = as_text(batch, column).ok()?;
     let array = array.as_string::<i32>();
     (!array.is_null(0)).then(|| array.value(0).to_string())
+}
+
+/// A column as plain strings (query results may hold string views or dictionaries).
+pub(super) fn as_text(batch: &RecordBatch, column: usize) -> Result<arrow::array::ArrayRef> {
+    Ok(arrow::compute::cast(
+        batch.column(column),
+        &arrow::datatypes::DataType::Utf8,
+    )?)
 }
 
 /// Net and total of the issued invoices, in cents.
@@ -402,8 +407,7 @@ pub async fn held_versions(engine: &Engine) -> Result<Vec<(Period, BTreeMap<Stri
         .await?;
     let mut held = Vec::new();
     for batch in &batches {
-        let periods = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
-        let inputs = arrow::compute::cast(batch.column(1), &arrow::datatypes::DataType::Utf8)?;
+        let (periods, inputs) = (as_text(batch, 0)?, as_text(batch, 1)?);
         for row in 0..batch.num_rows() {
             let period = Period::parse(periods.as_string::<i32>().value(row))?;
             let versions = serde_json::from_str(inputs.as_string::<i32>().value(row))?;

@@ -14,7 +14,7 @@ use datafusion::prelude::SessionContext;
 use deltalake::protocol::SaveMode;
 
 use super::Period;
-use super::close::{INVOICE_COLUMNS, LINE_COLUMNS, first_text, issue_sql};
+use super::close::{INVOICE_COLUMNS, LINE_COLUMNS, as_text, first_text, issue_sql};
 use super::store;
 use crate::engine::Engine;
 use crate::models::{Project, RunOptions, runner};
@@ -207,8 +207,7 @@ async fn differ(
         .await?;
     let mut out = Vec::new();
     for batch in &batches {
-        let side = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
-        let row = arrow::compute::cast(batch.column(1), &arrow::datatypes::DataType::Utf8)?;
+        let (side, row) = (as_text(batch, 0)?, as_text(batch, 1)?);
         for i in 0..batch.num_rows() {
             out.push(format!(
                 "{} {what}: {}",

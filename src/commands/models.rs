@@ -66,16 +66,16 @@ pub struct CompileArgs {
 pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<()> {
     let project = Project::load(&args.project.project)?;
     let lakehouse = super::connect_or_init(global).await?;
-    let lease = lakehouse.acquire_lease(super::MODELS_LEASE, "run").await?;
-    crate::billing::store::ensure_tables(&lakehouse).await?;
-    let engine = Engine::with_memory_limit(lakehouse, args.memory_limit).await?;
     let options = RunOptions {
         select: args.select.clone(),
         full_refresh: args.full_refresh,
     };
-    let report = runner::run(&engine, &project, &options).await;
-    lease.release().await?;
-    let report = report?;
+    let report = super::with_models_lease(&lakehouse, "run", async {
+        crate::billing::store::ensure_tables(&lakehouse).await?;
+        let engine = Engine::with_memory_limit(lakehouse.clone(), args.memory_limit).await?;
+        runner::run(&engine, &project, &options).await
+    })
+    .await?;
     if report.failed() > 0 {
         bail!(
             "{} model(s) failed, {} skipped (see above and system.model_runs, run {})",

@@ -27,18 +27,16 @@ pub async fn close(global: &GlobalArgs, args: &CloseArgs) -> Result<()> {
     let period = Period::parse(&args.period)?;
     let project = Project::load(&args.project.project)?;
     let lakehouse = super::connect(global).await?;
-    let lease = lakehouse
-        .acquire_lease(super::MODELS_LEASE, &format!("close-period {period}"))
-        .await?;
-    let engine = Engine::new(lakehouse).await?;
     let options = CloseOptions {
         period,
         grace_days: args.grace_days,
         user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
     };
-    let closed = close_period(&engine, &project, &options).await;
-    lease.release().await?;
-    let closed = closed?;
+    let closed = super::with_models_lease(&lakehouse, &format!("close-period {period}"), async {
+        let engine = Engine::new(lakehouse.clone()).await?;
+        close_period(&engine, &project, &options).await
+    })
+    .await?;
     println!(
         "{period} closed: {} invoices issued, net {} MAD, total {} MAD incl. VAT (system.period_close, run {})",
         closed.invoices, closed.net_amount, closed.total_amount, closed.run_id
@@ -86,14 +84,12 @@ pub struct ReleaseArgs {
 pub async fn release(global: &GlobalArgs, args: &ReleaseArgs) -> Result<()> {
     let period = Period::parse(&args.period)?;
     let lakehouse = super::connect(global).await?;
-    let lease = lakehouse
-        .acquire_lease(super::MODELS_LEASE, &format!("release-period {period}"))
-        .await?;
-    let engine = Engine::new(lakehouse).await?;
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let released = release_period(&engine, period, &user).await;
-    lease.release().await?;
-    released?;
+    super::with_models_lease(&lakehouse, &format!("release-period {period}"), async {
+        let engine = Engine::new(lakehouse.clone()).await?;
+        release_period(&engine, period, &user).await
+    })
+    .await?;
     println!(
         "{period} released: vacuum may now delete the files its close recorded (its invoices stay issued; system.period_close)"
     );

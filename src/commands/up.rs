@@ -67,13 +67,13 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
             summary.seconds
         );
     }
-    let lease = lakehouse.acquire_lease(super::MODELS_LEASE, "up").await?;
-    crate::billing::store::ensure_tables(&lakehouse).await?;
-    let engine = Engine::new(lakehouse.clone()).await?;
     let project = Project::load(&args.project)?;
-    let built = build_and_close(&engine, &project).await;
-    lease.release().await?;
-    built?;
+    super::with_models_lease(&lakehouse, "up", async {
+        crate::billing::store::ensure_tables(&lakehouse).await?;
+        let engine = Engine::new(lakehouse.clone()).await?;
+        build_and_close(&engine, &project).await
+    })
+    .await?;
     let tables = lakehouse.all_tables().await?;
     println!(
         "lakehouse {}: {} Delta table(s)",
