@@ -58,7 +58,7 @@ pub enum Command {
     /// Show a model's resolved SQL, its inputs and its logical plan.
     Compile(commands::models::CompileArgs),
     /// Serve the lakehouse over Arrow Flight SQL (ADBC, JDBC, Superset, pyarrow).
-    Serve(commands::serve::ServeArgs),
+    Serve(commands::serve::ServeCommandArgs),
     /// Read a password on stdin and print its hash for [[server.users]] in cdrlake.toml.
     HashPassword(commands::serve::HashPasswordArgs),
     /// Serve a local directory as an S3 endpoint (for tests and trying S3 without MinIO).

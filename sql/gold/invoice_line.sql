@@ -22,7 +22,8 @@ carrier AS (
 lines AS (
     SELECT
         n.invoice_number, l.billing_period, l.line_group, l.first_day, l.line_type, l.plan_id, l.description,
-        l.quantity, l.amount, CAST(NULL AS VARCHAR) AS adjusts_period, CAST(NULL AS VARCHAR) AS adjusts_line_type
+        l.quantity, l.amount, CAST(NULL AS VARCHAR) AS adjusts_period, CAST(NULL AS VARCHAR) AS adjusts_line_type,
+        0 AS adjusts_order
     FROM gold.billed_line l
     JOIN open_invoices n ON n.billing_period = l.billing_period AND n.customer_id = l.customer_id
     UNION ALL
@@ -37,7 +38,10 @@ lines AS (
         a.changed_cdrs AS quantity,
         a.amount,
         a.billing_period AS adjusts_period,
-        a.line_type AS adjusts_line_type
+        a.line_type AS adjusts_line_type,
+        -- An invoice's own line order (billing.md), not the alphabet.
+        CASE a.line_type WHEN 'RECURRING' THEN 1 WHEN 'VOICE' THEN 2 WHEN 'SMS' THEN 3 WHEN 'DATA' THEN 4
+            WHEN 'ROAMING' THEN 5 WHEN 'DISCOUNT' THEN 6 ELSE 7 END AS adjusts_order
     FROM gold.adjustment a
     JOIN carrier c ON c.closed_period = a.billing_period AND c.customer_id = a.customer_id
     JOIN open_invoices n ON n.billing_period = c.billing_period AND n.customer_id = c.customer_id
@@ -45,7 +49,7 @@ lines AS (
 -- Both halves cast to the same types: the issued table's strings are read as views, literals are not.
 SELECT
     CAST(invoice_number AS VARCHAR) AS invoice_number,
-    CAST(row_number() OVER (PARTITION BY invoice_number ORDER BY line_group, first_day, description) AS BIGINT) AS line_no,
+    CAST(row_number() OVER (PARTITION BY invoice_number ORDER BY line_group, first_day, adjusts_period, adjusts_order, description) AS BIGINT) AS line_no,
     CAST(line_type AS VARCHAR) AS line_type,
     CAST(description AS VARCHAR) AS description,
     CAST(quantity AS BIGINT) AS quantity,

@@ -14,6 +14,17 @@ use crate::server::{
 };
 use std::time::Duration;
 
+/// `cdrlake serve`: the server's settings and the project its billing procedures build.
+#[derive(Debug, Args)]
+pub struct ServeCommandArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// The model project `CALL close_period(...)` builds (engineers over Flight SQL); without it
+    /// that call is refused
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<std::path::PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on
@@ -151,18 +162,33 @@ pub fn users(global: &GlobalArgs) -> Result<Vec<UserConfig>> {
     Ok(parsed.server.users)
 }
 
-pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<()> {
-    serve_lakehouse(global, super::connect(global).await?, args).await
+pub async fn run(global: &GlobalArgs, args: &ServeCommandArgs) -> Result<()> {
+    if let Some(project) = &args.project {
+        // Checked now, not at the first close.
+        crate::models::Project::load(project)?;
+    }
+    serve_lakehouse(
+        global,
+        super::connect(global).await?,
+        &args.serve,
+        args.project.clone(),
+    )
+    .await
 }
 
-/// Serves `lakehouse` until Ctrl-C: users from the configuration, limits from `args`.
+/// Serves `lakehouse` until Ctrl-C: users from the configuration, limits from `args`, billing
+/// procedures building `project`.
 pub async fn serve_lakehouse(
     global: &GlobalArgs,
     lakehouse: Arc<Lakehouse>,
     args: &ServeArgs,
+    project: Option<std::path::PathBuf>,
 ) -> Result<()> {
     let auth = Auth::new(users(global)?)?;
-    let options = args.options()?;
+    let options = ServeOptions {
+        project,
+        ..args.options()?
+    };
     if !auth.enabled() && !args.listen.ip().is_loopback() && !args.allow_anonymous {
         anyhow::bail!(
             "no [[server.users]] configured: demo mode (no authentication, every client an engineer) serves loopback only. Configure users (docs/security.md), listen on 127.0.0.1, or pass --allow-anonymous to serve {} to anyone",

@@ -95,7 +95,7 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
     // Building is done: from here on the process is a server (see `allocator`).
     crate::allocator::keep_freed_memory(false);
     // A fresh session: it sees the views and tables the run just built.
-    super::serve::serve_lakehouse(global, lakehouse, &args.serve).await
+    super::serve::serve_lakehouse(global, lakehouse, &args.serve, Some(args.project.clone())).await
 }
 
 /// Builds every model, then closes the months that have ended by the data's clock (the monthly

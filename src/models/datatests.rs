@@ -210,11 +210,10 @@ pub fn by_node(
 /// severity error, or could not run).
 pub async fn check(engine: &Engine, tests: &[DataTest], run_id: &str) -> (Vec<TestResult>, usize) {
     // Two at a time: most tests are one scan and a count, which alone keeps one core busy.
-    let results: Vec<TestResult> = futures::stream::iter(tests)
-        .map(|t| check_one(engine, t, run_id))
-        .buffered(2)
-        .collect()
-        .await;
+    // The futures are made up front: a stream `map` closure over borrowed tests would make this
+    // future not `Send` for every lifetime, and the server runs it on a spawned task.
+    let checks: Vec<_> = tests.iter().map(|t| check_one(engine, t, run_id)).collect();
+    let results: Vec<TestResult> = futures::stream::iter(checks).buffered(2).collect().await;
     let failures = results
         .iter()
         .filter(|r| matches!(r.status.as_str(), "fail" | "error"))

@@ -39,6 +39,7 @@ use super::auth::{Auth, new_token};
 use super::cancel::{self, Cancellations};
 use super::middleware::{Caller, Peer};
 use super::policy::Allowed;
+use super::procedures::Procedure;
 use super::query_log::QueryLog;
 use super::session::{Prepared, Sessions};
 use super::session_actions;
@@ -60,6 +61,8 @@ pub struct CdrlakeFlightSql {
     pub(super) limits: QueryLimits,
     pub(super) slots: Arc<Semaphore>,
     pub(super) cancels: Arc<Cancellations>,
+    /// The model project `CALL close_period` builds, if the server was given one.
+    pub(super) project: Option<std::path::PathBuf>,
 }
 
 impl CdrlakeFlightSql {
@@ -69,8 +72,10 @@ impl CdrlakeFlightSql {
         sessions: Arc<Sessions>,
         log: Arc<QueryLog>,
         limits: QueryLimits,
+        project: Option<std::path::PathBuf>,
     ) -> Self {
         Self {
+            project,
             server,
             auth,
             sessions,
@@ -842,6 +847,9 @@ impl CdrlakeFlightSql {
     async fn update(&self, caller: &Caller, sql: &str) -> Result<i64, Status> {
         match self.allowed(caller, sql)? {
             Allowed::Write(write) => self.write(caller, sql, &write).await,
+            Allowed::Call(procedure) => Ok(Procedure::affected(
+                &self.call(caller, sql, &procedure).await?,
+            )),
             allowed @ (Allowed::Set { .. } | Allowed::Reset { .. }) => {
                 self.apply_setting(caller, sql, &allowed)?;
                 Ok(0)

@@ -6,6 +6,7 @@ mod client_catalog;
 mod flight_sql;
 mod middleware;
 pub mod policy;
+mod procedures;
 pub mod query_log;
 mod query_memory;
 pub mod session;
@@ -39,6 +40,8 @@ pub struct ServeOptions {
     pub sessions: SessionLimits,
     /// Serve over TLS with this identity.
     pub tls: Option<TlsFiles>,
+    /// The model project `CALL close_period(...)` builds; without one the call is refused.
+    pub project: Option<std::path::PathBuf>,
 }
 
 /// A PEM certificate chain and its private key.
@@ -61,6 +64,7 @@ impl Default for ServeOptions {
             limits: QueryLimits::default(),
             sessions: SessionLimits::default(),
             tls: None,
+            project: None,
         }
     }
 }
@@ -83,6 +87,7 @@ pub async fn serve(
         sessions.clone(),
         log.clone(),
         options.limits,
+        options.project.clone(),
     ))
     .max_decoding_message_size(256 * 1024 * 1024);
     let service = middleware::Authenticate::new(service, auth, sessions);

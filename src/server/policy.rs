@@ -5,7 +5,8 @@
 //!   query, `DESCRIBE`, `SHOW TABLES | COLUMNS | FUNCTIONS | <setting>`, and `SET`/`RESET` of
 //!   the session options in [`super::session::SETTABLE`];
 //! - engineers also: `INSERT INTO`, `CREATE TABLE ... AS`, `DELETE FROM` on lakehouse tables,
-//!   through the Delta write path (never DataFusion's in-memory DML).
+//!   through the Delta write path (never DataFusion's in-memory DML), and `CALL` of the billing
+//!   procedures in [`super::procedures`].
 //!
 //! Table functions are limited to the generators in [`TABLE_FUNCTIONS`]: none reads files. The
 //! client engine checks the logical plan again (no DDL, DML or statements), so a statement that
@@ -18,6 +19,7 @@ use sqlparser::ast::{Expr, Set, Statement, TableFactor, Value, Visit, Visitor};
 use tonic::Status;
 
 use super::auth::Role;
+use super::procedures::Procedure;
 use crate::sql_write::WriteStatement;
 
 /// Table functions a client may call: they generate rows and read nothing.
@@ -34,6 +36,8 @@ pub enum Allowed {
     Set { key: String, value: String },
     /// `RESET key`: a session option back to the server's default.
     Reset { key: String },
+    /// `CALL close_period(...)` and the like (engineers only).
+    Call(Procedure),
 }
 
 /// Why a statement is refused: the role may not (PermissionDenied) or no client may
@@ -105,12 +109,13 @@ fn classify_sql(sql: &str, statement: Statement, role: Role) -> Result<Allowed, 
         | Statement::ShowVariable { .. } => Ok(Allowed::Query),
         Statement::Set(set) => classify_set(set),
         Statement::Insert(_) | Statement::Delete(_) => write(sql, role),
+        Statement::Call(call) => Procedure::classify(&call, role).map(Allowed::Call),
         Statement::CreateTable(create) if create.query.is_some() => write(sql, role),
         Statement::CreateTable(_) => Err(Refusal::Kind(
             "CREATE TABLE needs AS SELECT ...: tables are created from a query".into(),
         )),
         other => Err(Refusal::Kind(format!(
-            "{} statements are not allowed: clients run queries, and engineers INSERT INTO, CREATE TABLE ... AS and DELETE FROM",
+            "{} statements are not allowed: clients run queries, and engineers INSERT INTO, CREATE TABLE ... AS, DELETE FROM and CALL close_period/release_period",
             kind_of(&other)
         ))),
     }
@@ -231,7 +236,7 @@ mod tests {
     use super::*;
 
     /// Statement kinds a client may send at all (writes only as engineer).
-    const ALLOWED_KINDS: [&str; 12] = [
+    const ALLOWED_KINDS: [&str; 13] = [
         "Query",
         "EXPLAIN",
         "RESET",
@@ -244,6 +249,7 @@ mod tests {
         "Insert",
         "Delete",
         "CreateTable",
+        "Call",
     ];
 
     /// One or more samples of every statement kind the parser produces, including the
@@ -346,6 +352,7 @@ mod tests {
         "LOCK TABLES t READ",
         "UNLOCK TABLES",
         "CALL p()",
+        "CALL close_period('2026-04')",
         "ASSERT 1 = 1",
         "FLUSH TABLES",
         "MSCK REPAIR TABLE t",
@@ -395,7 +402,7 @@ mod tests {
                     ),
                     Err(Refusal::Role(_)) => assert!(
                         role == Role::Analyst
-                            && ["Insert", "Delete", "CreateTable"].contains(&kind.as_str()),
+                            && ["Insert", "Delete", "CreateTable", "Call"].contains(&kind.as_str()),
                         "{sql} ({kind}) refused for the role of {role:?}"
                     ),
                     Err(Refusal::Kind(_)) => {}

@@ -23,6 +23,7 @@ use super::cancel::{self, CancelFlag};
 use super::flight_sql::{CdrlakeFlightSql, DoGetStream, one_batch, to_status};
 use super::middleware::Caller;
 use super::policy::{self, Allowed};
+use super::procedures::Procedure;
 use super::query_log::Running;
 use super::query_memory::QueryMemoryPool;
 use crate::output::{plain_schema, plain_types};
@@ -164,6 +165,7 @@ impl CdrlakeFlightSql {
             }
             Allowed::Write(_) => Ok((write_result_schema(), None)),
             Allowed::Set { .. } | Allowed::Reset { .. } => Ok((setting_schema(), None)),
+            Allowed::Call(procedure) => Ok((procedure.schema(), None)),
         }
     }
 
@@ -187,6 +189,10 @@ impl CdrlakeFlightSql {
                 )
                 .map_err(FlightError::from);
                 Ok(one_batch(schema, batch))
+            }
+            Allowed::Call(procedure) => {
+                let batch = self.call(caller, sql, &procedure).await?;
+                Ok(one_batch(batch.schema(), Ok(batch)))
             }
             allowed @ (Allowed::Set { .. } | Allowed::Reset { .. }) => {
                 let (key, value) = self.apply_setting(caller, sql, &allowed)?;
@@ -303,6 +309,40 @@ impl CdrlakeFlightSql {
                     *slot = Some(status.message().to_string());
                 }
                 Err(status)
+            }
+        }
+    }
+
+    /// Runs a procedure for an engineer (policy checked the role), recorded in the query log.
+    /// It holds one query slot while it runs.
+    pub(super) async fn call(
+        &self,
+        caller: &Caller,
+        sql: &str,
+        procedure: &Procedure,
+    ) -> Result<RecordBatch, Status> {
+        let user = &caller.session.user;
+        let _slot = self.slot().await?;
+        let running = Running::new(self.log.clone(), user, sql);
+        tracing::info!("{user} calls {procedure}");
+        let outcome = procedure
+            .clone()
+            .spawn(self.server.clone(), self.project.clone(), user.clone())
+            .await;
+        match outcome {
+            Ok(batch) => {
+                running.rows.store(1, Ordering::Relaxed);
+                running.finished.store(true, Ordering::Relaxed);
+                tracing::info!("{user}: {procedure} done");
+                Ok(batch)
+            }
+            Err(e) => {
+                let message = crate::error::one_line(&e);
+                tracing::warn!("{user}: {procedure} failed: {message}");
+                if let Ok(mut slot) = running.error.lock() {
+                    *slot = Some(message.clone());
+                }
+                Err(Status::failed_precondition(message))
             }
         }
     }

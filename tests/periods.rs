@@ -1,0 +1,442 @@
+//! Billing periods (billing.md, "Period states, closing and adjustments") on the spec's worked
+//! example: closing, adjustments for what arrives after a close, replay, release, and the same
+//! routine over Flight SQL.
+
+mod common;
+
+use std::path::PathBuf;
+
+use arrow::array::RecordBatch;
+use arrow::util::display::array_value_to_string;
+use arrow_flight::sql::client::FlightSqlServiceClient;
+use common::worked::{
+    INVOICE, april, call, customer, deliver, project, run_billing, sms, worked_example,
+};
+use common::{Lake, assert_clean_error, cdrlake};
+use futures::TryStreamExt;
+
+#[test]
+fn a_closed_period_keeps_its_issued_invoices_when_late_usage_arrives() {
+    let lake = Lake::new();
+    let project = project(&lake);
+    worked_example(&lake, &project);
+    let close = |period: &str| {
+        cdrlake(
+            lake.cwd(),
+            &["close-period", period, "--project", &project],
+            &[],
+        )
+    };
+
+    // The newest CDR is from 25 April: April has not ended by the data's clock.
+    assert_clean_error(
+        &close("2026-04"),
+        &["2026-04 cannot close yet", "2026-05-03", "--grace-days"],
+    );
+    assert_clean_error(&close("2026-4"), &["not a billing period", "YYYY-MM"]);
+    assert_eq!(
+        lake.csv("SELECT status FROM gold.invoice"),
+        "status\nPROVISIONAL\n"
+    );
+
+    // Traffic of 4 May moves the clock past April's end plus 2 days of grace.
+    deliver(&lake, "may.csv", "sms_cdr", &[may_sms()]);
+    let closed = lake.ok(&["close-period", "2026-04", "--project", &project]);
+    assert!(
+        closed.contains("2026-04 closed: 1 invoices issued, net 87.95 MAD, total 105.54 MAD"),
+        "{closed}"
+    );
+    assert_eq!(
+        lake.csv(&format!("{INVOICE} WHERE billing_period = '2026-04'")),
+        "invoice_number,billing_period,period_start,period_end,recurring_amount,voice_amount,sms_amount,data_amount,roaming_amount,discount_amount,net_amount,vat_amount,total_amount,currency,line_count\n\
+         INV-202604-0000001,2026-04,2026-04-01,2026-04-30,65.67,2.15,1.50,5.20,20.00,-6.57,87.95,17.59,105.54,MAD,7\n",
+        "the issued invoice has its number and the worked example's amounts"
+    );
+    assert_eq!(
+        lake.csv("SELECT billing_period, status FROM gold.invoice ORDER BY 1"),
+        "billing_period,status\n2026-04,ISSUED\n2026-05,PROVISIONAL\n"
+    );
+    assert_eq!(
+        lake.csv("SELECT billing_period, status FROM gold.report_top_customers ORDER BY 1"),
+        "billing_period,status\n2026-04,ISSUED\n2026-05,PROVISIONAL\n"
+    );
+    let log = lake.csv("SELECT billing_period, action, invoices, net_amount, total_amount, grace_days, inputs, models FROM system.period_close");
+    assert!(log.starts_with("billing_period,action,invoices,net_amount,total_amount,grace_days,inputs,models\n2026-04,close,1,87.95,105.54,2,"), "{log}");
+    assert!(
+        log.contains("silver.cdr")
+            && log.contains("gold.rated_cdr")
+            && log.contains("gold.invoice_line"),
+        "records what it used: {log}"
+    );
+    let issued = april(&lake);
+    let issued_version = lake.version("gold.issued_invoice_line");
+
+    // A late April call (international SMS, 1.50) arrives after the close: it is rated in April,
+    // but April's invoice stays as issued (the difference is for an adjustment, not a reissue).
+    deliver(
+        &lake,
+        "late.csv",
+        "sms_cdr",
+        &[sms("S11", "2026-04-28T10:00:00+01:00", "+34 612 345 678")],
+    );
+    lake.ok(&run_billing(&project));
+    assert_eq!(
+        lake.csv(
+            "SELECT billing_period, charge FROM gold.rated_cdr WHERE cdr_id = 'S:SMSC-1:S11:SMS_MO'"
+        ),
+        "billing_period,charge\n2026-04,1.5000\n"
+    );
+    assert_eq!(
+        april(&lake),
+        issued,
+        "April's invoice and lines are unchanged"
+    );
+    assert_eq!(lake.version("gold.issued_invoice_line"), issued_version);
+
+    // ... and the difference goes onto May's open invoice: April's SMS line comes to 3.00 now
+    // (1.50 + the late 1.50) where 1.50 was issued, so +1.50, for 1 changed CDR. May: P_PLUS all
+    // 31 days 99.00, the loyalty discount -9.90, the 4 May SMS on-net within the allowance.
+    let may = "SELECT line_no, line_type, description, quantity, amount FROM gold.invoice_line \
+               WHERE invoice_number = 'PRV-202605-C0000001' AND line_type IN ('RECURRING', 'SMS', 'DISCOUNT', 'ADJUSTMENT') ORDER BY line_no";
+    assert_eq!(
+        lake.csv(may),
+        "line_no,line_type,description,quantity,amount\n1,RECURRING,\"P_PLUS Jawal Plus, 31/31 days\",31,99.00\n\
+         3,SMS,\"SMS, 1 CDRs\",1,0.00\n6,DISCOUNT,Loyalty discount 10%,1,-9.90\n\
+         7,ADJUSTMENT,Adjustment to INV-202604-0000001 SMS,1,1.50\n"
+    );
+    assert_eq!(
+        lake.csv("SELECT adjustment_amount, net_amount, vat_amount, total_amount FROM gold.invoice WHERE billing_period = '2026-05'"),
+        "adjustment_amount,net_amount,vat_amount,total_amount\n1.50,90.60,18.12,108.72\n"
+    );
+
+    assert_clean_error(&close("2026-04"), &["2026-04 is already closed"]);
+    assert_clean_error(&close("2026-05"), &["2026-05 cannot close yet"]);
+
+    // May closes once June's traffic is in; the adjustment is issued with it, and June's
+    // invoice does not carry it again.
+    deliver(
+        &lake,
+        "june.csv",
+        "sms_cdr",
+        &[sms("S12", "2026-06-04T10:00:00+01:00", "0612000001")],
+    );
+    lake.ok(&["close-period", "2026-05", "--project", &project]);
+    assert_eq!(
+        lake.csv("SELECT invoice_number, adjustment_amount, net_amount, status FROM gold.invoice WHERE billing_period = '2026-05'"),
+        "invoice_number,adjustment_amount,net_amount,status\nINV-202605-0000001,1.50,90.60,ISSUED\n"
+    );
+    assert_eq!(
+        lake.csv("SELECT count(*) AS n FROM gold.invoice_line WHERE billing_period = '2026-06' AND line_type = 'ADJUSTMENT'"),
+        "n\n0\n"
+    );
+    assert_eq!(
+        lake.csv("SELECT count(*) AS n FROM gold.adjustment"),
+        "n\n0\n"
+    );
+    let tests = lake.ok(&["test", "--project", &project, "-s", "+gold.invoice"]);
+    assert!(
+        tests.contains("PASS tests/invoice_numbers_are_gapless"),
+        "{tests}"
+    );
+
+    // Replay: each closed period rebuilt from the versions and files its close recorded (the late
+    // SMS came after April's close, and the project's files may change, yet April replays exactly).
+    std::fs::write(
+        PathBuf::from(&project).join("gold").join("billed_line.sql"),
+        "SELECT 1 AS changed_after_the_close",
+    )
+    .unwrap();
+    for (period, lines) in [("2026-04", 7), ("2026-05", 7)] {
+        let replayed = lake.ok(&["replay-period", period]);
+        assert!(
+            replayed.contains(&format!("identical: {period} replayed from the versions its close recorded gives the 1 issued invoices and {lines} lines exactly")),
+            "{replayed}"
+        );
+    }
+    assert_clean_error(
+        &cdrlake(lake.cwd(), &["replay-period", "2026-06"], &[]),
+        &["2026-06 is not closed"],
+    );
+    // The files of the recorded versions are kept from vacuum until the periods are released
+    // (gold.invoice was rebuilt after each close, so its recorded versions are old ones).
+    assert_clean_error(
+        &cdrlake(lake.cwd(), &["vacuum", "gold.invoice", "--dry-run"], &[]),
+        &[
+            "the close of 2026-04 recorded version",
+            "cdrlake release-period 2026-04",
+        ],
+    );
+    lake.ok(&["release-period", "2026-04"]);
+    assert_clean_error(
+        &cdrlake(lake.cwd(), &["release-period", "2026-04"], &[]),
+        &["2026-04 is not a closed, unreleased period"],
+    );
+    assert_clean_error(
+        &cdrlake(lake.cwd(), &["vacuum", "gold.invoice", "--dry-run"], &[]),
+        &["the close of 2026-05 recorded version"],
+    );
+    lake.ok(&["release-period", "2026-05"]);
+    lake.ok(&["vacuum", "gold.invoice", "--dry-run"]);
+    // A tampered issued line is found.
+    lake.ok(&[
+        "query",
+        "DELETE FROM gold.issued_invoice_line WHERE invoice_number = 'INV-202604-0000001' AND line_type = 'SMS'",
+    ]);
+    let tampered = cdrlake(lake.cwd(), &["replay-period", "2026-04"], &[]);
+    assert_clean_error(
+        &tampered,
+        &["2026-04 replayed differs from what was issued: 1 row(s)"],
+    );
+    assert!(
+        common::stdout(&tampered)
+            .contains("replayed only line: INV-202604-0000001 line 4 SMS 1.50"),
+        "{}",
+        common::stdout(&tampered)
+    );
+}
+
+/// billing.md's allowance example: a late call takes allowance away from a call already billed,
+/// so the VOICE adjustment is the difference of the VOICE line (+2.00), not the late call's own
+/// charge (1.90). A CRM correction of the plan change date adjusts RECURRING and DISCOUNT.
+#[test]
+fn late_usage_that_moves_allowance_and_a_crm_correction_adjust_the_next_invoice() {
+    let lake = Lake::new();
+    let project = project(&lake);
+    worked_example(&lake, &project);
+    deliver(&lake, "may.csv", "sms_cdr", &[may_sms()]);
+    lake.ok(&["close-period", "2026-04", "--project", &project]);
+    let issued = april(&lake);
+
+    // Monday 6 April 21:00 (+01:00, OFFPEAK), on-net, 390 s: after V1, which used 3,590 s of the
+    // 3,600 s allowance, and before V2, which had the last 10 s.
+    let late = call(
+        "V20",
+        "2026-04-06T21:00:00+01:00",
+        "2026-04-06T21:06:30+01:00",
+        390,
+        "0661 23 45 67",
+        "60401",
+    );
+    deliver(&lake, "late.csv", "voice_cdr", &[late]);
+    // The plan change to P_PLUS took effect on 16 April, not 21.
+    deliver(
+        &lake,
+        "crm-fix.csv",
+        "crm_customer",
+        &[customer("P_PLUS", "2026-04-16")],
+    );
+    lake.ok(&run_billing(&project));
+
+    // Recomputed April: V20 gets the last 10 s, 380 s x 0.30/60 = 1.9000; V2 loses its 10 s,
+    // 125 s x 0.60/60 = 1.2500 (was 1.1500). VOICE 2.15 -> 4.15: +2.00 over 2 changed CDRs.
+    assert_eq!(
+        lake.csv("SELECT cdr_id, allowance_units_used, chargeable_units, charge FROM gold.rated_cdr WHERE cdr_id IN ('V:MSC-CAS:V20:MOC', 'V:MSC-CAS:V2:MOC') ORDER BY start_time"),
+        "cdr_id,allowance_units_used,chargeable_units,charge\nV:MSC-CAS:V20:MOC,10,380,1.9000\nV:MSC-CAS:V2:MOC,0,125,1.2500\n"
+    );
+    assert_eq!(april(&lake), issued, "April stays as issued");
+    // RECURRING: P_BASIC 15/30 x 49 = 24.50 and P_PLUS 15/30 x 99 = 49.50, 74.00 where 65.67 was
+    // issued: +8.33; DISCOUNT -7.40 where -6.57: -0.83. No CDR makes either: quantity 0.
+    assert_eq!(
+        lake.csv("SELECT line_no, description, quantity, amount, adjusts_period, adjusts_line_type FROM gold.invoice_line WHERE billing_period = '2026-05' AND line_type = 'ADJUSTMENT' ORDER BY line_no"),
+        "line_no,description,quantity,amount,adjusts_period,adjusts_line_type\n\
+         7,Adjustment to INV-202604-0000001 RECURRING,0,8.33,2026-04,RECURRING\n\
+         8,Adjustment to INV-202604-0000001 VOICE,2,2.00,2026-04,VOICE\n\
+         9,Adjustment to INV-202604-0000001 DISCOUNT,0,-0.83,2026-04,DISCOUNT\n"
+    );
+    // May: 99.00 - 9.90 + 9.50 of adjustments = 98.60; VAT 19.72.
+    assert_eq!(
+        lake.csv("SELECT adjustment_amount, net_amount, vat_amount, total_amount FROM gold.invoice WHERE billing_period = '2026-05'"),
+        "adjustment_amount,net_amount,vat_amount,total_amount\n9.50,98.60,19.72,118.32\n"
+    );
+    let replayed = lake.ok(&["replay-period", "2026-04"]);
+    assert!(replayed.contains("identical: 2026-04"), "{replayed}");
+}
+
+/// 4 May: moves the data's clock past April's end plus the 2 days of grace.
+fn may_sms() -> Vec<(&'static str, String)> {
+    sms("S10", "2026-05-04T10:00:00+01:00", "0612000001")
+}
+
+/// `cdrlake serve --project` with an analyst and an engineer: only the engineer closes, the
+/// close is logged under their name, and every client sees the issued invoices at once.
+#[test]
+fn an_engineer_closes_and_releases_a_period_over_flight_sql() {
+    let lake = Lake::new();
+    let project = project(&lake);
+    worked_example(&lake, &project);
+    deliver(&lake, "may.csv", "sms_cdr", &[may_sms()]);
+    let server = Server::start(&lake, &project);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut ana = server.client("ana", "ana-pw").await;
+        let mut eng = server.client("eng", "eng-pw").await;
+
+        let refused = ana
+            .execute("CALL close_period('2026-04')".into(), None)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("permission")
+                && refused.contains("Analysts may not call close_period"),
+            "{refused}"
+        );
+        let status =
+            "SELECT invoice_number, status FROM gold.invoice WHERE billing_period = '2026-04'";
+        assert_eq!(
+            rows(&mut ana, status).await,
+            vec!["PRV-202604-C0000001,PROVISIONAL"]
+        );
+
+        assert_eq!(
+            rows(&mut eng, "CALL close_period('2026-04')").await,
+            vec!["2026-04,close,1,87.95,105.54,<run>"]
+        );
+        assert_eq!(
+            rows(&mut ana, status).await,
+            vec!["INV-202604-0000001,ISSUED"],
+            "the server shows the issued invoice without a restart"
+        );
+        let again = eng
+            .execute_update("CALL close_period('2026-04')".into(), None)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(again.contains("2026-04 is already closed"), "{again}");
+        let early = try_rows(&mut eng, "CALL close_period('2026-05', 0)")
+            .await
+            .unwrap_err();
+        assert!(early.contains("2026-05 cannot close yet"), "{early}");
+        assert_eq!(
+            eng.execute_update("CALL release_period('2026-04')".into(), None)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            rows(
+                &mut ana,
+                "SELECT billing_period, action, by_user FROM system.period_close ORDER BY at"
+            )
+            .await,
+            vec!["2026-04,close,eng", "2026-04,release,eng"]
+        );
+    });
+}
+
+/// `cdrlake serve` on the lake, with users ana (analyst) and eng (engineer); killed on drop.
+struct Server {
+    process: std::process::Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(lake: &Lake, project: &str) -> Self {
+        use std::io::BufRead;
+        let hash = |pw: &str| cdrlake::server::auth::hash_password(pw).unwrap();
+        let config = lake.file(
+            "cdrlake.toml",
+            format!(
+                "[[server.users]]\nname = \"ana\"\npassword_hash = \"{}\"\nrole = \"analyst\"\n\n\
+                 [[server.users]]\nname = \"eng\"\npassword_hash = \"{}\"\nrole = \"engineer\"\n",
+                hash("ana-pw"),
+                hash("eng-pw")
+            ),
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cdrlake"));
+        command
+            .current_dir(lake.cwd())
+            .args(["--config", config.to_str().unwrap(), "serve"])
+            .args(["--project", project, "--listen", &addr])
+            .stdout(std::process::Stdio::piped());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AWS_") || k.starts_with("CDRLAKE_") {
+                command.env_remove(k);
+            }
+        }
+        let mut process = command.spawn().unwrap();
+        let stdout = process.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line.starts_with("Flight SQL on") => break,
+                Some(Ok(_)) => {}
+                _ => panic!("cdrlake serve exited: {:?}", process.wait()),
+            }
+        }
+        // Keep reading, so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { process, addr }
+    }
+
+    async fn client(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> FlightSqlServiceClient<tonic::transport::Channel> {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut client = FlightSqlServiceClient::new(channel);
+        client.handshake(user, password).await.unwrap();
+        client
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+async fn rows(
+    client: &mut FlightSqlServiceClient<tonic::transport::Channel>,
+    sql: &str,
+) -> Vec<String> {
+    try_rows(client, sql).await.unwrap()
+}
+
+/// A query's rows as comma-joined text (a run id shown as `<run>`), or its error.
+async fn try_rows(
+    client: &mut FlightSqlServiceClient<tonic::transport::Channel>,
+    sql: &str,
+) -> Result<Vec<String>, String> {
+    let info = client
+        .execute(sql.into(), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for endpoint in info.endpoint {
+        let batches: Vec<RecordBatch> = client
+            .do_get(endpoint.ticket.unwrap())
+            .await
+            .map_err(|e| e.to_string())?
+            .try_collect()
+            .await
+            .map_err(|e| e.to_string())?;
+        for batch in batches {
+            for row in 0..batch.num_rows() {
+                let cells: Vec<String> = batch
+                    .columns()
+                    .iter()
+                    .zip(batch.schema().fields())
+                    .map(|(column, field)| match field.name().as_str() {
+                        "run_id" => "<run>".to_string(),
+                        _ => array_value_to_string(column, row).unwrap(),
+                    })
+                    .collect();
+                out.push(cells.join(","));
+            }
+        }
+    }
+    Ok(out)
+}
