@@ -51,6 +51,8 @@ pub enum Command {
     ReplayPeriod(commands::periods::ReplayArgs),
     /// Let vacuum delete the files a closed period's replay needs (logged).
     ReleasePeriod(commands::periods::ReleaseArgs),
+    /// Customer documents of a closed period's invoices (`invoices export 2026-04 --out DIR`).
+    Invoices(commands::periods::InvoicesArgs),
     /// Run the data tests of models (generic header tests and sql/tests/*.sql).
     Test(commands::models::TestArgs),
     /// Print the model lineage graph (Mermaid or Graphviz dot).
@@ -121,6 +123,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::ClosePeriod(args) => commands::periods::close(&cli.global, &args).await,
         Command::ReplayPeriod(args) => commands::periods::replay(&cli.global, &args).await,
         Command::ReleasePeriod(args) => commands::periods::release(&cli.global, &args).await,
+        Command::Invoices(args) => commands::periods::invoices(&cli.global, &args).await,
         Command::Test(args) => commands::models::test(&cli.global, &args).await,
         Command::Lineage(args) => commands::models::lineage(&args).await,
         Command::Compile(args) => commands::models::compile(&cli.global, &args).await,

@@ -250,6 +250,39 @@ fn late_usage_that_moves_allowance_and_a_crm_correction_adjust_the_next_invoice(
     );
     let replayed = lake.ok(&["replay-period", "2026-04"]);
     assert!(replayed.contains("identical: 2026-04"), "{replayed}");
+
+    // May's document shows the corrections as such, in the invoice's line order.
+    deliver(
+        &lake,
+        "june.csv",
+        "sms_cdr",
+        &[sms("S12", "2026-06-04T10:00:00+01:00", "0612000001")],
+    );
+    lake.ok(&["close-period", "2026-05", "--project", &project]);
+    lake.ok(&["invoices", "export", "2026-05", "--out", "may"]);
+    let document = std::fs::read_to_string(lake.cwd().join("may/INV-202605-0000001.html")).unwrap();
+    let adjustments: Vec<&str> = document
+        .split("<tr class=\"adjustment\">")
+        .skip(1)
+        .map(|row| row.split("</tr>").next().unwrap())
+        .collect();
+    assert_eq!(adjustments.len(), 3, "{document}");
+    for (row, (what, quantity, amount)) in adjustments.iter().zip([
+        ("RECURRING", "0 changed", "8.33"),
+        ("VOICE", "2 changed", "2.00"),
+        ("DISCOUNT", "0 changed", "-0.83"),
+    ]) {
+        assert!(
+            row.contains(&format!("Adjustment to INV-202604-0000001 {what}"))
+                && row.contains(&format!("<td class=\"num\">{quantity}</td>"))
+                && row.contains(&format!("<td class=\"num\">{amount}</td>")),
+            "{row}"
+        );
+    }
+    assert!(
+        document.contains("Total due</td><td class=\"num\">118.32 MAD"),
+        "{document}"
+    );
 }
 
 /// 4 May: moves the data's clock past April's end plus the 2 days of grace.
@@ -258,9 +291,10 @@ fn may_sms() -> Vec<(&'static str, String)> {
 }
 
 /// `cdrlake serve --project` with an analyst and an engineer: only the engineer closes, the
-/// close is logged under their name, and every client sees the issued invoices at once.
+/// close is logged under their name, and every client sees the issued invoices at once. Then the
+/// closed period's customer documents.
 #[test]
-fn an_engineer_closes_and_releases_a_period_over_flight_sql() {
+fn an_engineer_closes_a_period_over_flight_sql_and_exports_its_invoices() {
     let lake = Lake::new();
     let project = project(&lake);
     worked_example(&lake, &project);
@@ -322,6 +356,64 @@ fn an_engineer_closes_and_releases_a_period_over_flight_sql() {
             vec!["2026-04,close,eng", "2026-04,release,eng"]
         );
     });
+    drop(server);
+
+    // The customer documents: issued amounts, the masked number only, and the CRM's current
+    // name, escaped (a CRM feed is input like any other).
+    let mut renamed = customer("P_PLUS", "2026-04-21");
+    renamed[3].1 = "<script>alert(1)</script>Amina".into();
+    deliver(&lake, "crm-name.csv", "crm_customer", &[renamed]);
+    lake.ok(&["run", "--project", &project, "-s", "silver.subscriber"]);
+    let out = lake.cwd().join("invoices");
+    let exported = lake.ok(&[
+        "invoices",
+        "export",
+        "2026-04",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        exported.contains("2026-04: 1 invoice documents"),
+        "{exported}"
+    );
+    let document = std::fs::read_to_string(out.join("INV-202604-0000001.html")).unwrap();
+    for needle in [
+        "<title>Invoice INV-202604-0000001</title>",
+        "&#60;script&#62;alert(1)&#60;/script&#62;Amina Alaoui",
+        "Mobile number +21261****678",
+        "Monthly fee: P_BASIC Jawal Basic, active 20/30 days",
+        "<td>Calls</td>",
+        "<td class=\"num\">2.15</td>",
+        "<td class=\"num\">-6.57</td>",
+        "Net amount (excl. VAT)</td><td class=\"num\">87.95 MAD",
+        "VAT 20%</td><td class=\"num\">17.59 MAD",
+        "Total due</td><td class=\"num\">105.54 MAD",
+    ] {
+        assert!(document.contains(needle), "{needle} not in:\n{document}");
+    }
+    assert!(
+        !document.contains("+212612345678") && !document.contains("<script>"),
+        "{document}"
+    );
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        index.contains("<a href=\"INV-202604-0000001.html\">INV-202604-0000001</a>"),
+        "{index}"
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&out), 0o700);
+        assert_eq!(mode(&out.join("INV-202604-0000001.html")), 0o600);
+    }
+    assert_clean_error(
+        &cdrlake(
+            lake.cwd(),
+            &["invoices", "export", "2026-05", "--out", "may"],
+            &[],
+        ),
+        &["2026-05 is not closed: only issued invoices are exported"],
+    );
 }
 
 /// `cdrlake serve` on the lake, with users ana (analyst) and eng (engineer); killed on drop.

@@ -294,7 +294,7 @@ fn totals(invoices: &[RecordBatch]) -> (i128, i128) {
     (sum("net_amount"), sum("total_amount"))
 }
 
-fn money(cents: i128) -> String {
+pub(super) fn money(cents: i128) -> String {
     let sign = if cents < 0 { "-" } else { "" };
     let cents = cents.unsigned_abs();
     format!("{sign}{}.{:02}", cents / 100, cents % 100)

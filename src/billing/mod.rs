@@ -2,6 +2,7 @@
 //! (`cdrlake close-period`), and the tables that keep what was issued and how.
 
 pub mod close;
+pub mod documents;
 pub mod replay;
 pub mod store;
 

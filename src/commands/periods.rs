@@ -5,6 +5,7 @@ use clap::Args;
 
 use crate::billing::Period;
 use crate::billing::close::{CloseOptions, close_period, release_period};
+use crate::billing::documents::export_invoices;
 use crate::billing::replay::replay_period;
 use crate::commands::args::GlobalArgs;
 use crate::commands::models::ProjectArgs;
@@ -94,4 +95,43 @@ pub async fn release(global: &GlobalArgs, args: &ReleaseArgs) -> Result<()> {
         "{period} released: vacuum may now delete the files its close recorded (its invoices stay issued; system.period_close)"
     );
     Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct InvoicesArgs {
+    #[command(subcommand)]
+    pub command: InvoicesCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum InvoicesCommand {
+    /// Write a closed period's issued invoices as customer documents (HTML, one per invoice, and
+    /// an index). They carry customer data: the directory is made readable by its owner only.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The closed billing period, YYYY-MM
+    pub period: String,
+    /// The directory to write the documents into (created if missing)
+    #[arg(long, value_name = "DIR")]
+    pub out: std::path::PathBuf,
+}
+
+pub async fn invoices(global: &GlobalArgs, args: &InvoicesArgs) -> Result<()> {
+    match &args.command {
+        InvoicesCommand::Export(export) => {
+            let period = Period::parse(&export.period)?;
+            let engine = Engine::new(super::connect(global).await?).await?;
+            let exported = export_invoices(&engine, period, &export.out).await?;
+            println!(
+                "{period}: {} invoice documents in {} (open {} for the list; print to PDF from a browser)",
+                exported.documents,
+                export.out.display(),
+                exported.index.display()
+            );
+            Ok(())
+        }
+    }
 }
