@@ -160,7 +160,11 @@ fn a_closed_period_keeps_its_issued_invoices_when_late_usage_arrives() {
     // The files of the recorded versions are kept from vacuum until the periods are released
     // (gold.invoice was rebuilt after each close, so its recorded versions are old ones).
     assert_clean_error(
-        &cdrlake(lake.cwd(), &["vacuum", "gold.invoice", "--dry-run"], &[]),
+        &cdrlake(
+            lake.cwd(),
+            &["vacuum", "gold.invoice", "--retain-hours", "0", "--force"],
+            &[],
+        ),
         &[
             "the close of 2026-04 recorded version",
             "cdrlake release-period 2026-04",
@@ -531,4 +535,136 @@ async fn try_rows(
         }
     }
     Ok(out)
+}
+
+/// The routine on generated data: `up` closes April; a late April SMS for one generated customer
+/// and a CRM correction for another arrive; April's issued rows stay as they were, May adjusts
+/// exactly those two customers, April replays identical, and once April's issued lines are
+/// deleted, replay lists every one of them.
+#[test]
+fn generated_april_stays_issued_through_late_data_and_replays() {
+    let lake = Lake::new();
+    let project = lake.cwd().join("project");
+    common::copy_dir(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql"),
+        &project,
+    );
+    let project = project.to_str().unwrap();
+    let up = lake.ok(&[
+        "up",
+        "--project",
+        project,
+        "--customers",
+        "40",
+        "--days",
+        "34",
+        "--no-serve",
+    ]);
+    assert!(up.contains("2026-04 closed: "), "{up}");
+    let issued = april(&lake);
+    let versions = (
+        lake.version("gold.issued_invoice"),
+        lake.version("gold.issued_invoice_line"),
+    );
+
+    // Two customers on one CRM version since before April: a gets a late international SMS
+    // (1.50, outside every allowance), b's plan change is back-dated to 16 April.
+    let picked = lake.csv(
+        "SELECT customer_id, msisdn, imsi, plan_id FROM bronze.crm_customer GROUP BY customer_id, msisdn, imsi, plan_id \
+         HAVING count(*) = 1 AND max(status) = 'active' AND max(effective_from) < '2026-03-01' ORDER BY customer_id LIMIT 2",
+    );
+    let picked: Vec<Vec<&str>> = picked
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let (a, b) = (&picked[0], &picked[1]);
+    let mut late = sms("LATE1", "2026-04-28T10:00:00+01:00", "+34 612 345 678");
+    for (k, v) in late.iter_mut() {
+        match *k {
+            "served_msisdn" => *v = a[1].to_string(),
+            "served_imsi" => *v = a[2].to_string(),
+            _ => {}
+        }
+    }
+    deliver(&lake, "late.csv", "sms_cdr", &[late]);
+    let new_plan = if b[3] == "P_MAX" { "P_BASIC" } else { "P_MAX" };
+    lake.ok(&[
+        "query", "--format", "csv", "-o", "crm-fix.csv",
+        &format!(
+            "SELECT customer_id, msisdn, imsi, first_name, last_name, national_id, city, region, segment, \
+             '{new_plan}' AS plan_id, status, '2026-04-16' AS effective_from FROM bronze.crm_customer WHERE customer_id = '{}'",
+            b[0]
+        ),
+    ]);
+    lake.ok(&["ingest", "crm-fix.csv", "--into", "bronze.crm_customer"]);
+    lake.ok(&["run", "--project", project]);
+
+    assert_eq!(april(&lake), issued, "April's invoices and lines as issued");
+    assert_eq!(
+        (
+            lake.version("gold.issued_invoice"),
+            lake.version("gold.issued_invoice_line")
+        ),
+        versions
+    );
+    // b: 15 of 30 days moved from the old fee to the new one; the loyalty discount, where b has
+    // one, follows at 10% of it.
+    let fee = |plan: &str| -> i64 {
+        let text = lake.csv(&format!(
+            "SELECT CAST(monthly_fee * 100 AS BIGINT) AS cents FROM bronze.plan WHERE plan_id = '{plan}'"
+        ));
+        text.lines().nth(1).unwrap().parse().unwrap()
+    };
+    let recurring = (fee(new_plan) - fee(b[3])) / 2;
+    let money = |cents: i64| {
+        format!(
+            "{}{}.{:02}",
+            if cents < 0 { "-" } else { "" },
+            cents.abs() / 100,
+            cents.abs() % 100
+        )
+    };
+    let adjustments = lake.csv(
+        "SELECT i.customer_id, l.adjusts_line_type, l.quantity, l.amount FROM gold.invoice_line l \
+         JOIN gold.invoice i ON i.invoice_number = l.invoice_number WHERE l.line_type = 'ADJUSTMENT' ORDER BY 1, l.line_no",
+    );
+    let had_discount = lake.csv(&format!(
+        "SELECT count(*) AS n FROM gold.invoice_line l JOIN gold.invoice i ON i.invoice_number = l.invoice_number \
+         WHERE i.customer_id = '{}' AND i.billing_period = '2026-04' AND l.line_type = 'DISCOUNT'",
+        b[0]
+    )) == "n\n1\n";
+    let mut expected = format!(
+        "customer_id,adjusts_line_type,quantity,amount\n{},SMS,1,1.50\n{},RECURRING,0,{}\n",
+        a[0],
+        b[0],
+        money(recurring)
+    );
+    if had_discount {
+        expected += &format!("{},DISCOUNT,0,{}\n", b[0], money(-recurring / 10));
+    }
+    assert_eq!(adjustments, expected);
+
+    let replayed = lake.ok(&["replay-period", "2026-04"]);
+    assert!(replayed.contains("identical: 2026-04"), "{replayed}");
+    let lines = lake
+        .csv("SELECT count(*) AS n FROM gold.issued_invoice_line WHERE billing_period = '2026-04'");
+    lake.ok(&[
+        "query",
+        "DELETE FROM gold.issued_invoice_line WHERE billing_period = '2026-04'",
+    ]);
+    let replayed = cdrlake(lake.cwd(), &["replay-period", "2026-04"], &[]);
+    assert_clean_error(
+        &replayed,
+        &[&format!(
+            "2026-04 replayed differs from what was issued: {} row(s)",
+            lines.lines().nth(1).unwrap()
+        )],
+    );
+    assert!(
+        common::stdout(&replayed)
+            .contains("replayed only line: INV-202604-0000001 line 1 RECURRING"),
+        "{}",
+        common::stdout(&replayed)
+    );
 }
