@@ -41,6 +41,29 @@ fn a_closed_period_keeps_its_issued_invoices_when_late_usage_arrives() {
 
     // Traffic of 4 May moves the clock past April's end plus 2 days of grace.
     deliver(&lake, "may.csv", "sms_cdr", &[may_sms()]);
+
+    // A failing gate refuses the close, and nothing is issued.
+    let gate = PathBuf::from(&project)
+        .join("tests")
+        .join("no_invoice_over_50.sql");
+    std::fs::write(
+        &gate,
+        "SELECT invoice_number FROM gold.invoice WHERE net_amount > 50",
+    )
+    .unwrap();
+    assert_clean_error(
+        &close("2026-04"),
+        &["2026-04 not closed: 1 model(s) failed"],
+    );
+    assert_eq!(
+        lake.csv("SELECT count(*) AS n FROM system.period_close"),
+        "n\n0\n"
+    );
+    assert_eq!(
+        lake.csv("SELECT count(*) AS n FROM gold.issued_invoice"),
+        "n\n0\n"
+    );
+    std::fs::remove_file(&gate).unwrap();
     let closed = lake.ok(&["close-period", "2026-04", "--project", &project]);
     assert!(
         closed.contains("2026-04 closed: 1 invoices issued, net 87.95 MAD, total 105.54 MAD"),

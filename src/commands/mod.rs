@@ -22,21 +22,6 @@ use cdrlake_catalog::Lakehouse;
 
 use crate::commands::args::GlobalArgs;
 
-/// The lease a model run and a period close hold, so that they never overlap.
-pub(crate) const MODELS_LEASE: &str = "models";
-
-/// Runs `work` holding the `models` lease, and gives the lease back whatever `work` returns.
-pub(crate) async fn with_models_lease<T>(
-    lakehouse: &Lakehouse,
-    purpose: &str,
-    work: impl std::future::Future<Output = Result<T>>,
-) -> Result<T> {
-    let lease = lakehouse.acquire_lease(MODELS_LEASE, purpose).await?;
-    let outcome = work.await;
-    lease.release().await?;
-    outcome
-}
-
 pub(crate) async fn connect(global: &GlobalArgs) -> Result<Arc<Lakehouse>> {
     Ok(Arc::new(
         Lakehouse::connect(global.lakehouse_config()?).await?,

@@ -70,7 +70,7 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<()> {
         select: args.select.clone(),
         full_refresh: args.full_refresh,
     };
-    let report = super::with_models_lease(&lakehouse, "run", async {
+    let report = crate::models::with_models_lease(&lakehouse, "run", async {
         crate::billing::store::ensure_tables(&lakehouse).await?;
         let engine = Engine::with_memory_limit(lakehouse.clone(), args.memory_limit).await?;
         runner::run(&engine, &project, &options).await

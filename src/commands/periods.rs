@@ -33,11 +33,12 @@ pub async fn close(global: &GlobalArgs, args: &CloseArgs) -> Result<()> {
         grace_days: args.grace_days,
         user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
     };
-    let closed = super::with_models_lease(&lakehouse, &format!("close-period {period}"), async {
-        let engine = Engine::new(lakehouse.clone()).await?;
-        close_period(&engine, &project, &options).await
-    })
-    .await?;
+    let closed =
+        crate::models::with_models_lease(&lakehouse, &format!("close-period {period}"), async {
+            let engine = Engine::new(lakehouse.clone()).await?;
+            close_period(&engine, &project, &options).await
+        })
+        .await?;
     println!(
         "{period} closed: {} invoices issued, net {} MAD, total {} MAD incl. VAT (system.period_close, run {})",
         closed.invoices, closed.net_amount, closed.total_amount, closed.run_id
@@ -86,7 +87,7 @@ pub async fn release(global: &GlobalArgs, args: &ReleaseArgs) -> Result<()> {
     let period = Period::parse(&args.period)?;
     let lakehouse = super::connect(global).await?;
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    super::with_models_lease(&lakehouse, &format!("release-period {period}"), async {
+    crate::models::with_models_lease(&lakehouse, &format!("release-period {period}"), async {
         let engine = Engine::new(lakehouse.clone()).await?;
         release_period(&engine, period, &user).await
     })

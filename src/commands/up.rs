@@ -68,7 +68,7 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
         );
     }
     let project = Project::load(&args.project)?;
-    super::with_models_lease(&lakehouse, "up", async {
+    crate::models::with_models_lease(&lakehouse, "up", async {
         crate::billing::store::ensure_tables(&lakehouse).await?;
         let engine = Engine::new(lakehouse.clone()).await?;
         build_and_close(&engine, &project).await

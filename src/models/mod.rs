@@ -19,3 +19,20 @@ pub mod system;
 pub use dag::Dag;
 pub use project::Project;
 pub use runner::{RunOptions, RunReport, run};
+
+use cdrlake_catalog::Lakehouse;
+
+/// The lease a model run and a period close hold, so that they never overlap.
+pub const MODELS_LEASE: &str = "models";
+
+/// Runs `work` holding the `models` lease, and gives the lease back whatever `work` returns.
+pub async fn with_models_lease<T>(
+    lakehouse: &Lakehouse,
+    purpose: &str,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let lease = lakehouse.acquire_lease(MODELS_LEASE, purpose).await?;
+    let outcome = work.await;
+    lease.release().await?;
+    outcome
+}

@@ -107,7 +107,7 @@ impl Procedure {
                     grace_days: *grace_days,
                     user: user.to_string(),
                 };
-                let closed = crate::commands::with_models_lease(&lakehouse, &purpose, async {
+                let closed = crate::models::with_models_lease(&lakehouse, &purpose, async {
                     close_period(engine, &project, &options).await
                 })
                 .await?;
@@ -127,7 +127,7 @@ impl Procedure {
                 ]
             }
             Self::ReleasePeriod { period } => {
-                crate::commands::with_models_lease(&lakehouse, &purpose, async {
+                crate::models::with_models_lease(&lakehouse, &purpose, async {
                     release_period(engine, *period, user).await
                 })
                 .await?;
