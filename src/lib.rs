@@ -17,3 +17,4 @@ pub mod placeholders;
 pub mod s3_server;
 pub mod server;
 pub mod sql_write;
+pub mod watch;

@@ -6,14 +6,11 @@ mod common;
 
 use std::path::PathBuf;
 
-use arrow::array::RecordBatch;
-use arrow::util::display::array_value_to_string;
-use arrow_flight::sql::client::FlightSqlServiceClient;
+use common::server::{Server, rows, try_rows, users_config};
 use common::worked::{
     INVOICE, april, call, customer, deliver, project, run_billing, sms, worked_example,
 };
 use common::{Lake, assert_clean_error, cdrlake};
-use futures::TryStreamExt;
 
 #[test]
 fn a_closed_period_keeps_its_issued_invoices_when_late_usage_arrives() {
@@ -326,7 +323,17 @@ fn an_engineer_closes_a_period_over_flight_sql_and_exports_its_invoices() {
     let project = project(&lake);
     worked_example(&lake, &project);
     deliver(&lake, "may.csv", "sms_cdr", &[may_sms()]);
-    let server = Server::start(&lake, &project);
+    let config = users_config(&lake);
+    let server = Server::start(
+        lake.cwd(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "serve",
+            "--project",
+            &project,
+        ],
+    );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let mut ana = server.client("ana", "ana-pw").await;
@@ -441,123 +448,6 @@ fn an_engineer_closes_a_period_over_flight_sql_and_exports_its_invoices() {
         ),
         &["2026-05 is not closed: only issued invoices are exported"],
     );
-}
-
-/// `cdrlake serve` on the lake, with users ana (analyst) and eng (engineer); killed on drop.
-struct Server {
-    process: std::process::Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(lake: &Lake, project: &str) -> Self {
-        use std::io::BufRead;
-        let hash = |pw: &str| cdrlake::server::auth::hash_password(pw).unwrap();
-        let config = lake.file(
-            "cdrlake.toml",
-            format!(
-                "[[server.users]]\nname = \"ana\"\npassword_hash = \"{}\"\nrole = \"analyst\"\n\n\
-                 [[server.users]]\nname = \"eng\"\npassword_hash = \"{}\"\nrole = \"engineer\"\n",
-                hash("ana-pw"),
-                hash("eng-pw")
-            ),
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cdrlake"));
-        command
-            .current_dir(lake.cwd())
-            .args(["--config", config.to_str().unwrap(), "serve"])
-            .args(["--project", project, "--listen", &addr])
-            .stdout(std::process::Stdio::piped());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("AWS_") || k.starts_with("CDRLAKE_") {
-                command.env_remove(k);
-            }
-        }
-        let mut process = command.spawn().unwrap();
-        let stdout = process.stdout.take().unwrap();
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        loop {
-            match lines.next() {
-                Some(Ok(line)) if line.starts_with("Flight SQL on") => break,
-                Some(Ok(_)) => {}
-                _ => panic!("cdrlake serve exited: {:?}", process.wait()),
-            }
-        }
-        // Keep reading, so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Self { process, addr }
-    }
-
-    async fn client(
-        &self,
-        user: &str,
-        password: &str,
-    ) -> FlightSqlServiceClient<tonic::transport::Channel> {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let mut client = FlightSqlServiceClient::new(channel);
-        client.handshake(user, password).await.unwrap();
-        client
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-async fn rows(
-    client: &mut FlightSqlServiceClient<tonic::transport::Channel>,
-    sql: &str,
-) -> Vec<String> {
-    try_rows(client, sql).await.unwrap()
-}
-
-/// A query's rows as comma-joined text (a run id shown as `<run>`), or its error.
-async fn try_rows(
-    client: &mut FlightSqlServiceClient<tonic::transport::Channel>,
-    sql: &str,
-) -> Result<Vec<String>, String> {
-    let info = client
-        .execute(sql.into(), None)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for endpoint in info.endpoint {
-        let batches: Vec<RecordBatch> = client
-            .do_get(endpoint.ticket.unwrap())
-            .await
-            .map_err(|e| e.to_string())?
-            .try_collect()
-            .await
-            .map_err(|e| e.to_string())?;
-        for batch in batches {
-            for row in 0..batch.num_rows() {
-                let cells: Vec<String> = batch
-                    .columns()
-                    .iter()
-                    .zip(batch.schema().fields())
-                    .map(|(column, field)| match field.name().as_str() {
-                        "run_id" => "<run>".to_string(),
-                        _ => array_value_to_string(column, row).unwrap(),
-                    })
-                    .collect();
-                out.push(cells.join(","));
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// The routine on generated data: `up` closes April; a late April SMS for one generated customer

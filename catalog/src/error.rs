@@ -38,6 +38,11 @@ pub enum CatalogError {
     #[error("the lakehouse is busy: {holder} holds its '{lease}' lease; try again when it is done")]
     Busy { lease: String, holder: String },
 
+    #[error(
+        "this process no longer holds the lakehouse's '{lease}' lease (it stalled past its expiry or another process took it over): stopped before committing more"
+    )]
+    LeaseLost { lease: String },
+
     #[error("lakehouse root {root} is not usable: {detail}")]
     Root { root: String, detail: String },
 

@@ -4,7 +4,7 @@
 //! taken over once it expired or its holder's process is gone from this host.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -51,9 +51,42 @@ impl std::fmt::Display for LeaseHolder {
 pub struct Lease {
     store: Arc<dyn ObjectStore>,
     path: Path,
+    name: String,
     holder: LeaseHolder,
     lost: Arc<AtomicBool>,
+    /// Until when (Unix milliseconds) the last write of the lease object made it ours.
+    valid_until: Arc<AtomicI64>,
     renewal: tokio::task::JoinHandle<()>,
+}
+
+/// What work done under a lease checks before each commit (fencing): a holder that lost its
+/// lease, or stalled so long it may have expired, must not commit, since another process may
+/// hold it now.
+#[derive(Debug, Clone, Default)]
+pub struct Fence {
+    held: Option<(String, Arc<AtomicBool>, Arc<AtomicI64>)>,
+}
+
+impl Fence {
+    /// No lease: nothing to check (work that holds none, e.g. a scratch lakehouse).
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Ok while the lease is held, with a margin of a tenth of its lifetime before it expires.
+    pub fn check(&self) -> Result<()> {
+        let Some((name, lost, valid_until)) = &self.held else {
+            return Ok(());
+        };
+        let margin = (TTL / 10).as_millis() as i64;
+        let expired = Utc::now().timestamp_millis() + margin > valid_until.load(Ordering::SeqCst);
+        if lost.load(Ordering::SeqCst) || expired {
+            return Err(CatalogError::LeaseLost {
+                lease: name.clone(),
+            });
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for Lease {
@@ -99,17 +132,21 @@ impl Lakehouse {
             Err(e) => return Err(e.into()),
         }
         let lost = Arc::new(AtomicBool::new(false));
+        let valid_until = Arc::new(AtomicI64::new(holder.expires_at.timestamp_millis()));
         let renewal = tokio::spawn(renew(
             store.clone(),
             path.clone(),
             holder.clone(),
             lost.clone(),
+            valid_until.clone(),
         ));
         Ok(Lease {
             store,
             path,
+            name: name.to_string(),
             holder,
             lost,
+            valid_until,
             renewal,
         })
     }
@@ -128,7 +165,18 @@ impl Lakehouse {
 impl Lease {
     /// True once a renewal found the lease taken by another process: stop before committing.
     pub fn is_lost(&self) -> bool {
-        self.lost.load(Ordering::SeqCst)
+        self.fence().check().is_err()
+    }
+
+    /// The check to make before each commit done under this lease.
+    pub fn fence(&self) -> Fence {
+        Fence {
+            held: Some((
+                self.name.clone(),
+                self.lost.clone(),
+                self.valid_until.clone(),
+            )),
+        }
     }
 
     /// Gives the lease back (only if still ours).
@@ -154,6 +202,7 @@ async fn renew(
     path: Path,
     mut holder: LeaseHolder,
     lost: Arc<AtomicBool>,
+    valid_until: Arc<AtomicI64>,
 ) {
     loop {
         tokio::time::sleep(TTL / 3).await;
@@ -172,6 +221,7 @@ async fn renew(
             lost.store(true, Ordering::SeqCst);
             return;
         }
+        valid_until.store(holder.expires_at.timestamp_millis(), Ordering::SeqCst);
     }
 }
 
@@ -287,5 +337,32 @@ mod tests {
         );
         assert!(!next.is_lost());
         next.release().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_stalled_or_displaced_holder_is_fenced_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let (lake, _) = Lakehouse::init(LakehouseConfig::local(dir.path().to_str().unwrap()))
+            .await
+            .unwrap();
+        let lease = lake.acquire_lease("models", "run").await.unwrap();
+        let fence = lease.fence();
+        fence.check().unwrap();
+        Fence::none().check().unwrap();
+        // Stalled: no renewal landed for the lease's lifetime.
+        lease
+            .valid_until
+            .store(Utc::now().timestamp_millis(), Ordering::SeqCst);
+        let stopped = fence.check().unwrap_err().to_string();
+        assert!(
+            stopped.contains("no longer holds the lakehouse's 'models' lease"),
+            "{stopped}"
+        );
+        // Displaced: a renewal found another holder.
+        lease.valid_until.store(i64::MAX, Ordering::SeqCst);
+        fence.check().unwrap();
+        lease.lost.store(true, Ordering::SeqCst);
+        assert!(fence.check().is_err() && lease.is_lost());
+        lease.release().await.unwrap();
     }
 }

@@ -21,7 +21,7 @@ pub use config::{LakehouseConfig, Overrides, S3Settings};
 pub use error::{CatalogError, Result};
 pub use info::{Commit, TableInfo};
 pub use lakehouse::{InitReport, Lakehouse};
-pub use lease::{Lease, LeaseHolder};
+pub use lease::{Fence, Lease, LeaseHolder};
 pub use location::{CATALOG_NAME, Location, SCHEMAS, parse_table_name};
 pub use maintenance::{Optimized, Vacuumed};
 pub use provider::{DeltaProvider, LakehouseCatalog, LakehouseSchema};

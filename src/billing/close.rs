@@ -30,6 +30,8 @@ pub struct CloseOptions {
     pub grace_days: u32,
     /// Who closes (recorded in system.period_close).
     pub user: String,
+    /// The `models` lease's fence: checked before the runs' commits and the close's own.
+    pub fence: cdrlake_catalog::Fence,
 }
 
 #[derive(Debug)]
@@ -61,6 +63,7 @@ pub async fn close_period(
     let gates = RunOptions {
         select: vec!["+gold.invoice".into()],
         full_refresh: false,
+        fence: options.fence.clone(),
     };
     let built = runner::run(engine, project, &gates).await?;
     if built.failed() > 0 {
@@ -91,11 +94,13 @@ pub async fn close_period(
     let lines = store::conform(&lines, &store::issued_line_schema())?;
     let (net, total) = totals(&invoices);
 
+    options.fence.check()?;
     store::write_period_usage(engine, period).await?;
     store::write_period(&lakehouse, ISSUED_LINE, period, lines).await?;
     store::write_period(&lakehouse, ISSUED_INVOICE, period, invoices).await?;
     store::save_project(&lakehouse, period, project).await?;
     // The log row is the close: until it lands, the models keep the period open.
+    options.fence.check()?;
     let record = CloseRecord {
         period,
         user: options.user.clone(),
@@ -124,6 +129,7 @@ pub async fn close_period(
             "gold.closed_usage_change+".into(),
         ],
         full_refresh: false,
+        fence: options.fence.clone(),
     };
     let shown = runner::run(engine, project, &select).await?;
     if shown.failed() > 0 {

@@ -63,7 +63,8 @@ pub async fn replay_period(engine: &Engine, period: Period, scratch: &Path) -> R
         &project,
         &RunOptions {
             select: vec!["+gold.invoice".into()],
-            full_refresh: false,
+            // A scratch lakehouse of its own: no lease to hold.
+            ..RunOptions::default()
         },
     )
     .await?;

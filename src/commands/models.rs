@@ -66,11 +66,12 @@ pub struct CompileArgs {
 pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<()> {
     let project = Project::load(&args.project.project)?;
     let lakehouse = super::connect_or_init(global).await?;
-    let options = RunOptions {
-        select: args.select.clone(),
-        full_refresh: args.full_refresh,
-    };
-    let report = crate::models::with_models_lease(&lakehouse, "run", async {
+    let report = crate::models::with_models_lease(&lakehouse, "run", |fence| async {
+        let options = RunOptions {
+            select: args.select.clone(),
+            full_refresh: args.full_refresh,
+            fence,
+        };
         crate::billing::store::ensure_tables(&lakehouse).await?;
         let engine = Engine::with_memory_limit(lakehouse.clone(), args.memory_limit).await?;
         runner::run(&engine, &project, &options).await

@@ -28,17 +28,18 @@ pub async fn close(global: &GlobalArgs, args: &CloseArgs) -> Result<()> {
     let period = Period::parse(&args.period)?;
     let project = Project::load(&args.project.project)?;
     let lakehouse = super::connect(global).await?;
-    let options = CloseOptions {
-        period,
-        grace_days: args.grace_days,
-        user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-    };
-    let closed =
-        crate::models::with_models_lease(&lakehouse, &format!("close-period {period}"), async {
-            let engine = Engine::new(lakehouse.clone()).await?;
-            close_period(&engine, &project, &options).await
-        })
-        .await?;
+    let purpose = format!("close-period {period}");
+    let closed = crate::models::with_models_lease(&lakehouse, &purpose, |fence| async {
+        let options = CloseOptions {
+            period,
+            grace_days: args.grace_days,
+            user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            fence,
+        };
+        let engine = Engine::new(lakehouse.clone()).await?;
+        close_period(&engine, &project, &options).await
+    })
+    .await?;
     println!(
         "{period} closed: {} invoices issued, net {} MAD, total {} MAD incl. VAT (system.period_close, run {})",
         closed.invoices, closed.net_amount, closed.total_amount, closed.run_id
@@ -87,9 +88,13 @@ pub async fn release(global: &GlobalArgs, args: &ReleaseArgs) -> Result<()> {
     let period = Period::parse(&args.period)?;
     let lakehouse = super::connect(global).await?;
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    crate::models::with_models_lease(&lakehouse, &format!("release-period {period}"), async {
-        let engine = Engine::new(lakehouse.clone()).await?;
-        release_period(&engine, period, &user).await
+    crate::models::with_models_lease(&lakehouse, &format!("release-period {period}"), |fence| {
+        let (lakehouse, user) = (lakehouse.clone(), user.clone());
+        async move {
+            let engine = Engine::new(lakehouse).await?;
+            fence.check()?;
+            release_period(&engine, period, &user).await
+        }
     })
     .await?;
     println!(

@@ -23,6 +23,53 @@ pub struct ServeCommandArgs {
     /// that call is refused
     #[arg(long, value_name = "DIR")]
     pub project: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+/// Ingest files as they land and refresh the models by itself (docs/operations.md).
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Watch this landing directory: files put in DIR/<bronze table>/ are ingested, then the
+    /// models run (needs --project)
+    #[arg(long, value_name = "DIR")]
+    pub watch: Option<std::path::PathBuf>,
+    /// How often the landing directory is listed
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub poll_seconds: u64,
+    /// How long a file must stay unchanged before it is read (a writer may still be writing it)
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub settle_seconds: u64,
+    /// Run the models once no new file has landed for this long (one run per burst of files)
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub refresh_after_seconds: u64,
+    /// Stop a model run still going after this long (it is tried again)
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub run_timeout_seconds: u64,
+}
+
+impl WatchArgs {
+    /// The watcher's options, if --watch was given; `project` is what its runs build.
+    pub fn options(
+        &self,
+        project: Option<&std::path::Path>,
+    ) -> Result<Option<crate::watch::WatchOptions>> {
+        let Some(landing) = &self.watch else {
+            return Ok(None);
+        };
+        let Some(project) = project else {
+            anyhow::bail!("--watch needs --project DIR: the models it runs after new files land");
+        };
+        Ok(Some(crate::watch::WatchOptions {
+            landing: landing.clone(),
+            project: project.to_path_buf(),
+            poll: Duration::from_secs(self.poll_seconds.max(1)),
+            settle: Duration::from_secs(self.settle_seconds),
+            refresh_after: Duration::from_secs(self.refresh_after_seconds),
+            run_timeout: Duration::from_secs(self.run_timeout_seconds.max(1)),
+            retries: 3,
+        }))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -167,22 +214,25 @@ pub async fn run(global: &GlobalArgs, args: &ServeCommandArgs) -> Result<()> {
         // Checked now, not at the first close.
         crate::models::Project::load(project)?;
     }
+    let watch = args.watch.options(args.project.as_deref())?;
     serve_lakehouse(
         global,
         super::connect(global).await?,
         &args.serve,
         args.project.clone(),
+        watch,
     )
     .await
 }
 
 /// Serves `lakehouse` until Ctrl-C: users from the configuration, limits from `args`, billing
-/// procedures building `project`.
+/// procedures building `project`, and the landing zone watched if `watch` says so.
 pub async fn serve_lakehouse(
     global: &GlobalArgs,
     lakehouse: Arc<Lakehouse>,
     args: &ServeArgs,
     project: Option<std::path::PathBuf>,
+    watch: Option<crate::watch::WatchOptions>,
 ) -> Result<()> {
     let auth = Auth::new(users(global)?)?;
     let options = ServeOptions {
@@ -207,8 +257,13 @@ pub async fn serve_lakehouse(
             tracing::warn!("serving without authentication on {addr}, which is not loopback");
         }
     }
+    let watcher = watch.map(|w| tokio::spawn(crate::watch::watch(engine.clone(), w)));
     println!("press Ctrl-C to stop");
-    serve(engine, auth, options, listener, stop_signal()).await
+    let served = serve(engine, auth, options, listener, stop_signal()).await;
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
+    served
 }
 
 /// Ctrl-C or SIGTERM (what `docker stop` and systemd send): either stops the server cleanly,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use cdrlake_catalog::Lakehouse;
+use cdrlake_catalog::{Fence, Lakehouse};
 use clap::Args;
 
 use crate::billing::close::{CloseOptions, closable_periods, close_period};
@@ -30,6 +30,8 @@ pub struct UpArgs {
     pub days: u32,
     #[command(flatten)]
     pub serve: super::serve::ServeArgs,
+    #[command(flatten)]
+    pub watch: super::serve::WatchArgs,
     /// Build, report and exit instead of serving
     #[arg(long)]
     pub no_serve: bool,
@@ -68,10 +70,10 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
         );
     }
     let project = Project::load(&args.project)?;
-    crate::models::with_models_lease(&lakehouse, "up", async {
+    crate::models::with_models_lease(&lakehouse, "up", |fence| async {
         crate::billing::store::ensure_tables(&lakehouse).await?;
         let engine = Engine::new(lakehouse.clone()).await?;
-        build_and_close(&engine, &project).await
+        build_and_close(&engine, &project, fence).await
     })
     .await?;
     let tables = lakehouse.all_tables().await?;
@@ -95,13 +97,25 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
     // Building is done: from here on the process is a server (see `allocator`).
     crate::allocator::keep_freed_memory(false);
     // A fresh session: it sees the views and tables the run just built.
-    super::serve::serve_lakehouse(global, lakehouse, &args.serve, Some(args.project.clone())).await
+    let watch = args.watch.options(Some(&args.project))?;
+    super::serve::serve_lakehouse(
+        global,
+        lakehouse,
+        &args.serve,
+        Some(args.project.clone()),
+        watch,
+    )
+    .await
 }
 
 /// Builds every model, then closes the months that have ended by the data's clock (the monthly
 /// routine), so the sample has issued invoices for them and provisional ones after.
-async fn build_and_close(engine: &Engine, project: &Project) -> Result<()> {
-    let run = runner::run(engine, project, &RunOptions::default()).await?;
+async fn build_and_close(engine: &Engine, project: &Project, fence: Fence) -> Result<()> {
+    let everything = RunOptions {
+        fence: fence.clone(),
+        ..RunOptions::default()
+    };
+    let run = runner::run(engine, project, &everything).await?;
     if run.failed() > 0 {
         bail!("{} model(s) failed (see above)", run.failed());
     }
@@ -111,6 +125,7 @@ async fn build_and_close(engine: &Engine, project: &Project) -> Result<()> {
             period,
             grace_days,
             user: "cdrlake up".into(),
+            fence: fence.clone(),
         };
         let closed = close_period(engine, project, &options).await?;
         println!(

@@ -39,6 +39,14 @@ pub struct Ingested {
     pub version: u64,
 }
 
+/// A file whose content is already in the table (a re-delivery): nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[error("already ingested into bronze.{table} (same content, SHA-256 {}…); use --force to ingest it again", &.hash[..12])]
+pub struct AlreadyIngested {
+    pub table: String,
+    pub hash: String,
+}
+
 /// Ingests one file into `bronze.<options.table>` as one commit, or commits nothing.
 pub async fn ingest_file(
     lakehouse: &Lakehouse,
@@ -58,10 +66,11 @@ pub async fn ingest_file(
         .app_transaction_version("bronze", table, &app_id)
         .await?;
     if previous.is_some() && !options.force {
-        bail!(
-            "already ingested into bronze.{table} (same content, SHA-256 {}…); use --force to ingest it again",
-            &hash[..12]
-        );
+        return Err(AlreadyIngested {
+            table: table.to_string(),
+            hash,
+        }
+        .into());
     }
     let data = read_text_batch(bytes, format)?;
     // The absolute path: a relative one means nothing once the command is over.

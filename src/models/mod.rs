@@ -20,19 +20,23 @@ pub use dag::Dag;
 pub use project::Project;
 pub use runner::{RunOptions, RunReport, run};
 
-use cdrlake_catalog::Lakehouse;
+use cdrlake_catalog::{Fence, Lakehouse};
 
 /// The lease a model run and a period close hold, so that they never overlap.
 pub const MODELS_LEASE: &str = "models";
 
 /// Runs `work` holding the `models` lease, and gives the lease back whatever `work` returns.
-pub async fn with_models_lease<T>(
+/// `work` gets the lease's fence, to check before it commits (`RunOptions::fence`).
+pub async fn with_models_lease<T, F>(
     lakehouse: &Lakehouse,
     purpose: &str,
-    work: impl std::future::Future<Output = anyhow::Result<T>>,
-) -> anyhow::Result<T> {
+    work: impl FnOnce(Fence) -> F,
+) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = anyhow::Result<T>>,
+{
     let lease = lakehouse.acquire_lease(MODELS_LEASE, purpose).await?;
-    let outcome = work.await;
+    let outcome = work(lease.fence()).await;
     lease.release().await?;
     outcome
 }

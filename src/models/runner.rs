@@ -23,6 +23,8 @@ use crate::engine::Engine;
 pub struct RunOptions {
     pub select: Vec<String>,
     pub full_refresh: bool,
+    /// Checked before each model: a run whose lease was lost stops before committing more.
+    pub fence: cdrlake_catalog::Fence,
 }
 
 #[derive(Debug)]
@@ -126,6 +128,7 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
     let mut unusable: BTreeSet<String> = BTreeSet::new();
     let mut runs = Vec::new();
     for (i, node) in order.iter().enumerate() {
+        options.fence.check()?;
         let (kind, materialization) = match project.models.get(node) {
             Some(m) => ("model", m.header.materialized.to_string()),
             None => ("seed", "seed".to_string()),

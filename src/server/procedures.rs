@@ -102,15 +102,17 @@ impl Procedure {
                     )
                 })?;
                 let project = Project::load(project)?;
-                let options = CloseOptions {
-                    period: *period,
-                    grace_days: *grace_days,
-                    user: user.to_string(),
-                };
-                let closed = crate::models::with_models_lease(&lakehouse, &purpose, async {
-                    close_period(engine, &project, &options).await
-                })
-                .await?;
+                let closed =
+                    crate::models::with_models_lease(&lakehouse, &purpose, |fence| async {
+                        let options = CloseOptions {
+                            period: *period,
+                            grace_days: *grace_days,
+                            user: user.to_string(),
+                            fence,
+                        };
+                        close_period(engine, &project, &options).await
+                    })
+                    .await?;
                 let money = |text: &str| -> anyhow::Result<ArrayRef> {
                     Ok(arrow::compute::cast(
                         &StringArray::from(vec![text.to_string()]),
@@ -127,7 +129,8 @@ impl Procedure {
                 ]
             }
             Self::ReleasePeriod { period } => {
-                crate::models::with_models_lease(&lakehouse, &purpose, async {
+                crate::models::with_models_lease(&lakehouse, &purpose, |fence| async move {
+                    fence.check()?;
                     release_period(engine, *period, user).await
                 })
                 .await?;

@@ -1,0 +1,312 @@
+//! `cdrlake serve --watch DIR`: the server ingests files as they land and refreshes the models by
+//! itself (docs/operations.md). One process at a time watches a lakehouse's landing zone (the
+//! `landing` lease); model runs take the `models` lease like `cdrlake run`, so a run by hand, a
+//! close and the watcher's refresh never overlap, also across processes.
+
+pub mod landing;
+pub mod log;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use cdrlake_catalog::{CatalogError, Lease};
+
+use crate::engine::Engine;
+use crate::ingest::{AlreadyIngested, IngestOptions, ingest_file};
+use crate::models::{Project, RunOptions, runner, with_models_lease};
+use landing::{Arrival, Landing};
+use log::Entry;
+
+pub const LANDING_LEASE: &str = "landing";
+
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// The landing directory: files go in `<dir>/<bronze table>/`.
+    pub landing: PathBuf,
+    /// The model project the refresh builds.
+    pub project: PathBuf,
+    /// How often the directory is listed.
+    pub poll: Duration,
+    /// How old an unchanged file must be before it is read.
+    pub settle: Duration,
+    /// The models run once no new file has landed for this long (so a burst of files makes one
+    /// run).
+    pub refresh_after: Duration,
+    /// A run still going after this long is abandoned (its model commits so far stay; the next
+    /// run goes on from them).
+    pub run_timeout: Duration,
+    /// Failed runs are tried again this many times, waiting longer each time.
+    pub retries: u32,
+}
+
+/// Watches until the process ends. Errors are logged and retried, never fatal: the server keeps
+/// serving queries whatever happens here.
+pub async fn watch(engine: Arc<Engine>, options: WatchOptions) {
+    let mut watcher = Watcher::new(engine, options);
+    loop {
+        if let Err(e) = watcher.step().await {
+            tracing::warn!("landing: {}", crate::error::one_line(&e));
+        }
+        tokio::time::sleep(watcher.options.poll).await;
+    }
+}
+
+struct Watcher {
+    engine: Arc<Engine>,
+    options: WatchOptions,
+    landing: Landing,
+    lease: Option<Lease>,
+    sequences: Option<HashMap<(String, String), u64>>,
+    /// When the last file landed that no run has built yet.
+    pending_since: Option<Instant>,
+    failures: u32,
+    not_before: Instant,
+}
+
+impl Watcher {
+    fn new(engine: Arc<Engine>, options: WatchOptions) -> Self {
+        Self {
+            landing: Landing::new(options.landing.clone()),
+            engine,
+            options,
+            lease: None,
+            sequences: None,
+            pending_since: None,
+            failures: 0,
+            not_before: Instant::now(),
+        }
+    }
+
+    async fn step(&mut self) -> Result<()> {
+        if !self.hold_landing().await? {
+            return Ok(());
+        }
+        let arrivals = self.landing.poll(self.options.settle)?;
+        for arrival in arrivals {
+            if self.take(&arrival).await? {
+                self.pending_since = Some(Instant::now());
+            }
+        }
+        let due = self
+            .pending_since
+            .is_some_and(|since| since.elapsed() >= self.options.refresh_after);
+        if due && Instant::now() >= self.not_before {
+            self.refresh().await;
+        }
+        Ok(())
+    }
+
+    /// Holds the `landing` lease, or says another process watches. A lost lease (stalled past
+    /// its expiry) stops this process taking files until it holds it again.
+    async fn hold_landing(&mut self) -> Result<bool> {
+        if self.lease.as_ref().is_some_and(|l| !l.is_lost()) {
+            return Ok(true);
+        }
+        let lakehouse = self.engine.lakehouse();
+        match lakehouse
+            .acquire_lease(LANDING_LEASE, "serve --watch: ingesting landed files")
+            .await
+        {
+            Ok(lease) => {
+                println!(
+                    "watching {} for new files (this process holds the landing lease)",
+                    self.options.landing.display()
+                );
+                self.lease = Some(lease);
+                // Read again: another process may have loaded files while this one waited.
+                self.sequences = None;
+                Ok(true)
+            }
+            Err(CatalogError::Busy { .. }) => {
+                self.lease = None;
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Ingests one landed file and files it away; true if it brought new rows.
+    async fn take(&mut self, arrival: &Arrival) -> Result<bool> {
+        if self.sequences.is_none() {
+            self.sequences = Some(log::sequences(&self.engine).await?);
+        }
+        let lakehouse = self.engine.lakehouse().clone();
+        let outcome = if crate::contract::bronze_event_columns(&arrival.table).is_none() {
+            Err(anyhow!(
+                "'{}' is not a landing table: put files in <landing>/<table>/ for one of {}",
+                arrival.table,
+                landing_tables()
+            ))
+        } else {
+            let options = IngestOptions {
+                table: arrival.table.clone(),
+                format: None,
+                allow_new_columns: false,
+                force: false,
+            };
+            ingest_file(&lakehouse, &arrival.path, &options).await
+        };
+        let mut entries = Vec::new();
+        let entry = |status, reason: Option<String>| Entry {
+            file: arrival.name.clone(),
+            table: arrival.table.clone(),
+            status,
+            rows: None,
+            batch_id: None,
+            reason,
+            moved_to: None,
+        };
+        let loaded = match outcome {
+            Ok(ingested) => {
+                let moved = self.landing.file_away(arrival, None)?;
+                println!(
+                    "landed {} -> bronze.{}: {} rows (version {})",
+                    arrival.name, arrival.table, ingested.rows, ingested.version
+                );
+                entries.extend(self.gap(arrival));
+                entries.push(Entry {
+                    rows: Some(ingested.rows as i64),
+                    batch_id: Some(ingested.batch_id),
+                    moved_to: Some(moved.display().to_string()),
+                    ..entry("loaded", None)
+                });
+                true
+            }
+            Err(e) if e.downcast_ref::<AlreadyIngested>().is_some() => {
+                let moved = self.landing.file_away(arrival, None)?;
+                let reason = crate::error::one_line(&e);
+                println!("re-delivered {}: {reason}", arrival.name);
+                entries.push(Entry {
+                    moved_to: Some(moved.display().to_string()),
+                    ..entry("duplicate", Some(reason))
+                });
+                false
+            }
+            Err(e) => {
+                let reason = crate::error::one_line(&e);
+                let moved = self.landing.file_away(arrival, Some(&reason))?;
+                tracing::warn!("rejected landed file {}: {reason}", arrival.name);
+                println!("rejected {}: {reason}", arrival.name);
+                entries.push(Entry {
+                    moved_to: Some(moved.display().to_string()),
+                    ..entry("rejected", Some(reason))
+                });
+                false
+            }
+        };
+        log::append(&lakehouse, &entries).await?;
+        Ok(loaded)
+    }
+
+    /// A `gap` entry when a loaded file's sequence number skips some after the last one loaded
+    /// with the same name prefix.
+    fn gap(&mut self, arrival: &Arrival) -> Option<Entry> {
+        let (prefix, n, width) = landing::sequence(&arrival.name)?;
+        let last = self
+            .sequences
+            .get_or_insert_with(HashMap::new)
+            .entry((arrival.table.clone(), prefix.clone()))
+            .or_insert(n);
+        let missing = (n > *last + 1).then(|| (*last + 1, n - 1));
+        *last = (*last).max(n);
+        let (from, to) = missing?;
+        let reason = format!(
+            "{} file(s) missing before {}: {prefix}{from:0width$} to {prefix}{to:0width$}",
+            to - from + 1,
+            arrival.name
+        );
+        tracing::warn!("bronze.{}: {reason}", arrival.table);
+        Some(Entry {
+            file: arrival.name.clone(),
+            table: arrival.table.clone(),
+            status: "gap",
+            rows: None,
+            batch_id: None,
+            reason: Some(reason),
+            moved_to: None,
+        })
+    }
+
+    /// Runs the models once, under the `models` lease. A lease held elsewhere (a run by hand, a
+    /// close) is waited for; a failure is retried with a growing pause, then left until new data.
+    async fn refresh(&mut self) {
+        let outcome = self.run_models().await;
+        match outcome {
+            Ok(()) => {
+                self.pending_since = None;
+                self.failures = 0;
+            }
+            Err(e)
+                if matches!(
+                    e.downcast_ref::<CatalogError>(),
+                    Some(CatalogError::Busy { .. })
+                ) =>
+            {
+                println!("refresh waits: {}", crate::error::one_line(&e));
+            }
+            Err(e) => {
+                self.failures += 1;
+                let message = crate::error::one_line(&e);
+                if self.failures > self.options.retries {
+                    tracing::error!(
+                        "refresh failed {} times, last: {message}; waiting for new data",
+                        self.failures
+                    );
+                    self.pending_since = None;
+                    self.failures = 0;
+                } else {
+                    let pause = self.options.poll * 2u32.pow(self.failures);
+                    tracing::warn!(
+                        "refresh failed ({message}); trying again in {}s",
+                        pause.as_secs()
+                    );
+                    self.not_before = Instant::now() + pause;
+                }
+            }
+        }
+    }
+
+    async fn run_models(&self) -> Result<()> {
+        let project = Project::load(&self.options.project)?;
+        let engine = &self.engine;
+        let timeout = self.options.run_timeout;
+        let purpose = "refresh after new files (serve --watch)";
+        with_models_lease(engine.lakehouse(), purpose, |fence| async {
+            let options = RunOptions {
+                fence,
+                ..RunOptions::default()
+            };
+            // The issued-invoice tables the billing models read, on a lakehouse that has none.
+            crate::billing::store::ensure_tables(engine.lakehouse()).await?;
+            let report = tokio::time::timeout(timeout, runner::run(engine, &project, &options))
+                .await
+                .map_err(|_| {
+                    anyhow!(
+                        "the run took longer than {}s and was stopped",
+                        timeout.as_secs()
+                    )
+                })??;
+            anyhow::ensure!(
+                report.failed() == 0,
+                "run {}: {} model(s) failed, {} skipped",
+                report.run_id,
+                report.failed(),
+                report.skipped()
+            );
+            engine.catalog().refresh().await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn landing_tables() -> String {
+    crate::contract::BRONZE_EVENT_TABLES
+        .iter()
+        .map(|(t, _)| *t)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
