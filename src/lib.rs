@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod generate;
 pub mod ingest;
+pub mod metrics;
 pub mod models;
 pub mod output;
 pub mod placeholders;

@@ -19,7 +19,8 @@ fn landed_files_reach_gold_without_a_command() {
     let project = project(&lake);
     lake.ok(&["init"]);
     let watch = |lake: &Lake| {
-        Server::start(
+        let metrics = free_port();
+        let server = Server::start(
             lake.cwd(),
             &[
                 "serve",
@@ -33,11 +34,14 @@ fn landed_files_reach_gold_without_a_command() {
                 "0",
                 "--refresh-after-seconds",
                 "1",
+                "--metrics-listen",
+                &metrics,
             ],
-        )
+        );
+        (server, metrics)
     };
-    let first = watch(&lake);
-    let second = watch(&lake);
+    let (first, first_metrics) = watch(&lake);
+    let (second, second_metrics) = watch(&lake);
     let runtime = tokio::runtime::Runtime::new().unwrap();
 
     // The worked example as a switch would deliver it, plus what goes wrong in real deliveries.
@@ -87,11 +91,44 @@ fn landed_files_reach_gold_without_a_command() {
             != second.printed("watching landing for new files"),
         "exactly one process takes files"
     );
-    let (active, standby) = if first.printed("watching landing") {
-        (first, second)
+    let ((active, metrics), standby) = if first.printed("watching landing") {
+        ((first, first_metrics), second)
     } else {
-        (second, first)
+        ((second, second_metrics), first)
     };
+    // The operator's endpoints: what the active server did, counted.
+    assert!(http_get(&metrics, "/health").starts_with("HTTP/1.1 200"));
+    assert!(http_get(&metrics, "/ready").starts_with("HTTP/1.1 200"));
+    // The run is counted as it ends, a little after gold.invoice was built.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let scraped = loop {
+        let scraped = http_get(&metrics, "/metrics");
+        if scraped.contains("cdrlake_runs_total") || Instant::now() > deadline {
+            break scraped;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    for line in [
+        "cdrlake_rows_ingested_total{table=\"voice_cdr\"} 4",
+        "cdrlake_rows_ingested_total{table=\"crm_customer\"} 2",
+        "cdrlake_landed_files_total{status=\"rejected\"} 2",
+        "cdrlake_landed_files_total{status=\"loaded\"} 5",
+        "cdrlake_runs_total{status=\"ok\"} 1",
+        "cdrlake_model_builds_total{status=\"ok\"} 35",
+        "cdrlake_gate_failures_total 0",
+        "cdrlake_open_sessions 1",
+    ] {
+        assert!(
+            scraped.lines().any(|l| l == line),
+            "{line} not in:\n{scraped}"
+        );
+    }
+    assert!(
+        scraped
+            .lines()
+            .any(|l| l.starts_with("cdrlake_queries_total{status=\"ok\"} ")),
+        "{scraped}"
+    );
 
     // A re-delivered file is recognized; a gap in a switch's sequence is reported.
     lake.file(
@@ -184,4 +221,23 @@ async fn wait_for(server: &Server, sql: &str, done: impl Fn(&[String]) -> bool) 
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+fn free_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// A plain HTTP/1.1 GET: the whole response, status line first.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
 }

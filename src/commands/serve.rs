@@ -103,6 +103,10 @@ pub struct ServeArgs {
     /// engineer); without this flag, demo mode serves loopback only
     #[arg(long)]
     pub allow_anonymous: bool,
+    /// Serve Prometheus metrics, /health and /ready over HTTP on this address (off by default;
+    /// keep it on loopback or a private network), e.g. 127.0.0.1:9464
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Serve over TLS with this certificate chain (PEM); needs --tls-key
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -145,6 +149,7 @@ impl ServeArgs {
                 ..SessionLimits::default()
             },
             tls,
+            metrics_listen: self.metrics_listen,
             ..Default::default()
         })
     }

@@ -113,6 +113,10 @@ pub async fn ingest_batch(
     let committed = lakehouse
         .write_batches_with("bronze", table, vec![batch], WriteMode::Append, write)
         .await?;
+    crate::metrics::metrics()
+        .rows_ingested
+        .with_label_values(&[table])
+        .inc_by(rows as u64);
     Ok(Ingested {
         rows,
         batch_id,

@@ -292,6 +292,7 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
     }
     record_model_runs(engine.lakehouse(), &runs).await?;
     record_test_results(engine.lakehouse(), &test_results).await?;
+    count(&runs, &test_results);
     let report = RunReport { run_id, runs };
     println!(
         "done: {} ok, {} failed, {} skipped",
@@ -300,4 +301,30 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
         report.skipped()
     );
     Ok(report)
+}
+
+/// The run in the process's metrics: builds by outcome and time, the run's outcome, and the
+/// tests that failed (fail or error: those stop what follows, as gates).
+fn count(runs: &[ModelRun], tests: &[super::system::TestResult]) {
+    let metrics = crate::metrics::metrics();
+    for run in runs {
+        let status = match run.status {
+            RunStatus::Success => "ok",
+            RunStatus::Error => "error",
+            RunStatus::Skipped => "skipped",
+        };
+        metrics.model_builds.with_label_values(&[status]).inc();
+        let seconds = (run.finished_at - run.started_at).num_milliseconds() as f64 / 1000.0;
+        metrics.model_seconds.observe(seconds);
+    }
+    let failed = runs.iter().any(|r| r.status == RunStatus::Error);
+    metrics
+        .runs
+        .with_label_values(&[if failed { "failed" } else { "ok" }])
+        .inc();
+    let gates = tests
+        .iter()
+        .filter(|t| matches!(t.status.as_str(), "fail" | "error"))
+        .count();
+    metrics.gate_failures.inc_by(gates as u64);
 }

@@ -4,6 +4,7 @@ pub mod auth;
 mod cancel;
 mod client_catalog;
 mod flight_sql;
+mod health;
 mod middleware;
 pub mod policy;
 mod procedures;
@@ -42,6 +43,8 @@ pub struct ServeOptions {
     pub tls: Option<TlsFiles>,
     /// The model project `CALL close_period(...)` builds; without one the call is refused.
     pub project: Option<std::path::PathBuf>,
+    /// Serve /metrics, /health and /ready over HTTP on this address.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// A PEM certificate chain and its private key.
@@ -65,6 +68,7 @@ impl Default for ServeOptions {
             sessions: SessionLimits::default(),
             tls: None,
             project: None,
+            metrics_listen: None,
         }
     }
 }
@@ -81,6 +85,23 @@ pub async fn serve(
     let log = QueryLog::new(engine.lakehouse().clone());
     log.spawn_flusher(options.query_log_flush);
     let sessions = Arc::new(session::Sessions::new(engine.clone(), options.sessions));
+    let health = match options.metrics_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
+            println!("{}", health::health_help(listener.local_addr()?));
+            if !addr.ip().is_loopback() {
+                tracing::warn!("metrics served on {addr}, which is not loopback");
+            }
+            Some(tokio::spawn(health::serve_health(
+                listener,
+                engine.clone(),
+                sessions.clone(),
+            )))
+        }
+        None => None,
+    };
     let service = FlightServiceServer::new(CdrlakeFlightSql::new(
         engine,
         auth.clone(),
@@ -104,6 +125,9 @@ pub async fn serve(
         .add_service(service)
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await?;
+    if let Some(health) = health {
+        health.abort();
+    }
     log.flush().await?;
     Ok(())
 }

@@ -37,6 +37,11 @@ impl QueryLog {
     }
 
     pub fn record(&self, entry: Entry) {
+        let metrics = crate::metrics::metrics();
+        metrics.queries.with_label_values(&[entry.status]).inc();
+        metrics
+            .query_seconds
+            .observe(entry.elapsed_ms as f64 / 1000.0);
         if let Ok(mut pending) = self.pending.lock() {
             pending.push(entry);
         }

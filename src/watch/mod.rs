@@ -197,6 +197,12 @@ impl Watcher {
                 false
             }
         };
+        for e in &entries {
+            crate::metrics::metrics()
+                .landed_files
+                .with_label_values(&[e.status])
+                .inc();
+        }
         log::append(&lakehouse, &entries).await?;
         Ok(loaded)
     }
