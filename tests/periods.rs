@@ -134,13 +134,7 @@ fn a_closed_period_keeps_its_issued_invoices_when_late_usage_arrives() {
 
     // May closes once June's traffic is in; the adjustment is issued with it, and June's
     // invoice does not carry it again.
-    deliver(
-        &lake,
-        "june.csv",
-        "sms_cdr",
-        &[sms("S12", "2026-06-04T10:00:00+01:00", "0612000001")],
-    );
-    lake.ok(&["close-period", "2026-05", "--project", &project]);
+    close_may(&lake, &project);
     assert_eq!(
         lake.csv("SELECT invoice_number, adjustment_amount, net_amount, status FROM gold.invoice WHERE billing_period = '2026-05'"),
         "invoice_number,adjustment_amount,net_amount,status\nINV-202605-0000001,1.50,90.60,ISSUED\n"
@@ -276,13 +270,7 @@ fn late_usage_that_moves_allowance_and_a_crm_correction_adjust_the_next_invoice(
     assert!(replayed.contains("identical: 2026-04"), "{replayed}");
 
     // May's document shows the corrections as such, in the invoice's line order.
-    deliver(
-        &lake,
-        "june.csv",
-        "sms_cdr",
-        &[sms("S12", "2026-06-04T10:00:00+01:00", "0612000001")],
-    );
-    lake.ok(&["close-period", "2026-05", "--project", &project]);
+    close_may(&lake, &project);
     lake.ok(&["invoices", "export", "2026-05", "--out", "may"]);
     let document = std::fs::read_to_string(lake.cwd().join("may/INV-202605-0000001.html")).unwrap();
     let adjustments: Vec<&str> = document
@@ -307,6 +295,17 @@ fn late_usage_that_moves_allowance_and_a_crm_correction_adjust_the_next_invoice(
         document.contains("Total due</td><td class=\"num\">118.32 MAD"),
         "{document}"
     );
+}
+
+/// June's traffic moves the data's clock past May's end plus the grace; then May closes.
+fn close_may(lake: &Lake, project: &str) {
+    deliver(
+        lake,
+        "june.csv",
+        "sms_cdr",
+        &[sms("S12", "2026-06-04T10:00:00+01:00", "0612000001")],
+    );
+    lake.ok(&["close-period", "2026-05", "--project", project]);
 }
 
 /// 4 May: moves the data's clock past April's end plus the 2 days of grace.
