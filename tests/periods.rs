@@ -219,9 +219,7 @@ fn a_closed_period_keeps_its_issued_invoices_when_late_usage_arrives() {
 #[test]
 fn late_usage_that_moves_allowance_and_a_crm_correction_adjust_the_next_invoice() {
     let lake = Lake::new();
-    let project = project(&lake);
-    worked_example(&lake, &project);
-    deliver(&lake, "may.csv", "sms_cdr", &[may_sms()]);
+    let project = april_closable(&lake);
     lake.ok(&["close-period", "2026-04", "--project", &project]);
     let issued = april(&lake);
 
@@ -308,6 +306,14 @@ fn close_may(lake: &Lake, project: &str) {
     lake.ok(&["close-period", "2026-05", "--project", project]);
 }
 
+/// The worked example with traffic of 4 May, so April may close; returns the project.
+fn april_closable(lake: &Lake) -> String {
+    let project = project(lake);
+    worked_example(lake, &project);
+    deliver(lake, "may.csv", "sms_cdr", &[may_sms()]);
+    project
+}
+
 /// 4 May: moves the data's clock past April's end plus the 2 days of grace.
 fn may_sms() -> Vec<(&'static str, String)> {
     sms("S10", "2026-05-04T10:00:00+01:00", "0612000001")
@@ -319,9 +325,7 @@ fn may_sms() -> Vec<(&'static str, String)> {
 #[test]
 fn an_engineer_closes_a_period_over_flight_sql_and_exports_its_invoices() {
     let lake = Lake::new();
-    let project = project(&lake);
-    worked_example(&lake, &project);
-    deliver(&lake, "may.csv", "sms_cdr", &[may_sms()]);
+    let project = april_closable(&lake);
     let config = users_config(&lake);
     let server = Server::start(
         lake.cwd(),

@@ -16,7 +16,7 @@ use super::close::{as_text, first_text};
 use crate::engine::Engine;
 
 #[derive(Template)]
-#[template(path = "invoice.html")]
+#[template(path = "invoice.html", config = "src/billing/templates/askama.toml")]
 struct InvoiceDocument {
     number: String,
     period_label: String,
@@ -45,7 +45,7 @@ struct LineRow {
 }
 
 #[derive(Template)]
-#[template(path = "index.html")]
+#[template(path = "index.html", config = "src/billing/templates/askama.toml")]
 struct IndexDocument {
     period: String,
     issued_on: String,
