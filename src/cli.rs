@@ -35,6 +35,8 @@ pub enum Command {
     Query(commands::query::QueryArgs),
     /// Show the Delta commit log of a table.
     History(commands::history::HistoryArgs),
+    /// How fresh each table is: version, commit time, newest event, last build, lag.
+    Status(commands::status::StatusArgs),
     /// Compact a table's files, or Z-order them by the columns queries filter on.
     Optimize(commands::optimize::OptimizeArgs),
     /// Delete the data files older commits replaced (kept for time travel until then).
@@ -115,6 +117,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Tables(args) => commands::tables::run(&cli.global, &args).await,
         Command::Query(args) => commands::query::run(&cli.global, &args).await,
         Command::History(args) => commands::history::run(&cli.global, &args).await,
+        Command::Status(args) => commands::status::run(&cli.global, &args).await,
         Command::Optimize(args) => commands::optimize::run(&cli.global, &args).await,
         Command::Vacuum(args) => commands::vacuum::run(&cli.global, &args).await,
         Command::Generate(args) => commands::generate::run(&cli.global, &args).await,

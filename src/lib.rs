@@ -2,6 +2,7 @@
 //!
 //! The binary is a thin shell (`cli`) over these modules; tests and benchmarks use them directly.
 
+pub mod alerts;
 pub mod allocator;
 pub mod billing;
 pub mod cli;
@@ -9,6 +10,7 @@ pub mod commands;
 pub mod contract;
 pub mod engine;
 pub mod error;
+pub mod freshness;
 pub mod generate;
 pub mod ingest;
 pub mod metrics;

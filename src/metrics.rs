@@ -6,8 +6,8 @@
 use std::sync::OnceLock;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -28,6 +28,15 @@ pub struct Metrics {
     pub gate_failures: IntCounter,
     /// Client sessions open now (set at each scrape).
     pub open_sessions: IntGauge,
+    /// Events raised into `system.alerts`, by kind: fraud_alert, gate_failed, run_failed.
+    pub alerts_raised: IntCounterVec,
+    /// Events a webhook receiver took.
+    pub alerts_delivered: IntCounter,
+    /// Delivery rounds that stopped at an event the receiver would not take.
+    pub alert_delivery_failures: IntCounter,
+    /// How far a table's newest event is behind, in seconds, per table and against what:
+    /// `wall_clock` or `sources` (the newest event in bronze).
+    pub freshness_lag: GaugeVec,
 }
 
 /// The process's metrics.
@@ -74,6 +83,26 @@ impl Metrics {
                 "Data tests of severity error that failed",
             )?,
             open_sessions: IntGauge::new("open_sessions", "Client sessions open now")?,
+            alerts_raised: counter(
+                "alerts_raised_total",
+                "Alert events raised, by kind",
+                &["kind"],
+            )?,
+            alerts_delivered: IntCounter::new(
+                "alerts_delivered_total",
+                "Alert events a webhook receiver took",
+            )?,
+            alert_delivery_failures: IntCounter::new(
+                "alert_delivery_failures_total",
+                "Webhook delivery rounds stopped by a receiver that refused or was unreachable",
+            )?,
+            freshness_lag: GaugeVec::new(
+                Opts::new(
+                    "freshness_lag_seconds",
+                    "Seconds the newest event of a table is behind the wall clock or the newest source event",
+                ),
+                &["table", "against"],
+            )?,
             registry,
         };
         let r = &metrics.registry;
@@ -86,6 +115,10 @@ impl Metrics {
         r.register(Box::new(metrics.runs.clone()))?;
         r.register(Box::new(metrics.gate_failures.clone()))?;
         r.register(Box::new(metrics.open_sessions.clone()))?;
+        r.register(Box::new(metrics.alerts_raised.clone()))?;
+        r.register(Box::new(metrics.alerts_delivered.clone()))?;
+        r.register(Box::new(metrics.alert_delivery_failures.clone()))?;
+        r.register(Box::new(metrics.freshness_lag.clone()))?;
         Ok(metrics)
     }
 

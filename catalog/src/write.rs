@@ -55,6 +55,29 @@ pub fn column_properties(plain: &[String], unindexed: &[String]) -> WriterProper
 }
 
 impl Lakehouse {
+    /// Creates `schema.table` with `columns` and no rows, unless it exists: for tables a query
+    /// reads before anything was written to them (an anti-join against what was already sent).
+    pub async fn ensure_table(
+        &self,
+        schema: &str,
+        table: &str,
+        columns: datafusion::arrow::datatypes::SchemaRef,
+    ) -> Result<()> {
+        match self.open_table(schema, table, None).await {
+            Ok(_) => return Ok(()),
+            Err(CatalogError::UnknownTable { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        self.table_for_write(schema, table)
+            .await?
+            .write(vec![RecordBatch::new_empty(columns)])
+            .with_save_mode(SaveMode::Append)
+            .with_table_name(table)
+            .await
+            .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
+        Ok(())
+    }
+
     /// Commits `batches` to `schema.table` in one Delta commit and returns the new table state.
     pub async fn write_batches(
         &self,

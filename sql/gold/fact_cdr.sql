@@ -15,6 +15,7 @@
 -- @test: expression(customer_id IS NULL OR customer_key IS NOT NULL)
 -- @test: relationships(customer_key, gold.dim_customer.customer_key)
 -- @test: relationships(date, gold.dim_date.date)
+-- @warn: freshness(start_time, '6 hours', silver.cdr.start_time)
 WITH changed_periods AS (
     -- The periods re-rated since the last run, and the period after each: a late record moves a
     -- call's start at most into the period before, which may leave the later one without it.

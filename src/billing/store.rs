@@ -123,18 +123,7 @@ pub async fn ensure_tables(lakehouse: &Lakehouse) -> Result<()> {
         (ISSUED_USAGE, issued_usage_schema()),
         (PERIOD_CLOSE, period_close_schema()),
     ] {
-        match lakehouse.open_table(schema, table, None).await {
-            Ok(_) => continue,
-            Err(CatalogError::UnknownTable { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let target = lakehouse.table_for_write(schema, table).await?;
-        target
-            .write(vec![RecordBatch::new_empty(columns)])
-            .with_save_mode(SaveMode::Append)
-            .with_table_name(table)
-            .await
-            .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
+        lakehouse.ensure_table(schema, table, columns).await?;
     }
     Ok(())
 }

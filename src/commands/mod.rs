@@ -11,6 +11,7 @@ pub mod periods;
 pub mod query;
 pub mod s3_server;
 pub mod serve;
+pub mod status;
 pub mod tables;
 pub mod up;
 pub mod vacuum;

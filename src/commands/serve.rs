@@ -46,6 +46,14 @@ pub struct WatchArgs {
     /// Stop a model run still going after this long (it is tried again)
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub run_timeout_seconds: u64,
+    /// Also run the models at these times, in UTC: cron's five fields, e.g. '*/15 * * * *' or
+    /// '30 2 * * *' (needs --project)
+    #[arg(long, value_name = "CRON")]
+    pub schedule: Option<crate::watch::Schedule>,
+    /// POST new fraud alerts, failed gates and failed runs here as signed JSON; the shared
+    /// secret comes from the CDRLAKE_WEBHOOK_SECRET environment variable
+    #[arg(long, value_name = "URL")]
+    pub alert_webhook: Option<url::Url>,
 }
 
 impl WatchArgs {
@@ -54,14 +62,33 @@ impl WatchArgs {
         &self,
         project: Option<&std::path::Path>,
     ) -> Result<Option<crate::watch::WatchOptions>> {
-        let Some(landing) = &self.watch else {
+        if self.watch.is_none() && self.schedule.is_none() && self.alert_webhook.is_none() {
             return Ok(None);
-        };
+        }
         let Some(project) = project else {
-            anyhow::bail!("--watch needs --project DIR: the models it runs after new files land");
+            anyhow::bail!(
+                "--watch, --schedule and --alert-webhook need --project DIR: the models the server runs"
+            );
+        };
+        let webhook = match &self.alert_webhook {
+            Some(url) => {
+                let secret = std::env::var(crate::alerts::webhook::SECRET_ENV).map_err(|_| {
+                    anyhow::anyhow!(
+                        "--alert-webhook needs the shared secret its POSTs are signed with in {}",
+                        crate::alerts::webhook::SECRET_ENV
+                    )
+                })?;
+                Some(Arc::new(crate::alerts::webhook::Webhook::new(
+                    url.clone(),
+                    secret,
+                )?))
+            }
+            None => None,
         };
         Ok(Some(crate::watch::WatchOptions {
-            landing: landing.clone(),
+            landing: self.watch.clone(),
+            schedule: self.schedule.clone(),
+            webhook,
             project: project.to_path_buf(),
             poll: Duration::from_secs(self.poll_seconds.max(1)),
             settle: Duration::from_secs(self.settle_seconds),

@@ -48,7 +48,7 @@ impl Dag {
                 .header
                 .tests
                 .iter()
-                .filter_map(|t| super::datatests::relationships_target(&t.text))
+                .filter_map(|t| super::datatests::referenced_table(&t.text))
             {
                 if target != model.name && project.is_node(&target) {
                     dag.parents
@@ -296,7 +296,7 @@ mod tests {
     }
 
     #[test]
-    fn a_relationships_target_is_built_first() {
+    fn a_referenced_table_is_built_first() {
         let mut p = project(&[
             ("gold.fact", &["bronze.raw"]),
             ("gold.dim", &["bronze.raw"]),
@@ -319,14 +319,21 @@ mod tests {
             vec!["gold.dim", "gold.fact"]
         );
         assert_eq!(
-            crate::models::datatests::relationships_target(
+            crate::models::datatests::referenced_table(
                 "relationships(c, silver.subscriber.customer_id)"
             )
             .as_deref(),
             Some("silver.subscriber")
         );
         assert_eq!(
-            crate::models::datatests::relationships_target("unique(c)"),
+            crate::models::datatests::referenced_table(
+                "freshness(start_time, '1 hour', silver.cdr.start_time)"
+            )
+            .as_deref(),
+            Some("silver.cdr")
+        );
+        assert_eq!(
+            crate::models::datatests::referenced_table("unique(c)"),
             None
         );
     }

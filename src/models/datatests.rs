@@ -104,11 +104,33 @@ pub fn compile_generic_on(model: &Model, spec: &TestSpec, relation: &str) -> Res
                 "SELECT x.{column} FROM {m} x WHERE x.{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r.{target_col} = x.{column})"
             )
         }
+        ("freshness", [column, lag, against @ ..])
+            if against.len() <= 1 && lag.starts_with('\'') && lag.ends_with('\'') =>
+        {
+            // Against the wall clock, or against the newest value of another table's column
+            // (historical data: gold is fresh when it is as new as silver, however old that is).
+            let reference = match against {
+                [target] => {
+                    let (table, target_col) = target
+                        .rsplit_once('.')
+                        .filter(|(t, _)| t.contains('.'))
+                        .with_context(|| {
+                            format!("{}: freshness(column, 'lag', schema.table.column)", at())
+                        })?;
+                    format!("(SELECT max({target_col}) FROM {table})")
+                }
+                _ => "now()".to_string(),
+            };
+            format!(
+                "SELECT max({column}) AS newest, {reference} AS reference FROM {m} \
+                 HAVING max({column}) IS NULL OR max({column}) < {reference} - INTERVAL {lag}"
+            )
+        }
         ("expression", _) if !inner.trim().is_empty() => {
             format!("SELECT * FROM {m} WHERE NOT coalesce(({inner}), false)")
         }
         (other, _) => bail!(
-            "{}: unknown test or wrong arguments '{other}' (unique, not_null, accepted_values, relationships, expression)",
+            "{}: unknown test or wrong arguments '{other}' (unique, not_null, accepted_values, relationships, freshness(column, 'lag'[, schema.table.column]), expression)",
             at()
         ),
     };
@@ -131,15 +153,17 @@ fn singular(t: &SingularTest, model: &str) -> DataTest {
     }
 }
 
-/// `relationships(col, gold.dim.col)` -> `gold.dim`: the table such a test refers to.
-pub fn relationships_target(test: &str) -> Option<String> {
-    let args = test
-        .trim()
-        .strip_prefix("relationships")?
-        .trim()
-        .strip_prefix('(')?
-        .strip_suffix(')')?;
-    let target = split_args(args).get(1)?.clone();
+/// The other table a test reads, built before it: `relationships(col, gold.dim.col)` ->
+/// `gold.dim`, `freshness(col, '1 hour', silver.cdr.start_time)` -> `silver.cdr`.
+pub fn referenced_table(test: &str) -> Option<String> {
+    let (kind, rest) = test.trim().split_once('(')?;
+    let position = match kind.trim() {
+        "relationships" => 1,
+        "freshness" => 2,
+        _ => return None,
+    };
+    let args = rest.trim_end().strip_suffix(')')?;
+    let target = split_args(args).get(position)?.clone();
     target
         .rsplit_once('.')
         .map(|(table, _)| table.to_string())
@@ -382,6 +406,16 @@ mod tests {
         assert!(
             sql("relationships(customer_id, silver.subscriber.customer_id)").contains(
                 "NOT EXISTS (SELECT 1 FROM silver.subscriber r WHERE r.customer_id = x.customer_id)"
+            )
+        );
+        assert_eq!(
+            sql("freshness(start_time, '6 hours')"),
+            "SELECT max(start_time) AS newest, now() AS reference FROM silver.cdr \
+             HAVING max(start_time) IS NULL OR max(start_time) < now() - INTERVAL '6 hours'"
+        );
+        assert!(
+            sql("freshness(start_time, '2 hours', bronze.voice_cdr._ingested_at)").contains(
+                "< (SELECT max(_ingested_at) FROM bronze.voice_cdr) - INTERVAL '2 hours'"
             )
         );
         assert_eq!(

@@ -1,10 +1,13 @@
-//! `cdrlake serve --watch DIR`: the server ingests files as they land and refreshes the models by
-//! itself (docs/operations.md). One process at a time watches a lakehouse's landing zone (the
-//! `landing` lease); model runs take the `models` lease like `cdrlake run`, so a run by hand, a
-//! close and the watcher's refresh never overlap, also across processes.
+//! `cdrlake serve --watch DIR` / `--schedule CRON` / `--alert-webhook URL`: the server ingests
+//! files as they land, refreshes the models after new data and on a schedule, keeps
+//! `system.freshness` current, compacts bronze, and sends alerts out (docs/operations.md). One
+//! process at a time does this for a lakehouse (the `landing` lease); model runs take the
+//! `models` lease like `cdrlake run`, so a run by hand, a close and the watcher's refresh never
+//! overlap, also across processes.
 
 pub mod landing;
 pub mod log;
+pub mod schedule;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -13,19 +16,37 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use cdrlake_catalog::{CatalogError, Lease};
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
 
+use crate::alerts::webhook::Webhook;
 use crate::engine::Engine;
 use crate::ingest::{AlreadyIngested, IngestOptions, ingest_file};
 use crate::models::{Project, RunOptions, runner, with_models_lease};
 use landing::{Arrival, Landing};
 use log::Entry;
+pub use schedule::Schedule;
 
 pub const LANDING_LEASE: &str = "landing";
+
+/// A bronze table with at least this many files, averaging under [`SMALL_FILE`] bytes, is
+/// compacted after a run has read them (many small deliveries or bulk-ingest calls otherwise
+/// leave thousands of tiny files every scan opens).
+const COMPACT_AT_FILES: u64 = 16;
+const SMALL_FILE: u64 = 16 * 1024 * 1024;
+
+/// Events are looked for at least this often, also when no run of this process made any (a
+/// `cdrlake run` by hand).
+const ALERT_CHECK: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct WatchOptions {
     /// The landing directory: files go in `<dir>/<bronze table>/`.
-    pub landing: PathBuf,
+    pub landing: Option<PathBuf>,
+    /// Model runs at these times too, new files or not.
+    pub schedule: Option<Schedule>,
+    /// Where alert events are POSTed; without it they are still raised (`system.alerts`, the log).
+    pub webhook: Option<Arc<Webhook>>,
     /// The model project the refresh builds.
     pub project: PathBuf,
     /// How often the directory is listed.
@@ -47,8 +68,14 @@ pub struct WatchOptions {
 pub async fn watch(engine: Arc<Engine>, options: WatchOptions) {
     let mut watcher = Watcher::new(engine, options);
     loop {
-        if let Err(e) = watcher.step().await {
-            tracing::warn!("landing: {}", crate::error::one_line(&e));
+        // A panic in one step (a bug) is logged; the next step goes on, the server keeps serving.
+        match std::panic::AssertUnwindSafe(watcher.step())
+            .catch_unwind()
+            .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("landing: {}", crate::error::one_line(&e)),
+            Err(_) => tracing::error!("the watcher's step panicked; going on with the next"),
         }
         tokio::time::sleep(watcher.options.poll).await;
     }
@@ -57,19 +84,32 @@ pub async fn watch(engine: Arc<Engine>, options: WatchOptions) {
 struct Watcher {
     engine: Arc<Engine>,
     options: WatchOptions,
-    landing: Landing,
+    landing: Option<Landing>,
     lease: Option<Lease>,
     sequences: Option<HashMap<(String, String), u64>>,
     /// When the last file landed that no run has built yet.
     pending_since: Option<Instant>,
     failures: u32,
     not_before: Instant,
+    /// The next scheduled run.
+    next_fire: Option<DateTime<Utc>>,
+    /// Something changed: measure freshness, look for alert events.
+    changed: bool,
+    alerts_checked: Option<Instant>,
+    /// When events are sent next.
+    deliver_at: Option<Instant>,
+    /// The last delivery round failed: the receiver gets a pause.
+    delivery_failing: bool,
 }
 
 impl Watcher {
     fn new(engine: Arc<Engine>, options: WatchOptions) -> Self {
+        let next_fire = options
+            .schedule
+            .as_ref()
+            .and_then(|s| s.next_after(Utc::now()));
         Self {
-            landing: Landing::new(options.landing.clone()),
+            landing: options.landing.clone().map(Landing::new),
             engine,
             options,
             lease: None,
@@ -77,6 +117,11 @@ impl Watcher {
             pending_since: None,
             failures: 0,
             not_before: Instant::now(),
+            next_fire,
+            changed: true,
+            alerts_checked: None,
+            deliver_at: None,
+            delivery_failing: false,
         }
     }
 
@@ -84,17 +129,84 @@ impl Watcher {
         if !self.hold_landing().await? {
             return Ok(());
         }
-        let arrivals = self.landing.poll(self.options.settle)?;
-        for arrival in arrivals {
-            if self.take(&arrival).await? {
-                self.pending_since = Some(Instant::now());
+        if let Some(landing) = &mut self.landing {
+            let arrivals = landing.poll(self.options.settle)?;
+            for arrival in arrivals {
+                self.changed = true;
+                if self.take(&arrival).await? {
+                    self.pending_since = Some(Instant::now());
+                }
             }
+        }
+        if self.next_fire.is_some_and(|at| Utc::now() >= at) {
+            println!("scheduled refresh");
+            self.pending_since = Some(Instant::now() - self.options.refresh_after);
+            self.next_fire = self
+                .options
+                .schedule
+                .as_ref()
+                .and_then(|s| s.next_after(Utc::now()));
         }
         let due = self
             .pending_since
             .is_some_and(|since| since.elapsed() >= self.options.refresh_after);
         if due && Instant::now() >= self.not_before {
             self.refresh().await;
+            self.changed = true;
+        }
+        self.after_changes().await
+    }
+
+    /// Freshness and alerts: after anything changed, and alerts at least every [`ALERT_CHECK`].
+    async fn after_changes(&mut self) -> Result<()> {
+        let engine = &self.engine;
+        if self.changed {
+            let rows = crate::freshness::measure(engine).await?;
+            crate::freshness::record(engine, &rows).await?;
+        }
+        let check = self.changed
+            || self
+                .alerts_checked
+                .is_none_or(|t| t.elapsed() >= ALERT_CHECK);
+        self.changed = false;
+        if check {
+            self.alerts_checked = Some(Instant::now());
+            // New events go out now, unless a failing receiver is being given a pause.
+            if crate::alerts::collect(engine).await? > 0 && !self.delivery_failing {
+                self.deliver_at = Some(Instant::now());
+            }
+        }
+        let Some(webhook) = &self.options.webhook else {
+            return Ok(());
+        };
+        // Every start sends what a previous process left unsent.
+        let at = *self.deliver_at.get_or_insert_with(Instant::now);
+        if Instant::now() < at {
+            return Ok(());
+        }
+        match webhook.deliver(engine).await {
+            Ok(done) => {
+                self.delivery_failing = false;
+                if done.sent > 0 {
+                    println!(
+                        "alerts: {} event(s) delivered to {}",
+                        done.sent,
+                        webhook.endpoint()
+                    );
+                }
+                self.deliver_at = (done.pending > 0)
+                    .then(Instant::now)
+                    .or(Some(Instant::now() + ALERT_CHECK));
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "alerts: {}; trying again in {}s",
+                    crate::error::one_line(&e),
+                    ALERT_CHECK.as_secs() / 4
+                );
+                self.deliver_at = Some(Instant::now() + ALERT_CHECK / 4);
+                self.delivery_failing = true;
+            }
         }
         Ok(())
     }
@@ -111,10 +223,15 @@ impl Watcher {
             .await
         {
             Ok(lease) => {
-                println!(
-                    "watching {} for new files (this process holds the landing lease)",
-                    self.options.landing.display()
-                );
+                match &self.options.landing {
+                    Some(dir) => println!(
+                        "watching {} for new files (this process holds the landing lease)",
+                        dir.display()
+                    ),
+                    None => {
+                        println!("refreshing on schedule (this process holds the landing lease)")
+                    }
+                }
                 self.lease = Some(lease);
                 // Read again: another process may have loaded files while this one waited.
                 self.sequences = None;
@@ -161,7 +278,7 @@ impl Watcher {
         };
         let loaded = match outcome {
             Ok(ingested) => {
-                let moved = self.landing.file_away(arrival, None)?;
+                let moved = self.landing()?.file_away(arrival, None)?;
                 println!(
                     "landed {} -> bronze.{}: {} rows (version {})",
                     arrival.name, arrival.table, ingested.rows, ingested.version
@@ -176,7 +293,7 @@ impl Watcher {
                 true
             }
             Err(e) if e.downcast_ref::<AlreadyIngested>().is_some() => {
-                let moved = self.landing.file_away(arrival, None)?;
+                let moved = self.landing()?.file_away(arrival, None)?;
                 let reason = crate::error::one_line(&e);
                 println!("re-delivered {}: {reason}", arrival.name);
                 entries.push(Entry {
@@ -187,7 +304,7 @@ impl Watcher {
             }
             Err(e) => {
                 let reason = crate::error::one_line(&e);
-                let moved = self.landing.file_away(arrival, Some(&reason))?;
+                let moved = self.landing()?.file_away(arrival, Some(&reason))?;
                 tracing::warn!("rejected landed file {}: {reason}", arrival.name);
                 println!("rejected {}: {reason}", arrival.name);
                 entries.push(Entry {
@@ -205,6 +322,12 @@ impl Watcher {
         }
         log::append(&lakehouse, &entries).await?;
         Ok(loaded)
+    }
+
+    fn landing(&self) -> Result<&Landing> {
+        self.landing
+            .as_ref()
+            .ok_or_else(|| anyhow!("no landing directory is watched"))
     }
 
     /// A `gap` entry when a loaded file's sequence number skips some after the last one loaded
@@ -244,6 +367,9 @@ impl Watcher {
             Ok(()) => {
                 self.pending_since = None;
                 self.failures = 0;
+                if let Err(e) = self.compact_bronze().await {
+                    tracing::warn!("compacting bronze: {}", crate::error::one_line(&e));
+                }
             }
             Err(e)
                 if matches!(
@@ -256,6 +382,25 @@ impl Watcher {
             Err(e) => {
                 self.failures += 1;
                 let message = crate::error::one_line(&e);
+                // A model that failed is in system.model_runs, where alerts find it; anything else
+                // (a timeout, storage gone) is raised here.
+                if e.downcast_ref::<ModelsFailed>().is_none() {
+                    let event = crate::alerts::Event {
+                        id: format!("run_failed:serve:{}", uuid::Uuid::now_v7()),
+                        kind: "run_failed".into(),
+                        summary: format!("the refresh failed: {message}"),
+                        payload: serde_json::Map::from_iter([(
+                            "error".to_string(),
+                            serde_json::Value::from(message.clone()),
+                        )]),
+                    };
+                    if let Err(e) = crate::alerts::raise(self.engine.lakehouse(), &[event]).await {
+                        tracing::error!(
+                            "could not raise the alert: {}",
+                            crate::error::one_line(&e)
+                        );
+                    }
+                }
                 if self.failures > self.options.retries {
                     tracing::error!(
                         "refresh failed {} times, last: {message}; waiting for new data",
@@ -279,7 +424,7 @@ impl Watcher {
         let project = Project::load(&self.options.project)?;
         let engine = &self.engine;
         let timeout = self.options.run_timeout;
-        let purpose = "refresh after new files (serve --watch)";
+        let purpose = "refresh after new files or on schedule (serve)";
         with_models_lease(engine.lakehouse(), purpose, |fence| async {
             let options = RunOptions {
                 fence,
@@ -295,19 +440,46 @@ impl Watcher {
                         timeout.as_secs()
                     )
                 })??;
-            anyhow::ensure!(
-                report.failed() == 0,
-                "run {}: {} model(s) failed, {} skipped",
-                report.run_id,
-                report.failed(),
-                report.skipped()
-            );
+            if report.failed() > 0 {
+                return Err(ModelsFailed(format!(
+                    "run {}: {} model(s) failed, {} skipped",
+                    report.run_id,
+                    report.failed(),
+                    report.skipped()
+                ))
+                .into());
+            }
             engine.catalog().refresh().await?;
             Ok(())
         })
         .await
     }
 }
+
+impl Watcher {
+    /// Compacts the bronze tables that many small commits (files, bulk-ingest calls) left in
+    /// many small files, once a run has read them.
+    async fn compact_bronze(&self) -> Result<()> {
+        let lakehouse = self.engine.lakehouse();
+        for table in lakehouse.list_tables("bronze").await? {
+            let info = lakehouse.table_info("bronze", &table).await?;
+            if info.files < COMPACT_AT_FILES || info.size_bytes / info.files >= SMALL_FILE {
+                continue;
+            }
+            let done = lakehouse.optimize("bronze", &table, &[]).await?;
+            println!(
+                "compacted bronze.{table}: {} small files into {}",
+                done.files_removed, done.files_added
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Some models failed: their errors are in `system.model_runs`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ModelsFailed(String);
 
 fn landing_tables() -> String {
     crate::contract::BRONZE_EVENT_TABLES

@@ -12,6 +12,7 @@ use cdrlake::s3_server::{S3Credentials, serve};
 use cdrlake_catalog::{LakehouseConfig, S3Settings};
 
 pub mod server;
+pub mod webhook;
 pub mod worked;
 
 pub const ACCESS_KEY: &str = "cdrlake-test";

@@ -24,6 +24,11 @@ pub struct Server {
 impl Server {
     /// Runs `cdrlake <args> --listen <free port>` in `cwd` and waits until it serves.
     pub fn start(cwd: &Path, args: &[&str]) -> Self {
+        Self::start_with_env(cwd, args, &[])
+    }
+
+    /// The same, with `env` set (the test's own AWS_ and CDRLAKE_ variables are not passed on).
+    pub fn start_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -35,16 +40,29 @@ impl Server {
             .current_dir(cwd)
             .args(args)
             .args(["--listen", &addr])
-            .stdout(std::process::Stdio::piped());
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         for (k, _) in std::env::vars() {
             if k.starts_with("AWS_") || k.starts_with("CDRLAKE_") {
                 command.env_remove(k);
             }
         }
+        command.envs(env.iter().copied());
         let mut process = command.spawn().unwrap();
         let stdout = process.stdout.take().unwrap();
         let mut lines = std::io::BufReader::new(stdout).lines();
         let output = Arc::new(Mutex::new(Vec::new()));
+        // The log (stderr) goes to the same lines, so tests can look for what it says.
+        let stderr = process.stderr.take().unwrap();
+        let logged = output.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                logged.lock().unwrap().push(line);
+            }
+        });
         loop {
             match lines.next() {
                 Some(Ok(line)) => {

@@ -49,6 +49,17 @@ impl HmacToken {
     }
 }
 
+/// The whole HMAC-SHA256 of the concatenated `parts` under `key`, in hex (webhook signatures).
+pub fn hmac_sha256_hex(key: &[u8], parts: &[&[u8]]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    for p in parts {
+        mac.update(p);
+    }
+    let mut out = String::new();
+    push_hex(&mut out, &mac.finalize().into_bytes());
+    out
+}
+
 /// Writes the token of `value` under `key` into `out`.
 pub fn token_into(key: &[u8], value: &str, out: &mut String) {
     out.clear();

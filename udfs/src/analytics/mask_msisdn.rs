@@ -40,6 +40,39 @@ pub fn mask_into(number: &str, out: &mut String) {
     out.extend(&chars[chars.len() - 3..]);
 }
 
+/// `text` with every phone number in it masked like [`mask_into`]: a `+` and 8 or more digits, or
+/// a run of 9 or more digits standing alone. Digits inside an identifier (next to a letter, `:`,
+/// `_` or `-`, as in the CDR id `V:MSC-01:0000000123:MOC`) are left, so ids stay usable.
+pub fn mask_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let part_of_id =
+        |c: Option<&char>| c.is_some_and(|c| c.is_alphanumeric() || ":_-".contains(*c));
+    let (mut out, mut masked, mut i) = (String::with_capacity(text.len()), String::new(), 0);
+    while i < chars.len() {
+        let plus = chars[i] == '+';
+        let start = i + usize::from(plus);
+        let end = start
+            + chars[start..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+        let digits = end - start;
+        let standalone =
+            !part_of_id(i.checked_sub(1).and_then(|p| chars.get(p))) && !part_of_id(chars.get(end));
+        if (plus && digits >= 8 && !part_of_id(chars.get(end)))
+            || (!plus && digits >= 9 && standalone)
+        {
+            mask_into(&chars[i..end].iter().collect::<String>(), &mut masked);
+            out.push_str(&masked);
+            i = end;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 impl ScalarUDFImpl for MaskMsisdn {
     fn name(&self) -> &str {
         "mask_msisdn"
@@ -74,6 +107,15 @@ mod tests {
         assert_eq!(mask("+212612345678"), "+21261****678");
         assert_eq!(mask("+33142685300"), "+33142***300");
         assert_eq!(mask("+1234567"), "+*******", "too short: all masked");
+    }
+
+    #[test]
+    fn masks_numbers_in_text_but_not_ids() {
+        assert_eq!(
+            mask_numbers("call from +212612345678 to 0612345678, cdr V:MSC-CAS:0000000123:MOC"),
+            "call from +21261****678 to 06123**678, cdr V:MSC-CAS:0000000123:MOC"
+        );
+        assert_eq!(mask_numbers("12 calls, 3590 s"), "12 calls, 3590 s");
     }
 
     proptest! {
