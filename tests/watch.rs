@@ -203,6 +203,75 @@ fn landed_files_reach_gold_without_a_command() {
     assert!(standby.printed("watching landing for new files"));
 }
 
+#[test]
+fn an_s3_landing_prefix_is_watched_like_a_directory() {
+    let s3 = common::TestS3::start();
+    let env = s3.env();
+    let lake = Lake::new();
+    let project = project(&lake);
+    let lakehouse = "s3://watched/house";
+    let init = common::cdrlake(lake.cwd(), &["--lakehouse", lakehouse, "init"], &env);
+    assert!(init.status.success(), "{}", common::stderr(&init));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start_with_env(
+        lake.cwd(),
+        &[
+            "--lakehouse",
+            lakehouse,
+            "serve",
+            "--project",
+            &project,
+            "--watch",
+            "s3://watched/landing",
+            "--poll-seconds",
+            "1",
+            "--settle-seconds",
+            "0",
+            "--refresh-after-seconds",
+            "600",
+        ],
+        &env,
+    );
+    // Objects put in the bucket (s3s-fs serves this directory as the S3 endpoint).
+    let landing = s3.root.path().join("watched/landing");
+    let (_, crm) = worked_files().into_iter().next().unwrap();
+    std::fs::create_dir_all(landing.join("crm_customer")).unwrap();
+    std::fs::create_dir_all(landing.join("voice_cdr")).unwrap();
+    std::fs::write(landing.join("crm_customer/CRM_000001.csv"), crm).unwrap();
+    std::fs::write(landing.join("voice_cdr/VOICE_000001.csv"), "a,b\n1,2\n").unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let logged = runtime.block_on(wait_for(
+        &server,
+        "SELECT file, status, rows, moved_to FROM system.landing_log ORDER BY file",
+        |r| r.len() == 2,
+    ));
+    assert_eq!(
+        logged,
+        vec![
+            "CRM_000001.csv,loaded,2,s3://watched/landing/_done/crm_customer/CRM_000001.csv",
+            "VOICE_000001.csv,rejected,,s3://watched/landing/_rejected/voice_cdr/VOICE_000001.csv",
+        ]
+    );
+    assert!(landing.join("_done/crm_customer/CRM_000001.csv").exists());
+    assert!(!landing.join("crm_customer/CRM_000001.csv").exists());
+    let reason =
+        std::fs::read_to_string(landing.join("_rejected/voice_cdr/VOICE_000001.csv.reason"))
+            .unwrap();
+    assert!(
+        reason.starts_with("missing column(s) of bronze.voice_cdr"),
+        "{reason}"
+    );
+    let source = runtime.block_on(wait_for(
+        &server,
+        "SELECT DISTINCT _source FROM bronze.crm_customer",
+        |r| !r.is_empty(),
+    ));
+    assert_eq!(
+        source,
+        vec!["s3://watched/landing/crm_customer/CRM_000001.csv"]
+    );
+}
+
 /// Runs `sql` on `server` until `done` holds for its rows (two minutes at most), returning them.
 async fn wait_for(server: &Server, sql: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
     let mut client = server.anonymous().await;

@@ -26,5 +26,6 @@ pub use location::{CATALOG_NAME, Location, SCHEMAS, parse_table_name};
 pub use maintenance::{Optimized, Vacuumed};
 pub use provider::{DeltaProvider, LakehouseCatalog, LakehouseSchema};
 pub use reads::RowsRead;
+pub use store::object_store_at;
 pub use views::{LazyView, ViewDefinition};
 pub use write::{WriteMode, WriteOptions, column_properties, write_to};

@@ -14,6 +14,12 @@ use crate::config::S3Settings;
 use crate::error::{CatalogError, Result};
 use crate::location::Location;
 
+/// The object store at `url` (`s3://bucket/prefix` or a directory) with the lakehouse's S3
+/// settings: for files outside the lakehouse, such as a landing zone.
+pub fn object_store_at(url: &str, s3: &S3Settings) -> Result<Arc<dyn ObjectStore>> {
+    root_store(&Location::parse(url)?, s3)
+}
+
 pub(crate) fn root_store(location: &Location, s3: &S3Settings) -> Result<Arc<dyn ObjectStore>> {
     match location {
         Location::Local(dir) => {

@@ -30,10 +30,11 @@ pub struct ServeCommandArgs {
 /// Ingest files as they land and refresh the models by itself (docs/operations.md).
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Watch this landing directory: files put in DIR/<bronze table>/ are ingested, then the
-    /// models run (needs --project)
-    #[arg(long, value_name = "DIR")]
-    pub watch: Option<std::path::PathBuf>,
+    /// Watch this landing zone, a directory or s3://bucket/prefix (with the lakehouse's S3
+    /// settings): files put in <it>/<bronze table>/ are ingested, then the models run (needs
+    /// --project)
+    #[arg(long, value_name = "DIR|S3_URL")]
+    pub watch: Option<String>,
     /// How often the landing directory is listed
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     pub poll_seconds: u64,
@@ -43,6 +44,9 @@ pub struct WatchArgs {
     /// Run the models once no new file has landed for this long (one run per burst of files)
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub refresh_after_seconds: u64,
+    /// Run them anyway once the oldest file not built yet is this old (files that never pause)
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub refresh_max_wait_seconds: u64,
     /// Stop a model run still going after this long (it is tried again)
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub run_timeout_seconds: u64,
@@ -93,6 +97,7 @@ impl WatchArgs {
             poll: Duration::from_secs(self.poll_seconds.max(1)),
             settle: Duration::from_secs(self.settle_seconds),
             refresh_after: Duration::from_secs(self.refresh_after_seconds),
+            refresh_max_wait: Duration::from_secs(self.refresh_max_wait_seconds),
             run_timeout: Duration::from_secs(self.run_timeout_seconds.max(1)),
             retries: 3,
         }))

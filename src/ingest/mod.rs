@@ -53,13 +53,34 @@ pub async fn ingest_file(
     path: &Path,
     options: &IngestOptions,
 ) -> Result<Ingested> {
+    let bytes =
+        Bytes::from(std::fs::read(path).with_context(|| "cannot read the file".to_string())?);
+    // The absolute path: a relative one means nothing once the command is over.
+    let source = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    ingest_bytes(
+        lakehouse,
+        bytes,
+        path,
+        &source.display().to_string(),
+        options,
+    )
+    .await
+}
+
+/// Ingests a file's content (read from anywhere: a landing on S3) named `name` (its extension
+/// tells the format) and recorded as coming from `source`.
+pub async fn ingest_bytes(
+    lakehouse: &Lakehouse,
+    bytes: Bytes,
+    name: &Path,
+    source: &str,
+    options: &IngestOptions,
+) -> Result<Ingested> {
     let table = options.table.as_str();
-    let format = match options.format.or_else(|| FileFormat::from_path(path)) {
+    let format = match options.format.or_else(|| FileFormat::from_path(name)) {
         Some(f) => f,
         None => bail!("cannot tell the format from the file name: use --format csv|json|parquet"),
     };
-    let bytes =
-        Bytes::from(std::fs::read(path).with_context(|| "cannot read the file".to_string())?);
     let hash = format!("{:x}", Sha256::digest(&bytes));
     let app_id = format!("cdrlake-ingest:{hash}");
     let previous = lakehouse
@@ -73,21 +94,12 @@ pub async fn ingest_file(
         .into());
     }
     let data = read_text_batch(bytes, format)?;
-    // The absolute path: a relative one means nothing once the command is over.
-    let source = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let write = WriteOptions {
         merge_schema: options.allow_new_columns,
         app_transaction: Some((app_id, previous.unwrap_or(0) + 1)),
         ..Default::default()
     };
-    ingest_batch(
-        lakehouse,
-        table,
-        &data,
-        &source.display().to_string(),
-        write,
-    )
-    .await
+    ingest_batch(lakehouse, table, &data, source, write).await
 }
 
 /// Lands one batch of text columns in `bronze.<table>` as one commit with the ingest metadata,

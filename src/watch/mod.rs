@@ -21,7 +21,7 @@ use futures::FutureExt;
 
 use crate::alerts::webhook::Webhook;
 use crate::engine::Engine;
-use crate::ingest::{AlreadyIngested, IngestOptions, ingest_file};
+use crate::ingest::{AlreadyIngested, IngestOptions, ingest_bytes};
 use crate::models::{Project, RunOptions, runner, with_models_lease};
 use landing::{Arrival, Landing};
 use log::Entry;
@@ -41,8 +41,8 @@ const ALERT_CHECK: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct WatchOptions {
-    /// The landing directory: files go in `<dir>/<bronze table>/`.
-    pub landing: Option<PathBuf>,
+    /// The landing zone, a directory or `s3://bucket/prefix`: files go in `<it>/<bronze table>/`.
+    pub landing: Option<String>,
     /// Model runs at these times too, new files or not.
     pub schedule: Option<Schedule>,
     /// Where alert events are POSTed; without it they are still raised (`system.alerts`, the log).
@@ -56,6 +56,8 @@ pub struct WatchOptions {
     /// The models run once no new file has landed for this long (so a burst of files makes one
     /// run).
     pub refresh_after: Duration,
+    /// ... or once the oldest file no run has built is this old (files that never pause).
+    pub refresh_max_wait: Duration,
     /// A run still going after this long is abandoned (its model commits so far stay; the next
     /// run goes on from them).
     pub run_timeout: Duration,
@@ -89,6 +91,8 @@ struct Watcher {
     sequences: Option<HashMap<(String, String), u64>>,
     /// When the last file landed that no run has built yet.
     pending_since: Option<Instant>,
+    /// When the first of them landed: files arriving without a pause still get a run.
+    first_pending: Option<Instant>,
     failures: u32,
     not_before: Instant,
     /// The next scheduled run.
@@ -109,12 +113,13 @@ impl Watcher {
             .as_ref()
             .and_then(|s| s.next_after(Utc::now()));
         Self {
-            landing: options.landing.clone().map(Landing::new),
+            landing: None,
             engine,
             options,
             lease: None,
             sequences: None,
             pending_since: None,
+            first_pending: None,
             failures: 0,
             not_before: Instant::now(),
             next_fire,
@@ -129,12 +134,19 @@ impl Watcher {
         if !self.hold_landing().await? {
             return Ok(());
         }
+        if self.landing.is_none()
+            && let Some(root) = &self.options.landing
+        {
+            let s3 = &self.engine.lakehouse().config().s3;
+            self.landing = Some(Landing::open(root, s3)?);
+        }
         if let Some(landing) = &mut self.landing {
-            let arrivals = landing.poll(self.options.settle)?;
+            let arrivals = landing.poll(self.options.settle).await?;
             for arrival in arrivals {
                 self.changed = true;
                 if self.take(&arrival).await? {
                     self.pending_since = Some(Instant::now());
+                    self.first_pending.get_or_insert_with(Instant::now);
                 }
             }
         }
@@ -149,7 +161,10 @@ impl Watcher {
         }
         let due = self
             .pending_since
-            .is_some_and(|since| since.elapsed() >= self.options.refresh_after);
+            .is_some_and(|since| since.elapsed() >= self.options.refresh_after)
+            || self
+                .first_pending
+                .is_some_and(|since| since.elapsed() >= self.options.refresh_max_wait);
         if due && Instant::now() >= self.not_before {
             self.refresh().await;
             self.changed = true;
@@ -224,9 +239,8 @@ impl Watcher {
         {
             Ok(lease) => {
                 match &self.options.landing {
-                    Some(dir) => println!(
-                        "watching {} for new files (this process holds the landing lease)",
-                        dir.display()
+                    Some(root) => println!(
+                        "watching {root} for new files (this process holds the landing lease)"
                     ),
                     None => {
                         println!("refreshing on schedule (this process holds the landing lease)")
@@ -264,7 +278,15 @@ impl Watcher {
                 allow_new_columns: false,
                 force: false,
             };
-            ingest_file(&lakehouse, &arrival.path, &options).await
+            let landing = self.landing()?;
+            match landing.read(arrival).await {
+                Ok(bytes) => {
+                    let source = landing.show(&arrival.key);
+                    let name = std::path::Path::new(&arrival.name);
+                    ingest_bytes(&lakehouse, bytes, name, &source, &options).await
+                }
+                Err(e) => Err(e),
+            }
         };
         let mut entries = Vec::new();
         let entry = |status, reason: Option<String>| Entry {
@@ -278,7 +300,7 @@ impl Watcher {
         };
         let loaded = match outcome {
             Ok(ingested) => {
-                let moved = self.landing()?.file_away(arrival, None)?;
+                let moved = self.landing()?.file_away(arrival, None).await?;
                 println!(
                     "landed {} -> bronze.{}: {} rows (version {})",
                     arrival.name, arrival.table, ingested.rows, ingested.version
@@ -287,28 +309,28 @@ impl Watcher {
                 entries.push(Entry {
                     rows: Some(ingested.rows as i64),
                     batch_id: Some(ingested.batch_id),
-                    moved_to: Some(moved.display().to_string()),
+                    moved_to: Some(moved),
                     ..entry("loaded", None)
                 });
                 true
             }
             Err(e) if e.downcast_ref::<AlreadyIngested>().is_some() => {
-                let moved = self.landing()?.file_away(arrival, None)?;
+                let moved = self.landing()?.file_away(arrival, None).await?;
                 let reason = crate::error::one_line(&e);
                 println!("re-delivered {}: {reason}", arrival.name);
                 entries.push(Entry {
-                    moved_to: Some(moved.display().to_string()),
+                    moved_to: Some(moved),
                     ..entry("duplicate", Some(reason))
                 });
                 false
             }
             Err(e) => {
                 let reason = crate::error::one_line(&e);
-                let moved = self.landing()?.file_away(arrival, Some(&reason))?;
+                let moved = self.landing()?.file_away(arrival, Some(&reason)).await?;
                 tracing::warn!("rejected landed file {}: {reason}", arrival.name);
                 println!("rejected {}: {reason}", arrival.name);
                 entries.push(Entry {
-                    moved_to: Some(moved.display().to_string()),
+                    moved_to: Some(moved),
                     ..entry("rejected", Some(reason))
                 });
                 false
@@ -366,6 +388,7 @@ impl Watcher {
         match outcome {
             Ok(()) => {
                 self.pending_since = None;
+                self.first_pending = None;
                 self.failures = 0;
                 if let Err(e) = self.compact_bronze().await {
                     tracing::warn!("compacting bronze: {}", crate::error::one_line(&e));
@@ -407,6 +430,8 @@ impl Watcher {
                         self.failures
                     );
                     self.pending_since = None;
+                    self.first_pending = None;
+                    self.first_pending = None;
                     self.failures = 0;
                 } else {
                     let pause = self.options.poll * 2u32.pow(self.failures);
