@@ -288,6 +288,8 @@ fn serve(lake: &Path, project: &Path) -> Result<Child> {
             "0",
             "--refresh-after-seconds",
             "2",
+            "--refresh-max-wait-seconds",
+            "10",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

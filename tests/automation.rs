@@ -5,10 +5,9 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
 
 use common::Lake;
-use common::server::{Server, try_rows};
+use common::server::{Server, free_port, http_get, wait_for};
 use common::webhook::Receiver;
 
 const SECRET: &str = "a shared secret for the test receiver";
@@ -322,41 +321,4 @@ fn project_with_cells(source: &Lake, lake: &Lake) -> String {
     )
     .unwrap();
     dir.display().to_string()
-}
-
-/// Runs `sql` on `server` until `done` holds for its rows (three minutes at most).
-async fn wait_for(server: &Server, sql: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-    let mut client = server.anonymous().await;
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let last = match try_rows(&mut client, sql).await {
-            Ok(found) if done(&found) => return found,
-            outcome => outcome,
-        };
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for: {sql}\nlast: {last:?}\nserver output:\n{}",
-            server.output.lock().unwrap().join("\n")
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-fn free_port() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
-}
-
-/// A plain HTTP/1.1 GET: the whole response, status line first.
-fn http_get(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }

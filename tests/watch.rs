@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::server::Server;
+use common::server::{Server, free_port, http_get, wait_for};
 use common::worked::{customer, project, sms, worked_files};
 use common::{Lake, contract_csv};
 
@@ -270,43 +270,4 @@ fn an_s3_landing_prefix_is_watched_like_a_directory() {
         source,
         vec!["s3://watched/landing/crm_customer/CRM_000001.csv"]
     );
-}
-
-/// Runs `sql` on `server` until `done` holds for its rows (two minutes at most), returning them.
-async fn wait_for(server: &Server, sql: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-    let mut client = server.anonymous().await;
-    let client = &mut client;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Ok(found) = common::server::try_rows(client, sql).await
-            && done(&found)
-        {
-            return found;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for: {sql}\nserver output:\n{}",
-            server.output.lock().unwrap().join("\n")
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-fn free_port() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
-}
-
-/// A plain HTTP/1.1 GET: the whole response, status line first.
-fn http_get(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }

@@ -4,6 +4,7 @@
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use arrow::util::display::array_value_to_string;
@@ -174,4 +175,41 @@ pub async fn try_rows(
         }
     }
     Ok(out)
+}
+
+/// Runs `sql` on `server` until `done` holds for its rows (three minutes at most).
+pub async fn wait_for(server: &Server, sql: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let mut client = server.anonymous().await;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let last = match try_rows(&mut client, sql).await {
+            Ok(found) if done(&found) => return found,
+            outcome => outcome,
+        };
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for: {sql}\nlast: {last:?}\nserver output:\n{}",
+            server.output.lock().unwrap().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+pub fn free_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// A plain HTTP/1.1 GET: the whole response, status line first.
+pub fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
 }
