@@ -308,10 +308,8 @@ impl Engine {
     async fn load_destination_zones(&self) -> Result<()> {
         let exists = self
             .lakehouse
-            .list_tables("bronze")
-            .await?
-            .iter()
-            .any(|t| t == "tariff_destination");
+            .has_table("bronze", "tariff_destination")
+            .await?;
         if !exists {
             return Ok(());
         }

@@ -192,10 +192,8 @@ async fn event_column(
         // be the newest event and make everything after look stale.
         let rejected_exists = engine
             .lakehouse()
-            .list_tables("silver")
-            .await?
-            .iter()
-            .any(|t| t == "cdr_rejected");
+            .has_table("silver", "cdr_rejected")
+            .await?;
         let filter = if rejected_exists && table != "network_probe" {
             format!(
                 "WHERE NOT EXISTS (SELECT 1 FROM silver.cdr_rejected r WHERE r.source_table = '{table}' \
@@ -239,12 +237,7 @@ fn first_timestamp(batches: &[RecordBatch]) -> Option<DateTime<Utc>> {
 /// When each model last built successfully, from `system.model_runs`.
 async fn last_successes(engine: &Engine) -> Result<HashMap<String, DateTime<Utc>>> {
     let mut out = HashMap::new();
-    let runs_exist = engine
-        .lakehouse()
-        .list_tables("system")
-        .await?
-        .iter()
-        .any(|t| t == "model_runs");
+    let runs_exist = engine.lakehouse().has_table("system", "model_runs").await?;
     if !runs_exist {
         return Ok(out);
     }

@@ -151,11 +151,7 @@ impl WriteStatement {
         let (schema, table) = self.target();
         let lakehouse = engine.lakehouse();
         cdrlake_catalog::location::check_schema(schema)?;
-        let exists = lakehouse
-            .list_tables(schema)
-            .await?
-            .iter()
-            .any(|t| t == table);
+        let exists = lakehouse.has_table(schema, table).await?;
         if !exists && self.is_view(engine, schema, table) {
             bail!("{schema}.{table} is a view: only Delta tables can be written");
         }

@@ -123,6 +123,12 @@ impl Lakehouse {
     }
 
     /// Delta tables of `schema`, sorted: directories under `<root>/<schema>/` holding a `_delta_log`.
+    /// Whether `schema.table` exists (a query naming a missing table fails, so readers of
+    /// optional tables ask first).
+    pub async fn has_table(&self, schema: &str, table: &str) -> Result<bool> {
+        Ok(self.list_tables(schema).await?.iter().any(|t| t == table))
+    }
+
     pub async fn list_tables(&self, schema: &str) -> Result<Vec<String>> {
         check_schema(schema)?;
         let listing = self

@@ -86,12 +86,7 @@ pub async fn collect(engine: &Engine) -> Result<usize> {
         .await?;
     let mut found = Vec::new();
     for (schema, table, sql) in SOURCES {
-        if !lakehouse
-            .list_tables(schema)
-            .await?
-            .iter()
-            .any(|t| t == table)
-        {
+        if !lakehouse.has_table(schema, table).await? {
             continue;
         }
         let batches = engine

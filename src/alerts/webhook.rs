@@ -13,7 +13,6 @@ use arrow::array::{AsArray, Int64Array, RecordBatch, StringArray, TimestampMicro
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use cdrlake_catalog::WriteMode;
 
-use super::EVENTS;
 use crate::engine::Engine;
 
 pub const DELIVERIES: (&str, &str) = ("system", "alert_deliveries");
@@ -83,16 +82,14 @@ impl Webhook {
         shown.to_string()
     }
 
-    /// Sends the events not sent yet, oldest first, and records each one the receiver took.
+    /// Sends the events not sent yet (in `system.alerts`, which [`super::collect`] creates),
+    /// oldest first, and records each one the receiver took.
     /// Stops at the first event the receiver refuses `attempts` times (order is kept; the next
     /// round begins with it).
     pub async fn deliver(&self, engine: &Engine) -> Result<Delivered> {
         let lakehouse = engine.lakehouse();
         lakehouse
             .ensure_table(DELIVERIES.0, DELIVERIES.1, deliveries_schema())
-            .await?;
-        lakehouse
-            .ensure_table(EVENTS.0, EVENTS.1, super::events_schema())
             .await?;
         let batches = engine
             .sql(&format!(

@@ -370,12 +370,7 @@ impl CdrlakeFlightSql {
     /// Every table a model or seed run has written.
     async fn model_tables(&self) -> anyhow::Result<HashSet<String>> {
         let lakehouse = self.server.lakehouse();
-        if !lakehouse
-            .list_tables("system")
-            .await?
-            .iter()
-            .any(|t| t == "model_runs")
-        {
+        if !lakehouse.has_table("system", "model_runs").await? {
             return Ok(HashSet::new());
         }
         let batches = self

@@ -77,12 +77,7 @@ pub async fn append(lakehouse: &Lakehouse, entries: &[Entry]) -> Result<()> {
 /// The highest sequence number loaded so far per table and file-name prefix, from the log.
 pub async fn sequences(engine: &Engine) -> Result<HashMap<(String, String), u64>> {
     let mut last = HashMap::new();
-    let exists = engine
-        .lakehouse()
-        .list_tables(TABLE.0)
-        .await?
-        .iter()
-        .any(|t| t == TABLE.1);
+    let exists = engine.lakehouse().has_table(TABLE.0, TABLE.1).await?;
     if !exists {
         return Ok(last);
     }
