@@ -34,15 +34,10 @@ def uid(kind: str, name: str) -> str:
 class Dataset:
     name: str
     schema: str = "gold"
-    table: str | None = None  # the gold table; None for a virtual (SQL) dataset
-    sql: str | None = None
+    sql: str | None = None  # a virtual dataset; None for the gold table of that name
     dttm: str | None = None  # the default time column
     metrics: dict[str, str] = field(default_factory=dict)
     description: str = ""
-
-    @property
-    def table_name(self) -> str:
-        return self.table or self.name
 
 
 @dataclass
@@ -369,13 +364,13 @@ def _database(uri: str) -> dict:
 
 def _dataset(d: Dataset) -> dict:
     return {
-        "table_name": d.table_name,
+        "table_name": d.name,
         "main_dttm_col": d.dttm,
         "description": d.description or None,
         "default_endpoint": None,
         "offset": 0,
         "cache_timeout": None,
-        "schema": d.schema if d.sql is None else "gold",
+        "schema": d.schema,
         "sql": d.sql,
         "params": None,
         "template_params": None,
