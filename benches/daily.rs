@@ -142,10 +142,12 @@ fn main() -> anyhow::Result<()> {
     let truth = truth.to_string_lossy();
     // CDRLAKE_BENCH_PROJECT: a copy of sql/ to read, so the tree can be edited during a long run.
     let project = std::env::var("CDRLAKE_BENCH_PROJECT").unwrap_or_else(|_| {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("sql")
-            .to_string_lossy()
-            .into_owned()
+        std::path::PathBuf::from(
+            std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+        )
+        .join("sql")
+        .to_string_lossy()
+        .into_owned()
     });
     println!(
         "daily: {customers} subscribers (~{cdrs} CDRs a day), {days} days from 2026-04-17, 1% late by 1-3 days"

@@ -8,7 +8,7 @@ mod common;
 
 use common::cdrlake;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
@@ -40,7 +40,9 @@ fn main() -> anyhow::Result<()> {
         ],
     )?;
     let rows: f64 = bronze.lines().nth(1).unwrap_or("0").parse()?;
-    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    let project =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("sql");
     let project = project.to_string_lossy();
     let mut total = 0.0;
     for (stage, selector) in [

@@ -104,7 +104,13 @@ fn main() -> Result<()> {
     .map(|(c, l)| (c.into(), l.into()))
     .collect();
     let project = root.path().join("project");
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("sql"), &project)?;
+    copy_dir(
+        &std::path::PathBuf::from(
+            std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+        )
+        .join("sql"),
+        &project,
+    )?;
     let cell_seed = cdrlake(
         &source,
         &[

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use common::Lake;
 
 fn project() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
         .join("sql")
         .display()
         .to_string()

@@ -308,7 +308,10 @@ fn generated_deliveries_reach_gold_alerts_and_freshness_by_themselves() {
 fn project_with_cells(source: &Lake, lake: &Lake) -> String {
     let dir = lake.cwd().join("project");
     common::copy_dir(
-        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql"),
+        &std::path::PathBuf::from(
+            std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+        )
+        .join("sql"),
         &dir,
     );
     let cells = source.csv(

@@ -127,7 +127,10 @@ fn day_by_day_runs_equal_a_full_refresh() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cwd = dir.path();
     common::copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("sql"),
+        &std::path::PathBuf::from(
+            std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+        )
+        .join("sql"),
         &cwd.join("sql"),
     );
     ok(

@@ -18,7 +18,9 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Top-level module of each file under src/, and the top-level modules its `crate::` paths name.
 fn imports() -> BTreeMap<String, BTreeSet<String>> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let src =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("src");
     let mut files = Vec::new();
     sources(&src, &mut files);
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();

@@ -462,7 +462,8 @@ fn generated_april_stays_issued_through_late_data_and_replays() {
     let lake = Lake::new();
     let project = lake.cwd().join("project");
     common::copy_dir(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql"),
+        &PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("sql"),
         &project,
     );
     let project = project.to_str().unwrap();

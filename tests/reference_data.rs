@@ -7,7 +7,10 @@ use common::{cdrlake, stdout};
 #[test]
 fn up_builds_the_shipped_project_with_the_spec_tariff() {
     let dir = tempfile::tempdir().unwrap();
-    let project = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    let project = std::path::PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+    .join("sql");
     let lake = dir.path().join("lake");
     let lake = lake.to_str().unwrap();
     let o = cdrlake(

@@ -153,7 +153,8 @@ fn main() {
     let filter: Option<&String> = args.iter().find(|a| !a.starts_with('-'));
     let mut files = Vec::new();
     slt_files(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt"),
+        &PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("tests/slt"),
         &mut files,
     );
     files.sort();
@@ -169,7 +170,9 @@ fn main() {
     let (mut passed, mut failed) = (0, 0);
     for file in &files {
         let name = file
-            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .strip_prefix(PathBuf::from(
+                std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+            ))
             .unwrap_or(file)
             .display();
         match runtime.block_on(run_file(file, complete)) {

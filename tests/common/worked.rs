@@ -24,7 +24,11 @@ pub fn run_billing(project: &str) -> Vec<&str> {
 /// The shipped project plus a one-cell `bronze.cell` seed (the generator normally writes it).
 pub fn project(lake: &Lake) -> String {
     let dir = lake.cwd().join("project");
-    copy_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql"), &dir);
+    copy_dir(
+        &PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("sql"),
+        &dir,
+    );
     std::fs::write(
         dir.join("seeds").join("bronze.cell.csv"),
         "# latitude: float\n# longitude: float\n# capacity_erlang: float\n\
