@@ -137,8 +137,8 @@ def _bars(x: str, metrics: list[str], groupby=()) -> dict:
     }
 
 
-def _big(metric: str, subheader: str) -> dict:
-    return {"metric": metric, "subheader": subheader, "y_axis_format": ",.2f"}
+def _big(metric: str, subheader: str, fmt: str = ",d") -> dict:
+    return {"metric": metric, "subheader": subheader, "y_axis_format": fmt}
 
 
 def _table(groupby: list[str], metrics: list[str], order_desc=True, limit=50) -> dict:
@@ -171,7 +171,7 @@ REVENUE = Dashboard(
                 "Invoiced total (all periods)",
                 "invoice",
                 "big_number_total",
-                _big("invoiced_total", "MAD incl. VAT, issued and provisional"),
+                _big("invoiced_total", "MAD incl. VAT, issued and provisional", ",.2f"),
                 checked_total="SELECT SUM(total_amount) FROM gold.invoice",
             ),
             Chart(
@@ -330,8 +330,8 @@ FRAUD = Dashboard(
 DASHBOARDS = [REVENUE, NETWORK, FRAUD]
 
 
-def charts() -> list[Chart]:
-    return [c for d in DASHBOARDS for row in d.rows for c in row]
+def charts(boards: list[Dashboard] = DASHBOARDS) -> list[Chart]:
+    return [c for d in boards for row in d.rows for c in row]
 
 
 def masked_uri(uri: str) -> tuple[str, str | None]:
@@ -417,7 +417,7 @@ def _chart(c: Chart) -> dict:
     }
 
 
-def _dashboard(d: Dashboard) -> dict:
+def _dashboard(d: Dashboard, all_charts: list[Chart]) -> dict:
     position: dict[str, Any] = {
         "DASHBOARD_VERSION_KEY": "v2",
         "ROOT_ID": {"children": ["GRID_ID"], "id": "ROOT_ID", "type": "ROOT"},
@@ -442,7 +442,7 @@ def _dashboard(d: Dashboard) -> dict:
                 "id": chart_id,
                 "meta": {
                     # The id in the exporting Superset; the import maps it through `uuid`.
-                    "chartId": charts().index(c) + 1,
+                    "chartId": all_charts.index(c) + 1,
                     "height": c.height,
                     "width": c.width,
                     "sliceName": c.name,
@@ -478,7 +478,7 @@ def _file_name(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_")
 
 
-def files(uri: str) -> dict[str, dict]:
+def files(uri: str, boards: list[Dashboard] = DASHBOARDS) -> dict[str, dict]:
     """Every YAML file of the bundle, by its path inside the ZIP."""
     out = {
         "metadata.yaml": {
@@ -490,19 +490,20 @@ def files(uri: str) -> dict[str, dict]:
     }
     for d in DATASETS:
         out[f"datasets/{DATABASE_NAME}/{d.name}.yaml"] = _dataset(d)
-    for c in charts():
+    all_charts = charts(boards)
+    for c in all_charts:
         out[f"charts/{_file_name(c.name)}.yaml"] = _chart(c)
-    for d in DASHBOARDS:
-        out[f"dashboards/{d.slug}.yaml"] = _dashboard(d)
+    for d in boards:
+        out[f"dashboards/{d.slug}.yaml"] = _dashboard(d, all_charts)
     return out
 
 
-def bundle(uri: str) -> bytes:
+def bundle(uri: str, boards: list[Dashboard] = DASHBOARDS) -> bytes:
     """The import ZIP for cdrlake at `uri` (a password in it is replaced by XXXXXXXXXX, as in
     Superset's own exports; pass it to the import as `passwords`)."""
     masked, _ = masked_uri(uri)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
-        for path, content in files(masked).items():
+        for path, content in files(masked, boards).items():
             z.writestr(f"{BUNDLE_ROOT}/{path}", yaml.safe_dump(content, sort_keys=False))
     return buffer.getvalue()

@@ -43,7 +43,11 @@ class Superset:
 
     def _check(self, response: requests.Response, what: str) -> Any:
         if response.status_code >= 400:
-            raise SupersetError(f"{what}: HTTP {response.status_code} {response.text[:500]}")
+            if response.headers.get("content-type", "").startswith("application/json"):
+                detail = response.text[:1000]
+            else:  # an HTML error page: the reason is in Superset's log
+                detail = "(see Superset's log for the reason)"
+            raise SupersetError(f"{what}: HTTP {response.status_code} {detail}")
         return response.json() if response.content else None
 
     def get(self, path: str, **params) -> Any:
@@ -60,14 +64,16 @@ class Superset:
         return self.get(f"/api/v1/{kind}/", q=q)["result"]
 
 
-def import_dashboards(superset: Superset, cdrlake_uri: str) -> dict[str, int]:
+def import_dashboards(
+    superset: Superset, cdrlake_uri: str, boards: list[dashboards.Dashboard] = dashboards.DASHBOARDS
+) -> dict[str, int]:
     """Imports (or updates) the cdrlake database, datasets, charts and dashboards; returns the
     dashboards' ids by slug."""
     _, password = dashboards.masked_uri(cdrlake_uri)
-    passwords = {f"{dashboards.BUNDLE_ROOT}/databases/{dashboards.DATABASE_NAME}.yaml": password} if password else {}
+    passwords = {f"databases/{dashboards.DATABASE_NAME}.yaml": password} if password else {}
     superset.post(
         "/api/v1/dashboard/import/",
-        files={"formData": ("cdrlake_dashboards.zip", dashboards.bundle(cdrlake_uri), "application/zip")},
+        files={"formData": ("cdrlake_dashboards.zip", dashboards.bundle(cdrlake_uri, boards), "application/zip")},
         data={"overwrite": "true", "passwords": json.dumps(passwords)},
     )
     # The bundle leaves the column lists out: read them from the server now.
@@ -75,7 +81,7 @@ def import_dashboards(superset: Superset, cdrlake_uri: str) -> dict[str, int]:
         for row in superset.find("dataset", "table_name", d.name):
             superset.put(f"/api/v1/dataset/{row['id']}/refresh")
     ids = {}
-    for d in dashboards.DASHBOARDS:
+    for d in boards:
         found = superset.find("dashboard", "slug", d.slug)
         if not found:
             raise SupersetError(f"dashboard {d.slug} missing after the import")
