@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use arrow::array::{Array, ArrayRef};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use clap::ValueEnum;
 
@@ -98,11 +98,20 @@ pub fn write_to<W: Write + Send>(
     Ok(())
 }
 
-/// View types (Utf8View, BinaryView) as their classic forms: widest reader support.
+/// View types (Utf8View, BinaryView) as their classic forms and dictionaries as their values, at
+/// every nesting depth: the widest reader support (the Flight SQL JDBC driver reads neither).
 pub fn plain_type(t: &DataType) -> DataType {
+    let field =
+        |f: &FieldRef| Arc::new(f.as_ref().clone().with_data_type(plain_type(f.data_type())));
     match t {
         DataType::Utf8View => DataType::Utf8,
         DataType::BinaryView => DataType::Binary,
+        DataType::Dictionary(_, values) => plain_type(values),
+        DataType::List(f) => DataType::List(field(f)),
+        DataType::LargeList(f) => DataType::LargeList(field(f)),
+        DataType::FixedSizeList(f, n) => DataType::FixedSizeList(field(f), *n),
+        DataType::Struct(fields) => DataType::Struct(fields.iter().map(field).collect()),
+        DataType::Map(f, sorted) => DataType::Map(field(f), *sorted),
         other => other.clone(),
     }
 }
@@ -184,5 +193,73 @@ mod tests {
         let plain = plain_types(&batch()).unwrap();
         assert_eq!(plain.schema().field(0).data_type(), &DataType::Utf8);
         assert_eq!(plain.column(0).len(), 2);
+    }
+
+    /// A type still holding a view or a dictionary somewhere inside.
+    fn unplain(t: &DataType) -> bool {
+        match t {
+            DataType::Utf8View | DataType::BinaryView | DataType::Dictionary(..) => true,
+            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+                unplain(f.data_type())
+            }
+            DataType::Map(f, _) => unplain(f.data_type()),
+            DataType::Struct(fields) => fields.iter().any(|f| unplain(f.data_type())),
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn views_and_dictionaries_become_plain_at_every_depth() {
+        use arrow::array::{
+            BinaryViewBuilder, DictionaryArray, Int32Array, ListBuilder, MapBuilder, StringArray,
+            StringViewBuilder, StructArray,
+        };
+        use arrow::datatypes::Int32Type;
+
+        let mut list = ListBuilder::new(StringViewBuilder::new());
+        list.append_value([Some("VOICE"), Some("SMS")]);
+        list.append_value([Some("DATA")]);
+        let period = DictionaryArray::<Int32Type>::try_new(
+            Int32Array::from(vec![0, 0]),
+            Arc::new(arrow::array::StringViewArray::from(vec!["2026-04"])),
+        )
+        .unwrap();
+        let nested = StructArray::from(vec![(
+            Arc::new(Field::new("period", period.data_type().clone(), false)),
+            Arc::new(period) as ArrayRef,
+        )]);
+        let mut map = MapBuilder::new(None, StringViewBuilder::new(), BinaryViewBuilder::new());
+        for _ in 0..2 {
+            map.keys().append_value("cell");
+            map.values().append_value(b"CAS0001");
+            map.append(true).unwrap();
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(list.finish()),
+            Arc::new(nested),
+            Arc::new(map.finish()),
+        ];
+        let fields: Vec<Field> = ["services", "billing", "evidence"]
+            .iter()
+            .zip(&columns)
+            .map(|(n, c)| Field::new(*n, c.data_type().clone(), true))
+            .collect();
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+
+        let plain = plain_types(&batch).unwrap();
+        for f in plain.schema().fields() {
+            assert!(!unplain(f.data_type()), "{f:?}");
+        }
+        assert_eq!(
+            plain.schema().as_ref(),
+            plain_schema(&batch.schema()).as_ref()
+        );
+        let periods = plain
+            .column(1)
+            .as_any()
+            .downcast_ref::<StructArray>()
+            .unwrap();
+        let periods = periods.column(0).as_any().downcast_ref::<StringArray>();
+        assert_eq!(periods.unwrap().value(1), "2026-04");
     }
 }

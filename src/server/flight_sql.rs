@@ -16,13 +16,16 @@ use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
 use arrow_flight::sql::{
-    ActionCancelQueryRequest, ActionCancelQueryResult, ActionClosePreparedStatementRequest,
-    ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult, CommandGetCatalogs,
-    CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys,
-    CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables,
-    CommandGetXdbcTypeInfo, CommandPreparedStatementQuery, CommandPreparedStatementUpdate,
-    CommandStatementIngest, CommandStatementQuery, CommandStatementUpdate,
-    DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
+    ActionBeginSavepointRequest, ActionBeginSavepointResult, ActionBeginTransactionRequest,
+    ActionBeginTransactionResult, ActionCancelQueryRequest, ActionCancelQueryResult,
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
+    ActionCreatePreparedStatementResult, ActionEndSavepointRequest, ActionEndTransactionRequest,
+    CommandGetCatalogs, CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys,
+    CommandGetImportedKeys, CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes,
+    CommandGetTables, CommandGetXdbcTypeInfo, CommandPreparedStatementQuery,
+    CommandPreparedStatementUpdate, CommandStatementIngest, CommandStatementQuery,
+    CommandStatementUpdate, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
+    TicketStatementQuery,
 };
 use arrow_flight::{
     Action, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus, FlightDescriptor,
@@ -311,9 +314,14 @@ impl FlightSqlService for CdrlakeFlightSql {
                     parameters,
                 )
             }
-            // Writes and settings take no parameters; a write returns a row count.
-            other => {
-                let (schema, _) = self.result_schema(&caller, &query.query, other).await?;
+            // Writes and settings are updates: no result set (the JDBC driver runs a prepared
+            // statement with an empty dataset schema through DoPut, as executeUpdate) and no
+            // parameters.
+            Allowed::Write(_) | Allowed::Set { .. } | Allowed::Reset { .. } => {
+                (Default::default(), Default::default())
+            }
+            call @ Allowed::Call(_) => {
+                let (schema, _) = self.result_schema(&caller, &query.query, call).await?;
                 (schema_bytes(&schema)?, Default::default())
             }
         };
@@ -414,6 +422,42 @@ impl FlightSqlService for CdrlakeFlightSql {
         // ActionCancelQueryResult.CancelResult (not re-exported by arrow-flight): 1 CANCELLED, 3 NOT_CANCELLABLE.
         let result = if self.cancels.cancel(&info) { 1 } else { 3 };
         Ok(ActionCancelQueryResult { result })
+    }
+
+    async fn do_action_begin_transaction(
+        &self,
+        _query: ActionBeginTransactionRequest,
+        request: Request<Action>,
+    ) -> Result<ActionBeginTransactionResult, Status> {
+        self.caller(&request)?;
+        Err(no_transactions())
+    }
+
+    async fn do_action_end_transaction(
+        &self,
+        _query: ActionEndTransactionRequest,
+        request: Request<Action>,
+    ) -> Result<(), Status> {
+        self.caller(&request)?;
+        Err(no_transactions())
+    }
+
+    async fn do_action_begin_savepoint(
+        &self,
+        _query: ActionBeginSavepointRequest,
+        request: Request<Action>,
+    ) -> Result<ActionBeginSavepointResult, Status> {
+        self.caller(&request)?;
+        Err(no_transactions())
+    }
+
+    async fn do_action_end_savepoint(
+        &self,
+        _query: ActionEndSavepointRequest,
+        request: Request<Action>,
+    ) -> Result<(), Status> {
+        self.caller(&request)?;
+        Err(no_transactions())
     }
 
     /// Flight's CancelFlightInfo and the session actions; every other action is refused by name.
@@ -857,4 +901,12 @@ impl CdrlakeFlightSql {
             Allowed::Query => Err(not_a_write(sql)),
         }
     }
+}
+
+/// GetSqlInfo says so too (FLIGHT_SQL_SERVER_TRANSACTION none); JDBC asks only with autocommit off.
+fn no_transactions() -> Status {
+    Status::unimplemented(
+        "cdrlake has no transactions: every statement commits on its own (one Delta commit per \
+         write). Run statements without BEGIN/COMMIT; in JDBC keep auto-commit on",
+    )
 }

@@ -61,7 +61,13 @@ impl<S> Authenticate<S> {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let token = match header.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+            // flightsql-dbapi sends "Bearer None" when the URI has no user name.
+            Some((scheme, token))
+                if scheme.eq_ignore_ascii_case("bearer")
+                    && !matches!(token.trim(), "" | "None" | "null" | "undefined") =>
+            {
+                token.trim()
+            }
             Some((scheme, _)) if scheme.eq_ignore_ascii_case("basic") => {
                 return Err(Status::unauthenticated(
                     "user name and password are accepted by the Handshake only: log in first, then send the bearer token",
@@ -69,7 +75,8 @@ impl<S> Authenticate<S> {
             }
             _ => {
                 return Err(Status::unauthenticated(
-                    "no credentials: log in with a user name and password",
+                    "no credentials: this server has users, so log in with a user name and \
+                     password (in a URI: datafusion://USER:PASSWORD@HOST:PORT)",
                 ));
             }
         };

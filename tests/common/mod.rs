@@ -11,6 +11,7 @@ use arrow::record_batch::RecordBatch;
 use cdrlake::s3_server::{S3Credentials, serve};
 use cdrlake_catalog::{LakehouseConfig, S3Settings};
 
+pub mod flight;
 pub mod server;
 pub mod webhook;
 pub mod worked;

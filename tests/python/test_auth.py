@@ -29,3 +29,17 @@ def test_wrong_password_and_no_credentials_are_refused(secured_server):
     with pytest.raises(adbc_driver_manager.Error, match="(?i)credentials|unauthenticated"):
         with flightsql.connect(secured_server) as conn, conn.cursor() as cur:
             cur.execute("SELECT 1")
+
+
+def test_sqlalchemy_uri_without_user_is_told_to_add_one(secured_server):
+    """flightsql-dbapi sends `Bearer None` when the URI names no user: Superset shows the message."""
+    import sqlalchemy
+
+    host_port = secured_server.removeprefix("grpc://")
+    engine = sqlalchemy.create_engine(f"datafusion://{host_port}?insecure=true")
+    with pytest.raises(Exception, match="no credentials.*USER:PASSWORD"):
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1").fetchall()
+    engine = sqlalchemy.create_engine(f"datafusion://ana:ana-pw@{host_port}?insecure=true")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT 1").fetchall() == [(1,)]
