@@ -116,6 +116,19 @@ pub fn plain_type(t: &DataType) -> DataType {
     }
 }
 
+/// Whether `t` holds no view type and no dictionary at any depth (what [`plain_type`] gives).
+pub fn is_plain(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8View | DataType::BinaryView | DataType::Dictionary(..) => false,
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            is_plain(f.data_type())
+        }
+        DataType::Map(f, _) => is_plain(f.data_type()),
+        DataType::Struct(fields) => fields.iter().all(|f| is_plain(f.data_type())),
+        _ => true,
+    }
+}
+
 pub fn plain_schema(schema: &Schema) -> SchemaRef {
     let fields: Vec<Field> = schema
         .fields()
@@ -195,19 +208,6 @@ mod tests {
         assert_eq!(plain.column(0).len(), 2);
     }
 
-    /// A type still holding a view or a dictionary somewhere inside.
-    fn unplain(t: &DataType) -> bool {
-        match t {
-            DataType::Utf8View | DataType::BinaryView | DataType::Dictionary(..) => true,
-            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
-                unplain(f.data_type())
-            }
-            DataType::Map(f, _) => unplain(f.data_type()),
-            DataType::Struct(fields) => fields.iter().any(|f| unplain(f.data_type())),
-            _ => false,
-        }
-    }
-
     #[test]
     fn views_and_dictionaries_become_plain_at_every_depth() {
         use arrow::array::{
@@ -248,7 +248,7 @@ mod tests {
 
         let plain = plain_types(&batch).unwrap();
         for f in plain.schema().fields() {
-            assert!(!unplain(f.data_type()), "{f:?}");
+            assert!(is_plain(f.data_type()), "{f:?}");
         }
         assert_eq!(
             plain.schema().as_ref(),

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::flight::{fetch, start_with_options};
+use common::flight::{ana_and_eng, fetch, start_with_options};
 
 use std::sync::Arc;
 
@@ -235,19 +235,7 @@ async fn errors_have_status_codes_and_the_server_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_login_bearer_tokens_and_roles() {
-    let users = vec![
-        UserConfig {
-            name: "ana".into(),
-            password_hash: hash_password("ana-pw").unwrap(),
-            role: Role::Analyst,
-        },
-        UserConfig {
-            name: "eng".into(),
-            password_hash: hash_password("eng-pw").unwrap(),
-            role: Role::Engineer,
-        },
-    ];
-    let (mut client, _dir, channel) = start_with(users).await;
+    let (mut client, _dir, channel) = start_with(ana_and_eng()).await;
     let unauthenticated = "The request does not have valid authentication credentials";
     let err = client
         .execute("SELECT 1".into(), None)

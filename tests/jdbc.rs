@@ -14,9 +14,7 @@ use arrow_flight::sql::client::FlightSqlServiceClient;
 use arrow_flight::sql::{
     ActionBeginTransactionRequest, ProstMessageExt, SqlInfo, SqlSupportsConvert,
 };
-use cdrlake::server::auth::hash_password;
-use cdrlake::server::{Role, UserConfig};
-use common::flight::{fetch, start_with_options};
+use common::flight::{ana_and_eng, fetch, start_with_options};
 use futures::TryStreamExt;
 use prost::Message;
 use tonic::transport::Channel;
@@ -336,34 +334,6 @@ async fn every_conversion_reported_in_supports_convert_runs_on_the_server() {
     assert!(failed.is_empty(), "{failed:#?}");
 }
 
-fn users() -> Vec<UserConfig> {
-    vec![
-        UserConfig {
-            name: "ana".into(),
-            password_hash: hash_password("ana-pw").unwrap(),
-            role: Role::Analyst,
-        },
-        UserConfig {
-            name: "eng".into(),
-            password_hash: hash_password("eng-pw").unwrap(),
-            role: Role::Engineer,
-        },
-    ]
-}
-
-/// A column type a JDBC accessor cannot read: a view or dictionary anywhere inside it.
-fn unreadable(t: &DataType) -> bool {
-    match t {
-        DataType::Utf8View | DataType::BinaryView | DataType::Dictionary(..) => true,
-        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
-            unreadable(f.data_type())
-        }
-        DataType::Map(f, _) => unreadable(f.data_type()),
-        DataType::Struct(fields) => fields.iter().any(|f| unreadable(f.data_type())),
-        _ => false,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn views_and_dictionaries_reach_jdbc_as_plain_types_at_every_depth() {
     let (mut client, _dir) = demo().await;
@@ -381,7 +351,7 @@ async fn views_and_dictionaries_reach_jdbc_as_plain_types_at_every_depth() {
         .chain(batches[0].schema().fields().iter())
     {
         assert!(
-            !unreadable(f.data_type()),
+            cdrlake::output::is_plain(f.data_type()),
             "{} is served as {}",
             f.name(),
             f.data_type()
@@ -394,7 +364,7 @@ async fn views_and_dictionaries_reach_jdbc_as_plain_types_at_every_depth() {
     let prepared = client.prepare(sql.into(), None).await.unwrap();
     for f in prepared.dataset_schema().unwrap().fields() {
         assert!(
-            !unreadable(f.data_type()),
+            cdrlake::output::is_plain(f.data_type()),
             "{} is prepared as {}",
             f.name(),
             f.data_type()
@@ -404,7 +374,7 @@ async fn views_and_dictionaries_reach_jdbc_as_plain_types_at_every_depth() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prepared_updates_have_an_empty_dataset_schema_and_run_through_do_put() {
-    let (mut client, _dir, _) = start_with_options(users(), Default::default()).await;
+    let (mut client, _dir, _) = start_with_options(ana_and_eng(), Default::default()).await;
     client.handshake("eng", "eng-pw").await.unwrap();
 
     // JDBC's executeUpdate path: an empty dataset schema, then DoPut with the update command.
@@ -444,7 +414,7 @@ async fn prepared_updates_have_an_empty_dataset_schema_and_run_through_do_put() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_are_refused_with_a_clear_error_and_the_session_goes_on() {
-    let (mut client, _dir, _) = start_with_options(users(), Default::default()).await;
+    let (mut client, _dir, _) = start_with_options(ana_and_eng(), Default::default()).await;
     client.handshake("ana", "ana-pw").await.unwrap();
     let begin = Action {
         r#type: "BeginTransaction".into(),
@@ -473,7 +443,7 @@ async fn transactions_are_refused_with_a_clear_error_and_the_session_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_without_credentials_is_told_to_send_them() {
-    let (client, _dir, channel) = start_with_options(users(), Default::default()).await;
+    let (client, _dir, channel) = start_with_options(ana_and_eng(), Default::default()).await;
     drop(client);
     // flightsql-dbapi with a URI that has no user name sends "Bearer None".
     for header in ["Bearer None", "Bearer ", ""] {

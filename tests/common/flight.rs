@@ -6,7 +6,8 @@ use arrow::array::RecordBatch;
 use arrow_flight::FlightInfo;
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use cdrlake::engine::Engine;
-use cdrlake::server::{Auth, UserConfig};
+use cdrlake::server::auth::hash_password;
+use cdrlake::server::{Auth, Role, UserConfig};
 use cdrlake_catalog::{Lakehouse, LakehouseConfig, WriteMode};
 use futures::TryStreamExt;
 use tonic::transport::Channel;
@@ -81,4 +82,20 @@ pub async fn fetch(
         batches.extend(got);
     }
     batches
+}
+
+/// Analyst `ana` (password ana-pw) and engineer `eng` (eng-pw).
+pub fn ana_and_eng() -> Vec<UserConfig> {
+    vec![
+        UserConfig {
+            name: "ana".into(),
+            password_hash: hash_password("ana-pw").unwrap(),
+            role: Role::Analyst,
+        },
+        UserConfig {
+            name: "eng".into(),
+            password_hash: hash_password("eng-pw").unwrap(),
+            role: Role::Engineer,
+        },
+    ]
 }
