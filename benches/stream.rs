@@ -406,7 +406,7 @@ fn report_runs(lake: &Path, log: &Path) -> Result<()> {
         ],
     )?;
     println!("model runs (slowest first):\n{runs}");
-    let errors = cdrlake(
+    let alerts = cdrlake(
         lake,
         &[
             "query",
@@ -415,7 +415,7 @@ fn report_runs(lake: &Path, log: &Path) -> Result<()> {
             "SELECT kind, count(*) FROM system.alerts GROUP BY kind",
         ],
     )?;
-    println!("system.alerts by kind:\n{errors}");
+    println!("system.alerts by kind:\n{alerts}");
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let tail: Vec<&str> = text.lines().rev().take(15).collect();
     println!("server log, last lines:");

@@ -14,7 +14,7 @@ use arrow_flight::sql::client::FlightSqlServiceClient;
 use arrow_flight::sql::{
     ActionBeginTransactionRequest, ProstMessageExt, SqlInfo, SqlSupportsConvert,
 };
-use common::flight::{ana_and_eng, fetch, start_with_options};
+use common::flight::{ana_and_eng, fetch, start_with_options, try_query};
 use futures::TryStreamExt;
 use prost::Message;
 use tonic::transport::Channel;
@@ -189,19 +189,6 @@ async fn demo() -> (FlightSqlServiceClient<Channel>, tempfile::TempDir) {
     (client, dir)
 }
 
-async fn query(
-    client: &mut FlightSqlServiceClient<Channel>,
-    sql: &str,
-) -> Result<Vec<RecordBatch>, String> {
-    let info = client
-        .execute(sql.into(), None)
-        .await
-        .map_err(|e| e.to_string())?;
-    let ticket = info.endpoint[0].ticket.clone().unwrap();
-    let stream = client.do_get(ticket).await.map_err(|e| e.to_string())?;
-    stream.try_collect().await.map_err(|e| e.to_string())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_sql_info_answers_every_key_the_jdbc_driver_reads_with_the_type_it_casts_to() {
     let (mut client, _dir) = demo().await;
@@ -245,7 +232,7 @@ async fn get_sql_info_answers_every_key_the_jdbc_driver_reads_with_the_type_it_c
 async fn every_listed_function_exists_on_the_server() {
     let (mut client, _dir) = demo().await;
     let answers = Answers::all(&mut client).await;
-    let batches = query(
+    let batches = try_query(
         &mut client,
         "SELECT DISTINCT lower(routine_name) FROM information_schema.routines",
     )
@@ -325,7 +312,7 @@ async fn every_conversion_reported_in_supports_convert_runs_on_the_server() {
             let (_, target) = sample(to, to);
             let sql = format!("SELECT CAST({value} AS {target})");
             pairs += 1;
-            if let Err(e) = query(&mut client, &sql).await {
+            if let Err(e) = try_query(&mut client, &sql).await {
                 failed.push(format!("{from:?} -> {to:?}: {sql}: {e}"));
             }
         }
@@ -394,13 +381,26 @@ async fn prepared_updates_have_an_empty_dataset_schema_and_run_through_do_put() 
     assert!(set.dataset_schema().unwrap().fields().is_empty());
     set.execute_update().await.unwrap();
 
+    // An analyst may not prepare the write, and the table stays as it was.
+    let (mut ana, _dir2, _) = start_with_options(ana_and_eng(), Default::default()).await;
+    ana.handshake("ana", "ana-pw").await.unwrap();
+    let refused = ana
+        .prepare(
+            "INSERT INTO bronze.calls SELECT * FROM bronze.calls".into(),
+            None,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("ermission"), "{refused}");
+
     // Queries keep their result schema.
     let select = client
         .prepare("SELECT COUNT(*) AS n FROM bronze.calls".into(), None)
         .await
         .unwrap();
     assert_eq!(select.dataset_schema().unwrap().field(0).name(), "n");
-    let rows = query(&mut client, "SELECT COUNT(*) FROM bronze.calls")
+    let rows = try_query(&mut client, "SELECT COUNT(*) FROM bronze.calls")
         .await
         .unwrap();
     assert_eq!(
@@ -414,8 +414,7 @@ async fn prepared_updates_have_an_empty_dataset_schema_and_run_through_do_put() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_are_refused_with_a_clear_error_and_the_session_goes_on() {
-    let (mut client, _dir, _) = start_with_options(ana_and_eng(), Default::default()).await;
-    client.handshake("ana", "ana-pw").await.unwrap();
+    let (mut client, _dir, channel) = start_with_options(ana_and_eng(), Default::default()).await;
     let begin = Action {
         r#type: "BeginTransaction".into(),
         body: ActionBeginTransactionRequest {}
@@ -423,6 +422,15 @@ async fn transactions_are_refused_with_a_clear_error_and_the_session_goes_on() {
             .encode_to_vec()
             .into(),
     };
+    // Without a login the caller is turned away first.
+    let mut anonymous = FlightSqlServiceClient::new(channel);
+    let refused = anonymous
+        .do_action(begin.clone())
+        .await
+        .err()
+        .map(|e| e.to_string());
+    assert!(refused.is_some_and(|e| e.contains("no credentials")));
+    client.handshake("ana", "ana-pw").await.unwrap();
     let err = match client.do_action(begin).await {
         Ok(stream) => stream
             .try_collect::<Vec<_>>()
@@ -436,7 +444,7 @@ async fn transactions_are_refused_with_a_clear_error_and_the_session_goes_on() {
         "{err}"
     );
     assert!(
-        query(&mut client, "SELECT 1").await.is_ok(),
+        try_query(&mut client, "SELECT 1").await.is_ok(),
         "the session still serves"
     );
 }
@@ -451,7 +459,7 @@ async fn a_client_without_credentials_is_told_to_send_them() {
         if !header.is_empty() {
             client.set_header("authorization", header);
         }
-        let err = query(&mut client, "SELECT 1").await.unwrap_err();
+        let err = try_query(&mut client, "SELECT 1").await.unwrap_err();
         assert!(
             err.contains("no credentials") && err.contains("USER:PASSWORD"),
             "{header}: {err}"

@@ -99,3 +99,17 @@ pub fn ana_and_eng() -> Vec<UserConfig> {
         },
     ]
 }
+
+/// A query's batches through its first endpoint, or the error as text.
+pub async fn try_query(
+    client: &mut FlightSqlServiceClient<Channel>,
+    sql: &str,
+) -> Result<Vec<RecordBatch>, String> {
+    let info = client
+        .execute(sql.into(), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let ticket = info.endpoint[0].ticket.clone().unwrap();
+    let stream = client.do_get(ticket).await.map_err(|e| e.to_string())?;
+    stream.try_collect().await.map_err(|e| e.to_string())
+}

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pytest
@@ -49,8 +50,6 @@ def wait_for_line(proc, log: pathlib.Path, marker: str, seconds: float) -> None:
 
 def drain(proc, log: pathlib.Path) -> None:
     """Keeps reading a server's output so a full pipe never blocks it."""
-    import threading
-
     def copy():
         with log.open("a") as out:
             for line in proc.stdout:
