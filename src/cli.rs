@@ -101,7 +101,7 @@ fn init_tracing() {
         // Library errors reach the user as our one-line error; their own logs would repeat them.
         .unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new(
-                "error,cdrlake=warn,cdrlake_catalog=warn,buoyant_kernel=off",
+                "error,cdrlake=warn,cdrlake_catalog=warn,buoyant_kernel=off,deltalake_core=off",
             )
         });
     let _ = tracing_subscriber::fmt()

@@ -13,10 +13,7 @@ use anyhow::{Context, Result, bail};
 use cdrlake_catalog::{
     CATALOG_NAME, CatalogError, Lakehouse, LakehouseCatalog, LazyView, RowsRead, SCHEMAS, WriteMode,
 };
-use cdrlake_udfs::rating::destination_zone::{PrefixTable, PrefixTableHandle};
-use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use cdrlake_udfs::reference::References;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::Session;
 use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogProviderList};
@@ -30,9 +27,6 @@ use deltalake::delta_datafusion::planner::DeltaPlanner;
 use deltalake::operations::write::{SchemaMode, WriteBuilder};
 use deltalake::protocol::SaveMode;
 
-/// UDFs that use a server-side key: the model runner's only, never a client session's.
-pub const KEYED_UDFS: [&str; 1] = ["hmac_token"];
-
 pub struct Engine {
     ctx: SessionContext,
     /// The state client sessions start from: this engine's, without keyed UDFs. `None` in a
@@ -40,8 +34,8 @@ pub struct Engine {
     client_template: Option<SessionState>,
     catalog: Arc<LakehouseCatalog>,
     lakehouse: Arc<Lakehouse>,
-    /// `destination_zone`'s prefix table, loaded from `bronze.tariff_destination`.
-    zones: PrefixTableHandle,
+    /// The UDFs' reference tables, shared with client sessions.
+    reference_tables: Arc<ReferenceTables>,
     /// Rows this engine's queries (and merges) read from lakehouse tables.
     rows_read: Arc<RowsRead>,
 }
@@ -97,17 +91,17 @@ impl Engine {
         let catalog = Arc::new(LakehouseCatalog::new(lakehouse.clone()));
         catalog.refresh().await?;
         ctx.register_catalog(CATALOG_NAME, catalog.clone());
-        let zones = cdrlake_udfs::register_all(&ctx);
+        let reference_tables = Arc::new(ReferenceTables::new(cdrlake_udfs::register_all(&ctx)));
         // A lakehouse this process may only read (and that has no key yet) still serves queries;
-        // only hmac_token then fails, saying how to configure a key.
+        // only the keyed functions then fail, saying how to configure a key.
         match lakehouse.hmac_key().await {
-            Ok(key) => ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
-                cdrlake_udfs::analytics::hmac_token::HmacToken::with_key(&key),
-            )),
-            Err(e) => tracing::warn!("hmac_token has no key: {e}"),
+            Ok(key) => cdrlake_udfs::keyed(&key)
+                .into_iter()
+                .for_each(|udf| ctx.register_udf(udf)),
+            Err(e) => tracing::warn!("keyed functions have no key: {e}"),
         }
         let template = SessionContext::new_with_state(ctx.state());
-        for name in KEYED_UDFS {
+        for name in cdrlake_udfs::KEYED {
             template.deregister_udf(name);
         }
         let engine = Self {
@@ -115,12 +109,11 @@ impl Engine {
             client_template: Some(template.state()),
             catalog,
             lakehouse,
-            zones,
+            reference_tables,
             rows_read,
         };
+        engine.refresh_references().await?;
         engine.register_saved_views().await?;
-        // Once here for saved views that call the function; again before each query naming it.
-        engine.load_destination_zones().await?;
         Ok(engine)
     }
 
@@ -170,7 +163,7 @@ impl Engine {
             client_template: None,
             catalog: self.catalog.clone(),
             lakehouse: self.lakehouse.clone(),
-            zones: self.zones.clone(),
+            reference_tables: self.reference_tables.clone(),
             rows_read: self.rows_read.clone(),
         })
     }
@@ -296,54 +289,58 @@ impl Engine {
                 .with_allow_statements(false)
                 .verify_plan(&plan)?;
         }
-        if sql.to_ascii_lowercase().contains("destination_zone") {
-            self.load_destination_zones().await?;
-        }
+        self.refresh_references().await?;
         Ok(self.ctx.execute_logical_plan(plan).await?)
     }
 
-    /// Reads `bronze.tariff_destination` into `destination_zone`'s prefix table, so each query
-    /// naming the function uses the tariff as committed when it started (other queries pay
-    /// nothing). Without the table the function stays unloaded and says so when called.
-    async fn load_destination_zones(&self) -> Result<()> {
-        let exists = self
-            .lakehouse
-            .has_table("bronze", "tariff_destination")
-            .await?;
-        if !exists {
-            return Ok(());
-        }
-        // Read through the table itself, not its name: a client session whose role does not
-        // read bronze still gets the zones the function needs (never the rows).
-        let table = self
-            .lakehouse
-            .open_table("bronze", "tariff_destination", None)
-            .await?;
-        let provider = Arc::new(cdrlake_catalog::DeltaProvider::try_new(table).await?);
-        let batches = self
-            .ctx
-            .read_table(provider)?
-            .select_columns(&["prefix", "zone"])?
-            .collect()
-            .await?;
-        let mut rows = Vec::new();
-        for batch in &batches {
-            let (prefixes, zones) = (
-                cast(batch.column(0), &DataType::Utf8)?,
-                cast(batch.column(1), &DataType::Utf8)?,
-            );
-            let (prefixes, zones) = (prefixes.as_string::<i32>(), zones.as_string::<i32>());
-            for i in 0..batch.num_rows() {
-                if prefixes.is_valid(i) && zones.is_valid(i) {
-                    rows.push((prefixes.value(i).to_string(), zones.value(i).to_string()));
+    /// Loads the UDFs' reference tables (`cdrlake_udfs::reference`) whose Delta version changed
+    /// since they were last loaded, so every query uses them as committed when it started. The
+    /// check is a read of the tables' newest log entries; a missing table leaves its UDFs
+    /// unloaded (they say so when called).
+    async fn refresh_references(&self) -> Result<()> {
+        for (i, reference) in self.reference_tables.tables.iter().enumerate() {
+            let (schema, name) = reference.table();
+            let Some(table) = self.catalog.latest_table(schema, name).await? else {
+                if self.reference_tables.lock()[i].take().is_some() {
+                    reference.unload();
+                }
+                continue;
+            };
+            let version = table.version();
+            if self.reference_tables.lock()[i] == version {
+                continue;
+            }
+            match self.read_reference(table, reference.columns()).await {
+                Ok(batches) => {
+                    reference.load(&batches)?;
+                    self.reference_tables.lock()[i] = version;
+                }
+                // Queries not calling its functions go on; those that do fail, never using
+                // an older version of the table.
+                Err(e) => {
+                    tracing::warn!("{schema}.{name} could not be read for its functions: {e}");
+                    reference.unload();
+                    self.reference_tables.lock()[i] = None;
                 }
             }
         }
-        let table = Arc::new(PrefixTable::new(rows));
-        if let Ok(mut slot) = self.zones.write() {
-            *slot = Some(table);
-        }
         Ok(())
+    }
+
+    /// `columns` of `table`, read through the table itself, not its name: a client session whose
+    /// role does not read the table still gets what its functions need (never the rows).
+    async fn read_reference(
+        &self,
+        table: deltalake::DeltaTable,
+        columns: &[&str],
+    ) -> Result<Vec<RecordBatch>> {
+        let provider = Arc::new(cdrlake_catalog::DeltaProvider::try_new(table).await?);
+        Ok(self
+            .ctx
+            .read_table(provider)?
+            .select_columns(columns)?
+            .collect()
+            .await?)
     }
 
     /// The `(schema, table)` pairs one SQL statement names, unqualified names in the default
@@ -382,5 +379,23 @@ fn check_reference(reference: &TableReference) -> Result<()> {
             Err(CatalogError::UnknownSchema(schema.to_string()).into())
         }
         _ => Ok(()),
+    }
+}
+
+/// The UDFs' reference tables and the Delta version each was last loaded at.
+struct ReferenceTables {
+    tables: References,
+    loaded: std::sync::Mutex<Vec<Option<deltalake::kernel::Version>>>,
+}
+
+impl ReferenceTables {
+    fn new(tables: References) -> Self {
+        let loaded = std::sync::Mutex::new(vec![None; tables.len()]);
+        Self { tables, loaded }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<deltalake::kernel::Version>>> {
+        // The versions are only a cache: after a panic elsewhere they are still usable.
+        self.loaded.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::worked::{INVOICE, call, customer, ingest_empty, project, run_billing, worked_example};
+use common::worked::{
+    INVOICE, call, customer, ingest_empty, project, run_billing, sms, worked_example,
+};
 use common::{Lake, contract_csv};
 
 #[test]
@@ -201,4 +203,165 @@ fn a_late_first_record_moves_a_call_to_the_period_it_started_in() {
         lake.csv("SELECT billing_period FROM gold.fact_cdr"),
         "billing_period\n2026-04\n"
     );
+}
+
+/// One subscriber's CRM version: (customer, number, IMSI), plan, status, effective date.
+fn version(
+    who: (&str, &str, &str),
+    plan: &str,
+    status: &str,
+    from: &str,
+) -> Vec<(&'static str, String)> {
+    let mut row = customer(plan, from);
+    for (key, value) in [
+        ("customer_id", who.0),
+        ("msisdn", who.1),
+        ("imsi", who.2),
+        ("status", status),
+    ] {
+        row.iter_mut().find(|(k, _)| *k == key).unwrap().1 = value.into();
+    }
+    row
+}
+
+/// `record` with the served subscriber replaced.
+fn served_by(
+    mut record: Vec<(&'static str, String)>,
+    who: (&str, &str, &str),
+) -> Vec<(&'static str, String)> {
+    for (key, value) in [("served_msisdn", who.1), ("served_imsi", who.2)] {
+        record.iter_mut().find(|(k, _)| *k == key).unwrap().1 = value.into();
+    }
+    record
+}
+
+/// Billing's edge cases, each amount worked out by hand from billing.md and rating.md:
+/// P_BASIC is 49.00 a month with 3,600 national voice seconds.
+/// - A (activated 2024-04-01) gets the loyalty discount for 2026-04, B (2024-04-02) does not
+///   (billing.md's own boundary example); both are billed 30/30 of the fee: 49.00.
+/// - C is terminated from 2026-04-11: 10 active days, f = 10/30 = 0.333333333, 49.00 x f =
+///   16.333333317 -> 16.33; no invoice for May.
+/// - A's call at 2026-04-30T23:30Z is 00:30 local on 1 May: billed in 2026-05, not April.
+/// - B's unanswered call is ZERO (rule 5) and still counts in VOICE's quantity.
+/// - C's SMS to a premium number has no rate row once the tariff lacks one: UNRATED E007.
+/// - Closing April numbers the three invoices INV-202604-0000001.. in customer_id order.
+#[test]
+fn billing_edge_cases_worked_out_by_hand() {
+    let lake = Lake::new();
+    let project = project(&lake);
+    // The tariff without MA_PREMIUM SMS: such an SMS has no matching rate row.
+    let rates = std::path::Path::new(&project).join("seeds/bronze.tariff_rate.csv");
+    let tariff = std::fs::read_to_string(&rates).unwrap();
+    assert!(tariff.contains("MA_PREMIUM,SMS,ANY,0,3.00,,,0\n"));
+    std::fs::write(
+        &rates,
+        tariff.replace("MA_PREMIUM,SMS,ANY,0,3.00,,,0\n", ""),
+    )
+    .unwrap();
+
+    let a = ("C0000011", "+212611000011", "604010000000011");
+    let b = ("C0000012", "+212611000012", "604010000000012");
+    let c = ("C0000013", "+212611000013", "604010000000013");
+    common::worked::deliver(
+        &lake,
+        "crm.csv",
+        "crm_customer",
+        &[
+            version(a, "P_BASIC", "active", "2024-04-01"),
+            version(b, "P_BASIC", "active", "2024-04-02"),
+            version(c, "P_BASIC", "active", "2026-03-01"),
+            version(c, "P_BASIC", "terminated", "2026-04-11"),
+        ],
+    );
+    let mut unanswered = served_by(
+        call(
+            "E2",
+            "",
+            "2026-04-10T10:00:20+00:00",
+            0,
+            "0522 12 34 56",
+            "60401",
+        ),
+        b,
+    );
+    unanswered
+        .iter_mut()
+        .find(|(k, _)| *k == "seizure_time")
+        .unwrap()
+        .1 = "2026-04-10T10:00:00+00:00".into();
+    common::worked::deliver(
+        &lake,
+        "voice.csv",
+        "voice_cdr",
+        &[
+            served_by(
+                call(
+                    "E1",
+                    "2026-04-30T23:30:00+00:00",
+                    "2026-04-30T23:31:00+00:00",
+                    60,
+                    "0522 12 34 56",
+                    "60401",
+                ),
+                a,
+            ),
+            unanswered,
+        ],
+    );
+    common::worked::deliver(
+        &lake,
+        "sms.csv",
+        "sms_cdr",
+        &[served_by(
+            sms("E3", "2026-04-05T12:00:00+01:00", "+212800000000"),
+            c,
+        )],
+    );
+    ingest_empty(&lake, &["data_cdr"]);
+    lake.ok(&run_billing(&project));
+
+    assert_eq!(
+        lake.csv("SELECT customer_id, billing_period, zone, rating_status, reason_code, charge FROM gold.rated_cdr ORDER BY customer_id"),
+        "customer_id,billing_period,zone,rating_status,reason_code,charge\n\
+         C0000011,2026-05,MA_FIXED,RATED,,0.0000\n\
+         C0000012,2026-04,MA_FIXED,ZERO,,0.0000\n\
+         C0000013,2026-04,MA_PREMIUM,UNRATED,E007,0.0000\n"
+    );
+    assert_eq!(
+        lake.csv(
+            "SELECT i.customer_id, i.billing_period, l.line_type, l.quantity, l.amount FROM gold.invoice_line l \
+             JOIN gold.invoice i ON i.invoice_number = l.invoice_number ORDER BY i.billing_period, i.customer_id, l.line_no"
+        ),
+        "customer_id,billing_period,line_type,quantity,amount\n\
+         C0000011,2026-04,RECURRING,30,49.00\nC0000011,2026-04,VOICE,0,0.00\nC0000011,2026-04,SMS,0,0.00\n\
+         C0000011,2026-04,DATA,0,0.00\nC0000011,2026-04,ROAMING,0,0.00\nC0000011,2026-04,DISCOUNT,1,-4.90\n\
+         C0000012,2026-04,RECURRING,30,49.00\nC0000012,2026-04,VOICE,1,0.00\nC0000012,2026-04,SMS,0,0.00\n\
+         C0000012,2026-04,DATA,0,0.00\nC0000012,2026-04,ROAMING,0,0.00\n\
+         C0000013,2026-04,RECURRING,10,16.33\nC0000013,2026-04,VOICE,0,0.00\nC0000013,2026-04,SMS,1,0.00\n\
+         C0000013,2026-04,DATA,0,0.00\nC0000013,2026-04,ROAMING,0,0.00\n\
+         C0000011,2026-05,RECURRING,31,49.00\nC0000011,2026-05,VOICE,1,0.00\nC0000011,2026-05,SMS,0,0.00\n\
+         C0000011,2026-05,DATA,0,0.00\nC0000011,2026-05,ROAMING,0,0.00\nC0000011,2026-05,DISCOUNT,1,-4.90\n\
+         C0000012,2026-05,RECURRING,31,49.00\nC0000012,2026-05,VOICE,0,0.00\nC0000012,2026-05,SMS,0,0.00\n\
+         C0000012,2026-05,DATA,0,0.00\nC0000012,2026-05,ROAMING,0,0.00\nC0000012,2026-05,DISCOUNT,1,-4.90\n",
+        "B is eligible in May (2024-04-02 is on or before 2026-05-01 minus 24 months)"
+    );
+    let totals = "SELECT customer_id, net_amount, vat_amount, total_amount FROM gold.invoice WHERE billing_period = '2026-04' ORDER BY customer_id";
+    let expected = "customer_id,net_amount,vat_amount,total_amount\n\
+                    C0000011,44.10,8.82,52.92\nC0000012,49.00,9.80,58.80\nC0000013,16.33,3.27,19.60\n";
+    assert_eq!(lake.csv(totals), expected);
+
+    // Closing April: gapless numbers in customer_id order, the same amounts.
+    lake.ok(&[
+        "close-period",
+        "2026-04",
+        "--grace-days",
+        "0",
+        "--project",
+        &project,
+    ]);
+    assert_eq!(
+        lake.csv("SELECT invoice_number, customer_id FROM gold.invoice WHERE billing_period = '2026-04' ORDER BY invoice_number"),
+        "invoice_number,customer_id\nINV-202604-0000001,C0000011\nINV-202604-0000002,C0000012\nINV-202604-0000003,C0000013\n"
+    );
+    assert_eq!(lake.csv(totals), expected);
 }

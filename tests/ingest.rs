@@ -169,6 +169,39 @@ fn the_same_content_is_refused_unless_forced() {
 }
 
 #[test]
+fn the_same_file_ingested_by_several_processes_at_once_commits_once() {
+    let lake = Lake::new();
+    lake.file("day1/a.csv", voice_csv(2, 1));
+    ok(&lake.ingest(&["day1/a.csv", "--into", "bronze.voice_cdr"]));
+    let content = voice_csv(3, 2);
+    let copies = 4;
+    for i in 0..copies {
+        lake.file(&format!("copy{i}/b.csv"), &content);
+    }
+    let outputs: Vec<std::process::Output> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..copies)
+            .map(|i| {
+                let lake = &lake;
+                scope.spawn(move || {
+                    lake.ingest(&[&format!("copy{i}/b.csv"), "--into", "bronze.voice_cdr"])
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let committed = outputs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(committed, 1, "exactly one ingest commits the content");
+    for o in outputs.iter().filter(|o| !o.status.success()) {
+        assert_clean_error(o, &["already ingested into bronze.voice_cdr"]);
+    }
+    assert_eq!(
+        lake.csv("SELECT count(*) AS n FROM bronze.voice_cdr"),
+        "n\n5\n",
+        "the first file's 2 rows and the second's 3, once"
+    );
+}
+
+#[test]
 fn contract_columns_are_checked_and_can_evolve() {
     let lake = Lake::new();
     ok(&lake.ingest(&[

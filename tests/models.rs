@@ -898,3 +898,126 @@ fn binds_are_computed_before_the_query_and_the_target_filter_bounds_the_merge() 
         "{text}"
     );
 }
+
+#[test]
+fn a_macro_is_rendered_into_the_models_that_call_it_and_changing_it_rebuilds_them() {
+    let f = Fixture::new();
+    f.write(
+        "sql/macros/calls.sql",
+        "{% macro longer_than(seconds) %}duration_s > {{ seconds }}{% endmacro %}",
+    );
+    f.write(
+        "sql/gold/long_calls.sql",
+        "-- @materialized: table\n{% from \"macros/calls.sql\" import longer_than %}\nSELECT count(*) AS calls FROM bronze.calls WHERE {{ longer_than(150) }}\n",
+    );
+    f.ok(&["run"]);
+    // Durations 60 * (id + 1) for ids 0..6, id 3 none: 180, 300 and 360 are over 150.
+    assert_eq!(f.csv("SELECT calls FROM gold.long_calls"), "calls\n3\n");
+    let compiled = f.ok(&["compile", "gold.long_calls"]);
+    assert!(compiled.contains("WHERE duration_s > 150"), "{compiled}");
+    let built = f.version("gold.long_calls");
+
+    // The macro is part of the model's definition: a change to it alone rebuilds the model.
+    f.write(
+        "sql/macros/calls.sql",
+        "{% macro longer_than(seconds) %}duration_s >= {{ seconds }}{% endmacro %}",
+    );
+    f.ok(&["run", "--select", "gold.long_calls"]);
+    assert_eq!(f.version("gold.long_calls"), built + 1);
+
+    // A misspelt argument is an error naming the model file and the line, not an empty string.
+    f.write(
+        "sql/gold/long_calls.sql",
+        "-- @materialized: table\n{% from \"macros/calls.sql\" import longer_than %}\nSELECT count(*) AS calls FROM bronze.calls WHERE {{ longer_than(secs) }}\n",
+    );
+    let out = f.run(&["run"]);
+    assert_clean_error(
+        &out,
+        &["gold/long_calls.sql", "undefined", "long_calls.sql:3"],
+    );
+    assert_eq!(f.version("gold.long_calls"), built + 1);
+}
+
+/// Collects a run's events as the lines they print.
+#[derive(Default)]
+struct Recorded(std::sync::Mutex<Vec<String>>);
+
+impl cdrlake::models::progress::ProgressSink for Recorded {
+    fn event(&self, event: &cdrlake::models::progress::Event<'_>) {
+        self.0.lock().unwrap().push(event.to_string());
+    }
+}
+
+#[test]
+fn a_run_reports_each_node_to_the_progress_its_caller_gives_it() {
+    use cdrlake::models::progress::Progress;
+    use cdrlake::models::{Project, RunOptions, runner};
+
+    let f = Fixture::new();
+    let recorded = Arc::new(Recorded::default());
+    let config = f.config();
+    let project = Project::load(&f.cwd().join("sql")).unwrap();
+    let report = rt().block_on(async {
+        let (lakehouse, _) = Lakehouse::init(config).await.unwrap();
+        let engine = cdrlake::engine::Engine::new(Arc::new(lakehouse))
+            .await
+            .unwrap();
+        let options = RunOptions {
+            progress: Progress(recorded.clone()),
+            ..RunOptions::default()
+        };
+        runner::run(&engine, &project, &options).await.unwrap()
+    });
+    let lines = recorded.0.lock().unwrap().clone();
+    let text = lines.join("\n");
+    assert_eq!(
+        lines.first().unwrap(),
+        &format!("run {}: 5 node(s)", report.run_id)
+    );
+    assert_eq!(lines.last().unwrap(), "done: 5 ok, 0 failed, 0 skipped");
+    // Each node is announced, then reported with its outcome and its tests, in build order.
+    let started: Vec<&String> = lines.iter().filter(|l| l.ends_with(" ...")).collect();
+    let finished: Vec<&String> = lines.iter().filter(|l| l.contains(") OK in ")).collect();
+    assert_eq!((started.len(), finished.len()), (5, 5), "{text}");
+    assert!(
+        started[2].starts_with("[3/5] model silver.calls_clean (view)"),
+        "{text}"
+    );
+    let rated = lines
+        .iter()
+        .position(|l| l.starts_with("[4/5] model silver.calls_rated (incremental) OK in"))
+        .expect(&text);
+    assert!(
+        lines[rated + 1].starts_with("      [1/3] PASS silver.calls_rated unique(call_id)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn two_runs_at_once_leave_consistent_tables_or_one_is_refused_clearly() {
+    let f = Fixture::new();
+    f.append(6..400, 2);
+    let outputs: Vec<std::process::Output> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| f.run(&["run", "--full-refresh"])))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    assert!(
+        outputs.iter().any(|o| o.status.success()),
+        "at least one run completes: {}",
+        common::stderr(&outputs[0])
+    );
+    for o in outputs.iter().filter(|o| !o.status.success()) {
+        assert_clean_error(o, &["the lakehouse is busy", "'models' lease"]);
+    }
+    // Whatever the interleaving, every table is whole: the tests pass and a run finds it so.
+    let tests = f.ok(&["test"]);
+    assert!(!tests.contains("FAIL"), "{tests}");
+    assert_eq!(
+        f.csv("SELECT count(*) AS n FROM silver.calls_rated"),
+        "n\n399\n"
+    );
+    let again = f.ok(&["run"]);
+    assert!(again.contains("done: 5 ok, 0 failed, 0 skipped"), "{again}");
+}

@@ -1,6 +1,8 @@
 //! SQL behaviour tested as data: every `tests/slt/**/*.slt` file runs against a fresh lakehouse
 //! through the model runner's engine (every cdrlake UDF registered), with the sqllogictest format
 //! (`statement ok`, `query TT`, `query error <text>`). Set-up data lives inside each file.
+//! `RUN MODELS <selector>...` (a statement of this runner, not SQL) builds models of the shipped
+//! project (`sql/`) with the model runner, so model behaviour reads as set-up, run, query.
 //!
 //! `cargo test --test slt` runs them all; `cargo test --test slt -- FILTER` those whose path
 //! contains FILTER; `cargo test --test slt -- --complete [FILTER]` rewrites the expected results
@@ -67,6 +69,9 @@ impl AsyncDB for Db {
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, Failure> {
+        if let Some(select) = models_to_run(sql) {
+            return run_models(&self.engine, select).await;
+        }
         // Writes go through the Delta write path, as `cdrlake query` runs them.
         if let Some(write) = WriteStatement::parse(sql).map_err(|e| Failure(e.to_string()))? {
             let rows = write
@@ -99,6 +104,49 @@ impl AsyncDB for Db {
     fn engine_name(&self) -> &str {
         "cdrlake"
     }
+}
+
+/// The selectors of a `RUN MODELS a b ...` statement.
+fn models_to_run(sql: &str) -> Option<Vec<String>> {
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    match words.as_slice() {
+        [run, models, selectors @ ..]
+            if run.eq_ignore_ascii_case("run") && models.eq_ignore_ascii_case("models") =>
+        {
+            Some(selectors.iter().map(|s| s.to_string()).collect())
+        }
+        _ => None,
+    }
+}
+
+/// Builds the selected models of `sql/`; a failed node fails the statement with its error.
+async fn run_models(
+    engine: &Engine,
+    select: Vec<String>,
+) -> Result<DBOutput<DefaultColumnType>, Failure> {
+    use cdrlake::models::progress::{Progress, Quiet};
+    use cdrlake::models::{Project, RunOptions, runner};
+    let project = Project::load(&manifest_dir().join("sql")).map_err(|e| Failure(e.to_string()))?;
+    let options = RunOptions {
+        select,
+        progress: Progress::new(Quiet),
+        ..RunOptions::default()
+    };
+    let report = runner::run(engine, &project, &options)
+        .await
+        .map_err(|e| Failure(cdrlake::error::one_line(&e)))?;
+    if let Some(failed) = report.runs.iter().find(|r| r.error.is_some()) {
+        return Err(Failure(format!(
+            "{}: {}",
+            failed.model,
+            failed.error.clone().unwrap_or_default()
+        )));
+    }
+    Ok(DBOutput::StatementComplete(report.runs.len() as u64))
+}
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
 }
 
 fn slt_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -49,6 +49,19 @@ impl LakehouseCatalog {
     pub fn lakehouse_schema(&self, name: &str) -> Option<&Arc<LakehouseSchema>> {
         self.schemas.iter().find(|s| s.name == name)
     }
+
+    /// `schema.table` at its latest committed version (only newer commits are read when it was
+    /// opened before), or `None` if there is no such table.
+    pub async fn latest_table(&self, schema: &str, table: &str) -> Result<Option<DeltaTable>> {
+        let Some(s) = self.lakehouse_schema(schema) else {
+            return Ok(None);
+        };
+        match s.latest(table).await {
+            Ok(t) => Ok(Some(t)),
+            Err(CatalogError::UnknownTable { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl CatalogProvider for LakehouseCatalog {

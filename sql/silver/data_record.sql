@@ -39,40 +39,8 @@ WITH raw AS (
     FROM bronze.data_cdr
     WHERE _ingested_at > $since
 ),
--- Duplicates: a row whose key an earlier row of this run has, or an older, already mediated one.
--- Only keys that occur more than once are ranked (a window over every row would be slow); they
--- are found by key_hash (cheaper than grouping the text): a collision only ranks a row alone.
--- Staged (@stage): its exact row count lets the join below build from it instead of
--- repartitioning every wide row (the optimizer cannot estimate a filtered window).
-repeated_keys AS (
-    SELECT key_hash(pgw_address, charging_id, record_sequence_number) AS key
-    FROM raw
-    GROUP BY key_hash(pgw_address, charging_id, record_sequence_number)
-    HAVING count(*) > 1
-),
-repeated_here AS (
-    SELECT _batch_id, _row_number
-    FROM (
-        SELECT r._batch_id, r._row_number, row_number() OVER (
-            PARTITION BY r.pgw_address, r.charging_id, r.record_sequence_number
-            ORDER BY r._ingested_at, r._batch_id, r._row_number
-        ) AS copy
-        FROM repeated_keys k
-        JOIN raw r ON k.key = key_hash(r.pgw_address, r.charging_id, r.record_sequence_number)
-    ) AS numbered
-    WHERE copy > 1
-),
-seen_before AS (
-    SELECT r._batch_id, r._row_number
-    FROM raw r
-    WHERE EXISTS (
-        SELECT 1 FROM bronze.data_cdr o
-        WHERE o._ingested_at <= $since
-          AND raw_field(o.pgw_address) = r.pgw_address
-          AND raw_field(o.charging_id) = r.charging_id
-          AND raw_field(o.record_sequence_number) = r.record_sequence_number
-    )
-),
+{% from "macros/duplicates.sql" import duplicate_ctes %}
+{{ duplicate_ctes("bronze.data_cdr", ["pgw_address", "charging_id", "record_sequence_number"]) }}
 typed AS (
     SELECT
         r.*,

@@ -44,41 +44,8 @@ WITH raw AS (
     FROM bronze.voice_cdr
     WHERE _ingested_at > $since
 ),
--- Duplicates: a row whose key an earlier row of this run has, or an older, already mediated one.
--- Only keys that occur more than once are ranked (a window over every row would be slow); they
--- are found by key_hash (cheaper than grouping the text): a collision only ranks a row alone.
--- Staged (@stage): its exact row count lets the join below build from it instead of
--- repartitioning every wide row (the optimizer cannot estimate a filtered window).
-repeated_keys AS (
-    SELECT key_hash(recording_entity, call_reference, record_type, sequence_number) AS key
-    FROM raw
-    GROUP BY key_hash(recording_entity, call_reference, record_type, sequence_number)
-    HAVING count(*) > 1
-),
-repeated_here AS (
-    SELECT _batch_id, _row_number
-    FROM (
-        SELECT r._batch_id, r._row_number, row_number() OVER (
-            PARTITION BY r.recording_entity, r.call_reference, r.record_type, r.sequence_number
-            ORDER BY r._ingested_at, r._batch_id, r._row_number
-        ) AS copy
-        FROM repeated_keys k
-        JOIN raw r ON k.key = key_hash(r.recording_entity, r.call_reference, r.record_type, r.sequence_number)
-    ) AS numbered
-    WHERE copy > 1
-),
-seen_before AS (
-    SELECT r._batch_id, r._row_number
-    FROM raw r
-    WHERE EXISTS (
-        SELECT 1 FROM bronze.voice_cdr o
-        WHERE o._ingested_at <= $since
-          AND raw_field(o.recording_entity) = r.recording_entity
-          AND raw_field(o.call_reference) = r.call_reference
-          AND raw_field(o.record_type) = r.record_type
-          AND raw_field(o.sequence_number) = r.sequence_number
-    )
-),
+{% from "macros/duplicates.sql" import duplicate_ctes %}
+{{ duplicate_ctes("bronze.voice_cdr", ["recording_entity", "call_reference", "record_type", "sequence_number"]) }}
 typed AS (
     SELECT
         r.*,

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use super::Period;
 use super::store::{self, ISSUED_INVOICE, ISSUED_LINE, PERIOD_CLOSE};
 use crate::engine::Engine;
+use crate::models::progress::Progress;
 use crate::models::{Project, RunOptions, runner};
 
 #[derive(Debug, Clone)]
@@ -32,6 +33,8 @@ pub struct CloseOptions {
     pub user: String,
     /// The `models` lease's fence: checked before the runs' commits and the close's own.
     pub fence: cdrlake_catalog::Fence,
+    /// Where the close and its runs report their steps.
+    pub progress: Progress,
 }
 
 #[derive(Debug)]
@@ -57,13 +60,14 @@ pub async fn close_period(
         bail!("{period} is already closed (at {at}): its invoices never change");
     }
 
-    println!(
+    options.progress.step(&format!(
         "close-period {period}: building the invoices and what they read (their gates must pass)"
-    );
+    ));
     let gates = RunOptions {
         select: vec!["+gold.invoice".into()],
         full_refresh: false,
         fence: options.fence.clone(),
+        progress: options.progress.clone(),
     };
     let built = runner::run(engine, project, &gates).await?;
     if built.failed() > 0 {
@@ -122,7 +126,9 @@ pub async fn close_period(
         )
         .await?;
 
-    println!("close-period {period}: {count} invoices issued; showing them in gold");
+    options.progress.step(&format!(
+        "close-period {period}: {count} invoices issued; showing them in gold"
+    ));
     let select = RunOptions {
         select: vec![
             "gold.billing_period+".into(),
@@ -130,6 +136,7 @@ pub async fn close_period(
         ],
         full_refresh: false,
         fence: options.fence.clone(),
+        progress: options.progress.clone(),
     };
     let shown = runner::run(engine, project, &select).await?;
     if shown.failed() > 0 {

@@ -17,6 +17,7 @@ use super::Period;
 use super::close::{INVOICE_COLUMNS, LINE_COLUMNS, as_text, first_text, issue_sql};
 use super::store;
 use crate::engine::Engine;
+use crate::models::progress::Progress;
 use crate::models::{Project, RunOptions, runner};
 
 #[derive(Debug)]
@@ -28,7 +29,12 @@ pub struct Replay {
 }
 
 /// Replays `period` in `scratch` (a directory that is created, used and left for inspection).
-pub async fn replay_period(engine: &Engine, period: Period, scratch: &Path) -> Result<Replay> {
+pub async fn replay_period(
+    engine: &Engine,
+    period: Period,
+    scratch: &Path,
+    progress: &Progress,
+) -> Result<Replay> {
     let lakehouse = engine.lakehouse();
     let record = engine
         .sql(&format!(
@@ -47,7 +53,9 @@ pub async fn replay_period(engine: &Engine, period: Period, scratch: &Path) -> R
     ))
     .await?;
     let replica = Arc::new(replica);
-    println!("replay-period {period}: copying the inputs at the versions the close recorded");
+    progress.step(&format!(
+        "replay-period {period}: copying the inputs at the versions the close recorded"
+    ));
     for (name, version) in &inputs {
         // Model tables are rebuilt by the replay; logs of runs and queries are not inputs.
         if project.is_node(name) || (name.starts_with("system.") && name != "system.period_close") {
@@ -57,12 +65,15 @@ pub async fn replay_period(engine: &Engine, period: Period, scratch: &Path) -> R
         copy_at_version(engine, &replica, (&schema, &table), *version).await?;
     }
     let replayed = Engine::new(replica).await?;
-    println!("replay-period {period}: building the invoices from them");
+    progress.step(&format!(
+        "replay-period {period}: building the invoices from them"
+    ));
     let run = runner::run(
         &replayed,
         &project,
         &RunOptions {
             select: vec!["+gold.invoice".into()],
+            progress: progress.clone(),
             // A scratch lakehouse of its own: no lease to hold.
             ..RunOptions::default()
         },

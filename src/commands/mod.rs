@@ -8,6 +8,7 @@ pub mod init;
 pub mod models;
 pub mod optimize;
 pub mod periods;
+pub mod progress;
 pub mod query;
 pub mod s3_server;
 pub mod serve;

@@ -71,6 +71,7 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<()> {
             select: args.select.clone(),
             full_refresh: args.full_refresh,
             fence,
+            progress: super::progress::cli(),
         };
         crate::billing::store::ensure_tables(&lakehouse).await?;
         let engine = Engine::with_memory_limit(lakehouse.clone(), args.memory_limit).await?;
@@ -93,7 +94,8 @@ pub async fn test(global: &GlobalArgs, args: &TestArgs) -> Result<()> {
     let dag = Dag::build(&project)?;
     let tests = datatests::collect(&project, &dag, &args.select)?;
     let engine = Engine::new(super::connect(global).await?).await?;
-    let (run_id, results, failures) = datatests::run_tests(&engine, &tests).await?;
+    let (run_id, results, failures) =
+        datatests::run_tests(&engine, &tests, &super::progress::cli()).await?;
     let passed = results.iter().filter(|r| r.status == "pass").count();
     let warned = results.iter().filter(|r| r.status == "warn").count();
     println!(

@@ -35,6 +35,7 @@ pub async fn close(global: &GlobalArgs, args: &CloseArgs) -> Result<()> {
             grace_days: args.grace_days,
             user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
             fence,
+            progress: super::progress::cli(),
         };
         let engine = Engine::new(lakehouse.clone()).await?;
         close_period(&engine, &project, &options).await
@@ -61,7 +62,7 @@ pub async fn replay(global: &GlobalArgs, args: &ReplayArgs) -> Result<()> {
     let engine = Engine::new(super::connect(global).await?).await?;
     let temporary = tempfile::tempdir()?;
     let scratch = args.scratch.as_deref().unwrap_or(temporary.path());
-    let replay = replay_period(&engine, period, scratch).await?;
+    let replay = replay_period(&engine, period, scratch, &super::progress::cli()).await?;
     if replay.differences.is_empty() {
         println!(
             "identical: {period} replayed from the versions its close recorded gives the {} issued invoices and {} lines exactly",

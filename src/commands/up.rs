@@ -113,6 +113,7 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
 async fn build_and_close(engine: &Engine, project: &Project, fence: Fence) -> Result<()> {
     let everything = RunOptions {
         fence: fence.clone(),
+        progress: super::progress::cli(),
         ..RunOptions::default()
     };
     let run = runner::run(engine, project, &everything).await?;
@@ -126,6 +127,7 @@ async fn build_and_close(engine: &Engine, project: &Project, fence: Fence) -> Re
             grace_days,
             user: "cdrlake up".into(),
             fence: fence.clone(),
+            progress: everything.progress.clone(),
         };
         let closed = close_period(engine, project, &options).await?;
         println!(

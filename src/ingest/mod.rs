@@ -96,10 +96,28 @@ pub async fn ingest_bytes(
     let data = read_text_batch(bytes, format)?;
     let write = WriteOptions {
         merge_schema: options.allow_new_columns,
-        app_transaction: Some((app_id, previous.unwrap_or(0) + 1)),
+        app_transaction: Some((app_id.clone(), previous.unwrap_or(0) + 1)),
         ..Default::default()
     };
-    ingest_batch(lakehouse, table, &data, source, write).await
+    match ingest_batch(lakehouse, table, &data, source, write).await {
+        Ok(ingested) => Ok(ingested),
+        // Another ingest of the same content committed first: Delta refuses the second commit
+        // of the same application transaction, and the content is now in the table.
+        Err(_)
+            if !options.force
+                && lakehouse
+                    .app_transaction_version("bronze", table, &app_id)
+                    .await
+                    .is_ok_and(|v| v.is_some()) =>
+        {
+            Err(AlreadyIngested {
+                table: table.to_string(),
+                hash,
+            }
+            .into())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Lands one batch of text columns in `bronze.<table>` as one commit with the ingest metadata,

@@ -13,6 +13,7 @@ use datafusion::catalog::SchemaProvider;
 
 use super::dag::Dag;
 use super::header::{Severity, TestSpec};
+use super::progress::{Event, Progress};
 use super::project::{Model, Project, SingularTest};
 use super::system::{TestResult, new_run_id, record_test_results};
 use crate::engine::Engine;
@@ -283,30 +284,16 @@ async fn check_one(engine: &Engine, t: &DataTest, run_id: &str) -> TestResult {
 pub async fn run_tests(
     engine: &Engine,
     tests: &[DataTest],
+    progress: &Progress,
 ) -> Result<(String, Vec<TestResult>, usize)> {
     let run_id = new_run_id();
     let (results, failures) = check(engine, tests, &run_id).await;
-    print(&results, "");
+    progress.event(&Event::Tests {
+        results: &results,
+        nested: false,
+    });
     record_test_results(engine.lakehouse(), &results).await?;
     Ok((run_id, results, failures))
-}
-
-/// One line per result: `[2/5] FAIL gold.x unique(id) (3 failing rows)`.
-pub fn print(results: &[TestResult], indent: &str) {
-    for (i, r) in results.iter().enumerate() {
-        let detail = match (&r.message, r.failing_rows) {
-            (Some(m), _) => format!(": {m}"),
-            (None, Some(n)) if n > 0 => format!(" ({n} failing rows)"),
-            _ => String::new(),
-        };
-        println!(
-            "{indent}[{}/{}] {} {}{detail}",
-            i + 1,
-            results.len(),
-            r.status.to_uppercase(),
-            r.test
-        );
-    }
 }
 
 /// The failed tests of `results` that block publishing, for an error message.

@@ -10,11 +10,13 @@ pub mod fingerprint;
 pub mod header;
 pub mod lineage;
 pub mod materialize;
+pub mod progress;
 pub mod project;
 pub mod runner;
 pub mod seeds;
 pub mod stage;
 pub mod system;
+pub mod template;
 
 pub use dag::Dag;
 pub use project::Project;

@@ -1,5 +1,5 @@
 //! A model project on disk: `sql/<schema>/<name>.sql` models, `sql/seeds/<schema>.<table>.csv`
-//! seeds and `sql/tests/<name>.sql` singular tests.
+//! seeds, `sql/tests/<name>.sql` singular tests and `sql/macros/*.sql` Jinja macros they import.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ use cdrlake_catalog::location::is_identifier;
 use super::deps::{Reference, dependencies};
 use super::header::{self, Header, Severity};
 use super::seeds::{SeedColumn, seed_columns};
+use super::template::render;
 
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -92,7 +93,7 @@ impl Project {
         };
         for schema in SCHEMAS {
             for path in sql_files(&root.join(schema))? {
-                let model = load_model(schema, &path)?;
+                let model = load_model(root, schema, &path)?;
                 project.models.insert(model.name.clone(), model);
             }
         }
@@ -108,7 +109,7 @@ impl Project {
             project.seeds.insert(seed.name.clone(), seed);
         }
         for path in sql_files(&root.join("tests"))? {
-            let sql = read(&path)?;
+            let sql = render(root, &path, &read(&path)?)?;
             let header = header::parse(&sql).with_context(|| path.display().to_string())?;
             let deps = dependencies(&sql).with_context(|| path.display().to_string())?;
             project.tests.push(SingularTest {
@@ -127,7 +128,7 @@ impl Project {
     }
 }
 
-fn load_model(schema: &str, path: &Path) -> Result<Model> {
+fn load_model(root: &Path, schema: &str, path: &Path) -> Result<Model> {
     let table = stem(path);
     if !is_identifier(&table) {
         bail!(
@@ -135,7 +136,7 @@ fn load_model(schema: &str, path: &Path) -> Result<Model> {
             path.display()
         );
     }
-    let sql = read(path)?;
+    let sql = render(root, path, &read(path)?)?;
     let at = || path.display().to_string();
     let header = header::parse(&sql).with_context(at)?;
     let deps = dependencies(&sql).with_context(at)?;

@@ -15,6 +15,7 @@ use super::datatests;
 use super::fingerprint;
 use super::header::Materialization;
 use super::materialize::{Built, build_model, build_seed, build_table_gated};
+use super::progress::{Event, NodeInfo, NodeOutcome, Progress};
 use super::project::Project;
 use super::system::{ModelRun, RunStatus, new_run_id, record_model_runs, record_test_results};
 use crate::engine::Engine;
@@ -25,6 +26,8 @@ pub struct RunOptions {
     pub full_refresh: bool,
     /// Checked before each model: a run whose lease was lost stops before committing more.
     pub fence: cdrlake_catalog::Fence,
+    /// Where the run reports its nodes as they finish.
+    pub progress: Progress,
 }
 
 #[derive(Debug)]
@@ -122,7 +125,11 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
     check_sources(engine, project, &dag, &order).await?;
     let node_tests = datatests::by_node(project, &dag, &order)?;
     let run_id = new_run_id();
-    println!("run {run_id}: {} node(s)", order.len());
+    let progress = &options.progress;
+    progress.event(&Event::RunStarted {
+        run_id: &run_id,
+        nodes: order.len(),
+    });
     let mut test_results = Vec::new();
 
     let mut unusable: BTreeSet<String> = BTreeSet::new();
@@ -133,11 +140,14 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
             Some(m) => ("model", m.header.materialized.to_string()),
             None => ("seed", "seed".to_string()),
         };
-        let prefix = format!(
-            "[{}/{}] {kind} {node} ({materialization})",
-            i + 1,
-            order.len()
-        );
+        let info = NodeInfo {
+            index: i + 1,
+            total: order.len(),
+            kind,
+            name: node.clone(),
+            materialization: materialization.clone(),
+        };
+        progress.event(&Event::NodeStarted(&info));
         let started_at = Utc::now();
         let timer = Instant::now();
         let blocked_by = dag
@@ -252,25 +262,21 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
             inputs,
             output_version: None,
         };
-        match (blocked_by, outcome) {
+        let finished = match (blocked_by, outcome) {
             (Some(parent), _) => {
                 run.status = RunStatus::Skipped;
                 run.error = Some(format!("skipped: upstream {parent} did not build"));
                 unusable.insert(node.clone());
-                println!("{prefix} SKIPPED (upstream {parent} did not build)");
+                NodeOutcome::Skipped { upstream: parent }
             }
             (None, Ok(built)) => {
                 run.rows = built.rows;
                 run.output_version = built.version;
-                let rows = built
-                    .rows
-                    .map(|r| format!(", {r} rows"))
-                    .unwrap_or_default();
-                let note = built.note.map(|n| format!(", {n}")).unwrap_or_default();
-                let by_tests = read - read_by_build;
-                println!(
-                    "{prefix} OK in {elapsed:.2}s{rows}{note}, read {read} rows ({by_tests} by tests)"
-                );
+                NodeOutcome::Built {
+                    seconds: elapsed,
+                    rows: built.rows,
+                    note: built.note,
+                }
             }
             (None, Err(e)) => {
                 let at = project
@@ -282,11 +288,19 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
                 run.status = RunStatus::Error;
                 run.error = Some(message.clone());
                 unusable.insert(node.clone());
-                let by_tests = read - read_by_build;
-                println!("{prefix} ERROR: {message} (read {read} rows ({by_tests} by tests))");
+                NodeOutcome::Failed { message }
             }
-        }
-        datatests::print(&node_results, "      ");
+        };
+        progress.event(&Event::NodeFinished {
+            node: &info,
+            outcome: &finished,
+            rows_read: read,
+            read_by_tests: read - read_by_build,
+        });
+        progress.event(&Event::Tests {
+            results: &node_results,
+            nested: true,
+        });
         test_results.append(&mut node_results);
         runs.push(run);
     }
@@ -294,12 +308,11 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
     record_test_results(engine.lakehouse(), &test_results).await?;
     count(&runs, &test_results);
     let report = RunReport { run_id, runs };
-    println!(
-        "done: {} ok, {} failed, {} skipped",
-        report.runs.len() - report.failed() - report.skipped(),
-        report.failed(),
-        report.skipped()
-    );
+    progress.event(&Event::RunFinished {
+        ok: report.runs.len() - report.failed() - report.skipped(),
+        failed: report.failed(),
+        skipped: report.skipped(),
+    });
     Ok(report)
 }
 

@@ -16,6 +16,7 @@ use crate::billing::Period;
 use crate::billing::close::{CloseOptions, close_period, release_period};
 use crate::engine::Engine;
 use crate::models::Project;
+use crate::models::progress::Progress;
 
 /// The procedures a client may `CALL`, with their arguments checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +110,7 @@ impl Procedure {
                             grace_days: *grace_days,
                             user: user.to_string(),
                             fence,
+                            progress: Progress::default(),
                         };
                         close_period(engine, &project, &options).await
                     })

@@ -7,6 +7,7 @@ pub mod common;
 pub mod local_time;
 pub mod mediation;
 pub mod rating;
+pub mod reference;
 mod strings;
 
 use datafusion::logical_expr::ScalarUDF;
@@ -39,15 +40,26 @@ pub fn all() -> Vec<ScalarUDF> {
     ]
 }
 
-/// Registers every UDF; returns the handle that loads `destination_zone`'s prefix table.
-pub fn register_all(ctx: &SessionContext) -> rating::destination_zone::PrefixTableHandle {
+/// UDFs that use a server-side key: registered with it in the model runner's engine, never in
+/// a client session's.
+pub const KEYED: [&str; 1] = ["hmac_token"];
+
+/// The keyed UDFs with `key`.
+pub fn keyed(key: &[u8]) -> Vec<ScalarUDF> {
+    vec![ScalarUDF::new_from_impl(
+        analytics::hmac_token::HmacToken::with_key(key),
+    )]
+}
+
+/// Registers every UDF; returns the reference tables they read, for the engine to load.
+pub fn register_all(ctx: &SessionContext) -> reference::References {
     for udf in all() {
         ctx.register_udf(udf);
     }
     let zones = rating::destination_zone::DestinationZone::new();
-    let handle = zones.loader();
+    let destinations = reference::TariffDestinations(zones.loader());
     ctx.register_udf(ScalarUDF::new_from_impl(zones));
-    handle
+    vec![std::sync::Arc::new(destinations)]
 }
 
 #[cfg(test)]
