@@ -43,6 +43,13 @@ pub enum CatalogError {
     )]
     LeaseLost { lease: String },
 
+    #[error("{table} already holds application transaction {app_id} (version {version})")]
+    TransactionCommitted {
+        table: String,
+        app_id: String,
+        version: i64,
+    },
+
     #[error("lakehouse root {root} is not usable: {detail}")]
     Root { root: String, detail: String },
 

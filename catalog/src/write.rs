@@ -112,6 +112,9 @@ pub async fn write_to(
     mode: WriteMode,
     options: WriteOptions,
 ) -> Result<DeltaTable> {
+    if let Some((app_id, version)) = &options.app_transaction {
+        check_transaction(&target, (schema, table), app_id, *version).await?;
+    }
     let mut builder = target.write(batches).with_table_name(table);
     builder = match mode {
         WriteMode::Append => builder.with_save_mode(SaveMode::Append),
@@ -138,6 +141,35 @@ pub async fn write_to(
     builder
         .await
         .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))
+}
+
+/// Refuses a commit of application transaction `app_id` at `version` when the table, as this
+/// commit reads it, already holds that version or a later one. Checked on the snapshot the commit
+/// is made against, so another writer committing the same transaction after it is a conflict that
+/// Delta refuses (a check on a snapshot read earlier would let both commit). A table not created
+/// yet holds none.
+async fn check_transaction(
+    target: &DeltaTable,
+    (schema, table): (&str, &str),
+    app_id: &str,
+    version: i64,
+) -> Result<()> {
+    let Ok(state) = target.snapshot() else {
+        return Ok(());
+    };
+    let name = format!("{schema}.{table}");
+    let current = state
+        .transaction_version(target.log_store().as_ref(), app_id)
+        .await
+        .map_err(|e| CatalogError::delta(&name, e))?;
+    match current {
+        Some(held) if held >= version => Err(CatalogError::TransactionCommitted {
+            table: name,
+            app_id: app_id.to_string(),
+            version: held,
+        }),
+        _ => Ok(()),
+    }
 }
 
 impl Lakehouse {

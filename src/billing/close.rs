@@ -325,29 +325,30 @@ async fn table_versions(lakehouse: &Lakehouse) -> Result<BTreeMap<String, u64>> 
     Ok(versions)
 }
 
-/// sha256 of every model, seed and singular test file of the project.
+/// sha256 of every model, seed and singular test as it runs (models and tests rendered).
 fn file_hashes(project: &Project) -> Result<BTreeMap<String, String>> {
-    let mut hashes = BTreeMap::new();
-    let files = project
+    let names: BTreeMap<&std::path::Path, &str> = project
         .models
         .values()
-        .map(|m| (m.name.clone(), m.path.clone()))
+        .map(|m| (m.path.as_path(), m.name.as_str()))
         .chain(
             project
                 .seeds
                 .values()
-                .map(|s| (s.name.clone(), s.path.clone())),
+                .map(|s| (s.path.as_path(), s.name.as_str())),
         )
         .chain(
             project
                 .tests
                 .iter()
-                .map(|t| (t.name.clone(), t.path.clone())),
-        );
-    for (name, path) in files {
-        let digest = Sha256::digest(std::fs::read(&path)?);
+                .map(|t| (t.path.as_path(), t.name.as_str())),
+        )
+        .collect();
+    let mut hashes = BTreeMap::new();
+    for (path, content) in store::project_files(project)? {
+        let digest = Sha256::digest(&content);
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        hashes.insert(name, hex);
+        hashes.insert(names[path.as_path()].to_string(), hex);
     }
     Ok(hashes)
 }

@@ -199,23 +199,35 @@ pub fn project_prefix(period: Period) -> String {
 
 /// Keeps every model, seed and test file of `project` in the lakehouse under the period's
 /// close, so a replay runs exactly them.
+/// Every file of the project as it runs: models and tests as rendered (their macros expanded, so
+/// a replay needs no macro file), seeds as they are. Named by file path, with the node's name.
+pub fn project_files(
+    project: &crate::models::Project,
+) -> Result<Vec<(std::path::PathBuf, Vec<u8>)>> {
+    let mut files = Vec::new();
+    for model in project.models.values() {
+        files.push((model.path.clone(), model.sql.clone().into_bytes()));
+    }
+    for test in &project.tests {
+        files.push((test.path.clone(), test.sql.clone().into_bytes()));
+    }
+    for seed in project.seeds.values() {
+        files.push((seed.path.clone(), std::fs::read(&seed.path)?));
+    }
+    Ok(files)
+}
+
 pub async fn save_project(
     lakehouse: &Lakehouse,
     period: Period,
     project: &crate::models::Project,
 ) -> Result<()> {
-    let files = project
-        .models
-        .values()
-        .map(|m| m.path.clone())
-        .chain(project.seeds.values().map(|s| s.path.clone()))
-        .chain(project.tests.iter().map(|t| t.path.clone()));
-    for path in files {
+    for (path, content) in project_files(project)? {
         let relative = path
             .strip_prefix(&project.root)
             .with_context(|| format!("{} is outside the project", path.display()))?;
         let key = format!("{}/{}", project_prefix(period), relative.to_string_lossy());
-        lakehouse.put_object(&key, std::fs::read(&path)?).await?;
+        lakehouse.put_object(&key, content).await?;
     }
     Ok(())
 }
