@@ -200,11 +200,7 @@ fn main() {
     let complete = args.iter().any(|a| a == "--complete");
     let filter: Option<&String> = args.iter().find(|a| !a.starts_with('-'));
     let mut files = Vec::new();
-    slt_files(
-        &PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-            .join("tests/slt"),
-        &mut files,
-    );
+    slt_files(&manifest_dir().join("tests/slt"), &mut files);
     files.sort();
     let files: Vec<PathBuf> = files
         .into_iter()
@@ -217,12 +213,7 @@ fn main() {
         .unwrap();
     let (mut passed, mut failed) = (0, 0);
     for file in &files {
-        let name = file
-            .strip_prefix(PathBuf::from(
-                std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
-            ))
-            .unwrap_or(file)
-            .display();
+        let name = file.strip_prefix(manifest_dir()).unwrap_or(file).display();
         match runtime.block_on(run_file(file, complete)) {
             Ok(()) => {
                 passed += 1;

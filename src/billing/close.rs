@@ -327,28 +327,11 @@ async fn table_versions(lakehouse: &Lakehouse) -> Result<BTreeMap<String, u64>> 
 
 /// sha256 of every model, seed and singular test as it runs (models and tests rendered).
 fn file_hashes(project: &Project) -> Result<BTreeMap<String, String>> {
-    let names: BTreeMap<&std::path::Path, &str> = project
-        .models
-        .values()
-        .map(|m| (m.path.as_path(), m.name.as_str()))
-        .chain(
-            project
-                .seeds
-                .values()
-                .map(|s| (s.path.as_path(), s.name.as_str())),
-        )
-        .chain(
-            project
-                .tests
-                .iter()
-                .map(|t| (t.path.as_path(), t.name.as_str())),
-        )
-        .collect();
     let mut hashes = BTreeMap::new();
-    for (path, content) in store::project_files(project)? {
-        let digest = Sha256::digest(&content);
+    for file in store::project_files(project)? {
+        let digest = Sha256::digest(&file.content);
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        hashes.insert(names[path.as_path()].to_string(), hex);
+        hashes.insert(file.node, hex);
     }
     Ok(hashes)
 }

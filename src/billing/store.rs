@@ -197,37 +197,55 @@ pub fn project_prefix(period: Period) -> String {
     format!("_cdrlake/closes/{period}/project")
 }
 
-/// Keeps every model, seed and test file of `project` in the lakehouse under the period's
-/// close, so a replay runs exactly them.
+/// A file of the project as it runs, with the node it defines.
+pub struct ProjectFile {
+    pub node: String,
+    pub path: std::path::PathBuf,
+    pub content: Vec<u8>,
+}
+
 /// Every file of the project as it runs: models and tests as rendered (their macros expanded, so
-/// a replay needs no macro file), seeds as they are. Named by file path, with the node's name.
-pub fn project_files(
-    project: &crate::models::Project,
-) -> Result<Vec<(std::path::PathBuf, Vec<u8>)>> {
+/// a replay needs no macro file), seeds as they are.
+pub fn project_files(project: &crate::models::Project) -> Result<Vec<ProjectFile>> {
     let mut files = Vec::new();
     for model in project.models.values() {
-        files.push((model.path.clone(), model.sql.clone().into_bytes()));
+        files.push(ProjectFile {
+            node: model.name.clone(),
+            path: model.path.clone(),
+            content: model.sql.clone().into_bytes(),
+        });
     }
     for test in &project.tests {
-        files.push((test.path.clone(), test.sql.clone().into_bytes()));
+        files.push(ProjectFile {
+            node: test.name.clone(),
+            path: test.path.clone(),
+            content: test.sql.clone().into_bytes(),
+        });
     }
     for seed in project.seeds.values() {
-        files.push((seed.path.clone(), std::fs::read(&seed.path)?));
+        files.push(ProjectFile {
+            node: seed.name.clone(),
+            path: seed.path.clone(),
+            content: std::fs::read(&seed.path)?,
+        });
     }
     Ok(files)
 }
 
+/// Keeps every model, seed and test file of `project` in the lakehouse under the period's
+/// close, so a replay runs exactly them.
 pub async fn save_project(
     lakehouse: &Lakehouse,
     period: Period,
     project: &crate::models::Project,
 ) -> Result<()> {
-    for (path, content) in project_files(project)? {
-        let relative = path
+    for file in project_files(project)? {
+        let relative = file
+            .path
             .strip_prefix(&project.root)
-            .with_context(|| format!("{} is outside the project", path.display()))?;
+            .with_context(|| format!("{} is outside the project", file.path.display()))?;
         let key = format!("{}/{}", project_prefix(period), relative.to_string_lossy());
-        lakehouse.put_object(&key, content).await?;
+        lakehouse.put_object(&key, file.content).await?;
     }
     Ok(())
 }
