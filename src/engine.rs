@@ -11,11 +11,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use cdrlake_catalog::{
-    CATALOG_NAME, CatalogError, Lakehouse, LakehouseCatalog, LazyView, RowsRead, SCHEMAS, WriteMode,
+    CATALOG_NAME, CatalogError, Lakehouse, LakehouseCatalog, LazyView, RowsRead, SCHEMAS,
 };
 use cdrlake_udfs::reference::References;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::catalog::Session;
 use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogProviderList};
 use datafusion::common::TableReference;
 use datafusion::config::ConfigOptions;
@@ -24,8 +23,6 @@ use datafusion::execution::context::{SQLOptions, SessionState};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use deltalake::delta_datafusion::planner::DeltaPlanner;
-use deltalake::operations::write::{SchemaMode, WriteBuilder};
-use deltalake::protocol::SaveMode;
 
 pub struct Engine {
     ctx: SessionContext,
@@ -240,32 +237,6 @@ impl Engine {
 
     pub fn catalog(&self) -> &Arc<LakehouseCatalog> {
         &self.catalog
-    }
-
-    /// A Delta write of `df`'s rows into `schema.table`, one commit once awaited. The rows are
-    /// encoded as the plan produces them, never all held in memory (collecting a 10M-row result
-    /// first peaked at 4.6 GB). Overwrite replaces the rows and the schema.
-    pub async fn write_dataframe(
-        &self,
-        schema: &str,
-        table: &str,
-        df: DataFrame,
-        mode: WriteMode,
-    ) -> Result<WriteBuilder> {
-        let plan = df.logical_plan().clone();
-        let state: Arc<dyn Session> = Arc::new(self.ctx.state());
-        let target = self.lakehouse.table_for_write(schema, table).await?;
-        let write = target
-            .write(vec![])
-            .with_input_plan(plan)
-            .with_session_state(state)
-            .with_table_name(table);
-        Ok(match mode {
-            WriteMode::Append => write.with_save_mode(SaveMode::Append),
-            WriteMode::Overwrite => write
-                .with_save_mode(SaveMode::Overwrite)
-                .with_schema_mode(SchemaMode::Overwrite),
-        })
     }
 
     /// Plans one SQL statement. Unknown catalogs and schemas are named before DataFusion

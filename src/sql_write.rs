@@ -10,7 +10,6 @@ use cdrlake_catalog::{CatalogError, WriteMode};
 use datafusion::catalog::Session;
 use datafusion::common::ScalarValue;
 use datafusion::prelude::{DataFrame, Expr, cast, col, lit};
-use futures::TryStreamExt;
 use sqlparser::ast::{FromTable, ObjectName, ObjectNamePart, Statement, TableFactor, TableObject};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
@@ -238,22 +237,10 @@ impl WriteStatement {
                     }
                     .into());
                 }
-                let before = lakehouse.table_info(schema, table).await?.rows;
-                let target = lakehouse.table_for_write(schema, table).await?;
                 let state: Arc<dyn Session> = Arc::new(engine.ctx().state());
-                let mut delete = target.delete().with_session_state(state);
-                if let Some(p) = predicate {
-                    delete = delete.with_predicate(p.clone());
-                }
-                let (_, metrics) = delete
-                    .await
-                    .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
-                Ok(match metrics.num_deleted_rows {
-                    Some(n) => n as u64,
-                    None => before.unwrap_or(0).saturating_sub(
-                        lakehouse.table_info(schema, table).await?.rows.unwrap_or(0),
-                    ),
-                })
+                let write = lakehouse.write(schema, table).await?;
+                let committed = write.delete(predicate.clone(), state).await?;
+                Ok(committed.metrics.rows_deleted)
             }
         }
     }
@@ -263,23 +250,9 @@ impl WriteStatement {
     /// the table as it was.
     async fn write(&self, engine: &Engine, df: DataFrame, mode: WriteMode) -> Result<u64> {
         let (schema, table) = self.target();
-        let name = format!("{schema}.{table}");
-        let write = engine.write_dataframe(schema, table, df, mode).await?;
-        let committed = write.await.map_err(|e| CatalogError::delta(&name, e))?;
-        let ours: Vec<_> = committed
-            .history(Some(1))
-            .try_collect()
-            .await
-            .map_err(|e| CatalogError::delta(&name, e))?;
-        ours.first()
-            .and_then(|commit| {
-                commit
-                    .info
-                    .get("operationMetrics")?
-                    .get("num_added_rows")?
-                    .as_u64()
-            })
-            .with_context(|| format!("{name}: the commit did not record how many rows it added"))
+        let write = engine.lakehouse().write(schema, table).await?;
+        let committed = write.dataframe(df).mode(mode).commit().await?;
+        Ok(committed.metrics.rows_added)
     }
 
     fn is_view(&self, engine: &Engine, schema: &str, table: &str) -> bool {

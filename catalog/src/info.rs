@@ -61,7 +61,7 @@ impl Lakehouse {
     }
 }
 
-fn info_of(schema: &str, table: &str, t: &DeltaTable) -> Result<TableInfo> {
+pub(crate) fn info_of(schema: &str, table: &str, t: &DeltaTable) -> Result<TableInfo> {
     let snapshot = t
         .snapshot()
         .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;

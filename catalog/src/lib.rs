@@ -1,6 +1,7 @@
 //! The cdrlake lakehouse: configuration, the Delta tables under one root (local directory or
 //! S3 bucket), and their DataFusion catalog `cdrlake` with schemas bronze, silver, gold, system.
 
+mod commits;
 pub mod config;
 pub mod error;
 mod info;
@@ -8,6 +9,7 @@ mod lakehouse;
 mod lease;
 pub mod location;
 mod maintenance;
+pub mod merge;
 mod objects;
 mod provider;
 mod reads;
@@ -24,8 +26,9 @@ pub use lakehouse::{InitReport, Lakehouse};
 pub use lease::{Fence, Lease, LeaseHolder};
 pub use location::{CATALOG_NAME, Location, SCHEMAS, parse_table_name};
 pub use maintenance::{Optimized, Vacuumed};
+pub use merge::MergeOn;
 pub use provider::{DeltaProvider, LakehouseCatalog, LakehouseSchema};
 pub use reads::RowsRead;
 pub use store::object_store_at;
 pub use views::{LazyView, ViewDefinition};
-pub use write::{WriteMode, WriteOptions, column_properties, write_to};
+pub use write::{CommitMetrics, Committed, TableWrite, WriteMode, WriteOptions, column_properties};

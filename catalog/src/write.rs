@@ -1,14 +1,22 @@
-//! Writing record batches to a lakehouse table: one Delta commit per call, all or nothing.
+//! The one way rows get into a lakehouse table. A [`TableWrite`] names the table, takes record
+//! batches or a DataFrame (streamed, never collected), and commits once, all or nothing: append,
+//! overwrite, overwrite of the rows a predicate selects, or a merge on a key (`merge.rs`). It
+//! returns the table as committed and what the commit did ([`CommitMetrics`]).
+
+use std::sync::Arc;
 
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::Session;
+use datafusion::prelude::{DataFrame, Expr};
 use deltalake::DeltaTable;
 use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
-use deltalake::operations::write::SchemaMode;
+use deltalake::operations::write::{SchemaMode, WriteBuilder};
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::SaveMode;
+use futures::TryStreamExt;
 
 use crate::error::{CatalogError, Result};
 use crate::lakehouse::Lakehouse;
@@ -37,6 +45,10 @@ pub struct WriteOptions {
     pub unindexed_columns: Vec<String>,
     /// Entries for the commit's `commitInfo` (read back with [`Lakehouse::last_commit_entry`]).
     pub commit_metadata: Vec<(String, serde_json::Value)>,
+    /// Columns whose values name the table's partitions (directories), on create and overwrite.
+    pub partition_by: Vec<String>,
+    /// The table's description, on create and overwrite.
+    pub description: Option<String>,
 }
 
 /// delta-rs's default properties (Snappy), with dictionaries off for `plain` and statistics off
@@ -55,6 +67,12 @@ pub fn column_properties(plain: &[String], unindexed: &[String]) -> WriterProper
 }
 
 impl Lakehouse {
+    /// A write to `schema.table`, whether or not it exists yet.
+    pub async fn write(&self, schema: &str, table: &str) -> Result<TableWrite> {
+        let target = self.table_for_write(schema, table).await?;
+        Ok(TableWrite::on(target, schema, table))
+    }
+
     /// Creates `schema.table` with `columns` and no rows, unless it exists: for tables a query
     /// reads before anything was written to them (an anti-join against what was already sent).
     pub async fn ensure_table(
@@ -68,13 +86,11 @@ impl Lakehouse {
             Err(CatalogError::UnknownTable { .. }) => {}
             Err(e) => return Err(e),
         }
-        self.table_for_write(schema, table)
+        self.write(schema, table)
             .await?
-            .write(vec![RecordBatch::new_empty(columns)])
-            .with_save_mode(SaveMode::Append)
-            .with_table_name(table)
-            .await
-            .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
+            .batches(vec![RecordBatch::new_empty(columns)])
+            .commit()
+            .await?;
         Ok(())
     }
 
@@ -86,61 +102,214 @@ impl Lakehouse {
         batches: Vec<RecordBatch>,
         mode: WriteMode,
     ) -> Result<DeltaTable> {
-        self.write_batches_with(schema, table, batches, mode, WriteOptions::default())
-            .await
-    }
-
-    pub async fn write_batches_with(
-        &self,
-        schema: &str,
-        table: &str,
-        batches: Vec<RecordBatch>,
-        mode: WriteMode,
-        options: WriteOptions,
-    ) -> Result<DeltaTable> {
-        let target = self.table_for_write(schema, table).await?;
-        write_to(target, (schema, table), batches, mode, options).await
+        let write = self.write(schema, table).await?.batches(batches).mode(mode);
+        Ok(write.commit().await?.table)
     }
 }
 
-/// One commit to `schema.table`, already open: a writer that commits to a table again and again
-/// passes the table each commit returns and skips reading the log every time.
-pub async fn write_to(
-    target: DeltaTable,
-    (schema, table): (&str, &str),
-    batches: Vec<RecordBatch>,
+/// What a commit did, as delta-rs counted it while writing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitMetrics {
+    /// Rows written as new: appended, inserted by a merge, or the new content of an overwrite.
+    pub rows_added: u64,
+    /// Rows a merge changed in place.
+    pub rows_updated: u64,
+    pub rows_deleted: u64,
+    /// Rows stored before that share a rewritten file with changed rows: read and written again.
+    pub rows_copied: u64,
+    pub files_added: u64,
+    pub files_removed: u64,
+}
+
+/// A commit made: the table as of that commit, and what it did.
+#[derive(Debug)]
+pub struct Committed {
+    pub table: DeltaTable,
+    pub metrics: CommitMetrics,
+}
+
+impl Committed {
+    pub fn version(&self) -> Option<u64> {
+        self.table.version()
+    }
+}
+
+pub(crate) enum Input {
+    None,
+    Batches(Vec<RecordBatch>),
+    Frame(Box<DataFrame>),
+}
+
+/// One commit to one table, built up with its settings and made by [`TableWrite::commit`] (or
+/// [`TableWrite::merge`]).
+pub struct TableWrite {
+    pub(crate) target: DeltaTable,
+    pub(crate) name: String,
+    table: String,
+    pub(crate) input: Input,
     mode: WriteMode,
-    options: WriteOptions,
-) -> Result<DeltaTable> {
-    if let Some((app_id, version)) = &options.app_transaction {
-        check_transaction(&target, (schema, table), app_id, *version).await?;
+    replace_where: Option<Expr>,
+    pub(crate) options: WriteOptions,
+    properties: Option<WriterProperties>,
+}
+
+impl TableWrite {
+    /// A write to `schema.table`, already open: a writer that commits to a table again and again
+    /// passes the table each commit returns and skips reading the log every time.
+    pub fn on(target: DeltaTable, schema: &str, table: &str) -> Self {
+        Self {
+            target,
+            name: format!("{schema}.{table}"),
+            table: table.to_string(),
+            input: Input::None,
+            mode: WriteMode::Append,
+            replace_where: None,
+            options: WriteOptions::default(),
+            properties: None,
+        }
     }
-    let mut builder = target.write(batches).with_table_name(table);
-    builder = match mode {
-        WriteMode::Append => builder.with_save_mode(SaveMode::Append),
-        WriteMode::Overwrite => builder
-            .with_save_mode(SaveMode::Overwrite)
-            .with_schema_mode(SchemaMode::Overwrite),
-    };
-    if options.merge_schema && mode == WriteMode::Append {
-        builder = builder.with_schema_mode(SchemaMode::Merge);
+
+    pub fn batches(mut self, batches: Vec<RecordBatch>) -> Self {
+        self.input = Input::Batches(batches);
+        self
     }
-    if !options.plain_columns.is_empty() || !options.unindexed_columns.is_empty() {
-        builder = builder.with_writer_properties(column_properties(
-            &options.plain_columns,
-            &options.unindexed_columns,
-        ));
+
+    /// The rows of `df`, encoded as its plan produces them (a 10M-row result collected first
+    /// peaked at 4.6 GB), with `df`'s session.
+    pub fn dataframe(mut self, df: DataFrame) -> Self {
+        self.input = Input::Frame(Box::new(df));
+        self
     }
-    if options.app_transaction.is_some() || !options.commit_metadata.is_empty() {
-        let mut props = CommitProperties::default().with_metadata(options.commit_metadata);
-        if let Some((app_id, version)) = options.app_transaction {
+
+    pub fn mode(mut self, mode: WriteMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Replace only the stored rows `predicate` selects (Delta's replaceWhere); every written
+    /// row must satisfy it.
+    pub fn replace_where(mut self, predicate: Expr) -> Self {
+        self.mode = WriteMode::Overwrite;
+        self.replace_where = Some(predicate);
+        self
+    }
+
+    pub fn options(mut self, options: WriteOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Parquet writer settings, in place of [`column_properties`] of the options' columns.
+    pub fn writer_properties(mut self, properties: WriterProperties) -> Self {
+        self.properties = Some(properties);
+        self
+    }
+
+    pub fn commit_metadata(mut self, entries: Vec<(String, serde_json::Value)>) -> Self {
+        self.options.commit_metadata = entries;
+        self
+    }
+
+    pub(crate) fn commit_properties(&mut self) -> Option<CommitProperties> {
+        let options = &mut self.options;
+        if options.app_transaction.is_none() && options.commit_metadata.is_empty() {
+            return None;
+        }
+        let mut props =
+            CommitProperties::default().with_metadata(std::mem::take(&mut options.commit_metadata));
+        if let Some((app_id, version)) = options.app_transaction.take() {
             props = props.with_application_transaction(Transaction::new(app_id, version));
         }
-        builder = builder.with_commit_properties(props);
+        Some(props)
     }
-    builder
+
+    pub(crate) fn parquet_properties(&mut self) -> Option<WriterProperties> {
+        let options = &self.options;
+        self.properties.take().or_else(|| {
+            (!options.plain_columns.is_empty() || !options.unindexed_columns.is_empty())
+                .then(|| column_properties(&options.plain_columns, &options.unindexed_columns))
+        })
+    }
+
+    /// Makes the commit. A failure leaves the table at its previous version.
+    pub async fn commit(mut self) -> Result<Committed> {
+        if let Some((app_id, version)) = &self.options.app_transaction {
+            check_transaction(&self.target, &self.name, app_id, *version).await?;
+        }
+        let name = self.name.clone();
+        let mut builder = match std::mem::replace(&mut self.input, Input::None) {
+            Input::None => self.target.clone().write(vec![]),
+            Input::Batches(batches) => self.target.clone().write(batches),
+            Input::Frame(df) => {
+                let (state, plan) = df.into_parts();
+                let session: Arc<dyn Session> = Arc::new(state);
+                self.target
+                    .clone()
+                    .write(vec![])
+                    .with_input_plan(plan)
+                    .with_session_state(session)
+            }
+        };
+        builder = self.settings(builder);
+        let table = builder.await.map_err(|e| CatalogError::delta(&name, e))?;
+        let metrics = write_metrics(&table, &name).await?;
+        Ok(Committed { table, metrics })
+    }
+
+    fn settings(&mut self, builder: WriteBuilder) -> WriteBuilder {
+        let options = &self.options;
+        let mut builder = builder.with_table_name(self.table.clone());
+        builder = match (self.mode, self.replace_where.take()) {
+            (WriteMode::Append, _) => builder.with_save_mode(SaveMode::Append),
+            (WriteMode::Overwrite, Some(predicate)) => builder
+                .with_save_mode(SaveMode::Overwrite)
+                .with_replace_where(predicate),
+            (WriteMode::Overwrite, None) => builder
+                .with_save_mode(SaveMode::Overwrite)
+                .with_schema_mode(SchemaMode::Overwrite),
+        };
+        if options.merge_schema && self.mode == WriteMode::Append {
+            builder = builder.with_schema_mode(SchemaMode::Merge);
+        }
+        if !options.partition_by.is_empty() {
+            builder = builder.with_partition_columns(options.partition_by.clone());
+        }
+        if let Some(description) = &options.description {
+            builder = builder.with_description(description.clone());
+        }
+        if let Some(properties) = self.parquet_properties() {
+            builder = builder.with_writer_properties(properties);
+        }
+        if let Some(props) = self.commit_properties() {
+            builder = builder.with_commit_properties(props);
+        }
+        builder
+    }
+}
+
+/// The metrics delta-rs recorded in the commit just made (read from that commit, so another
+/// writer's later commit is not counted).
+async fn write_metrics(table: &DeltaTable, name: &str) -> Result<CommitMetrics> {
+    let ours: Vec<_> = table
+        .history(Some(1))
+        .try_collect()
         .await
-        .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))
+        .map_err(|e| CatalogError::delta(name, e))?;
+    let recorded = ours
+        .first()
+        .and_then(|commit| commit.info.get("operationMetrics"));
+    let count = |key: &str| {
+        recorded
+            .and_then(|m| m.get(key))
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0)
+    };
+    Ok(CommitMetrics {
+        rows_added: count("num_added_rows"),
+        files_added: count("num_added_files"),
+        files_removed: count("num_removed_files"),
+        ..CommitMetrics::default()
+    })
 }
 
 /// Refuses a commit of application transaction `app_id` at `version` when the table, as this
@@ -150,78 +319,23 @@ pub async fn write_to(
 /// yet holds none.
 async fn check_transaction(
     target: &DeltaTable,
-    (schema, table): (&str, &str),
+    name: &str,
     app_id: &str,
     version: i64,
 ) -> Result<()> {
     let Ok(state) = target.snapshot() else {
         return Ok(());
     };
-    let name = format!("{schema}.{table}");
     let current = state
         .transaction_version(target.log_store().as_ref(), app_id)
         .await
-        .map_err(|e| CatalogError::delta(&name, e))?;
+        .map_err(|e| CatalogError::delta(name, e))?;
     match current {
         Some(held) if held >= version => Err(CatalogError::TransactionCommitted {
-            table: name,
+            table: name.to_string(),
             app_id: app_id.to_string(),
             version: held,
         }),
         _ => Ok(()),
-    }
-}
-
-impl Lakehouse {
-    /// The latest version of `schema.table` and the value its commit recorded under `key`
-    /// (`None` for a table that does not exist).
-    pub async fn last_commit_entry(
-        &self,
-        schema: &str,
-        table: &str,
-        key: &str,
-    ) -> Result<Option<(u64, Option<serde_json::Value>)>> {
-        let t = match self.open_table(schema, table, None).await {
-            Ok(t) => t,
-            Err(CatalogError::UnknownTable { .. }) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let Some(version) = t.version() else {
-            return Ok(None);
-        };
-        let last = self.collect_history_limited(&t, 1).await?;
-        let value = last.first().and_then(|c| c.info.get(key).cloned());
-        Ok(Some((version, value)))
-    }
-
-    /// The commit-info entries of the last `within` commits of `table`, newest first (find a
-    /// key's newest value with `find_map`: maintenance such as `optimize` commits without it).
-    pub async fn recent_commit_infos(
-        &self,
-        table: &DeltaTable,
-        within: usize,
-    ) -> Result<Vec<std::collections::HashMap<String, serde_json::Value>>> {
-        let recent = self.collect_history_limited(table, within).await?;
-        Ok(recent.into_iter().map(|c| c.info).collect())
-    }
-
-    /// The version of application transaction `app_id` recorded in `schema.table`, if any.
-    pub async fn app_transaction_version(
-        &self,
-        schema: &str,
-        table: &str,
-        app_id: &str,
-    ) -> Result<Option<i64>> {
-        let t = match self.open_table(schema, table, None).await {
-            Ok(t) => t,
-            Err(CatalogError::UnknownTable { .. }) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let name = format!("{schema}.{table}");
-        let state = t.snapshot().map_err(|e| CatalogError::delta(&name, e))?;
-        state
-            .transaction_version(t.log_store().as_ref(), app_id)
-            .await
-            .map_err(|e| CatalogError::delta(&name, e))
     }
 }

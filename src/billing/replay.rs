@@ -8,10 +8,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use arrow::array::{AsArray, RecordBatch};
-use cdrlake_catalog::{CatalogError, Lakehouse, LakehouseConfig, parse_table_name};
+use cdrlake_catalog::{Lakehouse, LakehouseConfig, parse_table_name};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use deltalake::protocol::SaveMode;
 
 use super::Period;
 use super::close::{INVOICE_COLUMNS, LINE_COLUMNS, as_text, first_text, issue_sql};
@@ -176,18 +175,12 @@ async fn copy_at_version(
     let df = engine
         .dataframe(&format!("SELECT * FROM {schema}.\"{table}@{version}\""))
         .await?;
-    let plan = df.logical_plan().clone();
-    let state: Arc<dyn datafusion::catalog::Session> = Arc::new(engine.ctx().state());
     replica
-        .table_for_write(schema, table)
+        .write(schema, table)
         .await?
-        .write(vec![])
-        .with_input_plan(plan)
-        .with_session_state(state)
-        .with_table_name(table)
-        .with_save_mode(SaveMode::Append)
-        .await
-        .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
+        .dataframe(df)
+        .commit()
+        .await?;
     Ok(())
 }
 

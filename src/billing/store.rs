@@ -10,9 +10,8 @@ use anyhow::{Context, Result};
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use cdrlake_catalog::{CatalogError, Lakehouse};
+use cdrlake_catalog::Lakehouse;
 use datafusion::prelude::{col, lit};
-use deltalake::protocol::SaveMode;
 
 use super::Period;
 
@@ -143,12 +142,13 @@ pub async fn write_period_usage(engine: &crate::engine::Engine, period: Period) 
         .await?;
     let (schema, table) = ISSUED_USAGE;
     let written = engine
-        .write_dataframe(schema, table, df, cdrlake_catalog::WriteMode::Append)
+        .lakehouse()
+        .write(schema, table)
         .await?
-        .with_save_mode(SaveMode::Overwrite)
-        .with_replace_where(col("billing_period").eq(lit(period.to_string())))
-        .await
-        .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
+        .dataframe(df)
+        .replace_where(col("billing_period").eq(lit(period.to_string())))
+        .commit()
+        .await?;
     Ok(written.version().unwrap_or_default())
 }
 
@@ -181,14 +181,13 @@ pub async fn write_period(
     period: Period,
     batches: Vec<RecordBatch>,
 ) -> Result<u64> {
-    let target = lakehouse.table_for_write(schema, table).await?;
-    let written = target
-        .write(batches)
-        .with_save_mode(SaveMode::Overwrite)
-        .with_replace_where(col("billing_period").eq(lit(period.to_string())))
-        .with_table_name(table)
-        .await
-        .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
+    let written = lakehouse
+        .write(schema, table)
+        .await?
+        .batches(batches)
+        .replace_where(col("billing_period").eq(lit(period.to_string())))
+        .commit()
+        .await?;
     Ok(written.version().unwrap_or_default())
 }
 

@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use arrow::array::RecordBatch;
-use cdrlake_catalog::{Lakehouse, WriteMode, write_to};
+use cdrlake_catalog::{CatalogError, Lakehouse, TableWrite, WriteMode};
 use chrono::NaiveDate;
 use deltalake::DeltaTable;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -366,15 +366,13 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
                 Some(t) => t,
                 None => lakehouse.table_for_write("bronze", "crm_customer").await?,
             };
-            let written = write_to(
-                target,
-                ("bronze", "crm_customer"),
-                vec![batch],
-                mode,
-                write_options("crm_customer"),
-            )
-            .await?;
-            open.insert("crm_customer", written);
+            let written = TableWrite::on(target, "bronze", "crm_customer")
+                .batches(vec![batch])
+                .mode(mode)
+                .options(write_options("crm_customer"))
+                .commit()
+                .await?;
+            open.insert("crm_customer", written.table);
         }
         let (mut names, mut writes) = (Vec::new(), Vec::new());
         for (name, on_time) in deliveries {
@@ -396,13 +394,11 @@ pub async fn generate(lakehouse: &Lakehouse, options: &GenerateOptions) -> Resul
                 None => lakehouse.table_for_write("bronze", name).await?,
             };
             names.push(name);
-            writes.push(write_to(
-                target,
-                ("bronze", name),
-                vec![batch],
-                mode,
-                write_options(name),
-            ));
+            let write = TableWrite::on(target, "bronze", name)
+                .batches(vec![batch])
+                .mode(mode)
+                .options(write_options(name));
+            writes.push(async move { Ok::<_, CatalogError>(write.commit().await?.table) });
         }
         // The four tables are independent commits; encoding them together keeps both cores busy.
         open.extend(

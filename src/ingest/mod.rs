@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use bytes::Bytes;
-use cdrlake_catalog::{CatalogError, Lakehouse, WriteMode, WriteOptions};
+use cdrlake_catalog::{CatalogError, Lakehouse, WriteOptions};
 use sha2::{Digest, Sha256};
 
 use crate::contract::{
@@ -141,7 +141,11 @@ pub async fn ingest_batch(
         ..write
     };
     let committed = lakehouse
-        .write_batches_with("bronze", table, vec![batch], WriteMode::Append, write)
+        .write("bronze", table)
+        .await?
+        .batches(vec![batch])
+        .options(write)
+        .commit()
         .await?;
     crate::metrics::metrics()
         .rows_ingested

@@ -5,16 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use cdrlake_catalog::{CatalogError, WriteMode, WriteOptions};
+use cdrlake_catalog::{CatalogError, MergeOn, TableWrite, WriteMode, WriteOptions};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
-use datafusion::catalog::Session;
 use datafusion::common::{Column, ParamValues, ScalarValue};
-use datafusion::prelude::{DataFrame, Expr, col, lit};
+use datafusion::prelude::{DataFrame, col, lit};
 use deltalake::DeltaTable;
-use deltalake::kernel::transaction::CommitProperties;
 use deltalake::parquet::file::properties::WriterProperties;
-use deltalake::protocol::SaveMode;
 
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::datasource::MemTable;
@@ -62,19 +59,18 @@ pub async fn build_seed(engine: &Engine, seed: &Seed, stamp: Option<&str>) -> Re
         commit_metadata: stamp_entries(stamp),
         ..Default::default()
     };
-    let table = engine
+    let committed = engine
         .lakehouse()
-        .write_batches_with(
-            &seed.schema,
-            &seed.table,
-            batches,
-            WriteMode::Overwrite,
-            options,
-        )
+        .write(&seed.schema, &seed.table)
+        .await?
+        .batches(batches)
+        .mode(WriteMode::Overwrite)
+        .options(options)
+        .commit()
         .await?;
     Ok(Built {
         rows: Some(rows),
-        version: table.version(),
+        version: committed.version(),
         note: None,
         tests_on_commit: false,
     })
@@ -196,32 +192,27 @@ async fn overwrite(
 ) -> Result<Built> {
     drop_old_view(engine, model).await?;
     let properties = writer_properties(model, df.schema().as_arrow())?;
+    let header = &model.header;
+    let options = WriteOptions {
+        partition_by: header.partition_by.clone(),
+        description: (!header.description.is_empty()).then(|| header.description.clone()),
+        commit_metadata: metadata,
+        ..Default::default()
+    };
     let mut write = engine
-        .write_dataframe(&model.schema, &model.table, df, WriteMode::Overwrite)
-        .await?;
-    if !model.header.partition_by.is_empty() {
-        write = write.with_partition_columns(model.header.partition_by.clone());
-    }
-    if !model.header.description.is_empty() {
-        write = write.with_description(model.header.description.clone());
-    }
-    if let Some(properties) = properties {
-        write = write.with_writer_properties(properties);
-    }
-    if !metadata.is_empty() {
-        let props = CommitProperties::default().with_metadata(metadata);
-        write = write.with_commit_properties(props);
-    }
-    let table = write
-        .await
-        .map_err(|e| CatalogError::delta(&model.name, e))?;
-    let info = engine
         .lakehouse()
-        .table_info(&model.schema, &model.table)
-        .await?;
+        .write(&model.schema, &model.table)
+        .await?
+        .dataframe(df)
+        .mode(WriteMode::Overwrite)
+        .options(options);
+    if let Some(properties) = properties {
+        write = write.writer_properties(properties);
+    }
+    let committed = write.commit().await?;
     Ok(Built {
-        rows: info.rows,
-        version: table.version(),
+        rows: Some(committed.metrics.rows_added),
+        version: committed.version(),
         note: None,
         tests_on_commit: false,
     })
@@ -385,60 +376,30 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
     }
     let source = engine.ctx().read_batches(batches)?;
     let properties = writer_properties(model, source.schema().as_arrow())?;
-    let names: Vec<String> = source
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
-    let on = model
-        .header
-        .unique_key
-        .iter()
-        .map(|k| qualified("target", k).eq(qualified("source", k)))
-        .chain(target_filter)
-        .reduce(Expr::and)
-        .context("unique_key is empty")?;
-    let state: Arc<dyn Session> = Arc::new(engine.ctx().state());
-    let mut merge = target
-        .merge(source, on)
-        .with_source_alias("source")
-        .with_target_alias("target")
-        .with_session_state(state);
+    let mut write = TableWrite::on(target, &model.schema, &model.table)
+        .dataframe(source)
+        .commit_metadata(metadata);
     if let Some(properties) = properties {
-        merge = merge.with_writer_properties(properties);
+        write = write.writer_properties(properties);
     }
-    if !metadata.is_empty() {
-        merge = merge.with_commit_properties(CommitProperties::default().with_metadata(metadata));
-    }
-    if model.header.on_existing_key == OnExistingKey::Update {
-        merge = merge.when_matched_update(|u| {
-            names
-                .iter()
-                .fold(u, |u, n| u.update(n.as_str(), qualified("source", n)))
-        })?;
-    }
-    let (table, metrics) = merge
-        .when_not_matched_insert(|i| {
-            names
-                .iter()
-                .fold(i, |i, n| i.set(n.as_str(), qualified("source", n)))
-        })?
-        .await
-        .map_err(|e| CatalogError::delta(&model.name, e))?;
-    let merged = (metrics.num_target_rows_inserted + metrics.num_target_rows_updated) as u64;
+    let committed = write
+        .merge(MergeOn {
+            keys: model.header.unique_key.clone(),
+            target_filter,
+            update_matched: model.header.on_existing_key == OnExistingKey::Update,
+        })
+        .await?;
+    let metrics = &committed.metrics;
     // The merge scans the target itself: count the rows of the files it rewrote.
-    engine.rows_read().add(
-        (metrics.num_target_rows_copied
-            + metrics.num_target_rows_updated
-            + metrics.num_target_rows_deleted) as u64,
-    );
+    engine
+        .rows_read()
+        .add(metrics.rows_copied + metrics.rows_updated + metrics.rows_deleted);
     Ok(Built {
-        rows: Some(merged),
-        version: table.version(),
+        rows: Some(metrics.rows_added + metrics.rows_updated),
+        version: committed.version(),
         note: Some(format!(
             "{} inserted, {} updated",
-            metrics.num_target_rows_inserted, metrics.num_target_rows_updated
+            metrics.rows_added, metrics.rows_updated
         )),
         tests_on_commit: true,
     })
@@ -498,22 +459,17 @@ async fn replace(
         });
     }
     let properties = writer_properties(model, &schema)?;
-    let mut write = target
-        .write(batches)
-        .with_save_mode(SaveMode::Overwrite)
-        .with_replace_where(col(Column::from_name(column)).in_list(values, false));
+    let mut write = TableWrite::on(target, &model.schema, &model.table)
+        .batches(batches)
+        .replace_where(col(Column::from_name(column)).in_list(values, false))
+        .commit_metadata(metadata);
     if let Some(properties) = properties {
-        write = write.with_writer_properties(properties);
+        write = write.writer_properties(properties);
     }
-    if !metadata.is_empty() {
-        write = write.with_commit_properties(CommitProperties::default().with_metadata(metadata));
-    }
-    let table = write
-        .await
-        .map_err(|e| CatalogError::delta(&model.name, e))?;
+    let committed = write.commit().await?;
     Ok(Built {
         rows: Some(rows as u64),
-        version: table.version(),
+        version: committed.version(),
         note: Some(format!("{replaced} {column} value(s) replaced")),
         tests_on_commit: false,
     })
@@ -537,10 +493,6 @@ fn writer_properties(model: &Model, schema: &Schema) -> Result<Option<WriterProp
     let listed = !header.no_dictionary.is_empty() || !header.no_statistics.is_empty();
     Ok(listed
         .then(|| cdrlake_catalog::column_properties(&header.no_dictionary, &header.no_statistics)))
-}
-
-fn qualified(relation: &str, column: &str) -> Expr {
-    col(Column::new(Some(relation), column))
 }
 
 pub(super) fn quote(ident: &str) -> String {
