@@ -202,8 +202,29 @@ fn day_by_day_runs_equal_a_full_refresh() {
             }
         }
         let started = Instant::now();
-        run(cwd, &[]);
+        let out = run(cwd, &[]);
         last_run = started.elapsed();
+        if day == 6 {
+            // A day after the tariff change re-rates from the earliest late record, not the month.
+            let line = out
+                .lines()
+                .find(|l| l.contains("model gold.rated_cdr "))
+                .unwrap_or_else(|| panic!("no gold.rated_cdr line in {out}"));
+            assert!(line.contains("recent rows replaced"), "{line}");
+            let rerated: u64 = line
+                .split(", ")
+                .find_map(|part| part.strip_suffix(" rows")?.parse().ok())
+                .unwrap_or_else(|| panic!("no row count in {line}"));
+            let stored: u64 = csv(cwd, "SELECT count(*) FROM gold.rated_cdr")
+                .lines()
+                .nth(1)
+                .and_then(|n| n.parse().ok())
+                .expect("count");
+            assert!(
+                rerated > 0 && rerated * 2 < stored,
+                "{rerated} of {stored}: {line}"
+            );
+        }
     }
     let daily = gold(cwd);
     let occurrences =

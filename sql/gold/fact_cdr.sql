@@ -1,13 +1,13 @@
 -- The CDR fact of the star schema: one row per gold.rated_cdr row, joined to the customer version
 -- valid at its start (SCD2), with its local date and hour. Measures as rated; no MSISDN.
--- Incremental by billing period: the periods gold.rated_cdr re-rated since the last run are
--- replaced whole.
+-- Incremental from a point in time: gold.rated_cdr replaces every row from the earliest CDR it
+-- re-rates on, so the rows it rated since the last run are all its rows from the earliest of them
+-- on; those replace this table's rows from there.
 -- @materialized: incremental
 -- @partition_by: billing_period
--- @replace_on: billing_period FROM changed_periods
+-- @replace_where: start_time >= $refreshed_from
 -- @changed_since: rated_since = gold.rated_cdr._rated_at
--- @bind: first_period = SELECT min(billing_period) FROM changed_periods
--- @stage: changed_periods
+-- @bind: refreshed_from = SELECT min(start_time) FROM gold.rated_cdr WHERE _rated_at > $rated_since
 -- @no_dictionary: cdr_id, start_time, volume_bytes
 -- @test: unique(cdr_id)
 -- @test: not_null(cdr_id, date, hour, service, start_time, charge)
@@ -16,13 +16,6 @@
 -- @test: relationships(customer_key, gold.dim_customer.customer_key)
 -- @test: relationships(date, gold.dim_date.date)
 -- @warn: freshness(start_time, '6 hours', silver.cdr.start_time)
-WITH changed_periods AS (
-    -- The periods re-rated since the last run, and the period after each: a late record moves a
-    -- call's start at most into the period before, which may leave the later one without it.
-    SELECT DISTINCT unnest(make_array(billing_period, to_char(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m'))) AS billing_period
-    FROM gold.rated_cdr
-    WHERE _rated_at > $rated_since
-)
 SELECT
     r.cdr_id,
     d.customer_key,
@@ -51,5 +44,4 @@ LEFT JOIN gold.dim_customer d
   ON d.customer_id = r.customer_id
  AND d.valid_from <= r.start_time
  AND (d.valid_to IS NULL OR r.start_time < d.valid_to)
-WHERE r.billing_period IN (SELECT billing_period FROM changed_periods)
-  AND r.billing_period >= $first_period
+WHERE r.start_time >= $refreshed_from

@@ -1,20 +1,21 @@
 -- Every silver CDR priced (rating.md): zone by longest destination prefix, PEAK/OFFPEAK band in
 -- local time, billable units of the rate's increment scheme, the plan's allowances consumed in
 -- (start_time, cdr_id) order per customer and billing period, the charge rounded up to 4 decimals.
--- Incremental by billing period: a run re-rates every period with CDRs mediated since its last
--- commit, and every period from the effective date of a CRM version received since (so CDRs
--- without a subscriber, E006, are re-rated once the CRM row arrives), and replaces those periods
--- whole; other periods are not read. A changed tariff or plan table rebuilds it all (E007 rows
--- re-rated once the rate arrives). _rated_at is when a row was last rated.
+-- Incremental from a point in time: a CDR's rating depends only on CDRs before it (allowances run
+-- in start order), on the CRM and on the tariff. A run re-rates every CDR from the earliest start
+-- among the CDRs mediated since its last commit, or from the effective day of a CRM version
+-- received since if earlier (rerate_cut), and replaces the stored rows from there on; what the
+-- allowances used before that point is summed from the stored rows (prior). So a daily run
+-- re-rates the days late records reach, not the month to date. A changed tariff or plan table
+-- rebuilds it all (E007 rows re-rated once the rate arrives). _rated_at is when a row was last
+-- rated.
 -- @materialized: incremental
 -- @partition_by: billing_period
--- @replace_on: billing_period FROM changed_periods
+-- @replace_where: start_time >= $rerate_from
 -- @changed_since: cdr_since = silver.cdr._mediated_at
 -- @changed_since: crm_since = bronze.crm_customer._ingested_at
 -- @rebuild_on_change: bronze.tariff_rate, bronze.tariff_destination, bronze.plan
--- @bind: crm_from = SELECT local_day_start(min(CAST(trim(effective_from) AS DATE))) FROM bronze.crm_customer WHERE _ingested_at > $crm_since
--- @bind: rerate_from = SELECT local_day_start(CAST(min(billing_period) || '-01' AS DATE)) FROM changed_periods
--- @stage: changed_periods
+-- @bind: rerate_from = SELECT rerate_from FROM rerate_cut
 -- @no_dictionary: cdr_id, start_time, volume_bytes
 -- @test: unique(cdr_id)
 -- @test: not_null(cdr_id, billing_period, record_type, service, band, roaming, start_time, allowance_units_used, chargeable_units, charge, rating_status)
@@ -22,23 +23,70 @@
 -- @test: accepted_values(reason_code, 'E006', 'E007')
 -- @test: expression(charge >= 0)
 -- @test: expression(allowance_units_used + chargeable_units = CASE WHEN rating_status = 'RATED' THEN billable_units ELSE 0 END)
-WITH changed_periods AS (
-    -- Periods with CDRs mediated since the last run. A re-stitched CDR's start only moves
-    -- earlier (a late record that began before it), never past its end: the period it was rated
-    -- in is that of its start or of its end.
-    SELECT DISTINCT billing_period
+{% from "macros/rating.sql" import allowance_of %}
+WITH received AS (
+    -- CRM versions received since the last run, from the local day they take effect.
+    SELECT
+        trim(customer_id) AS customer_id,
+        local_day_start(CAST(trim(effective_from) AS DATE)) AS effective
+    FROM bronze.crm_customer
+    WHERE _ingested_at > $crm_since
+),
+crm_cuts AS (
+    -- A version changes its customer's CDRs from when it takes effect, and the allowances of the
+    -- period (the plan at the customer's first active moment) only when the customer was never
+    -- active in the period before it: then its CDRs are re-rated from the period's start, if it
+    -- was on record there at all (a customer with no version before has no CDRs before).
+    SELECT
+        CASE
+            WHEN count(s.customer_id) > 0 AND NOT bool_or(s.status = 'active') THEN r.period_start
+            ELSE r.effective
+        END AS cut
     FROM (
-        SELECT unnest(make_array(billing_period(start_time), billing_period(greatest(start_time, end_time)))) AS billing_period
-        FROM silver.cdr
-        WHERE _mediated_at > $cdr_since
-    ) ends
-    UNION
-    -- ... and, from the earliest effective date of a CRM version received since, every period
-    -- with CDRs (a version applies until the next one).
+        SELECT
+            customer_id,
+            effective,
+            local_day_start(CAST(billing_period(effective) || '-01' AS DATE)) AS period_start
+        FROM received
+    ) r
+    LEFT JOIN silver.subscriber s
+      ON s.customer_id = r.customer_id
+     AND s.valid_from < r.effective
+     AND (s.valid_to IS NULL OR s.valid_to > r.period_start)
+    GROUP BY r.customer_id, r.effective, r.period_start
+),
+rerate_cut AS (
+    -- Null when nothing changed: then the run commits nothing.
+    SELECT min(t) AS rerate_from
+    FROM (
+        SELECT min(start_time) AS t FROM silver.cdr WHERE _mediated_at > $cdr_since
+        UNION ALL
+        SELECT min(cut) AS t FROM crm_cuts
+    ) cuts
+),
+rerated_periods AS (
     SELECT DISTINCT billing_period(start_time) AS billing_period
     FROM silver.cdr
-    WHERE start_time >= $crm_from
+    WHERE start_time >= $rerate_from
 ),
+{% if is_incremental %}
+prior AS (
+    -- What each allowance had used before the re-rated CDRs, as stored: only the period of the
+    -- cut has stored rows before it. (A re-stitched CDR's start only moves earlier, so no CDR
+    -- stored before the cut moves after it.)
+    SELECT customer_id AS customer, CAST(billing_period AS VARCHAR) AS billing_period, allowance, sum(billable_units) AS used
+    FROM (
+        SELECT customer_id, billing_period, billable_units, {{ allowance_of("record_type", "zone") }} AS allowance
+        FROM gold.rated_cdr
+        WHERE billing_period = billing_period($rerate_from)
+          AND start_time < $rerate_from
+          AND rating_status = 'RATED'
+          AND NOT roaming
+    ) stored
+    WHERE allowance IS NOT NULL
+    GROUP BY customer_id, billing_period, allowance
+),
+{% endif %}
 cdr AS (
     -- The subscriber found at mediation, or found now if it arrived since.
     SELECT c.*, coalesce(c.customer_id, o.customer_id) AS customer
@@ -48,9 +96,8 @@ cdr AS (
      AND o.msisdn = c.served_msisdn
      AND o.owned_from <= c.start_time
      AND (o.owned_to IS NULL OR c.start_time < o.owned_to)
-    -- The range (a literal, @bind) lets the scan skip files of older days; the IN picks the periods exactly.
+    -- A literal (@bind): the scan skips the files of older days.
     WHERE c.start_time >= $rerate_from
-      AND billing_period(c.start_time) IN (SELECT billing_period FROM changed_periods)
 ),
 classified AS (
     SELECT
@@ -105,9 +152,7 @@ allowance_kind AS (
         -- Which allowance a RATED home CDR may use (rule 7); null for none.
         CASE
             WHEN rating_status <> 'RATED' OR roaming THEN NULL
-            WHEN record_type = 'VOICE_MO' AND zone IN ('MA_ONNET', 'MA_MOBILE', 'MA_FIXED') THEN 'VOICE'
-            WHEN record_type = 'SMS_MO' AND zone IN ('MA_ONNET', 'MA_MOBILE', 'MA_FIXED') THEN 'SMS'
-            WHEN record_type = 'DATA' THEN 'DATA'
+            ELSE {{ allowance_of("record_type", "zone") }}
         END AS allowance
     FROM statused
 ),
@@ -126,7 +171,7 @@ period_plan AS (
             local_day_start(CAST(m.billing_period || '-01' AS DATE)) AS period_start,
             local_day_start(CAST(m.billing_period || '-01' AS DATE) + INTERVAL '1 month') AS period_end
         FROM (SELECT DISTINCT customer_id FROM silver.subscriber) c
-        CROSS JOIN changed_periods m
+        CROSS JOIN rerated_periods m
     ) p
     JOIN silver.subscriber s
       ON s.customer_id = p.customer
@@ -143,7 +188,7 @@ consumed AS (
             WHEN 'SMS' THEN plan.sms_allowance
             WHEN 'DATA' THEN plan.data_allowance_mb
         END AS allowance_total,
-        coalesce(sum(a.billable_units) OVER (
+        {% if is_incremental %}coalesce(pr.used, 0) + {% endif %}coalesce(sum(a.billable_units) OVER (
             PARTITION BY a.customer, a.billing_period, a.allowance
             ORDER BY a.start_time, a.cdr_id
             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
@@ -151,6 +196,9 @@ consumed AS (
     FROM allowance_kind a
     LEFT JOIN period_plan pp ON pp.customer = a.customer AND pp.billing_period = a.billing_period
     LEFT JOIN bronze.plan plan ON plan.plan_id = pp.allowance_plan
+    {% if is_incremental %}
+    LEFT JOIN prior pr ON pr.customer = a.customer AND pr.billing_period = a.billing_period AND pr.allowance = a.allowance
+    {% endif %}
 ),
 covered AS (
     SELECT

@@ -211,7 +211,8 @@ pub fn project_files(project: &crate::models::Project) -> Result<Vec<ProjectFile
         files.push(ProjectFile {
             node: model.name.clone(),
             path: model.path.clone(),
-            content: model.sql.clone().into_bytes(),
+            // As a replay runs it: built from nothing.
+            content: model.full_sql.clone().into_bytes(),
         });
     }
     for test in &project.tests {

@@ -73,25 +73,10 @@ pub async fn target_predicate(
     let Some(filter) = &model.header.target_filter else {
         return Ok(None);
     };
-    let sql = format!(
-        "SELECT * FROM {}.{} WHERE {filter}",
-        quote(&model.schema),
-        quote(&model.table)
-    );
     let at = || format!("{}: @target_filter {filter}", model.name);
-    let mut df = engine.dataframe(&sql).await.with_context(at)?;
-    if let Some(params) = params {
-        df = df.with_param_values(params.clone()).with_context(at)?;
-    }
-    let mut predicate = None;
-    df.logical_plan().apply(|plan| {
-        if let LogicalPlan::Filter(f) = plan {
-            predicate = Some(f.predicate.clone());
-            return Ok(TreeNodeRecursion::Stop);
-        }
-        Ok(TreeNodeRecursion::Continue)
-    })?;
-    let predicate = predicate.with_context(at)?;
+    let predicate = stored_predicate(engine, model, filter, params)
+        .await
+        .with_context(at)?;
     let on_target = predicate
         .transform(|e| {
             Ok(match e {
@@ -103,6 +88,62 @@ pub async fn target_predicate(
         })?
         .data;
     Ok(Some(on_target))
+}
+
+/// `filter`, SQL over the model's stored columns, as an expression with its parameters
+/// replaced by their values.
+pub async fn stored_predicate(
+    engine: &Engine,
+    model: &Model,
+    filter: &str,
+    params: Option<&ParamValues>,
+) -> Result<Expr> {
+    let sql = format!(
+        "SELECT * FROM {}.{} WHERE {filter}",
+        quote(&model.schema),
+        quote(&model.table)
+    );
+    let mut df = engine.dataframe(&sql).await?;
+    if let Some(params) = params {
+        df = df.with_param_values(params.clone())?;
+    }
+    let mut predicate = None;
+    df.logical_plan().apply(|plan| {
+        if let LogicalPlan::Filter(f) = plan {
+            predicate = Some(f.predicate.clone());
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    let predicate = predicate.context("no predicate")?;
+    // Stored columns by name alone, as a Delta predicate names them.
+    Ok(predicate
+        .transform(|e| {
+            Ok(match e {
+                Expr::Column(c) => Transformed::yes(Expr::Column(Column::from_name(c.name))),
+                other => Transformed::no(other),
+            })
+        })?
+        .data)
+}
+
+/// The first parameter `sql` names (`$name`) whose bound value is null.
+pub fn null_parameter(sql: &str, params: Option<&ParamValues>) -> Option<String> {
+    let Some(ParamValues::Map(values)) = params else {
+        return None;
+    };
+    let mut names: Vec<&String> = values.keys().collect();
+    // `$a_b` before `$a`: a name is a whole identifier.
+    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    names
+        .into_iter()
+        .find(|name| {
+            sql.match_indices(&format!("${name}")).any(|(at, m)| {
+                let next = sql[at + m.len()..].chars().next();
+                !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            }) && values[*name].value.is_null()
+        })
+        .cloned()
 }
 
 /// The type `$since` has in the first bind query that uses it: a model may use `$since` only

@@ -360,6 +360,7 @@ mod tests {
             table: "cdr".into(),
             path: "sql/silver/cdr.sql".into(),
             sql: String::new(),
+            full_sql: String::new(),
             header: Header::default(),
             deps: vec![],
         }

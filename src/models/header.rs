@@ -92,6 +92,11 @@ pub struct Header {
     /// it holds can share a key with the run's rows, so the merge and the changed-rows comparison
     /// read only the files whose statistics may hold such rows.
     pub target_filter: Option<String>,
+    /// An incremental run replaces the stored rows this predicate holds with the rows it
+    /// produces, which must all hold it (`@replace_where: start_time >= $rerate_from`): a run
+    /// rewrites the recent rows it recomputes, not a whole period. A bound parameter of the
+    /// predicate that is null means nothing changed: no commit.
+    pub replace_where: Option<String>,
 }
 
 /// `@bind: records_from = SELECT min(start_time) FROM ...`.
@@ -226,6 +231,7 @@ pub fn parse(sql: &str) -> Result<Header> {
                 format!("line {lineno}: expected `-- @bind: name = SELECT ...`, found `{line}`")
             })?),
             "target_filter" => h.target_filter = Some(value.to_string()),
+            "replace_where" => h.replace_where = Some(value.to_string()),
             "watermark" => h.watermark = Some(value.to_string()),
             "lookback" => h.lookback = Some(value.to_string()),
             "on_existing_key" => {
@@ -268,7 +274,7 @@ pub fn parse(sql: &str) -> Result<Header> {
                 h.settings.push((option, setting));
             }
             other => bail!(
-                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, no_dictionary, no_statistics, watermark, lookback, on_existing_key, changed_since, replace_on, rebuild_on_change, bind, target_filter, set, stage, test, warn, severity)"
+                "line {lineno}: unknown setting '@{other}' (known: materialized, unique_key, partition_by, no_dictionary, no_statistics, watermark, lookback, on_existing_key, changed_since, replace_on, replace_where, rebuild_on_change, bind, target_filter, set, stage, test, warn, severity)"
             ),
         }
     }
@@ -276,18 +282,25 @@ pub fn parse(sql: &str) -> Result<Header> {
     if h.materialized == Materialization::Incremental
         && h.unique_key.is_empty()
         && h.replace_on.is_none()
+        && h.replace_where.is_none()
     {
         bail!(
-            "an incremental model needs `-- @unique_key: column[, column]` or `-- @replace_on: column`"
+            "an incremental model needs `-- @unique_key: column[, column]`, `-- @replace_on: column` or `-- @replace_where: predicate`"
+        );
+    }
+    if h.replace_where.is_some() && (h.replace_on.is_some() || !h.unique_key.is_empty()) {
+        bail!(
+            "`@replace_where` replaces rows by a predicate: it goes without `@replace_on` and `@unique_key`"
         );
     }
     if h.materialized != Materialization::Incremental
         && (h.replace_on.is_some()
+            || h.replace_where.is_some()
             || !h.changed_since.is_empty()
             || !h.rebuild_on_change.is_empty())
     {
         bail!(
-            "`@replace_on`, `@changed_since` and `@rebuild_on_change` are for `@materialized: incremental`"
+            "`@replace_on`, `@replace_where`, `@changed_since` and `@rebuild_on_change` are for `@materialized: incremental`"
         );
     }
     if h.materialized != Materialization::Incremental
@@ -326,6 +339,11 @@ mod tests {
         );
         assert!(parse("-- @materialized: table\n-- @bind: a = SELECT 1\nSELECT 1").is_err());
         assert!(parse("-- @materialized: incremental\n-- @replace_on: p\n-- @target_filter: p > 1\nSELECT 1").is_err());
+        let h = parse("-- @materialized: incremental\n-- @replace_where: t >= $from\nSELECT 1")
+            .unwrap();
+        assert_eq!(h.replace_where.as_deref(), Some("t >= $from"));
+        assert!(parse("-- @materialized: incremental\n-- @replace_where: t >= $a\n-- @unique_key: k\nSELECT 1").is_err());
+        assert!(parse("-- @materialized: table\n-- @replace_where: t >= $a\nSELECT 1").is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use cdrlake_catalog::{CatalogError, MergeOn, TableWrite, WriteMode, WriteOptions
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
 use datafusion::common::{Column, ParamValues, ScalarValue};
-use datafusion::prelude::{DataFrame, col, lit};
+use datafusion::prelude::{DataFrame, Expr, col, lit};
 use deltalake::DeltaTable;
 use deltalake::parquet::file::properties::WriterProperties;
 
@@ -268,6 +268,13 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
     // A changed reference table (a tariff) changes rows of every period: rebuild it all.
     let rebuild = references_changed && existing.is_some() && !full_refresh;
     let full_refresh = full_refresh || rebuild;
+    let full_build;
+    let model = if full_refresh || existing.is_none() {
+        full_build = model.full_build();
+        &full_build
+    } else {
+        model
+    };
     let since_last_commit = (!full_refresh)
         .then(|| recorded(changes::COMMIT_KEY))
         .flatten();
@@ -330,6 +337,20 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         return Ok(built);
     };
     check_same_columns(engine, model, &df).await?;
+    if let Some(filter) = &model.header.replace_where {
+        if let Some(name) = binds::null_parameter(filter, params.as_ref()) {
+            return Ok(Built {
+                rows: Some(0),
+                version: target.version(),
+                note: Some(format!("nothing changed (${name} is null)")),
+                tests_on_commit: true,
+            });
+        }
+        let predicate = binds::stored_predicate(engine, model, filter, params.as_ref())
+            .await
+            .with_context(|| format!("{}: @replace_where {filter}", model.name))?;
+        return replace_where(model, target, with_params(df)?, predicate, metadata).await;
+    }
     if let Some(replace_on) = &model.header.replace_on {
         let groups = match &replace_on.groups {
             Some(cte) => {
@@ -400,6 +421,36 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         note: Some(format!(
             "{} inserted, {} updated",
             metrics.rows_added, metrics.rows_updated
+        )),
+        tests_on_commit: true,
+    })
+}
+
+/// `@replace_where`: the run's rows, streamed, replace the stored rows `predicate` holds, in one
+/// commit. Its data tests check the rows that commit wrote.
+async fn replace_where(
+    model: &Model,
+    target: DeltaTable,
+    df: DataFrame,
+    predicate: Expr,
+    metadata: Vec<(String, serde_json::Value)>,
+) -> Result<Built> {
+    let properties = writer_properties(model, df.schema().as_arrow())?;
+    let mut write = TableWrite::on(target, &model.schema, &model.table)
+        .dataframe(df)
+        .replace_where(predicate)
+        .commit_metadata(metadata);
+    if let Some(properties) = properties {
+        write = write.writer_properties(properties);
+    }
+    let committed = write.commit().await?;
+    let metrics = &committed.metrics;
+    Ok(Built {
+        rows: Some(metrics.rows_added),
+        version: committed.version(),
+        note: Some(format!(
+            "recent rows replaced ({} file(s) removed)",
+            metrics.files_removed
         )),
         tests_on_commit: true,
     })

@@ -20,9 +20,23 @@ pub struct Model {
     pub schema: String,
     pub table: String,
     pub path: PathBuf,
+    /// The SQL of an incremental build (`is_incremental` true: what a run adds to the table).
     pub sql: String,
+    /// The SQL of a first build or full refresh (`is_incremental` false); the same text unless
+    /// the file tests `is_incremental`.
+    pub full_sql: String,
     pub header: Header,
     pub deps: Vec<Reference>,
+}
+
+impl Model {
+    /// This model as its first build or a full refresh runs it.
+    pub fn full_build(&self) -> Model {
+        Model {
+            sql: self.full_sql.clone(),
+            ..self.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -109,7 +123,7 @@ impl Project {
             project.seeds.insert(seed.name.clone(), seed);
         }
         for path in sql_files(&root.join("tests"))? {
-            let sql = render(root, &path, &read(&path)?)?;
+            let sql = render(root, &path, &read(&path)?, false)?;
             let header = header::parse(&sql).with_context(|| path.display().to_string())?;
             let deps = dependencies(&sql).with_context(|| path.display().to_string())?;
             project.tests.push(SingularTest {
@@ -136,16 +150,31 @@ fn load_model(root: &Path, schema: &str, path: &Path) -> Result<Model> {
             path.display()
         );
     }
-    let sql = render(root, path, &read(path)?)?;
+    let text = read(path)?;
+    let sql = render(root, path, &text, true)?;
+    let full_sql = render(root, path, &text, false)?;
     let at = || path.display().to_string();
     let header = header::parse(&sql).with_context(at)?;
     let deps = dependencies(&sql).with_context(at)?;
+    let name = format!("{schema}.{table}");
+    let full_deps = match full_sql == sql {
+        true => deps.clone(),
+        false => dependencies(&full_sql).with_context(at)?,
+    };
+    if let Some(own) = full_deps.iter().find(|d| d.name == name) {
+        bail!(
+            "{}:{}: {name} reads its own table outside {{% if is_incremental %}}: its first build has no table to read",
+            path.display(),
+            own.line
+        );
+    }
     let model = Model {
-        name: format!("{schema}.{table}"),
+        name,
         schema: schema.into(),
         table,
         path: path.into(),
         sql,
+        full_sql,
         header,
         deps,
     };

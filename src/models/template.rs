@@ -2,6 +2,10 @@
 //! project (`sql/macros/*.sql`) and call them, so logic several models share is written once.
 //! Files are rendered before anything else reads them: the header, the dependencies and the
 //! fingerprint all see the SQL that runs.
+//!
+//! One variable, `is_incremental` (as in dbt): true when an incremental model adds to its table as
+//! committed, false for its first build and a full refresh. A model may read its own table only
+//! inside `{% if is_incremental %}`: the table it reads is then the one its last run committed.
 
 use std::path::{Component, Path};
 
@@ -13,7 +17,7 @@ pub const MACRO_DIR: &str = "macros";
 
 /// Renders `text` (the file at `path`) with the macros of the project at `root`.
 /// A file without template syntax comes back unchanged.
-pub fn render(root: &Path, path: &Path, text: &str) -> Result<String> {
+pub fn render(root: &Path, path: &Path, text: &str, is_incremental: bool) -> Result<String> {
     if !["{{", "{%", "{#"].iter().any(|open| text.contains(open)) {
         return Ok(text.to_owned());
     }
@@ -27,7 +31,7 @@ pub fn render(root: &Path, path: &Path, text: &str) -> Result<String> {
         .to_string();
     let root = root.to_path_buf();
     env.set_loader(move |name| load(&root, name));
-    env.render_named_str(&name, text, ())
+    env.render_named_str(&name, text, minijinja::context! { is_incremental })
         .map_err(|e| anyhow!("{}: {}", path.display(), one_error(&e)))
 }
 
@@ -85,7 +89,7 @@ mod tests {
         let dir = project(&[]);
         let sql = "SELECT '{' AS brace, '%' AS pct -- $since\n";
         let path = dir.path().join("silver/x.sql");
-        assert_eq!(render(dir.path(), &path, sql).unwrap(), sql);
+        assert_eq!(render(dir.path(), &path, sql, true).unwrap(), sql);
     }
 
     #[test]
@@ -95,7 +99,7 @@ mod tests {
             "{% from \"macros/keys.sql\" import keys %}SELECT {{ keys([\"a\", \"b\"]) }} FROM t";
         let path = dir.path().join("silver/x.sql");
         assert_eq!(
-            render(dir.path(), &path, sql).unwrap(),
+            render(dir.path(), &path, sql, true).unwrap(),
             "SELECT a, b FROM t"
         );
     }
@@ -108,6 +112,7 @@ mod tests {
             dir.path(),
             &path,
             "{% from \"macros/nope.sql\" import keys %}SELECT 1",
+            true,
         )
         .unwrap_err()
         .to_string();
@@ -119,6 +124,7 @@ mod tests {
             dir.path(),
             &path,
             "{% from \"macros/keys.sql\" import keys %}SELECT {{ keys(colums) }}",
+            true,
         )
         .unwrap_err()
         .to_string();
@@ -127,6 +133,7 @@ mod tests {
             dir.path(),
             &path,
             "{% from \"../../etc/passwd\" import keys %}SELECT 1",
+            true,
         )
         .unwrap_err()
         .to_string();
@@ -134,5 +141,17 @@ mod tests {
             outside.contains("not a path inside the model project"),
             "{outside}"
         );
+    }
+
+    #[test]
+    fn is_incremental_tells_an_incremental_build_from_a_full_one() {
+        let dir = project(&[]);
+        let path = dir.path().join("gold/x.sql");
+        let sql = "SELECT 1{% if is_incremental %} FROM gold.x{% endif %}";
+        assert_eq!(
+            render(dir.path(), &path, sql, true).unwrap(),
+            "SELECT 1 FROM gold.x"
+        );
+        assert_eq!(render(dir.path(), &path, sql, false).unwrap(), "SELECT 1");
     }
 }
