@@ -11,5 +11,6 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import duckdb' 2>/dev
   "$VENV/bin/pip" install --quiet --disable-pip-version-check 'duckdb==2.0.1'
 fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build --release --bin cdrlake
+# With the benches, so the features (and the artifacts) are those `cargo bench` builds.
+cargo build --release --bin cdrlake --benches
 exec "$VENV/bin/python" benches/rating_peer.py --cdrlake "$CARGO_TARGET_DIR/release/cdrlake" "$@"
