@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use deltalake::DeltaTable;
+use deltalake::table::state::DeltaTableState;
 
 use crate::error::{CatalogError, Result};
 use crate::lakehouse::Lakehouse;
@@ -61,22 +62,18 @@ impl Lakehouse {
     }
 }
 
-pub(crate) fn info_of(schema: &str, table: &str, t: &DeltaTable) -> Result<TableInfo> {
+fn info_of(schema: &str, table: &str, t: &DeltaTable) -> Result<TableInfo> {
     let snapshot = t
         .snapshot()
         .map_err(|e| CatalogError::delta(format!("{schema}.{table}"), e))?;
     let version = snapshot.version();
-    let mut rows = Some(0u64);
     let mut size = 0u64;
     let mut files = 0u64;
     for f in snapshot.log_data().iter() {
         files += 1;
         size += f.size().max(0) as u64;
-        rows = match (rows, f.num_records()) {
-            (Some(acc), Some(n)) => Some(acc + n as u64),
-            _ => None,
-        };
     }
+    let rows = rows_of(snapshot);
     let last_modified = snapshot
         .version_timestamp(version)
         .and_then(DateTime::from_timestamp_millis);
@@ -89,4 +86,12 @@ pub(crate) fn info_of(schema: &str, table: &str, t: &DeltaTable) -> Result<Table
         size_bytes: size,
         last_modified,
     })
+}
+
+/// Sum of the per-file record counts; `None` when a file was written without statistics.
+pub(crate) fn rows_of(snapshot: &DeltaTableState) -> Option<u64> {
+    snapshot
+        .log_data()
+        .iter()
+        .try_fold(0u64, |acc, f| Some(acc + f.num_records()? as u64))
 }

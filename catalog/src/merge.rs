@@ -119,7 +119,6 @@ impl TableWrite {
         session: Arc<dyn Session>,
     ) -> Result<Committed> {
         let name = self.name.clone();
-        let rows_before = stored_rows(&self.target, &name);
         let mut delete = self.target.clone().delete().with_session_state(session);
         if let Some(p) = predicate {
             delete = delete.with_predicate(p);
@@ -128,9 +127,9 @@ impl TableWrite {
         // delta-rs does not count rows of whole files it drops without reading them.
         let rows_deleted = match metrics.num_deleted_rows {
             Some(n) => n as u64,
-            None => rows_before
+            None => stored_rows(&self.target)
                 .unwrap_or(0)
-                .saturating_sub(stored_rows(&table, &name).unwrap_or(0)),
+                .saturating_sub(stored_rows(&table).unwrap_or(0)),
         };
         Ok(Committed {
             table,
@@ -145,6 +144,6 @@ impl TableWrite {
     }
 }
 
-fn stored_rows(table: &deltalake::DeltaTable, name: &str) -> Option<u64> {
-    crate::info::info_of("", name, table).ok()?.rows
+fn stored_rows(table: &deltalake::DeltaTable) -> Option<u64> {
+    crate::info::rows_of(table.snapshot().ok()?)
 }

@@ -150,7 +150,6 @@ pub struct TableWrite {
     mode: WriteMode,
     replace_where: Option<Expr>,
     pub(crate) options: WriteOptions,
-    properties: Option<WriterProperties>,
 }
 
 impl TableWrite {
@@ -165,7 +164,6 @@ impl TableWrite {
             mode: WriteMode::Append,
             replace_where: None,
             options: WriteOptions::default(),
-            properties: None,
         }
     }
 
@@ -199,12 +197,6 @@ impl TableWrite {
         self
     }
 
-    /// Parquet writer settings, in place of [`column_properties`] of the options' columns.
-    pub fn writer_properties(mut self, properties: WriterProperties) -> Self {
-        self.properties = Some(properties);
-        self
-    }
-
     pub fn commit_metadata(mut self, entries: Vec<(String, serde_json::Value)>) -> Self {
         self.options.commit_metadata = entries;
         self
@@ -223,12 +215,10 @@ impl TableWrite {
         Some(props)
     }
 
-    pub(crate) fn parquet_properties(&mut self) -> Option<WriterProperties> {
+    pub(crate) fn parquet_properties(&self) -> Option<WriterProperties> {
         let options = &self.options;
-        self.properties.take().or_else(|| {
-            (!options.plain_columns.is_empty() || !options.unindexed_columns.is_empty())
-                .then(|| column_properties(&options.plain_columns, &options.unindexed_columns))
-        })
+        (!options.plain_columns.is_empty() || !options.unindexed_columns.is_empty())
+            .then(|| column_properties(&options.plain_columns, &options.unindexed_columns))
     }
 
     /// Makes the commit. A failure leaves the table at its previous version.

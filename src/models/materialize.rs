@@ -11,7 +11,6 @@ use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
 use datafusion::common::{Column, ParamValues, ScalarValue};
 use datafusion::prelude::{DataFrame, Expr, col, lit};
 use deltalake::DeltaTable;
-use deltalake::parquet::file::properties::WriterProperties;
 
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::datasource::MemTable;
@@ -191,25 +190,21 @@ async fn overwrite(
     metadata: Vec<(String, serde_json::Value)>,
 ) -> Result<Built> {
     drop_old_view(engine, model).await?;
-    let properties = writer_properties(model, df.schema().as_arrow())?;
     let header = &model.header;
     let options = WriteOptions {
         partition_by: header.partition_by.clone(),
         description: (!header.description.is_empty()).then(|| header.description.clone()),
-        commit_metadata: metadata,
-        ..Default::default()
+        ..write_options(model, df.schema().as_arrow(), metadata)?
     };
-    let mut write = engine
+    let committed = engine
         .lakehouse()
         .write(&model.schema, &model.table)
         .await?
-        .dataframe(df)
         .mode(WriteMode::Overwrite)
-        .options(options);
-    if let Some(properties) = properties {
-        write = write.writer_properties(properties);
-    }
-    let committed = write.commit().await?;
+        .options(options)
+        .dataframe(df)
+        .commit()
+        .await?;
     Ok(Built {
         rows: Some(committed.metrics.rows_added),
         version: committed.version(),
@@ -396,14 +391,10 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         });
     }
     let source = engine.ctx().read_batches(batches)?;
-    let properties = writer_properties(model, source.schema().as_arrow())?;
-    let mut write = TableWrite::on(target, &model.schema, &model.table)
+    let options = write_options(model, source.schema().as_arrow(), metadata)?;
+    let committed = TableWrite::on(target, &model.schema, &model.table)
+        .options(options)
         .dataframe(source)
-        .commit_metadata(metadata);
-    if let Some(properties) = properties {
-        write = write.writer_properties(properties);
-    }
-    let committed = write
         .merge(MergeOn {
             keys: model.header.unique_key.clone(),
             target_filter,
@@ -435,15 +426,13 @@ async fn replace_where(
     predicate: Expr,
     metadata: Vec<(String, serde_json::Value)>,
 ) -> Result<Built> {
-    let properties = writer_properties(model, df.schema().as_arrow())?;
-    let mut write = TableWrite::on(target, &model.schema, &model.table)
+    let options = write_options(model, df.schema().as_arrow(), metadata)?;
+    let committed = TableWrite::on(target, &model.schema, &model.table)
+        .options(options)
         .dataframe(df)
         .replace_where(predicate)
-        .commit_metadata(metadata);
-    if let Some(properties) = properties {
-        write = write.writer_properties(properties);
-    }
-    let committed = write.commit().await?;
+        .commit()
+        .await?;
     let metrics = &committed.metrics;
     Ok(Built {
         rows: Some(metrics.rows_added),
@@ -509,15 +498,12 @@ async fn replace(
             tests_on_commit: false,
         });
     }
-    let properties = writer_properties(model, &schema)?;
-    let mut write = TableWrite::on(target, &model.schema, &model.table)
+    let committed = TableWrite::on(target, &model.schema, &model.table)
+        .options(write_options(model, &schema, metadata)?)
         .batches(batches)
         .replace_where(col(Column::from_name(column)).in_list(values, false))
-        .commit_metadata(metadata);
-    if let Some(properties) = properties {
-        write = write.writer_properties(properties);
-    }
-    let committed = write.commit().await?;
+        .commit()
+        .await?;
     Ok(Built {
         rows: Some(rows as u64),
         version: committed.version(),
@@ -526,9 +512,13 @@ async fn replace(
     })
 }
 
-/// The model's `@no_dictionary` and `@no_statistics` columns as Parquet writer properties (none
-/// listed: delta-rs's defaults).
-fn writer_properties(model: &Model, schema: &Schema) -> Result<Option<WriterProperties>> {
+/// The write options of a model's commit: its `@no_dictionary` and `@no_statistics` columns
+/// (checked against the columns it produces) and `metadata` for the commit info.
+fn write_options(
+    model: &Model,
+    schema: &Schema,
+    metadata: Vec<(String, serde_json::Value)>,
+) -> Result<WriteOptions> {
     let header = &model.header;
     for (setting, columns) in [
         ("no_dictionary", &header.no_dictionary),
@@ -541,9 +531,12 @@ fn writer_properties(model: &Model, schema: &Schema) -> Result<Option<WriterProp
             );
         }
     }
-    let listed = !header.no_dictionary.is_empty() || !header.no_statistics.is_empty();
-    Ok(listed
-        .then(|| cdrlake_catalog::column_properties(&header.no_dictionary, &header.no_statistics)))
+    Ok(WriteOptions {
+        plain_columns: header.no_dictionary.clone(),
+        unindexed_columns: header.no_statistics.clone(),
+        commit_metadata: metadata,
+        ..Default::default()
+    })
 }
 
 pub(super) fn quote(ident: &str) -> String {

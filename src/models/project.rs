@@ -152,7 +152,10 @@ fn load_model(root: &Path, schema: &str, path: &Path) -> Result<Model> {
     }
     let text = read(path)?;
     let sql = render(root, path, &text, true)?;
-    let full_sql = render(root, path, &text, false)?;
+    let full_sql = match text.contains("is_incremental") {
+        true => render(root, path, &text, false)?,
+        false => sql.clone(),
+    };
     let at = || path.display().to_string();
     let header = header::parse(&sql).with_context(at)?;
     let deps = dependencies(&sql).with_context(at)?;
