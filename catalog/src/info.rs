@@ -1,7 +1,12 @@
 //! Table facts for `cdrlake tables` and the commit log for `cdrlake history`.
 
+use std::cmp::Ordering;
+
 use chrono::{DateTime, Utc};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
 use deltalake::DeltaTable;
+use deltalake::kernel::scalars::ScalarExt;
 use deltalake::table::state::DeltaTableState;
 
 use crate::error::{CatalogError, Result};
@@ -60,6 +65,34 @@ impl Lakehouse {
             })
             .collect())
     }
+}
+
+/// The largest value of `column` from the table's file statistics (the Delta log), without
+/// reading a data file: `None` when a file has no statistic for it (a partition column, a column
+/// written without statistics) or the table has no files. Timestamps are kept to the millisecond
+/// in the log and rounded up by delta-rs, so one may be up to 1 ms late.
+pub fn max_from_statistics(
+    table: &DeltaTable,
+    column: &str,
+    data_type: &DataType,
+) -> Option<ScalarValue> {
+    let snapshot = table.snapshot().ok()?;
+    let mut newest: Option<ScalarValue> = None;
+    for file in snapshot.log_data().iter() {
+        let text = match file.max_values()?.to_json().get(column)? {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => return None,
+        };
+        let value = ScalarValue::try_from_string(text, data_type).ok()?;
+        if newest
+            .as_ref()
+            .is_none_or(|n| value.partial_cmp(n) == Some(Ordering::Greater))
+        {
+            newest = Some(value);
+        }
+    }
+    newest
 }
 
 fn info_of(schema: &str, table: &str, t: &DeltaTable) -> Result<TableInfo> {

@@ -21,7 +21,7 @@ mod write;
 
 pub use config::{LakehouseConfig, Overrides, S3Settings};
 pub use error::{CatalogError, Result};
-pub use info::{Commit, TableInfo};
+pub use info::{Commit, TableInfo, max_from_statistics};
 pub use lakehouse::{InitReport, Lakehouse};
 pub use lease::{Fence, Lease, LeaseHolder};
 pub use location::{CATALOG_NAME, Location, SCHEMAS, parse_table_name};

@@ -1,21 +1,25 @@
 -- Every silver CDR priced (rating.md): zone by longest destination prefix, PEAK/OFFPEAK band in
 -- local time, billable units of the rate's increment scheme, the plan's allowances consumed in
 -- (start_time, cdr_id) order per customer and billing period, the charge rounded up to 4 decimals.
--- Incremental from a point in time: a CDR's rating depends only on CDRs before it (allowances run
--- in start order), on the CRM and on the tariff. A run re-rates every CDR from the earliest start
--- among the CDRs mediated since its last commit, or from the effective day of a CRM version
--- received since if earlier (rerate_cut), and replaces the stored rows from there on; what the
--- allowances used before that point is summed from the stored rows (prior). So a daily run
--- re-rates the days late records reach, not the month to date. A changed tariff or plan table
--- rebuilds it all (E007 rows re-rated once the rate arrives). _rated_at is when a row was last
--- rated.
+-- Incremental from a local day: a CDR's rating depends only on CDRs before it (allowances run in
+-- start order), on the CRM and on the tariff. A run re-rates every CDR from the local day of the
+-- earliest start among the CDRs mediated since its last commit, or from the effective day of a
+-- CRM version received since if earlier (changed_from), and replaces the stored rows from there
+-- on; what the allowances used before that day is read from gold.customer_usage_to_date (prior:
+-- one row per customer, whatever the day of the month). So a daily run re-rates the days late
+-- records reach, and reads neither the month to date nor its own stored rows. A changed tariff
+-- or plan table rebuilds it all (E007 rows re-rated once the rate arrives). _rated_at is when a
+-- row was last rated.
 -- @materialized: incremental
 -- @partition_by: billing_period
 -- @replace_where: start_time >= $rerate_from
 -- @changed_since: cdr_since = silver.cdr._mediated_at
 -- @changed_since: crm_since = bronze.crm_customer._ingested_at
 -- @rebuild_on_change: bronze.tariff_rate, bronze.tariff_destination, bronze.plan
--- @bind: rerate_from = SELECT rerate_from FROM rerate_cut
+-- @bind: changed_from = SELECT t FROM changed_from
+-- @bind: kept_through = SELECT through FROM kept
+-- @bind: rerate_from = SELECT CASE WHEN u.t < c.t THEN u.t ELSE c.t END FROM changed_from c CROSS JOIN unkept u
+-- @bind: prior_day = SELECT CAST(local_date($rerate_from) - INTERVAL '1 day' AS DATE)
 -- @no_dictionary: cdr_id, start_time, volume_bytes
 -- @test: unique(cdr_id)
 -- @test: not_null(cdr_id, billing_period, record_type, service, band, roaming, start_time, allowance_units_used, chargeable_units, charge, rating_status)
@@ -55,15 +59,38 @@ crm_cuts AS (
      AND (s.valid_to IS NULL OR s.valid_to > r.period_start)
     GROUP BY r.customer_id, r.effective, r.period_start
 ),
-rerate_cut AS (
-    -- Null when nothing changed: then the run commits nothing.
-    SELECT min(t) AS rerate_from
+changed_from AS (
+    -- The local day of the earliest change; null when nothing changed: then the run commits
+    -- nothing.
+    SELECT local_day_start(local_date(min(t))) AS t
     FROM (
         SELECT min(start_time) AS t FROM silver.cdr WHERE _mediated_at > $cdr_since
         UNION ALL
         SELECT min(cut) AS t FROM crm_cuts
     ) cuts
 ),
+{% if is_incremental %}
+kept AS (
+    -- gold.customer_usage_to_date's totals of the day before were kept when gold.rated_cdr's
+    -- newest rows were rated at _rated_through (none kept: every stored row is newer).
+    SELECT CASE
+        WHEN $changed_from IS NOT NULL
+            THEN coalesce(max(_rated_through), arrow_cast(to_timestamp_micros(0), 'Timestamp(µs, "UTC")'))
+    END AS through
+    FROM gold.customer_usage_to_date
+    WHERE day = CAST(local_date($changed_from) - INTERVAL '1 day' AS DATE)
+),
+unkept AS (
+    -- Rows rated after that (a run that stopped before keeping their totals): re-rated again, from
+    -- their day, with the totals of the day before it, kept before they were rated.
+    SELECT local_day_start(local_date(min(start_time))) AS t
+    FROM gold.rated_cdr
+    WHERE _rated_at > $kept_through
+),
+{% else %}
+kept AS (SELECT arrow_cast(NULL, 'Timestamp(µs, "UTC")') AS through),
+unkept AS (SELECT arrow_cast(NULL, 'Timestamp(µs, "UTC")') AS t),
+{% endif %}
 rerated_periods AS (
     SELECT DISTINCT billing_period(start_time) AS billing_period
     FROM silver.cdr
@@ -71,20 +98,19 @@ rerated_periods AS (
 ),
 {% if is_incremental %}
 prior AS (
-    -- What each allowance had used before the re-rated CDRs, as stored: only the period of the
-    -- cut has stored rows before it. (A re-stitched CDR's start only moves earlier, so no CDR
-    -- stored before the cut moves after it.)
-    SELECT customer_id AS customer, CAST(billing_period AS VARCHAR) AS billing_period, allowance, sum(billable_units) AS used
-    FROM (
-        SELECT customer_id, billing_period, billable_units, {{ allowance_of("record_type", "zone") }} AS allowance
-        FROM gold.rated_cdr
-        WHERE billing_period = billing_period($rerate_from)
-          AND start_time < $rerate_from
-          AND rating_status = 'RATED'
-          AND NOT roaming
-    ) stored
-    WHERE allowance IS NOT NULL
-    GROUP BY customer_id, billing_period, allowance
+    -- What each allowance had used before the re-rated CDRs: the running totals of the day
+    -- before, in the same period (none on its first day). (A re-stitched CDR's start only moves
+    -- earlier, so no CDR stored before the cut moves after it.)
+    SELECT b.customer_id AS customer, b.billing_period, a.allowance,
+        CASE a.allowance
+            WHEN 'VOICE' THEN b.voice_allowance_units
+            WHEN 'SMS' THEN b.sms_allowance_units
+            WHEN 'DATA' THEN b.data_allowance_units
+        END AS used
+    FROM gold.customer_usage_to_date b
+    CROSS JOIN (VALUES ('VOICE'), ('SMS'), ('DATA')) a(allowance)
+    WHERE b.day = $prior_day
+      AND b.billing_period = billing_period($rerate_from)
 ),
 {% endif %}
 cdr AS (

@@ -26,24 +26,9 @@ impl Dag {
             dag.sources.entry(name.clone()).or_default();
         }
         for model in project.models.values() {
-            // A model reading its own table reads what its last run committed (only an incremental
-            // build may, `template.rs`): no edge.
-            for dep in model.deps.iter().filter(|d| d.name != model.name) {
-                if project.is_node(&dep.name) {
-                    dag.parents
-                        .get_mut(&model.name)
-                        .expect("node")
-                        .insert(dep.name.clone());
-                    dag.children
-                        .get_mut(&dep.name)
-                        .expect("node")
-                        .insert(model.name.clone());
-                } else {
-                    dag.sources
-                        .get_mut(&model.name)
-                        .expect("node")
-                        .insert(dep.name.clone());
-                }
+            // Its own table (read inside `is_incremental` only, `project.rs`) is no edge.
+            for dep in model.full_deps.iter().filter(|d| d.name != model.name) {
+                dag.read(project, &model.name, &dep.name);
             }
             // A relationships test is a gate on the table it refers to: that one is built first.
             for target in model
@@ -53,14 +38,20 @@ impl Dag {
                 .filter_map(|t| super::datatests::referenced_table(&t.text))
             {
                 if target != model.name && project.is_node(&target) {
-                    dag.parents
-                        .get_mut(&model.name)
-                        .expect("node")
-                        .insert(target.clone());
-                    dag.children
-                        .get_mut(&target)
-                        .expect("node")
-                        .insert(model.name.clone());
+                    dag.read(project, &model.name, &target);
+                }
+            }
+        }
+        // Inside `{% if is_incremental %}` a model may read its own table or one built from it
+        // (gold.rated_cdr reads the allowance balances gold.customer_usage_to_date keeps): it
+        // reads what the last run committed, so no edge. Any other table read there only is an
+        // input like the rest.
+        for model in project.models.values() {
+            for dep in model.deps.iter().filter(|d| d.name != model.name) {
+                let built_from_it = project.is_node(&dep.name)
+                    && dag.closure(&dep.name, &dag.parents).contains(&model.name);
+                if !built_from_it {
+                    dag.read(project, &model.name, &dep.name);
                 }
             }
         }
@@ -68,6 +59,25 @@ impl Dag {
             bail!("dependency cycle: {}", cycle.join(" -> "));
         }
         Ok(dag)
+    }
+
+    /// `model` reads `table`: an edge from a node, else a source.
+    fn read(&mut self, project: &Project, model: &str, table: &str) {
+        if project.is_node(table) {
+            self.parents
+                .get_mut(model)
+                .expect("node")
+                .insert(table.into());
+            self.children
+                .get_mut(table)
+                .expect("node")
+                .insert(model.into());
+        } else {
+            self.sources
+                .get_mut(model)
+                .expect("node")
+                .insert(table.into());
+        }
     }
 
     pub fn nodes(&self) -> impl Iterator<Item = &String> {
@@ -237,18 +247,23 @@ mod tests {
                     sql: String::new(),
                     full_sql: String::new(),
                     header: Header::default(),
-                    deps: deps
-                        .iter()
-                        .map(|d| Reference {
-                            name: d.to_string(),
-                            line: 1,
-                            column: 1,
-                        })
-                        .collect(),
+                    deps: references(deps),
+                    full_deps: references(deps),
                 },
             );
         }
         p
+    }
+
+    fn references(names: &[&str]) -> Vec<Reference> {
+        names
+            .iter()
+            .map(|d| Reference {
+                name: d.to_string(),
+                line: 1,
+                column: 1,
+            })
+            .collect()
     }
 
     fn set(items: &[&str]) -> BTreeSet<String> {
@@ -362,5 +377,26 @@ mod tests {
             dag.parents("silver.a").iter().collect::<Vec<_>>(),
             ["silver.b"]
         );
+    }
+
+    #[test]
+    fn an_incremental_read_of_a_table_built_from_the_model_is_no_edge() {
+        // gold.r reads gold.t (built from gold.r) inside `is_incremental` only, and gold.u
+        // there too, which is not built from gold.r: an input like the rest.
+        let mut p = project(&[
+            ("gold.r", &["silver.c"]),
+            ("gold.t", &["gold.r"]),
+            ("gold.u", &["silver.c"]),
+            ("silver.c", &[]),
+        ]);
+        let r = p.models.get_mut("gold.r").unwrap();
+        r.deps = references(&["silver.c", "gold.t", "gold.u"]);
+        let dag = Dag::build(&p).unwrap();
+        assert_eq!(dag.parents("gold.r"), &set(&["silver.c", "gold.u"]));
+        assert_eq!(dag.parents("gold.t"), &set(&["gold.r"]));
+        // Read by its full build too, it is a cycle.
+        p.models.get_mut("gold.r").unwrap().full_deps = references(&["gold.t"]);
+        let err = Dag::build(&p).unwrap_err().to_string();
+        assert!(err.contains("gold.r") && err.contains("gold.t"), "{err}");
     }
 }

@@ -1,18 +1,22 @@
 //! `cdrlake test`: generic tests declared in model headers and singular tests in `sql/tests/`.
 //! Each test is a query returning failing rows; results go to `system.test_results`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context, Result, bail};
 use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
+use arrow::record_batch::RecordBatch;
 use chrono::Utc;
 use futures::StreamExt;
 
+use cdrlake_catalog::{DeltaProvider, max_from_statistics};
 use datafusion::catalog::SchemaProvider;
+use datafusion::common::{ParamValues, ScalarValue, TableReference};
 
 use super::dag::Dag;
 use super::header::{Severity, TestSpec};
+use super::materialize::quote;
 use super::progress::{Event, Progress};
 use super::project::{Model, Project, SingularTest};
 use super::system::{TestResult, new_run_id, record_test_results};
@@ -27,6 +31,17 @@ pub struct DataTest {
     pub severity: Severity,
     /// A header test of `model` (compiled from the model's name, not a query of its own).
     pub generic: bool,
+    /// Parameters of `sql` bound to a column's largest value before it runs (freshness).
+    pub maxima: Vec<Maximum>,
+}
+
+/// `$param`: the largest value of `schema.table.column`.
+#[derive(Debug, Clone)]
+pub struct Maximum {
+    pub param: String,
+    pub schema: String,
+    pub table: String,
+    pub column: String,
 }
 
 /// Splits `a, 'b,c', f(x, y)` at top-level commas.
@@ -77,6 +92,7 @@ pub fn compile_generic_on(model: &Model, spec: &TestSpec, relation: &str) -> Res
         .with_context(|| format!("{}: missing ')'", at()))?;
     let args = split_args(inner);
     let m = relation;
+    let mut maxima = Vec::new();
     let sql = match (kind.trim(), args.as_slice()) {
         ("unique", cols) if !cols.is_empty() => {
             let c = cols.join(", ");
@@ -110,23 +126,37 @@ pub fn compile_generic_on(model: &Model, spec: &TestSpec, relation: &str) -> Res
         {
             // Against the wall clock, or against the newest value of another table's column
             // (historical data: gold is fresh when it is as new as silver, however old that is).
+            // Always the whole table (the rows one commit added say nothing of how new it is),
+            // from the Delta log's file statistics where it has them, not a scan.
+            let (schema, table) = model.name.split_once('.').context("schema.table")?;
+            maxima.push(Maximum {
+                param: "newest".into(),
+                schema: schema.into(),
+                table: table.into(),
+                column: column.clone(),
+            });
             let reference = match against {
                 [target] => {
-                    let (table, target_col) = target
+                    let (name, target_col) = target
                         .rsplit_once('.')
                         .filter(|(t, _)| t.contains('.'))
                         .with_context(|| {
                             format!("{}: freshness(column, 'lag', schema.table.column)", at())
                         })?;
-                    format!("(SELECT max({target_col}) FROM {table})")
+                    let (schema, table) = name.split_once('.').context("schema.table")?;
+                    maxima.push(Maximum {
+                        param: "reference".into(),
+                        schema: schema.into(),
+                        table: table.into(),
+                        column: target_col.into(),
+                    });
+                    "$reference".to_string()
                 }
                 _ => "now()".to_string(),
             };
-            // Always the whole table: the rows one commit added say nothing of how new it is.
-            let whole = &model.name;
             format!(
-                "SELECT max({column}) AS newest, {reference} AS reference FROM {whole} \
-                 HAVING max({column}) IS NULL OR max({column}) < {reference} - INTERVAL {lag}"
+                "SELECT newest, reference FROM (SELECT $newest AS newest, {reference} AS reference) f \
+                 WHERE newest IS NULL OR newest < reference - INTERVAL {lag}"
             )
         }
         ("expression", _) if !inner.trim().is_empty() => {
@@ -143,6 +173,7 @@ pub fn compile_generic_on(model: &Model, spec: &TestSpec, relation: &str) -> Res
         sql,
         severity: spec.severity,
         generic: true,
+        maxima,
     })
 }
 
@@ -153,6 +184,7 @@ fn singular(t: &SingularTest, model: &str) -> DataTest {
         sql: t.sql.trim().trim_end_matches(';').to_string(),
         severity: t.severity,
         generic: false,
+        maxima: Vec::new(),
     }
 }
 
@@ -249,8 +281,7 @@ pub async fn check(engine: &Engine, tests: &[DataTest], run_id: &str) -> (Vec<Te
 }
 
 async fn check_one(engine: &Engine, t: &DataTest, run_id: &str) -> TestResult {
-    let count_sql = format!("SELECT count(*) FROM (\n{}\n) failing", t.sql);
-    let outcome = engine.sql(&count_sql).await;
+    let outcome = failing_rows(engine, t).await;
     let severity = match t.severity {
         Severity::Error => "error",
         Severity::Warn => "warn",
@@ -277,6 +308,49 @@ async fn check_one(engine: &Engine, t: &DataTest, run_id: &str) -> TestResult {
         severity: severity.to_string(),
         message,
     }
+}
+
+async fn failing_rows(engine: &Engine, t: &DataTest) -> Result<Vec<RecordBatch>> {
+    let count_sql = format!("SELECT count(*) FROM (\n{}\n) failing", t.sql);
+    if t.maxima.is_empty() {
+        return engine.sql(&count_sql).await;
+    }
+    let mut values = HashMap::new();
+    for m in &t.maxima {
+        values.insert(m.param.clone(), largest(engine, m).await?.into());
+    }
+    Ok(engine
+        .dataframe(&count_sql)
+        .await?
+        .with_param_values(ParamValues::Map(values))?
+        .collect()
+        .await?)
+}
+
+/// A column's largest value: from the Delta log's statistics of the table this session reads,
+/// else (no statistics, or a gated build's staged rows) by a scan.
+async fn largest(engine: &Engine, m: &Maximum) -> Result<ScalarValue> {
+    let scan = engine
+        .dataframe(&format!(
+            "SELECT max({}) FROM {}.{}",
+            quote(&m.column),
+            quote(&m.schema),
+            quote(&m.table)
+        ))
+        .await?;
+    let kind = scan.schema().field(0).data_type().clone();
+    let provider = engine
+        .ctx()
+        .table_provider(TableReference::partial(m.schema.as_str(), m.table.as_str()))
+        .await?;
+    let from_log = provider
+        .downcast_ref::<DeltaProvider>()
+        .and_then(|p| max_from_statistics(p.delta_table(), &m.column, &kind));
+    if let Some(value) = from_log {
+        return Ok(value);
+    }
+    let batches = scan.collect().await?;
+    Ok(ScalarValue::try_from_array(batches[0].column(0), 0)?)
 }
 
 /// `cdrlake test`: runs `tests`, prints a report, records results. Returns the number of
@@ -363,6 +437,7 @@ mod tests {
             full_sql: String::new(),
             header: Header::default(),
             deps: vec![],
+            full_deps: vec![],
         }
     }
 
@@ -400,13 +475,34 @@ mod tests {
         );
         assert_eq!(
             sql("freshness(start_time, '6 hours')"),
-            "SELECT max(start_time) AS newest, now() AS reference FROM silver.cdr \
-             HAVING max(start_time) IS NULL OR max(start_time) < now() - INTERVAL '6 hours'"
+            "SELECT newest, reference FROM (SELECT $newest AS newest, now() AS reference) f \
+             WHERE newest IS NULL OR newest < reference - INTERVAL '6 hours'"
         );
+        let against = compile_generic(
+            &model(),
+            &TestSpec {
+                text: "freshness(start_time, '2 hours', bronze.voice_cdr._ingested_at)".into(),
+                severity: Severity::Error,
+                line: 2,
+            },
+        )
+        .unwrap();
         assert!(
-            sql("freshness(start_time, '2 hours', bronze.voice_cdr._ingested_at)").contains(
-                "< (SELECT max(_ingested_at) FROM bronze.voice_cdr) - INTERVAL '2 hours'"
-            )
+            against.sql.contains("$reference AS reference"),
+            "{}",
+            against.sql
+        );
+        let bound: Vec<_> = against
+            .maxima
+            .iter()
+            .map(|m| format!("{}={}.{}.{}", m.param, m.schema, m.table, m.column))
+            .collect();
+        assert_eq!(
+            bound,
+            [
+                "newest=silver.cdr.start_time",
+                "reference=bronze.voice_cdr._ingested_at"
+            ]
         );
         assert_eq!(
             sql("expression(coalesce(a, 0) >= 0)"),

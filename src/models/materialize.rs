@@ -238,6 +238,25 @@ pub(super) fn beginning_of_time(t: &DataType) -> Result<ScalarValue> {
     )?)
 }
 
+/// The first table an incremental build reads (and a full one does not) that does not exist.
+async fn missing_incremental_read(engine: &Engine, model: &Model) -> Result<Option<String>> {
+    let only_incremental = model
+        .deps
+        .iter()
+        .filter(|d| d.name != model.name && !model.full_deps.iter().any(|f| f.name == d.name));
+    for dep in only_incremental {
+        let Some((schema, table)) = dep.name.split_once('.') else {
+            continue;
+        };
+        match engine.lakehouse().open_table(schema, table, None).await {
+            Ok(_) => {}
+            Err(CatalogError::UnknownTable { .. }) => return Ok(Some(dep.name.clone())),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
+}
+
 async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -> Result<Built> {
     let lakehouse = engine.lakehouse();
     let existing = match lakehouse
@@ -263,6 +282,13 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
     // A changed reference table (a tariff) changes rows of every period: rebuild it all.
     let rebuild = references_changed && existing.is_some() && !full_refresh;
     let full_refresh = full_refresh || rebuild;
+    // A table read inside `{% if is_incremental %}` only that is not there yet (a model built
+    // from this one, added to the project since): this run builds from scratch.
+    let missing_read = match (&existing, full_refresh) {
+        (Some(_), false) => missing_incremental_read(engine, model).await?,
+        _ => None,
+    };
+    let full_refresh = full_refresh || missing_read.is_some();
     let full_build;
     let model = if full_refresh || existing.is_none() {
         full_build = model.full_build();
@@ -324,6 +350,8 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         let mut built = overwrite(engine, model, with_params(df)?, metadata).await?;
         built.note = Some(if rebuild {
             "rebuilt: a reference table changed".into()
+        } else if let Some(table) = missing_read {
+            format!("rebuilt: {table}, which an incremental build reads, is not there yet")
         } else if full_refresh {
             "full refresh".into()
         } else {

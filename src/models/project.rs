@@ -26,7 +26,11 @@ pub struct Model {
     /// the file tests `is_incremental`.
     pub full_sql: String,
     pub header: Header,
+    /// The tables `sql` reads.
     pub deps: Vec<Reference>,
+    /// The tables `full_sql` reads: what the rest of `deps` adds is read inside
+    /// `{% if is_incremental %}` only (`Dag::build` tells inputs from last-run reads).
+    pub full_deps: Vec<Reference>,
 }
 
 impl Model {
@@ -180,6 +184,7 @@ fn load_model(root: &Path, schema: &str, path: &Path) -> Result<Model> {
         full_sql,
         header,
         deps,
+        full_deps,
     };
     super::stage::check(&model).with_context(at)?;
     Ok(model)
