@@ -2,12 +2,13 @@
 -- valid at its start (SCD2), with its local date and hour. Measures as rated; no MSISDN.
 -- Incremental from a point in time: gold.rated_cdr replaces every row from the earliest CDR it
 -- re-rates on, so the rows it rated since the last run are all its rows from the earliest of them
--- on; those replace this table's rows from there.
+-- on (from a local day's start); those replace this table's rows from there, whole days of
+-- files (partitioned by _local_date, as gold.rated_cdr).
 -- @materialized: incremental
--- @partition_by: billing_period
+-- @partition_by: billing_period, _local_date
 -- @replace_where: start_time >= $refreshed_from
 -- @changed_since: rated_since = gold.rated_cdr._rated_at
--- @bind: refreshed_from = SELECT min(start_time) FROM gold.rated_cdr WHERE _rated_at > $rated_since
+-- @bind: refreshed_from = SELECT local_day_start(local_date(min(start_time))) FROM gold.rated_cdr WHERE _rated_at > $rated_since
 -- @no_dictionary: cdr_id, start_time, volume_bytes
 -- @test: unique(cdr_id)
 -- @test: not_null(cdr_id, date, hour, service, start_time, charge)
@@ -38,7 +39,8 @@ SELECT
     r.chargeable_units,
     r.charge,
     r.rating_status,
-    r.reason_code
+    r.reason_code,
+    r._local_date
 FROM gold.rated_cdr r
 LEFT JOIN gold.dim_customer d
   ON d.customer_id = r.customer_id

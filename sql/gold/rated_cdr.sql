@@ -11,7 +11,7 @@
 -- or plan table rebuilds it all (E007 rows re-rated once the rate arrives). _rated_at is when a
 -- row was last rated.
 -- @materialized: incremental
--- @partition_by: billing_period
+-- @partition_by: billing_period, _local_date
 -- @replace_where: start_time >= $rerate_from
 -- @changed_since: cdr_since = silver.cdr._mediated_at
 -- @changed_since: crm_since = bronze.crm_customer._ingested_at
@@ -276,5 +276,8 @@ SELECT
         WHEN missing_subscriber IS NOT NULL THEN missing_subscriber
         ELSE 'E007'
     END AS reason_code,
+    -- The local day: a run replaces whole days (its cut is a local day's start), so a day's
+    -- files are removed whole, never copied in part.
+    local_date(start_time) AS _local_date,
     arrow_cast(now(), 'Timestamp(µs, "UTC")') AS _rated_at
 FROM charged

@@ -10,9 +10,8 @@ use arrow::record_batch::RecordBatch;
 use chrono::Utc;
 use futures::StreamExt;
 
-use cdrlake_catalog::{DeltaProvider, max_from_statistics};
 use datafusion::catalog::SchemaProvider;
-use datafusion::common::{ParamValues, ScalarValue, TableReference};
+use datafusion::common::{ParamValues, ScalarValue};
 
 use super::dag::Dag;
 use super::header::{Severity, TestSpec};
@@ -327,29 +326,29 @@ async fn failing_rows(engine: &Engine, t: &DataTest) -> Result<Vec<RecordBatch>>
         .await?)
 }
 
-/// A column's largest value: from the Delta log's statistics of the table this session reads,
-/// else (no statistics, or a gated build's staged rows) by a scan.
+/// A column's largest value, reading only the files the Delta log says may hold it.
 async fn largest(engine: &Engine, m: &Maximum) -> Result<ScalarValue> {
+    let (column, table) = (
+        quote(&m.column),
+        format!("{}.{}", quote(&m.schema), quote(&m.table)),
+    );
     let scan = engine
-        .dataframe(&format!(
-            "SELECT max({}) FROM {}.{}",
-            quote(&m.column),
-            quote(&m.schema),
-            quote(&m.table)
-        ))
+        .dataframe(&format!("SELECT max({column}) FROM {table}"))
         .await?;
     let kind = scan.schema().field(0).data_type().clone();
-    let provider = engine
-        .ctx()
-        .table_provider(TableReference::partial(m.schema.as_str(), m.table.as_str()))
-        .await?;
-    let from_log = provider
-        .downcast_ref::<DeltaProvider>()
-        .and_then(|p| max_from_statistics(p.delta_table(), &m.column, &kind));
-    if let Some(value) = from_log {
-        return Ok(value);
-    }
-    let batches = scan.collect().await?;
+    let df = match super::maxima::floor(engine, &m.schema, &m.table, &m.column, &kind).await? {
+        Some(floor) => engine
+            .dataframe(&format!(
+                "SELECT max({column}) FROM {table} WHERE {column} >= $floor"
+            ))
+            .await?
+            .with_param_values(ParamValues::Map(HashMap::from([(
+                "floor".to_string(),
+                floor.into(),
+            )])))?,
+        None => scan,
+    };
+    let batches = df.collect().await?;
     Ok(ScalarValue::try_from_array(batches[0].column(0), 0)?)
 }
 

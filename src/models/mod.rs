@@ -10,6 +10,7 @@ pub mod fingerprint;
 pub mod header;
 pub mod lineage;
 pub mod materialize;
+pub mod maxima;
 pub mod progress;
 pub mod project;
 pub mod runner;
