@@ -13,9 +13,10 @@ CAST(CAST({{ period }} || '-01' AS DATE) + INTERVAL '1 month' - INTERVAL '1 day'
   are a range.
 #}
 {% macro on_last_day(day, period, first, last) -%}
+{% set second = "to_char(CAST(" ~ first ~ " || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m')" -%}
 {{ day }} = {{ last_day(period) }}
 AND (
-    {{ day }} IN ({{ last_day(first) }}, {{ last_day("to_char(CAST(" ~ first ~ " || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m')") }}, {{ last_day(last) }})
-    OR ({{ day }} > {{ last_day("to_char(CAST(" ~ first ~ " || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m')") }} AND {{ day }} < {{ last_day(last) }})
+    {{ day }} IN ({{ last_day(first) }}, {{ last_day(second) }}, {{ last_day(last) }})
+    OR ({{ day }} > {{ last_day(second) }} AND {{ day }} < {{ last_day(last) }})
 )
 {%- endmacro %}

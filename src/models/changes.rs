@@ -7,16 +7,13 @@
 //! own clock: bronze's simulated `_ingested_at` and silver's `_mediated_at` are not comparable.
 //! A run that commits nothing records nothing, so the next run looks at the same rows again.
 
-use std::collections::HashMap;
-
 use anyhow::{Context, Result};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{ParamValues, ScalarValue};
-use datafusion::dataframe::DataFrame;
+use datafusion::common::ScalarValue;
 use serde_json::{Map, Value};
 
-use super::materialize::{beginning_of_time, quote};
+use super::materialize::beginning_of_time;
 use super::project::Model;
 use crate::engine::Engine;
 
@@ -67,43 +64,16 @@ pub async fn marks(engine: &Engine, model: &Model, recorded: Option<&Value>) -> 
         return Ok(marks);
     }
     for input in &model.header.changed_since {
-        let at = || format!("{}: @changed_since {}", model.name, input.param);
-        let (column, table) = (
-            quote(&input.column),
-            format!("{}.{}", quote(&input.schema), quote(&input.table)),
-        );
-        let newest = engine
-            .dataframe(&format!("SELECT max({column}) FROM {table}"))
+        let now = super::maxima::largest(engine, &input.schema, &input.table, &input.column)
             .await
-            .with_context(at)?;
-        let kind = newest.schema().field(0).data_type().clone();
+            .with_context(|| format!("{}: @changed_since {}", model.name, input.param))?;
+        let kind = now.data_type();
         let last = recorded
             .and_then(|r| r.get(&input.param))
             .and_then(Value::as_str)
             .map(|s| ScalarValue::try_from_string(s.to_string(), &kind))
             .transpose()?
             .filter(|v| !v.is_null());
-        // Only what is newer than the last mark is read: the files of older rows are skipped by
-        // their statistics, so a mark costs the rows added since, not the table.
-        let now = match &last {
-            Some(last) => {
-                let newer = engine
-                    .dataframe(&format!(
-                        "SELECT max({column}) FROM {table} WHERE {column} > $last"
-                    ))
-                    .await
-                    .with_context(at)?
-                    .with_param_values(ParamValues::Map(HashMap::from([(
-                        "last".to_string(),
-                        last.clone().into(),
-                    )])))?;
-                match first_value(newer).await.with_context(at)? {
-                    v if v.is_null() => last.clone(),
-                    v => v,
-                }
-            }
-            None => first_value(newest).await.with_context(at)?,
-        };
         let bind = match last {
             Some(v) => v,
             None => beginning_of_time(&kind)?,
@@ -116,16 +86,6 @@ pub async fn marks(engine: &Engine, model: &Model, recorded: Option<&Value>) -> 
         marks.bind.push((input.param.clone(), bind));
     }
     Ok(marks)
-}
-
-/// The one value a one-row query returns.
-async fn first_value(df: DataFrame) -> Result<ScalarValue> {
-    let batches = df.collect().await?;
-    let batch = batches
-        .iter()
-        .find(|b| b.num_rows() > 0)
-        .context("an aggregate returned no row")?;
-    Ok(ScalarValue::try_from_array(batch.column(0), 0)?)
 }
 
 /// The value as text that casts back to the same value (a timestamp as ISO 8601 with its

@@ -11,11 +11,10 @@ use chrono::Utc;
 use futures::StreamExt;
 
 use datafusion::catalog::SchemaProvider;
-use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::common::ParamValues;
 
 use super::dag::Dag;
 use super::header::{Severity, TestSpec};
-use super::materialize::quote;
 use super::progress::{Event, Progress};
 use super::project::{Model, Project, SingularTest};
 use super::system::{TestResult, new_run_id, record_test_results};
@@ -316,7 +315,8 @@ async fn failing_rows(engine: &Engine, t: &DataTest) -> Result<Vec<RecordBatch>>
     }
     let mut values = HashMap::new();
     for m in &t.maxima {
-        values.insert(m.param.clone(), largest(engine, m).await?.into());
+        let newest = super::maxima::largest(engine, &m.schema, &m.table, &m.column).await?;
+        values.insert(m.param.clone(), newest.into());
     }
     Ok(engine
         .dataframe(&count_sql)
@@ -324,32 +324,6 @@ async fn failing_rows(engine: &Engine, t: &DataTest) -> Result<Vec<RecordBatch>>
         .with_param_values(ParamValues::Map(values))?
         .collect()
         .await?)
-}
-
-/// A column's largest value, reading only the files the Delta log says may hold it.
-async fn largest(engine: &Engine, m: &Maximum) -> Result<ScalarValue> {
-    let (column, table) = (
-        quote(&m.column),
-        format!("{}.{}", quote(&m.schema), quote(&m.table)),
-    );
-    let scan = engine
-        .dataframe(&format!("SELECT max({column}) FROM {table}"))
-        .await?;
-    let kind = scan.schema().field(0).data_type().clone();
-    let df = match super::maxima::floor(engine, &m.schema, &m.table, &m.column, &kind).await? {
-        Some(floor) => engine
-            .dataframe(&format!(
-                "SELECT max({column}) FROM {table} WHERE {column} >= $floor"
-            ))
-            .await?
-            .with_param_values(ParamValues::Map(HashMap::from([(
-                "floor".to_string(),
-                floor.into(),
-            )])))?,
-        None => scan,
-    };
-    let batches = df.collect().await?;
-    Ok(ScalarValue::try_from_array(batches[0].column(0), 0)?)
 }
 
 /// `cdrlake test`: runs `tests`, prints a report, records results. Returns the number of

@@ -621,36 +621,21 @@ async fn watermark(engine: &Engine, model: &Model, t: &DataType) -> Result<Scala
         Some(l) => format!(" - INTERVAL '{}'", l.replace('\'', "''")),
         None => String::new(),
     };
-    let (c, table) = (
-        quote(column),
-        format!("{}.{}", quote(&model.schema), quote(&model.table)),
-    );
     let at = || format!("computing $since for {}", model.name);
-    let kind = engine
-        .dataframe(&format!("SELECT {c} FROM {table} LIMIT 0"))
+    let newest = super::maxima::largest(engine, &model.schema, &model.table, column)
+        .await
+        .with_context(at)?;
+    let df = engine
+        .dataframe(&format!(
+            "SELECT CAST($newest{lookback} AS {})",
+            watermark_type(t)?.0
+        ))
         .await
         .with_context(at)?
-        .schema()
-        .field(0)
-        .data_type()
-        .clone();
-    // Only the files the Delta log says may hold the newest value, not the whole column.
-    let floor = super::maxima::floor(engine, &model.schema, &model.table, column, &kind).await?;
-    let sql = format!(
-        "SELECT CAST(max({c}){lookback} AS {}) FROM {table}{}",
-        watermark_type(t)?.0,
-        match floor {
-            Some(_) => format!(" WHERE {c} >= $floor"),
-            None => String::new(),
-        }
-    );
-    let mut df = engine.dataframe(&sql).await.with_context(at)?;
-    if let Some(floor) = floor {
-        df = df.with_param_values(ParamValues::Map(HashMap::from([(
-            "floor".to_string(),
-            floor.into(),
+        .with_param_values(ParamValues::Map(HashMap::from([(
+            "newest".to_string(),
+            newest.into(),
         )])))?;
-    }
     let batches = df.collect().await.with_context(at)?;
     let value = ScalarValue::try_from_array(batches[0].column(0), 0)?;
     if value.is_null() {
