@@ -67,6 +67,10 @@ pub enum Command {
     HashPassword(commands::serve::HashPasswordArgs),
     /// Serve a local directory as an S3 endpoint (for tests and trying S3 without MinIO).
     S3Server(commands::s3_server::S3ServerArgs),
+    /// Run a Ballista scheduler for this lakehouse (queries with --engine ballista://HOST:PORT).
+    Scheduler(commands::cluster::SchedulerArgs),
+    /// Run a Ballista executor for this lakehouse, serving a scheduler.
+    Executor(commands::cluster::ExecutorArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -75,7 +79,7 @@ pub fn main() -> ExitCode {
     // Long-running servers give freed memory back; batch commands keep it (see `allocator`).
     crate::allocator::keep_freed_memory(!matches!(
         cli.command,
-        Command::Serve(_) | Command::S3Server(_)
+        Command::Serve(_) | Command::S3Server(_) | Command::Scheduler(_) | Command::Executor(_)
     ));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -133,5 +137,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => commands::serve::run(&cli.global, &args).await,
         Command::HashPassword(_) => commands::serve::hash_password(),
         Command::S3Server(args) => commands::s3_server::run(&args).await,
+        Command::Scheduler(args) => commands::cluster::scheduler(&cli.global, &args).await,
+        Command::Executor(args) => commands::cluster::executor(&cli.global, &args).await,
     }
 }

@@ -35,6 +35,9 @@ pub struct Engine {
     reference_tables: Arc<ReferenceTables>,
     /// Rows this engine's queries (and merges) read from lakehouse tables.
     rows_read: Arc<RowsRead>,
+    /// The Ballista cluster queries over lakehouse tables run on (`--engine ballista://...`).
+    #[cfg(feature = "ballista")]
+    cluster: Option<crate::cluster::Cluster>,
 }
 
 impl Engine {
@@ -108,6 +111,8 @@ impl Engine {
             lakehouse,
             reference_tables,
             rows_read,
+            #[cfg(feature = "ballista")]
+            cluster: None,
         };
         engine.refresh_references().await?;
         engine.register_saved_views().await?;
@@ -162,7 +167,27 @@ impl Engine {
             lakehouse: self.lakehouse.clone(),
             reference_tables: self.reference_tables.clone(),
             rows_read: self.rows_read.clone(),
+            #[cfg(feature = "ballista")]
+            cluster: self.cluster.clone(),
         })
+    }
+
+    /// Runs the queries it can on the Ballista scheduler at `url` (`ballista://HOST:PORT`), or
+    /// all in this process when `None`.
+    pub fn with_engine(self, url: Option<&str>) -> Result<Self> {
+        let Some(url) = url else {
+            return Ok(self);
+        };
+        #[cfg(feature = "ballista")]
+        {
+            let cluster = crate::cluster::Cluster::new(url, self.lakehouse.clone())?;
+            Ok(Self {
+                cluster: Some(cluster),
+                ..self
+            })
+        }
+        #[cfg(not(feature = "ballista"))]
+        bail!("--engine {url}: this cdrlake was built without the `ballista` feature")
     }
 
     /// The rows read from lakehouse tables since this engine started (its client sessions'
@@ -261,6 +286,14 @@ impl Engine {
                 .verify_plan(&plan)?;
         }
         self.refresh_references().await?;
+        #[cfg(feature = "ballista")]
+        if let Some(cluster) = &self.cluster
+            && crate::cluster::runs_on_cluster(&plan)
+        {
+            cluster.check_reachable().await?;
+            let remote = SessionContext::new_with_state(cluster.remote_state(self.ctx.state())?);
+            return Ok(remote.execute_logical_plan(plan).await?);
+        }
         Ok(self.ctx.execute_logical_plan(plan).await?)
     }
 

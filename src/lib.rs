@@ -6,6 +6,8 @@ pub mod alerts;
 pub mod allocator;
 pub mod billing;
 pub mod cli;
+#[cfg(feature = "ballista")]
+pub mod cluster;
 pub mod commands;
 pub mod contract;
 pub mod engine;

@@ -141,7 +141,9 @@ impl LakehouseSchema {
                     .write()
                     .expect("lock poisoned")
                     .insert(table.to_string());
-                Ok(Some(Arc::new(DeltaProvider::try_new(t).await?)))
+                Ok(Some(Arc::new(
+                    DeltaProvider::named(&self.name, table, t).await?,
+                )))
             }
             Err(CatalogError::UnknownTable { .. }) => Ok(None),
             Err(e) => Err(DataFusionError::Plan(e.to_string())),
@@ -223,12 +225,31 @@ impl SchemaProvider for LakehouseSchema {
 pub struct DeltaProvider {
     table: DeltaTable,
     inner: Arc<dyn TableProvider>,
+    /// `(schema, table)` when this is a whole lakehouse table at one version (not a commit's
+    /// files): what another process needs to open the same rows.
+    name: Option<(String, String)>,
 }
 
 impl DeltaProvider {
     pub async fn try_new(table: DeltaTable) -> DfResult<Self> {
         let inner = table.table_provider().await?;
-        Ok(Self { table, inner })
+        Ok(Self {
+            table,
+            inner,
+            name: None,
+        })
+    }
+
+    /// `schema.table` of the lakehouse, at the version `table` is at.
+    pub async fn named(schema: &str, name: &str, table: DeltaTable) -> DfResult<Self> {
+        let mut provider = Self::try_new(table).await?;
+        provider.name = Some((schema.to_string(), name.to_string()));
+        Ok(provider)
+    }
+
+    /// `(schema, table)` when this provider reads a whole lakehouse table at one version.
+    pub fn name(&self) -> Option<(&str, &str)> {
+        self.name.as_ref().map(|(s, t)| (s.as_str(), t.as_str()))
     }
 
     /// The rows commit `version` of `table` added (the files it wrote, at that version): what an
@@ -251,7 +272,11 @@ impl DeltaProvider {
         let mut at = table.clone();
         at.load_version(version as _).await.map_err(external)?;
         let inner = at.table_provider().with_adds(adds).await?;
-        Ok(Self { table: at, inner })
+        Ok(Self {
+            table: at,
+            inner,
+            name: None,
+        })
     }
 
     pub fn delta_table(&self) -> &DeltaTable {

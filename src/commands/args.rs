@@ -65,6 +65,15 @@ impl GlobalArgs {
     }
 }
 
+/// Where queries run: in this process, or on a Ballista cluster (docs/scale-out.md).
+#[derive(Debug, Args, Default, Clone)]
+pub struct EngineArgs {
+    /// Run queries over lakehouse tables on the Ballista scheduler at ballista://HOST:PORT
+    /// (`cdrlake scheduler`); the rest, and every Delta commit, stays in this process
+    #[arg(long, value_name = "URL", env = "CDRLAKE_ENGINE")]
+    pub engine: Option<String>,
+}
+
 /// Shared by commands that print results.
 #[derive(Debug, Args, Clone)]
 pub struct OutputArgs {

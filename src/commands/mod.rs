@@ -1,6 +1,7 @@
 //! One module per subcommand, and the arguments they share.
 
 pub mod args;
+pub mod cluster;
 pub mod generate;
 pub mod history;
 pub mod ingest;

@@ -1,7 +1,7 @@
 use anyhow::Result;
 use clap::Args;
 
-use crate::commands::args::{GlobalArgs, OutputArgs};
+use crate::commands::args::{EngineArgs, GlobalArgs, OutputArgs};
 use crate::engine::Engine;
 use crate::output;
 
@@ -10,11 +10,15 @@ pub struct QueryArgs {
     /// One SQL statement, e.g. "SELECT count(*) FROM bronze.voice_cdr"
     pub sql: String,
     #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
     pub out: OutputArgs,
 }
 
 pub async fn run(global: &GlobalArgs, args: &QueryArgs) -> Result<()> {
-    let engine = Engine::new(super::connect(global).await?).await?;
+    let engine = Engine::new(super::connect(global).await?)
+        .await?
+        .with_engine(args.engine.engine.as_deref())?;
     // INSERT INTO / CREATE TABLE AS / DELETE on lakehouse tables: one Delta commit each.
     if let Some(write) = crate::sql_write::WriteStatement::parse(&args.sql)? {
         let (schema, table) = write.target();

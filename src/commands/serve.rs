@@ -113,6 +113,8 @@ pub struct ServeArgs {
     /// disk or fail [default: 60% of the machine's memory]
     #[arg(long, value_parser = parse_size)]
     pub memory_limit: Option<usize>,
+    #[command(flatten)]
+    pub engine: crate::commands::args::EngineArgs,
     /// Memory one client query may hold within that [default: a quarter of --memory-limit]
     #[arg(long, value_parser = parse_size)]
     pub query_memory_limit: Option<usize>,
@@ -282,7 +284,11 @@ pub async fn serve_lakehouse(
             args.listen
         );
     }
-    let engine = Arc::new(Engine::with_memory_limit(lakehouse, Some(args.memory_pool())).await?);
+    let engine = Arc::new(
+        Engine::with_memory_limit(lakehouse, Some(args.memory_pool()))
+            .await?
+            .with_engine(args.engine.engine.as_deref())?,
+    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -66,6 +66,33 @@ impl DestinationZone {
     pub fn loader(&self) -> PrefixTableHandle {
         self.table.clone()
     }
+
+    /// The prefix table as bytes, so that a plan sent to other processes carries the table it
+    /// was planned with (empty when none is loaded).
+    pub fn table_bytes(&self) -> Result<Vec<u8>> {
+        let table = self.table.read().map_err(|_| lock_error())?.clone();
+        match table {
+            Some(table) => serde_json::to_vec(&table.zones)
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e))),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The function with the prefix table of [`DestinationZone::table_bytes`].
+    pub fn with_table_bytes(bytes: &[u8]) -> Result<Self> {
+        let function = Self::new();
+        if !bytes.is_empty() {
+            let zones: HashMap<String, String> = serde_json::from_slice(bytes)
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            *function.table.write().map_err(|_| lock_error())? =
+                Some(Arc::new(PrefixTable::new(zones)));
+        }
+        Ok(function)
+    }
+}
+
+fn lock_error() -> datafusion::error::DataFusionError {
+    datafusion::error::DataFusionError::Internal("prefix table lock".into())
 }
 
 impl PartialEq for DestinationZone {
@@ -91,12 +118,7 @@ impl ScalarUDFImpl for DestinationZone {
         Ok(DataType::Utf8)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let Some(table) = self
-            .table
-            .read()
-            .map_err(|_| datafusion::error::DataFusionError::Internal("prefix table lock".into()))?
-            .clone()
-        else {
+        let Some(table) = self.table.read().map_err(|_| lock_error())?.clone() else {
             return exec_err!(
                 "destination_zone needs bronze.tariff_destination, which is not in the lakehouse (run `cdrlake run` to load the seeds)"
             );
@@ -114,6 +136,19 @@ impl ScalarUDFImpl for DestinationZone {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_prefix_table_travels_as_bytes() {
+        let sent = DestinationZone::new();
+        assert!(sent.table_bytes().unwrap().is_empty());
+        *sent.loader().write().unwrap() = Some(Arc::new(spec_table()));
+        let received = DestinationZone::with_table_bytes(&sent.table_bytes().unwrap()).unwrap();
+        let table = received.loader().read().unwrap().clone().unwrap();
+        assert_eq!(*table, spec_table());
+        assert_eq!(table.zone("+447012"), Some("HIGH_RISK"));
+        let unloaded = DestinationZone::with_table_bytes(&[]).unwrap();
+        assert!(unloaded.loader().read().unwrap().is_none());
+    }
 
     fn spec_table() -> PrefixTable {
         let rows = [

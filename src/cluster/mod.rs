@@ -1,0 +1,246 @@
+//! Scale-out on Apache DataFusion Ballista (docs/scale-out.md): `cdrlake scheduler` and
+//! `cdrlake executor` embed Ballista's scheduler and executor with what cdrlake's plans need on
+//! every node (lakehouse table scans, cdrlake's functions, the lakehouse's object store), and
+//! an engine with `--engine ballista://HOST:PORT` sends the queries it can to them.
+//!
+//! Queries over lakehouse tables run on the cluster; anything else (information_schema, staged
+//! in-memory tables, a commit's rows, DDL and DML) runs in the client process, as do Delta
+//! commits.
+
+mod codec;
+mod scan;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use ballista_core::extension::{SessionConfigExt, SessionStateExt};
+use ballista_core::registry::BallistaFunctionRegistry;
+use cdrlake_catalog::{DeltaProvider, Lakehouse};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::datasource::source_as_provider;
+use datafusion::execution::SessionState;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::logical_expr::{LogicalPlan, ScalarUDF};
+use datafusion::prelude::SessionConfig;
+
+pub use codec::{LogicalCodec, PhysicalCodec};
+pub use scan::LakehouseTables;
+
+/// A Ballista scheduler to run queries on, from `ballista://HOST:PORT`.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    scheduler: String,
+    tables: Arc<LakehouseTables>,
+}
+
+impl Cluster {
+    pub fn new(url: &str, lakehouse: Arc<Lakehouse>) -> Result<Self> {
+        Ok(Self {
+            scheduler: scheduler_url(url)?,
+            tables: LakehouseTables::new(lakehouse),
+        })
+    }
+
+    /// `state` (a client's or the runner's) made to plan on the cluster.
+    pub fn remote_state(&self, state: SessionState) -> Result<SessionState> {
+        let config = state
+            .config()
+            .clone()
+            .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::new(self.tables.clone())))
+            .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::new(
+                self.tables.clone(),
+            )));
+        Ok(SessionStateBuilder::new_from_existing(state)
+            .with_config(config)
+            .build()
+            .upgrade_for_ballista(self.scheduler.clone())?)
+    }
+
+    /// Fails with the scheduler's address when nothing answers there, rather than with the
+    /// gRPC transport's error in the middle of a query.
+    pub async fn check_reachable(&self) -> Result<()> {
+        let addr = self.scheduler.trim_start_matches("http://");
+        let connect = tokio::net::TcpStream::connect(addr);
+        match tokio::time::timeout(std::time::Duration::from_secs(10), connect).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => bail!(
+                "cannot reach the Ballista scheduler at {addr} (--engine): {e}; start one with `cdrlake scheduler`"
+            ),
+            Err(_) => bail!("the Ballista scheduler at {addr} (--engine) did not answer in 10 s"),
+        }
+    }
+}
+
+/// `ballista://host:port` -> the scheduler's gRPC address.
+fn scheduler_url(url: &str) -> Result<String> {
+    let parsed = url::Url::parse(url).with_context(|| format!("--engine {url}"))?;
+    if parsed.scheme() != "ballista" {
+        bail!("--engine {url}: expected ballista://HOST:PORT (a Ballista scheduler)");
+    }
+    let host = parsed
+        .host_str()
+        .with_context(|| format!("--engine {url}: no host"))?;
+    let port = parsed.port().unwrap_or(50050);
+    Ok(format!("http://{host}:{port}"))
+}
+
+/// Whether every table `plan` reads is a whole lakehouse table and nothing in it needs the
+/// client process (DDL, DML, statements, extension nodes).
+pub fn runs_on_cluster(plan: &LogicalPlan) -> bool {
+    let mut distributable = true;
+    let walked = plan.apply_with_subqueries(|node| {
+        let ok = match node {
+            LogicalPlan::TableScan(scan) => source_as_provider(&scan.source)
+                .ok()
+                .and_then(|p| {
+                    p.downcast_ref::<DeltaProvider>()
+                        .and_then(|d| d.name())
+                        .map(|_| ())
+                })
+                .is_some(),
+            LogicalPlan::Dml(_)
+            | LogicalPlan::Ddl(_)
+            | LogicalPlan::Copy(_)
+            | LogicalPlan::Statement(_)
+            | LogicalPlan::Explain(_)
+            | LogicalPlan::Analyze(_)
+            | LogicalPlan::DescribeTable(_)
+            | LogicalPlan::Extension(_) => false,
+            _ => true,
+        };
+        distributable &= ok;
+        Ok(if ok {
+            TreeNodeRecursion::Continue
+        } else {
+            TreeNodeRecursion::Stop
+        })
+    });
+    walked.is_ok() && distributable
+}
+
+/// cdrlake's functions as every node registers them (with the lakehouse's key when it has one).
+async fn functions(lakehouse: &Lakehouse) -> Vec<Arc<ScalarUDF>> {
+    let mut functions: Vec<Arc<ScalarUDF>> =
+        cdrlake_udfs::all().into_iter().map(Arc::new).collect();
+    functions.push(Arc::new(ScalarUDF::new_from_impl(
+        cdrlake_udfs::rating::destination_zone::DestinationZone::new(),
+    )));
+    match lakehouse.hmac_key().await {
+        Ok(key) => functions.extend(cdrlake_udfs::keyed(&key).into_iter().map(Arc::new)),
+        Err(e) => tracing::warn!("keyed functions have no key: {e}"),
+    }
+    functions
+}
+
+/// Where a scheduler listens and what it serves.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    pub bind: std::net::SocketAddr,
+    /// The host executors and clients reach this scheduler at.
+    pub external_host: String,
+}
+
+/// Runs a Ballista scheduler for `lakehouse` until the process ends.
+pub async fn run_scheduler(lakehouse: Arc<Lakehouse>, options: SchedulerOptions) -> Result<()> {
+    use ballista_scheduler::cluster::BallistaCluster;
+    use ballista_scheduler::config::SchedulerConfig;
+
+    let tables = LakehouseTables::new(lakehouse.clone());
+    let functions = functions(&lakehouse).await;
+    let session_builder = move |config: SessionConfig| {
+        let mut state = ballista_core::utils::default_session_builder(config)?;
+        for udf in &functions {
+            datafusion::execution::FunctionRegistry::register_udf(&mut state, udf.clone())?;
+        }
+        Ok(state)
+    };
+    let config = SchedulerConfig {
+        bind_host: options.bind.ip().to_string(),
+        bind_port: options.bind.port(),
+        external_host: options.external_host,
+        override_session_builder: Some(Arc::new(session_builder)),
+        override_logical_codec: Some(Arc::new(LogicalCodec::new(tables.clone()))),
+        override_physical_codec: Some(Arc::new(PhysicalCodec::new(tables))),
+        ..SchedulerConfig::default()
+    };
+    let cluster = BallistaCluster::new_from_config(&config).await?;
+    eprintln!(
+        "cdrlake scheduler for {} listening on {}",
+        lakehouse.location(),
+        options.bind
+    );
+    ballista_scheduler::scheduler_process::start_server(cluster, options.bind, Arc::new(config))
+        .await
+        .context("the Ballista scheduler stopped")
+}
+
+/// Where an executor listens, which scheduler it serves, and how much it takes on.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    pub bind_host: String,
+    pub external_host: Option<String>,
+    pub port: u16,
+    pub grpc_port: u16,
+    pub scheduler_host: String,
+    pub scheduler_port: u16,
+    pub concurrent_tasks: usize,
+    pub work_dir: Option<String>,
+    pub memory_limit: Option<u64>,
+}
+
+/// Runs a Ballista executor for `lakehouse` until the process ends.
+pub async fn run_executor(lakehouse: Arc<Lakehouse>, options: ExecutorOptions) -> Result<()> {
+    use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+
+    let tables = LakehouseTables::new(lakehouse.clone());
+    let mut registry = BallistaFunctionRegistry::default();
+    for udf in functions(&lakehouse).await {
+        registry
+            .scalar_functions
+            .insert(udf.name().to_string(), udf);
+    }
+    let config = ExecutorProcessConfig {
+        bind_host: options.bind_host,
+        external_host: options.external_host,
+        port: options.port,
+        grpc_port: options.grpc_port,
+        scheduler_host: options.scheduler_host,
+        scheduler_port: options.scheduler_port,
+        vcores: options.concurrent_tasks,
+        work_dir: options.work_dir,
+        memory_pool_size: options.memory_limit,
+        print_thread_info: false,
+        override_function_registry: Some(Arc::new(registry)),
+        override_logical_codec: Some(Arc::new(LogicalCodec::new(tables.clone()))),
+        override_physical_codec: Some(Arc::new(PhysicalCodec::new(tables))),
+        ..ExecutorProcessConfig::default()
+    };
+    eprintln!(
+        "cdrlake executor {} for {} listening on port {}",
+        config.executor_id,
+        lakehouse.location(),
+        config.port
+    );
+    start_executor_process(Arc::new(config))
+        .await
+        .context("the Ballista executor stopped")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scheduler_url;
+
+    #[test]
+    fn engine_urls() {
+        assert_eq!(
+            scheduler_url("ballista://127.0.0.1:50050").unwrap(),
+            "http://127.0.0.1:50050"
+        );
+        assert_eq!(
+            scheduler_url("ballista://sched").unwrap(),
+            "http://sched:50050"
+        );
+        assert!(scheduler_url("http://127.0.0.1:50050").is_err());
+        assert!(scheduler_url("127.0.0.1:50050").is_err());
+    }
+}
