@@ -83,6 +83,9 @@ pub fn main() -> ExitCode {
     ));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // The models' plans are deep: a scheduler decoding gold.rated_cdr's overflowed tokio's
+        // 2 MiB default in a debug build. Unused stack costs only address space.
+        .thread_stack_size(16 * 1024 * 1024)
         .build()
     {
         Ok(rt) => rt,

@@ -292,6 +292,7 @@ impl Engine {
         {
             cluster.check_reachable().await?;
             let remote = SessionContext::new_with_state(cluster.remote_state(self.ctx.state())?);
+            let plan = crate::cluster::without_dictionaries(plan)?;
             return Ok(remote.execute_logical_plan(plan).await?);
         }
         Ok(self.ctx.execute_logical_plan(plan).await?)

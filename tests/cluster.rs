@@ -99,8 +99,30 @@ fn csv(lake: &Lake, sql: &str, engine: Option<&str>) -> Vec<String> {
     lines
 }
 
+/// Every gold table's rows as sorted CSV, without the columns saying when a row was rated.
+fn snapshot_gold(lake: &Lake) -> Vec<(String, Vec<String>)> {
+    let columns = lake.csv(
+        "SELECT c.table_name, string_agg(c.column_name, ', ' ORDER BY c.ordinal_position) \
+         FROM information_schema.columns c JOIN information_schema.tables t \
+           ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+         WHERE c.table_schema = 'gold' AND t.table_type = 'BASE TABLE' \
+           AND c.column_name NOT IN ('_rated_at', '_rated_through') \
+         GROUP BY 1 ORDER BY 1",
+    );
+    columns
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let (table, list) = line.split_once(',').unwrap();
+            let list = list.trim_matches('"');
+            let rows = csv(lake, &format!("SELECT {list} FROM gold.{table}"), None);
+            (table.to_string(), rows)
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn queries_run_on_two_executors_and_return_the_local_rows() {
+async fn models_and_queries_run_on_two_executors_and_match_the_local_rows() {
     let lake = Lake::new();
     lake.ok(&["generate", "--customers", "200"]);
     lake.ok(&[
@@ -197,6 +219,30 @@ async fn queries_run_on_two_executors_and_return_the_local_rows() {
         after > before,
         "the server's query ran no task on the cluster"
     );
+
+    // The whole model project built through the cluster from scratch: every gold table holds
+    // the rows the local build made (but for when each row was rated).
+    let before = snapshot_gold(&lake);
+    let tasks_before: usize = executors.iter().map(Node::tasks).sum();
+    lake.ok(&[
+        "run",
+        "--project",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/sql"),
+        "--full-refresh",
+        "--engine",
+        &url,
+    ]);
+    let tasks_after: usize = executors.iter().map(Node::tasks).sum();
+    assert!(
+        tasks_after > tasks_before + 100,
+        "the models' queries ran {} tasks on the cluster",
+        tasks_after - tasks_before
+    );
+    let after = snapshot_gold(&lake);
+    assert_eq!(after.len(), before.len());
+    for ((table, local), (_, remote)) in before.iter().zip(&after) {
+        assert_eq!(remote, local, "gold.{table} built on the cluster");
+    }
 
     // A client of another lakehouse is refused by name, and the cluster keeps serving.
     let other = Lake::new();

@@ -61,7 +61,7 @@ impl TableWrite {
                 table: name.clone(),
                 detail: "a merge needs at least one key column".into(),
             })?;
-        let (state, plan) = source.into_parts();
+        let (state, plan) = crate::remote_input::local_input(source)?;
         let session: Arc<dyn Session> = Arc::new(state.clone());
         let source = DataFrame::new(state, plan);
         let mut merge = self

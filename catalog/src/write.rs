@@ -231,7 +231,7 @@ impl TableWrite {
             Input::None => self.target.clone().write(vec![]),
             Input::Batches(batches) => self.target.clone().write(batches),
             Input::Frame(df) => {
-                let (state, plan) = df.into_parts();
+                let (state, plan) = crate::remote_input::local_input(*df)?;
                 let session: Arc<dyn Session> = Arc::new(state);
                 self.target
                     .clone()

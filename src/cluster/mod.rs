@@ -8,20 +8,25 @@
 //! commits.
 
 mod codec;
+mod planner;
 mod scan;
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
+use ballista_core::planner::BallistaQueryPlanner;
 use ballista_core::registry::BallistaFunctionRegistry;
 use cdrlake_catalog::{DeltaProvider, Lakehouse};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::Column;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::source_as_provider;
 use datafusion::execution::SessionState;
 use datafusion::execution::SessionStateBuilder;
-use datafusion::logical_expr::{LogicalPlan, ScalarUDF};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF, cast};
 use datafusion::prelude::SessionConfig;
+use datafusion_proto::protobuf::LogicalPlanNode;
 
 pub use codec::{LogicalCodec, PhysicalCodec};
 pub use scan::LakehouseTables;
@@ -43,17 +48,41 @@ impl Cluster {
 
     /// `state` (a client's or the runner's) made to plan on the cluster.
     pub fn remote_state(&self, state: SessionState) -> Result<SessionState> {
+        let logical = Arc::new(LogicalCodec::new(self.tables.clone()));
+        let base = state.config().clone().upgrade_for_ballista();
+        let ballista = BallistaQueryPlanner::<LogicalPlanNode>::with_extension(
+            self.scheduler.clone(),
+            base.ballista_config(),
+            logical.clone(),
+        );
         let config = state
             .config()
             .clone()
-            .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::new(self.tables.clone())))
+            .with_ballista_logical_extension_codec(logical)
             .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::new(
                 self.tables.clone(),
-            )));
-        Ok(SessionStateBuilder::new_from_existing(state)
+            )))
+            .with_ballista_query_planner(Arc::new(planner::ClusterPlanner::new(ballista)))
+            // Writes of its rows are planned and committed here (cdrlake_catalog::PlansElsewhere).
+            .with_extension(Arc::new(cdrlake_catalog::PlansElsewhere));
+        let mut state = SessionStateBuilder::new_from_existing(state)
             .with_config(config)
             .build()
-            .upgrade_for_ballista(self.scheduler.clone())?)
+            .upgrade_for_ballista(self.scheduler.clone())?;
+        // Ballista 55's adaptive planner lost track of a model's job (task metrics of a stage
+        // it had re-planned: "metrics array size 7 does not equal 5") and never finished it.
+        state.config_mut().options_mut().set(
+            ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED,
+            "false",
+        )?;
+        // Ballista defaults to sort-merge joins (they spill); DataFusion 55's panicked on
+        // gold.rated_cdr's filtered join ("index out of bounds", sort_merge_join/filter.rs),
+        // so the cluster joins as a local run does.
+        state
+            .config_mut()
+            .options_mut()
+            .set("datafusion.optimizer.prefer_hash_join", "true")?;
+        Ok(state)
     }
 
     /// Fails with the scheduler's address when nothing answers there, rather than with the
@@ -116,6 +145,33 @@ pub fn runs_on_cluster(plan: &LogicalPlan) -> bool {
         })
     });
     walked.is_ok() && distributable
+}
+
+/// `plan` with its dictionary-encoded columns (Delta partition values) cast to their values:
+/// Ballista's Arrow Flight transfer of results decodes dictionaries, so a result column declared
+/// as a dictionary would arrive as plain strings and not match its schema.
+pub fn without_dictionaries(plan: LogicalPlan) -> Result<LogicalPlan> {
+    let has_dictionary = plan
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| matches!(f.data_type(), DataType::Dictionary(..)));
+    if !has_dictionary {
+        return Ok(plan);
+    }
+    let columns: Vec<Expr> = plan
+        .schema()
+        .iter()
+        .map(|(qualifier, field)| {
+            let column = Expr::Column(Column::from((qualifier, field)));
+            match field.data_type() {
+                DataType::Dictionary(_, values) => cast(column, values.as_ref().clone())
+                    .alias_qualified(qualifier.cloned(), field.name()),
+                _ => column,
+            }
+        })
+        .collect();
+    Ok(LogicalPlanBuilder::from(plan).project(columns)?.build()?)
 }
 
 /// cdrlake's functions as every node registers them (with the lakehouse's key when it has one).
@@ -194,7 +250,9 @@ pub async fn run_executor(lakehouse: Arc<Lakehouse>, options: ExecutorOptions) -
 
     let tables = LakehouseTables::new(lakehouse.clone());
     let mut registry = BallistaFunctionRegistry::default();
-    for udf in functions(&lakehouse).await {
+    // Ballista's registry leaves out the array functions (range, make_array, ...).
+    let nested = datafusion::functions_nested::all_default_nested_functions();
+    for udf in nested.into_iter().chain(functions(&lakehouse).await) {
         registry
             .scalar_functions
             .insert(udf.name().to_string(), udf);

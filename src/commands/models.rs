@@ -30,6 +30,8 @@ pub struct RunArgs {
     /// disk (or fail, naming the model) [default: no limit]
     #[arg(long, value_parser = super::serve::parse_size)]
     pub memory_limit: Option<usize>,
+    #[command(flatten)]
+    pub engine: super::args::EngineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -74,7 +76,9 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<()> {
             progress: super::progress::cli(),
         };
         crate::billing::store::ensure_tables(&lakehouse).await?;
-        let engine = Engine::with_memory_limit(lakehouse.clone(), args.memory_limit).await?;
+        let engine = Engine::with_memory_limit(lakehouse.clone(), args.memory_limit)
+            .await?
+            .with_engine(args.engine.engine.as_deref())?;
         runner::run(&engine, &project, &options).await
     })
     .await?;
