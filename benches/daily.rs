@@ -6,15 +6,13 @@
 //! day 2 for every model. CDRLAKE_BENCH_PROJECT names a copy of sql/ to read instead of sql/.
 
 mod common;
+#[path = "common/model_run.rs"]
+mod model_run;
 
 use common::cdrlake;
+use model_run::run_models;
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Models whose figures are printed per day (all are run).
 const SHOWN: [&str; 7] = [
@@ -26,109 +24,6 @@ const SHOWN: [&str; 7] = [
     "gold.invoice_line",
     "gold.customer_period",
 ];
-
-/// Peak resident set (VmHWM) of a running process in KiB, as last read.
-fn peak_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-struct Run {
-    seconds: f64,
-    peak_mib: f64,
-    /// Per model: seconds, rows read from lakehouse tables, and the rest of its line.
-    models: BTreeMap<String, Model>,
-}
-
-/// `cdrlake run`, sampling the child's peak RSS until it exits.
-fn run(lake: &Path, project: &str) -> anyhow::Result<Run> {
-    let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_cdrlake"))
-        .arg("--lakehouse")
-        .arg(lake)
-        .args(["run", "--project", project])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let (pid, peak, done) = (
-        child.id(),
-        Arc::new(AtomicU64::new(0)),
-        Arc::new(AtomicBool::new(false)),
-    );
-    let sampler = {
-        let (peak, done) = (peak.clone(), done.clone());
-        std::thread::spawn(move || {
-            while !done.load(Ordering::Relaxed) {
-                if let Some(kib) = peak_kib(pid) {
-                    peak.fetch_max(kib, Ordering::Relaxed);
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        })
-    };
-    let out = child.wait_with_output()?;
-    done.store(true, Ordering::Relaxed);
-    let _ = sampler.join();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    anyhow::ensure!(
-        out.status.success(),
-        "cdrlake run failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(Run {
-        seconds: started.elapsed().as_secs_f64(),
-        peak_mib: peak.load(Ordering::Relaxed) as f64 / 1024.0,
-        models: model_lines(&stdout),
-    })
-}
-
-struct Model {
-    seconds: f64,
-    read: u64,
-    detail: String,
-}
-
-/// `[3/12] model silver.cdr (incremental) OK in 1.20s, 1234 rows, ..., read 5678 rows (12 by tests)`
-/// -> name, (1.20, 5678, "1234 rows, ...").
-fn model_lines(stdout: &str) -> BTreeMap<String, Model> {
-    let mut models = BTreeMap::new();
-    for line in stdout.lines() {
-        let Some(rest) = line.split("] model ").nth(1) else {
-            continue;
-        };
-        let name = rest
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let Some(after) = rest.split(" in ").nth(1) else {
-            continue;
-        };
-        let (time, detail) = after
-            .split_once("s, ")
-            .unwrap_or((after.trim_end_matches('s'), ""));
-        let (detail, read) = match detail.rsplit_once("read ") {
-            Some((d, r)) => {
-                let rows = r.split(" rows").next().unwrap_or_default();
-                (d.trim_end_matches(", "), rows.parse().ok())
-            }
-            None => (detail, None),
-        };
-        if let Ok(seconds) = time.trim().parse::<f64>() {
-            let (read, detail) = (read.unwrap_or(0), detail.to_string());
-            models.insert(
-                name,
-                Model {
-                    seconds,
-                    read,
-                    detail,
-                },
-            );
-        }
-    }
-    models
-}
 
 fn main() -> anyhow::Result<()> {
     let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
@@ -179,7 +74,7 @@ fn main() -> anyhow::Result<()> {
             cdrlake(&lake, &["generate", "--append", "--truth", &truth])?;
         }
         let generated = generated.elapsed().as_secs_f64();
-        let r = run(&lake, &project)?;
+        let r = run_models(&lake, &["run", "--project", &project])?;
         let figures: Vec<String> = SHOWN
             .iter()
             .map(|m| match r.models.get(*m) {

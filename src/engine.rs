@@ -175,7 +175,8 @@ impl Engine {
     /// Runs the queries it can on the Ballista scheduler at `url` (`ballista://HOST:PORT`), or
     /// all in this process when `None`.
     pub fn with_engine(self, url: Option<&str>) -> Result<Self> {
-        let Some(url) = url else {
+        // An empty CDRLAKE_ENGINE (as compose passes an unset variable) means this process.
+        let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
             return Ok(self);
         };
         #[cfg(feature = "ballista")]

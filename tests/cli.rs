@@ -72,6 +72,18 @@ fn local_init_query_tables_history() {
         &[],
     ));
     assert_eq!(json.trim(), "[{\"n\":4}]");
+    // An empty CDRLAKE_ENGINE (compose passes unset variables so) means this process.
+    let local = ok(&cdrlake(
+        cwd,
+        &[
+            "query",
+            "--format",
+            "json",
+            "SELECT count(*) AS n FROM bronze.calls",
+        ],
+        &[("CDRLAKE_ENGINE", String::new())],
+    ));
+    assert_eq!(local.trim(), "[{\"n\":4}]");
 
     let table = ok(&cdrlake(cwd, &["tables"], &[]));
     let row = table

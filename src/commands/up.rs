@@ -72,7 +72,9 @@ pub async fn run(global: &GlobalArgs, args: &UpArgs) -> Result<()> {
     let project = Project::load(&args.project)?;
     crate::models::with_models_lease(&lakehouse, "up", |fence| async {
         crate::billing::store::ensure_tables(&lakehouse).await?;
-        let engine = Engine::new(lakehouse.clone()).await?;
+        let engine = Engine::new(lakehouse.clone())
+            .await?
+            .with_engine(args.serve.engine.engine.as_deref())?;
         build_and_close(&engine, &project, fence).await
     })
     .await?;

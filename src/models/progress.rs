@@ -46,6 +46,8 @@ pub enum Event<'a> {
         /// Rows the node's build and tests read, and those read by its tests alone.
         rows_read: u64,
         read_by_tests: u64,
+        /// The process's peak resident memory while the node ran (`peak_rss.rs`), if known.
+        peak_rss: Option<u64>,
     },
     /// Data test results; `nested` when they belong to the node just reported.
     Tests {
@@ -82,6 +84,7 @@ impl fmt::Display for Event<'_> {
                 outcome,
                 rows_read,
                 read_by_tests,
+                peak_rss,
             } => match outcome {
                 NodeOutcome::Skipped { upstream } => {
                     write!(f, "{node} SKIPPED (upstream {upstream} did not build)")
@@ -97,6 +100,9 @@ impl fmt::Display for Event<'_> {
                     }
                     if let Some(note) = note {
                         write!(f, ", {note}")?;
+                    }
+                    if let Some(bytes) = peak_rss {
+                        write!(f, ", peak RSS {} MiB", bytes >> 20)?;
                     }
                     write!(f, ", read {rows_read} rows ({read_by_tests} by tests)")
                 }

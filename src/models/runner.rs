@@ -15,6 +15,7 @@ use super::datatests;
 use super::fingerprint;
 use super::header::Materialization;
 use super::materialize::{Built, build_model, build_seed, build_table_gated};
+use super::peak_rss;
 use super::progress::{Event, NodeInfo, NodeOutcome, Progress};
 use super::project::Project;
 use super::system::{ModelRun, RunStatus, new_run_id, record_model_runs, record_test_results};
@@ -148,6 +149,7 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
             materialization: materialization.clone(),
         };
         progress.event(&Event::NodeStarted(&info));
+        peak_rss::reset();
         let started_at = Utc::now();
         let timer = Instant::now();
         let blocked_by = dag
@@ -296,6 +298,7 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
             outcome: &finished,
             rows_read: read,
             read_by_tests: read - read_by_build,
+            peak_rss: peak_rss::peak_bytes(),
         });
         progress.event(&Event::Tests {
             results: &node_results,

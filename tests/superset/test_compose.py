@@ -43,7 +43,7 @@ def test_every_secret_must_come_from_the_env_file(tmp_path):
 
 
 def test_services_build_from_the_repository_and_have_healthchecks(config):
-    services = config["services"]
+    services = {n: s for n, s in config["services"].items() if not s.get("profiles")}
     assert set(services) == {"minio", "init", "cdrlake", "superset"}
     assert services["cdrlake"]["build"]["context"] == str(REPO)
     assert services["superset"]["build"]["dockerfile"] == "clients/superset/Dockerfile"
@@ -71,3 +71,35 @@ def test_superset_image_starts_with_the_script_the_browser_test_runs(config):
     env = config["services"]["superset"]["environment"]
     assert env["CDRLAKE_URI"].startswith("datafusion://analyst:") and "@cdrlake:50051" in env["CDRLAKE_URI"]
     assert "pip install" not in str(config["services"]["superset"].get("command", ""))
+
+
+def test_cluster_profile_adds_a_scheduler_and_two_executors_off_by_default(config):
+    services = config["services"]
+    cluster = {n for n, s in services.items() if "cluster" in s.get("profiles", [])}
+    assert cluster == {"scheduler", "executor-1", "executor-2"}
+    assert services["scheduler"]["command"][:1] == ["scheduler"]
+    hosts, dirs = set(), set()
+    for name in ["executor-1", "executor-2"]:
+        command = services[name]["command"]
+        assert command[0] == "executor"
+        assert command[command.index("--scheduler") + 1] == "scheduler:50050"
+        hosts.add(command[command.index("--external-host") + 1])
+        work = command[command.index("--work-dir") + 1]
+        assert any(work in str(v) for v in services[name]["volumes"]), name
+        dirs.add(str(services[name]["volumes"]))
+    assert hosts == {"executor-1", "executor-2"} and len(dirs) == 2
+    # Ballista has no authentication: its ports are never published.
+    for name in cluster:
+        assert not services[name].get("ports"), name
+        assert services[name]["environment"]["CDRLAKE_LAKEHOUSE"] == "s3://cdrlake/lake"
+    # Without CDRLAKE_ENGINE in the env file, cdrlake runs everything itself.
+    assert services["cdrlake"]["environment"]["CDRLAKE_ENGINE"] == ""
+
+
+def test_cluster_engine_comes_from_the_env_file(tmp_path):
+    env = tmp_path / "cluster.env"
+    env.write_text(EXAMPLE.read_text() + "CDRLAKE_ENGINE=ballista://scheduler:50050\n")
+    done = compose("--profile", "cluster", "config", env_file=env)
+    assert done.returncode == 0, done.stderr
+    services = yaml.safe_load(done.stdout)["services"]
+    assert services["cdrlake"]["environment"]["CDRLAKE_ENGINE"] == "ballista://scheduler:50050"
