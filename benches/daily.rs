@@ -78,7 +78,13 @@ fn main() -> anyhow::Result<()> {
         let figures: Vec<String> = SHOWN
             .iter()
             .map(|m| match r.models.get(*m) {
-                Some(x) => format!("{m} {:.2}s read {} ({})", x.seconds, x.read, x.detail),
+                Some(x) => format!(
+                    "{m} {:.2}s read {} peak {} MiB ({})",
+                    x.seconds,
+                    x.read,
+                    x.peak_mib.map_or("-".into(), |p| p.to_string()),
+                    x.detail
+                ),
                 None => format!("{m} -"),
             })
             .collect();

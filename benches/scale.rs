@@ -5,6 +5,8 @@
 //! CDRLAKE_BENCH_MEMORY, default 8G), and prints the run's time and peak RSS, then each model's
 //! time and peak RSS per size with the time's growth against the data's. A lakehouse is removed
 //! after its run unless CDRLAKE_BENCH_KEEP is set (100M CDRs take about 30 GB with spill).
+//! CDRLAKE_BENCH_PROJECT names a copy of sql/ to read instead of sql/; CDRLAKE_BENCH_ECHO prints
+//! each model's line as the run goes.
 
 mod common;
 #[path = "common/model_run.rs"]
@@ -28,10 +30,13 @@ fn main() -> anyhow::Result<()> {
     let dir = std::env::var("CDRLAKE_BENCH_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| temp.path().to_path_buf());
-    let project =
+    // CDRLAKE_BENCH_PROJECT: a copy of sql/ to read, so the tree can be edited during a long run.
+    let project = std::env::var("CDRLAKE_BENCH_PROJECT").unwrap_or_else(|_| {
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-            .join("sql");
-    let project = project.to_string_lossy();
+            .join("sql")
+            .to_string_lossy()
+            .into_owned()
+    });
     let mut runs: Vec<(u64, Run)> = Vec::new();
     for &cdrs in &sizes {
         let lake = dir.join(format!("lake-{cdrs}"));

@@ -73,6 +73,16 @@ impl Engine {
         {
             optimizer.hash_join_single_partition_threshold_rows = 2_000_000;
         }
+        // A sort that spilled merges its files within memory reserved before it starts: at the
+        // default 10 MB the merge of a 30M-row rating sort found the pool taken by the sorts and
+        // failed; 1/32 of the pool let it finish (docs/performance.md). Env settings win.
+        if let Some(bytes) = memory_limit
+            && std::env::var_os("DATAFUSION_EXECUTION_SORT_SPILL_RESERVATION_BYTES").is_none()
+        {
+            let execution = &mut config.options_mut().execution;
+            execution.sort_spill_reservation_bytes =
+                execution.sort_spill_reservation_bytes.max(bytes / 32);
+        }
         // delta-rs writes plan custom nodes; its planner wraps DataFusion's default one.
         let state = SessionStateBuilder::new()
             .with_default_features()

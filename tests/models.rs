@@ -245,6 +245,23 @@ fn incremental_merges_new_rows_and_a_rerun_changes_nothing() {
 }
 
 #[test]
+fn files_of_a_first_write_that_never_committed_do_not_stop_the_next_run() {
+    let f = Fixture::new();
+    f.ok(&["run"]);
+    let expected = f.csv("SELECT count(*) AS n FROM silver.calls_rated");
+    // What a run killed during the table's first write leaves: data files, no log.
+    let table = f.cwd().join("lakehouse/silver/calls_rated");
+    std::fs::remove_dir_all(table.join("_delta_log")).unwrap();
+    assert!(std::fs::read_dir(&table).unwrap().next().is_some());
+    let out = f.ok(&["run", "--select", "silver.calls_rated"]);
+    assert!(out.contains("silver.calls_rated (incremental) OK"), "{out}");
+    assert_eq!(
+        f.csv("SELECT count(*) AS n FROM silver.calls_rated"),
+        expected
+    );
+}
+
+#[test]
 fn selectors_choose_nodes() {
     let f = Fixture::new();
     let built = |out: &str| -> Vec<String> {
@@ -681,6 +698,40 @@ fn set_options_hold_for_their_model_only_and_a_typo_fails_at_load() {
             && text.contains("enable_ident_normalizations"),
         "{text}"
     );
+}
+
+#[test]
+fn a_model_over_the_memory_limit_is_retried_in_one_partition_then_fails_naming_it() {
+    let f = Fixture::new();
+    f.write(
+        "sql/gold/heavy.sql",
+        "-- @materialized: table\nSELECT 1 AS n\n",
+    );
+    f.ok(&["run", "--select", "gold.heavy"]);
+    let version = f.version("gold.heavy");
+    // An aggregate that must hold ~24 MB and cannot spill, in a run limited to 8 MB.
+    f.write(
+        "sql/gold/heavy.sql",
+        "-- @materialized: table\nSELECT array_length(array_agg(value)) AS n FROM generate_series(1, 3000000)\n",
+    );
+    let out = f.run(&["run", "--select", "gold.heavy", "--memory-limit", "8M"]);
+    let text = format!("{}{}", stdout(&out), common::stderr(&out));
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("gold.heavy")
+            && text.contains("ran out of memory, and again in one partition")
+            && text.contains("--memory-limit"),
+        "{text}"
+    );
+    assert_eq!(
+        f.version("gold.heavy"),
+        version,
+        "the failed build committed"
+    );
+    assert_eq!(f.csv("SELECT n FROM gold.heavy"), "n\n1\n");
+    // Without the limit it builds.
+    f.ok(&["run", "--select", "gold.heavy"]);
+    assert_eq!(f.csv("SELECT n FROM gold.heavy"), "n\n3000000\n");
 }
 
 #[test]

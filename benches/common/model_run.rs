@@ -1,5 +1,9 @@
 //! A `cdrlake run` from a benchmark: its time, the process's peak RSS sampled from outside, and
 //! each model's line (time, rows read, peak RSS while it ran) as the runner printed it.
+#![allow(
+    dead_code,
+    reason = "included by several benches, each reading some of the fields"
+)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
@@ -120,6 +124,12 @@ fn model_lines(stdout: &str) -> BTreeMap<String, Model> {
             .nth(1)
             .and_then(|p| p.split(" MiB").next())
             .and_then(|p| p.parse().ok());
+        // The peak has its own field; the detail keeps the rest.
+        let detail: Vec<&str> = detail
+            .split(", ")
+            .filter(|part| !part.starts_with("peak RSS "))
+            .collect();
+        let detail = detail.join(", ");
         if let Ok(seconds) = time.trim().parse::<f64>() {
             models.insert(
                 name,
@@ -127,7 +137,7 @@ fn model_lines(stdout: &str) -> BTreeMap<String, Model> {
                     seconds,
                     read: read.unwrap_or(0),
                     peak_mib,
-                    detail: detail.to_string(),
+                    detail,
                 },
             );
         }

@@ -1,6 +1,7 @@
 -- Usage per billing period, service and roaming flag: every rated CDR, whatever its status.
 -- Incremental by billing period, as gold.customer_usage: the periods gold.rated_cdr re-rated since
--- the last run (and the period after each) are recomputed and replaced whole.
+-- the last run (and the period after each) are recomputed and replaced whole, from the daily
+-- counts of gold.service_usage_daily (a few rows a day), not from the period's CDRs.
 -- @materialized: incremental
 -- @replace_on: billing_period FROM changed_periods
 -- @changed_since: rated_since = gold.rated_cdr._rated_at
@@ -18,10 +19,11 @@ SELECT
     billing_period,
     service,
     roaming,
-    count(*) AS cdrs,
+    -- Non-null, as the count it sums (the table's column is not nullable).
+    CAST(coalesce(sum(cdrs), 0) AS BIGINT) AS cdrs,
     CAST(sum(billable_units) AS BIGINT) AS billable_units,
-    CAST(sum(charge) AS DECIMAL(18, 4)) AS charged_amount
-FROM gold.rated_cdr
+    CAST(sum(charged_amount) AS DECIMAL(18, 4)) AS charged_amount
+FROM gold.service_usage_daily
 WHERE billing_period IN (SELECT billing_period FROM changed_periods)
   AND billing_period >= $first_period
 GROUP BY billing_period, service, roaming

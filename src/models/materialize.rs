@@ -265,6 +265,15 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
     {
         Ok(t) => Some(t),
         Err(CatalogError::UnknownTable { .. }) => None,
+        // Data files and no log: a first write that was killed before its commit. Those files
+        // belong to no version; the model is built as a new table beside them.
+        Err(CatalogError::NotADeltaTable { location }) => {
+            tracing::warn!(
+                "{location}: files from a first write that never committed; building {} as a new table",
+                model.name
+            );
+            None
+        }
         Err(e) => return Err(e.into()),
     };
     // What the model's last commits recorded, read once from the table just opened.

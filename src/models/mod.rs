@@ -11,6 +11,7 @@ pub mod header;
 pub mod lineage;
 pub mod materialize;
 pub mod maxima;
+pub mod memory_retry;
 pub mod peak_rss;
 pub mod progress;
 pub mod project;

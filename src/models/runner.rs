@@ -14,7 +14,8 @@ use super::dag::Dag;
 use super::datatests;
 use super::fingerprint;
 use super::header::Materialization;
-use super::materialize::{Built, build_model, build_seed, build_table_gated};
+use super::materialize::{Built, build_seed, build_table_gated};
+use super::memory_retry;
 use super::peak_rss;
 use super::progress::{Event, NodeInfo, NodeOutcome, Progress};
 use super::project::Project;
@@ -211,7 +212,9 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
                 node_results = results;
                 outcome
             }
-            (None, Some(model)) => build_model(engine, model, options.full_refresh, stamp).await,
+            (None, Some(model)) => {
+                memory_retry::build_model_retrying(engine, model, options.full_refresh, stamp).await
+            }
             (None, None) => build_seed(engine, &project.seeds[node], stamp).await,
         };
         let read_by_build = engine.rows_read().total() - read_before;
