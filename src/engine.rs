@@ -75,7 +75,8 @@ impl Engine {
         }
         // A sort that spilled merges its files within memory reserved before it starts: at the
         // default 10 MB the merge of a 30M-row rating sort found the pool taken by the sorts and
-        // failed; 1/32 of the pool let it finish (docs/performance.md). Env settings win.
+        // failed; 1/32 of an 8 GB pool let it finish, not of 6 GB, hence also `memory_retry`
+        // (docs/performance.md). Env settings win.
         if let Some(bytes) = memory_limit
             && std::env::var_os("DATAFUSION_EXECUTION_SORT_SPILL_RESERVATION_BYTES").is_none()
         {

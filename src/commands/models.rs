@@ -77,7 +77,7 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<()> {
             progress: super::progress::cli(),
         };
         crate::billing::store::ensure_tables(&lakehouse).await?;
-        // Measured at 30M CDRs with the whole limit as the query pool: 8 GB of pool, 10.3 GB RSS.
+        // Headroom for what the pool does not count; at 30M CDRs that was 2-4 GB (performance.md).
         let pool = args.memory_limit.map(|bytes| bytes / 4 * 3);
         let engine = Engine::with_memory_limit(lakehouse.clone(), pool)
             .await?
