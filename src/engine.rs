@@ -20,7 +20,6 @@ use datafusion::common::TableReference;
 use datafusion::config::ConfigOptions;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::{SQLOptions, SessionState};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use deltalake::delta_datafusion::planner::DeltaPlanner;
 
@@ -46,7 +45,8 @@ impl Engine {
     }
 
     /// With `memory_limit` bytes, queries share a memory pool of that size and spill sorts,
-    /// joins and aggregations to temporary files beyond it (or fail if they cannot).
+    /// joins and aggregations to temporary files beyond it (or fail if they cannot); a quarter
+    /// of it is kept for operators that cannot spill (`memory_pool::bounded_runtime`).
     pub async fn with_memory_limit(
         lakehouse: Arc<Lakehouse>,
         memory_limit: Option<usize>,
@@ -91,9 +91,7 @@ impl Engine {
             .with_query_planner(DeltaPlanner::new());
         let state = match memory_limit {
             Some(bytes) => state.with_runtime_env(Arc::new(
-                RuntimeEnvBuilder::new()
-                    .with_memory_limit(bytes, 1.0)
-                    .build()?,
+                crate::memory_pool::bounded_runtime(bytes).build()?,
             )),
             None => state,
         }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod freshness;
 pub mod generate;
 pub mod ingest;
+pub mod memory_pool;
 pub mod metrics;
 pub mod models;
 pub mod output;

@@ -213,3 +213,44 @@ async fn s3_every_kind_of_commit() {
     let s3 = TestS3::start();
     every_kind_of_commit(s3.config("s3://writes")).await;
 }
+
+/// Every write caps Parquet row groups (`ROW_GROUP_ROWS`): a writer holds each open partition's
+/// row group in memory, so the cap bounds what a partitioned write holds outside the query pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_groups_are_capped_on_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lake");
+    let (lakehouse, _) = Lakehouse::init(LakehouseConfig::local(root.to_str().unwrap()))
+        .await
+        .unwrap();
+    let rows = 2 * cdrlake_catalog::ROW_GROUP_ROWS as i64 + 1000;
+    lakehouse
+        .write_batches(
+            "bronze",
+            "calls",
+            vec![calls(0..rows)],
+            WriteMode::Overwrite,
+        )
+        .await
+        .unwrap();
+    let mut groups = Vec::new();
+    for file in std::fs::read_dir(root.join("bronze").join("calls")).unwrap() {
+        let path = file.unwrap().path();
+        if path.extension().is_some_and(|x| x == "parquet") {
+            let reader = parquet::file::reader::SerializedFileReader::new(
+                std::fs::File::open(&path).unwrap(),
+            )
+            .unwrap();
+            let meta = parquet::file::reader::FileReader::metadata(&reader);
+            groups.extend(meta.row_groups().iter().map(|rg| rg.num_rows()));
+        }
+    }
+    assert_eq!(groups.iter().sum::<i64>(), rows, "{groups:?}");
+    assert!(groups.len() >= 3, "{groups:?}");
+    assert!(
+        groups
+            .iter()
+            .all(|&n| n <= cdrlake_catalog::ROW_GROUP_ROWS as i64),
+        "{groups:?}"
+    );
+}

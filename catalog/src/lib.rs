@@ -33,4 +33,7 @@ pub use reads::RowsRead;
 pub use remote_input::PlansElsewhere;
 pub use store::object_store_at;
 pub use views::{LazyView, ViewDefinition};
-pub use write::{CommitMetrics, Committed, TableWrite, WriteMode, WriteOptions, column_properties};
+pub use write::{
+    CommitMetrics, Committed, ROW_GROUP_ROWS, TableWrite, WriteMode, WriteOptions,
+    column_properties,
+};

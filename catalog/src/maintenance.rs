@@ -34,10 +34,11 @@ impl Lakehouse {
         } else {
             OptimizeType::ZOrder(zorder.to_vec())
         };
-        // Row groups of 128Ki rows: a lookup that statistics narrow to one row group then decodes
-        // that group's dictionaries only (with the default 1Mi rows they dominate a point query).
+        // Row groups of 128Ki rows, as every write: a lookup that statistics narrow to one row
+        // group then decodes that group's dictionaries only (with the default 1Mi rows they
+        // dominate a point query).
         let properties = WriterProperties::builder()
-            .set_max_row_group_row_count(Some(128 * 1024))
+            .set_max_row_group_row_count(Some(crate::write::ROW_GROUP_ROWS))
             .build();
         let (table, metrics) = target
             .optimize()

@@ -71,9 +71,7 @@ impl TableWrite {
             .with_source_alias(SOURCE)
             .with_target_alias(TARGET)
             .with_session_state(session);
-        if let Some(properties) = self.parquet_properties() {
-            merge = merge.with_writer_properties(properties);
-        }
+        merge = merge.with_writer_properties(self.parquet_properties());
         if let Some(props) = self.commit_properties() {
             merge = merge.with_commit_properties(props);
         }

@@ -51,10 +51,26 @@ pub struct WriteOptions {
     pub description: Option<String>,
 }
 
-/// delta-rs's default properties (Snappy), with dictionaries off for `plain` and statistics off
-/// for `unindexed`.
+/// Rows per Parquet row group. A writer holds its open row group in memory, encoded, for every
+/// partition it writes: a table partitioned by day, written from two streams, has some 60 open
+/// at once, and at Parquet's default of 1Mi rows they held gigabytes the query engine does not
+/// count (docs/performance.md). `CDRLAKE_PARQUET_ROW_GROUP_ROWS` overrides it.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+fn row_group_rows() -> usize {
+    std::env::var("CDRLAKE_PARQUET_ROW_GROUP_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&rows| rows > 0)
+        .unwrap_or(ROW_GROUP_ROWS)
+}
+
+/// delta-rs's default properties (Snappy), row groups of [`ROW_GROUP_ROWS`], with dictionaries
+/// off for `plain` and statistics off for `unindexed`.
 pub fn column_properties(plain: &[String], unindexed: &[String]) -> WriterProperties {
-    let builder = WriterProperties::builder().set_compression(Compression::SNAPPY);
+    let builder = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(row_group_rows()));
     let builder = plain.iter().fold(builder, |b, c| {
         b.set_column_dictionary_enabled(ColumnPath::from(c.as_str()), false)
     });
@@ -215,10 +231,8 @@ impl TableWrite {
         Some(props)
     }
 
-    pub(crate) fn parquet_properties(&self) -> Option<WriterProperties> {
-        let options = &self.options;
-        (!options.plain_columns.is_empty() || !options.unindexed_columns.is_empty())
-            .then(|| column_properties(&options.plain_columns, &options.unindexed_columns))
+    pub(crate) fn parquet_properties(&self) -> WriterProperties {
+        column_properties(&self.options.plain_columns, &self.options.unindexed_columns)
     }
 
     /// Makes the commit. A failure leaves the table at its previous version.
@@ -267,9 +281,7 @@ impl TableWrite {
         if let Some(description) = &options.description {
             builder = builder.with_description(description.clone());
         }
-        if let Some(properties) = self.parquet_properties() {
-            builder = builder.with_writer_properties(properties);
-        }
+        builder = builder.with_writer_properties(self.parquet_properties());
         if let Some(props) = self.commit_properties() {
             builder = builder.with_commit_properties(props);
         }

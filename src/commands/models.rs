@@ -79,6 +79,11 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<()> {
         crate::billing::store::ensure_tables(&lakehouse).await?;
         // Headroom for what the pool does not count; at 30M CDRs that was 2-4 GB (performance.md).
         let pool = args.memory_limit.map(|bytes| bytes / 4 * 3);
+        if pool.is_some() {
+            // A limit is about the process's memory: freed pages go back to the kernel, at the
+            // CPU cost of zeroing them again (`allocator`).
+            crate::allocator::keep_freed_memory(false);
+        }
         let engine = Engine::with_memory_limit(lakehouse.clone(), pool)
             .await?
             .with_engine(args.engine.engine.as_deref())?;
