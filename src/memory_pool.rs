@@ -52,6 +52,15 @@ struct Used {
     spillers: usize,
 }
 
+impl Used {
+    fn add(&mut self, can_spill: bool, bytes: usize) {
+        match can_spill {
+            true => self.spillable += bytes,
+            false => self.unspillable += bytes,
+        }
+    }
+}
+
 impl HeadroomPool {
     /// A pool of `pool_size` bytes of which `headroom` bytes only consumers that cannot spill get.
     pub fn new(pool_size: usize, headroom: usize) -> Self {
@@ -60,6 +69,17 @@ impl HeadroomPool {
             spillable_limit: pool_size.saturating_sub(headroom),
             used: Mutex::new(Used::default()),
         }
+    }
+
+    /// What the pool holds, for its `Display` and its errors.
+    fn describe(&self, used: &Used) -> String {
+        format!(
+            "pool {} MiB: operators that spill hold {} MiB of at most {}, others {} MiB",
+            self.pool_size >> 20,
+            used.spillable >> 20,
+            self.spillable_limit >> 20,
+            used.unspillable >> 20
+        )
     }
 
     fn used(&self) -> std::sync::MutexGuard<'_, Used> {
@@ -72,15 +92,7 @@ impl HeadroomPool {
 
 impl fmt::Display for HeadroomPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let used = self.used();
-        write!(
-            f,
-            "headroom pool ({} MiB; spilling operators hold {} of at most {} MiB, others {} MiB)",
-            self.pool_size >> 20,
-            used.spillable >> 20,
-            self.spillable_limit >> 20,
-            used.unspillable >> 20
-        )
+        write!(f, "headroom pool ({})", self.describe(&self.used()))
     }
 }
 
@@ -103,11 +115,8 @@ impl MemoryPool for HeadroomPool {
     }
 
     fn grow(&self, reservation: &MemoryReservation, additional: usize) {
-        let mut used = self.used();
-        match reservation.consumer().can_spill() {
-            true => used.spillable += additional,
-            false => used.unspillable += additional,
-        }
+        self.used()
+            .add(reservation.consumer().can_spill(), additional);
     }
 
     fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
@@ -134,18 +143,12 @@ impl MemoryPool for HeadroomPool {
         };
         if additional > available {
             return Err(resources_datafusion_err!(
-                "{} wanted {additional} more bytes and {available} were free to it (pool {} MiB: operators that spill hold {} MiB of at most {}, others {} MiB)",
+                "{} wanted {additional} more bytes and {available} were free to it ({})",
                 reservation.consumer().name(),
-                self.pool_size >> 20,
-                used.spillable >> 20,
-                self.spillable_limit >> 20,
-                used.unspillable >> 20
+                self.describe(&used)
             ));
         }
-        match can_spill {
-            true => used.spillable += additional,
-            false => used.unspillable += additional,
-        }
+        used.add(can_spill, additional);
         Ok(())
     }
 

@@ -38,7 +38,7 @@ impl Lakehouse {
         // group then decodes that group's dictionaries only (with the default 1Mi rows they
         // dominate a point query).
         let properties = WriterProperties::builder()
-            .set_max_row_group_row_count(Some(crate::write::ROW_GROUP_ROWS))
+            .set_max_row_group_row_count(Some(crate::write::row_group_rows()))
             .build();
         let (table, metrics) = target
             .optimize()

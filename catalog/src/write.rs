@@ -57,7 +57,7 @@ pub struct WriteOptions {
 /// count (docs/performance.md). `CDRLAKE_PARQUET_ROW_GROUP_ROWS` overrides it.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 
-fn row_group_rows() -> usize {
+pub(crate) fn row_group_rows() -> usize {
     std::env::var("CDRLAKE_PARQUET_ROW_GROUP_ROWS")
         .ok()
         .and_then(|v| v.parse().ok())
