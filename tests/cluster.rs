@@ -33,8 +33,12 @@ impl Node {
                 command.env_remove(k);
             }
         }
-        // Ballista's executor logs each task it ran, with its metrics, at debug level.
-        command.env("CDRLAKE_LOG", "warn,ballista_executor=debug");
+        // Ballista's executor logs each task it ran, with its metrics, at debug level; cdrlake's
+        // writer each file it wrote.
+        command.env(
+            "CDRLAKE_LOG",
+            "warn,ballista_executor=debug,cdrlake::cluster=info",
+        );
         command.env("NO_COLOR", "1");
         Self {
             process: command.spawn().unwrap(),
@@ -97,6 +101,30 @@ fn csv(lake: &Lake, sql: &str, engine: Option<&str>) -> Vec<String> {
         lines[1..].sort();
     }
     lines
+}
+
+/// The files the newest commit of `schema.table` added.
+fn added_files(lake: &Lake, schema: &str, table: &str) -> Vec<String> {
+    let log = lake
+        .cwd()
+        .join("lakehouse")
+        .join(schema)
+        .join(table)
+        .join("_delta_log");
+    let newest = std::fs::read_dir(&log)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .max()
+        .unwrap();
+    std::fs::read_to_string(newest)
+        .unwrap()
+        .lines()
+        .filter_map(|line| {
+            let action: serde_json::Value = serde_json::from_str(line).unwrap();
+            action["add"]["path"].as_str().map(str::to_string)
+        })
+        .collect()
 }
 
 /// Every gold table's rows as sorted CSV, without the columns saying when a row was rated.
@@ -223,6 +251,12 @@ async fn models_and_queries_run_on_two_executors_and_match_the_local_rows() {
     // The whole model project built through the cluster from scratch: every gold table holds
     // the rows the local build made (but for when each row was rated).
     let before = snapshot_gold(&lake);
+    // Models without `@stage` tables (those are read in the runner, which writes them).
+    let rebuilt = ["rated_cdr", "fact_cdr", "customer_usage_to_date"];
+    let versions_before: Vec<String> = rebuilt
+        .iter()
+        .map(|t| lake.version(&format!("gold.{t}")))
+        .collect();
     let tasks_before: usize = executors.iter().map(Node::tasks).sum();
     lake.ok(&[
         "run",
@@ -243,6 +277,44 @@ async fn models_and_queries_run_on_two_executors_and_match_the_local_rows() {
     for ((table, local), (_, remote)) in before.iter().zip(&after) {
         assert_eq!(remote, local, "gold.{table} built on the cluster");
     }
+    // The executors wrote the files of the rebuilt tables; the runner made one commit each.
+    let written: String = executors.iter().map(Node::log).collect();
+    for (table, before) in rebuilt.iter().zip(&versions_before) {
+        let version = lake.version(&format!("gold.{table}"));
+        assert_eq!(
+            version.parse::<u64>().unwrap(),
+            before.parse::<u64>().unwrap() + 1,
+            "gold.{table}: one commit"
+        );
+        let added = added_files(&lake, "gold", table);
+        assert!(!added.is_empty(), "gold.{table} has files");
+        for path in &added {
+            assert!(
+                written.contains(&format!("wrote {path} ")),
+                "gold.{table}: no executor says it wrote {path}"
+            );
+        }
+    }
+    // Their commits carry what the next run reads: with nothing new, it commits nothing.
+    let versions: Vec<String> = rebuilt
+        .iter()
+        .map(|t| lake.version(&format!("gold.{t}")))
+        .collect();
+    lake.ok(&[
+        "run",
+        "--project",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/sql"),
+        "--engine",
+        &url,
+    ]);
+    for (table, version) in rebuilt.iter().zip(&versions) {
+        assert_eq!(
+            &lake.version(&format!("gold.{table}")),
+            version,
+            "gold.{table} was committed again by a run with nothing new"
+        );
+    }
+    assert_eq!(snapshot_gold(&lake), after);
 
     // A client of another lakehouse is refused by name, and the cluster keeps serving.
     let other = Lake::new();

@@ -254,3 +254,114 @@ async fn row_groups_are_capped_on_every_write() {
         "{groups:?}"
     );
 }
+
+/// Files written by another process (a cluster's executors) become the table's content in one
+/// commit that also replaces its columns; a commit that cannot count the files' rows is refused
+/// and leaves the table at its version.
+async fn files_written_elsewhere_replace_the_table(config: LakehouseConfig) {
+    let (lakehouse, _) = Lakehouse::init(config).await.unwrap();
+    let lakehouse = Arc::new(lakehouse);
+    let engine = Engine::new(lakehouse.clone()).await.unwrap();
+    lakehouse
+        .write_batches("bronze", "calls", vec![calls(0..100)], WriteMode::Overwrite)
+        .await
+        .unwrap();
+    let narrow = calls(100..150)
+        .project(&[
+            calls(0..1).schema().index_of("call_id").unwrap(),
+            calls(0..1).schema().index_of("duration_s").unwrap(),
+        ])
+        .unwrap();
+    let (_, stored) = cdrlake_catalog::delta_columns(&narrow.schema()).unwrap();
+    let store = lakehouse
+        .table_for_write("bronze", "calls")
+        .await
+        .unwrap()
+        .object_store();
+    let config = deltalake::datafile::writer::WriterConfig::new(
+        stored.clone(),
+        vec![],
+        None,
+        None,
+        None,
+        Default::default(),
+        None,
+    );
+    let mut writer = deltalake::datafile::writer::DeltaWriter::new(store, config);
+    writer.write(&narrow).await.unwrap();
+    let adds = writer.close().await.unwrap();
+
+    let mut unstated = adds[0].clone();
+    unstated.stats = None;
+    let refused = lakehouse
+        .overwrite_with_files(
+            "bronze",
+            "calls",
+            &stored,
+            vec![unstated],
+            WriteOptions::default(),
+        )
+        .await;
+    assert!(
+        refused.unwrap_err().to_string().contains("no row count"),
+        "a file without statistics is refused"
+    );
+    assert_eq!(
+        count(&engine).await,
+        100,
+        "the refused commit changed nothing"
+    );
+
+    let committed = lakehouse
+        .overwrite_with_files(
+            "bronze",
+            "calls",
+            &stored,
+            adds,
+            WriteOptions {
+                commit_metadata: vec![("cdrlake.test".into(), serde_json::json!(7))],
+                ..WriteOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(committed.version(), Some(1));
+    assert_eq!(committed.metrics.rows_added, 50);
+    assert_eq!(committed.metrics.files_added, 1);
+    assert!(committed.metrics.files_removed >= 1);
+    assert_eq!(count(&engine).await, 50);
+    let columns = engine
+        .sql("SELECT * FROM bronze.calls LIMIT 1")
+        .await
+        .unwrap()[0]
+        .schema();
+    let names: Vec<&str> = columns.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["call_id", "duration_s"]);
+    let expected = calls(120..121);
+    let expected = expected
+        .column_by_name("duration_s")
+        .unwrap()
+        .as_primitive::<Int64Type>()
+        .value(0);
+    assert_eq!(duration_of(&engine, 120).await, expected);
+    let entry = lakehouse
+        .last_commit_entry("bronze", "calls", "cdrlake.test")
+        .await
+        .unwrap();
+    assert_eq!(entry, Some((1, Some(serde_json::json!(7)))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_directory_files_written_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    files_written_elsewhere_replace_the_table(LakehouseConfig::local(
+        dir.path().join("lake").to_str().unwrap(),
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_files_written_elsewhere() {
+    let s3 = TestS3::start();
+    files_written_elsewhere_replace_the_table(s3.config("s3://elsewhere")).await;
+}

@@ -4,6 +4,7 @@
 mod commits;
 pub mod config;
 pub mod error;
+mod files;
 mod info;
 mod lakehouse;
 mod lease;
@@ -22,6 +23,7 @@ mod write;
 
 pub use config::{LakehouseConfig, Overrides, S3Settings};
 pub use error::{CatalogError, Result};
+pub use files::delta_columns;
 pub use info::{Commit, TableInfo, max_from_statistics};
 pub use lakehouse::{InitReport, Lakehouse};
 pub use lease::{Fence, Lease, LeaseHolder};

@@ -21,6 +21,7 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use super::scan::{LakehouseScanExec, LakehouseTables, RemoteTable, ScanSpec, TableVersion};
+use super::sink::{WriteFiles, WriteFilesExec, WriteFilesSpec};
 
 /// Marks cdrlake's encodings among Ballista's protobuf ones (no protobuf message starts so).
 const MAGIC: &[u8] = b"CDRLAKE1";
@@ -79,11 +80,26 @@ impl LogicalExtensionCodec for LogicalCodec {
         inputs: &[LogicalPlan],
         ctx: &TaskContext,
     ) -> Result<Extension> {
-        self.ballista.try_decode(buf, inputs, ctx)
+        let Some(buf) = ours(buf) else {
+            return self.ballista.try_decode(buf, inputs, ctx);
+        };
+        let spec: WriteFilesSpec = decode_json(buf, "a write of files")?;
+        let [input] = inputs else {
+            return Err(DataFusionError::Internal(format!(
+                "a write of files has one input, not {}",
+                inputs.len()
+            )));
+        };
+        Ok(Extension {
+            node: Arc::new(WriteFiles::new(input.clone(), spec)?),
+        })
     }
 
     fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
-        self.ballista.try_encode(node, buf)
+        match node.node.as_any().downcast_ref::<WriteFiles>() {
+            Some(write) => encode_json(write.spec(), buf),
+            None => self.ballista.try_encode(node, buf),
+        }
     }
 
     fn try_decode_table_provider(
@@ -165,6 +181,13 @@ pub fn table_version(root: &str, provider: &DeltaProvider) -> Option<TableVersio
     })
 }
 
+/// cdrlake's physical nodes on the wire.
+#[derive(Serialize, Deserialize)]
+enum PhysicalWire {
+    Scan(ScanWire),
+    WriteFiles(WriteFilesSpec),
+}
+
 /// A scan on the wire: its spec, partition count and output schema.
 #[derive(Serialize, Deserialize)]
 struct ScanWire {
@@ -200,7 +223,22 @@ impl PhysicalExtensionCodec for PhysicalCodec {
         let Some(buf) = ours(buf) else {
             return self.ballista.try_decode(buf, inputs, ctx, converter);
         };
-        let wire: ScanWire = decode_json(buf, "a lakehouse scan")?;
+        let wire = match decode_json(buf, "a cdrlake plan node")? {
+            PhysicalWire::Scan(wire) => wire,
+            PhysicalWire::WriteFiles(spec) => {
+                let [input] = inputs else {
+                    return Err(DataFusionError::Internal(format!(
+                        "a write of files has one input, not {}",
+                        inputs.len()
+                    )));
+                };
+                return Ok(Arc::new(WriteFilesExec::new(
+                    input.clone(),
+                    spec,
+                    self.tables.clone(),
+                )));
+            }
+        };
         self.tables.check(&wire.spec.table)?;
         let schema = datafusion_proto::protobuf::Schema::decode(wire.schema.as_slice())
             .map_err(|e| DataFusionError::Internal(format!("cannot decode a scan schema: {e}")))?;
@@ -220,6 +258,9 @@ impl PhysicalExtensionCodec for PhysicalCodec {
         buf: &mut Vec<u8>,
         converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
+        if let Some(write) = node.downcast_ref::<WriteFilesExec>() {
+            return encode_json(&PhysicalWire::WriteFiles(write.spec().clone()), buf);
+        }
         let Some(scan) = node.downcast_ref::<LakehouseScanExec>() else {
             return self.ballista.try_encode(node, buf, converter);
         };
@@ -229,7 +270,7 @@ impl PhysicalExtensionCodec for PhysicalCodec {
             partitions: scan.partitions(),
             schema: schema.encode_to_vec(),
         };
-        encode_json(&wire, buf)
+        encode_json(&PhysicalWire::Scan(wire), buf)
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {

@@ -10,6 +10,7 @@
 mod codec;
 mod planner;
 mod scan;
+mod sink;
 
 use std::sync::Arc;
 
@@ -18,18 +19,19 @@ use ballista_core::extension::{SessionConfigExt, SessionStateExt};
 use ballista_core::planner::BallistaQueryPlanner;
 use ballista_core::registry::BallistaFunctionRegistry;
 use cdrlake_catalog::{DeltaProvider, Lakehouse};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::Column;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::source_as_provider;
 use datafusion::execution::SessionState;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF, cast};
-use datafusion::prelude::SessionConfig;
+use datafusion::prelude::{DataFrame, SessionConfig};
 use datafusion_proto::protobuf::LogicalPlanNode;
 
 pub use codec::{LogicalCodec, PhysicalCodec};
 pub use scan::LakehouseTables;
+pub use sink::WriteFilesSpec;
 
 /// A Ballista scheduler to run queries on, from `ballista://HOST:PORT`.
 #[derive(Debug, Clone)]
@@ -62,7 +64,10 @@ impl Cluster {
             .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::new(
                 self.tables.clone(),
             )))
-            .with_ballista_query_planner(Arc::new(planner::ClusterPlanner::new(ballista)))
+            .with_ballista_query_planner(Arc::new(planner::ClusterPlanner::new(
+                ballista,
+                self.tables.clone(),
+            )))
             // Writes of its rows are planned and committed here (cdrlake_catalog::PlansElsewhere).
             .with_extension(Arc::new(cdrlake_catalog::PlansElsewhere));
         let mut state = SessionStateBuilder::new_from_existing(state)
@@ -133,8 +138,8 @@ pub fn runs_on_cluster(plan: &LogicalPlan) -> bool {
             | LogicalPlan::Statement(_)
             | LogicalPlan::Explain(_)
             | LogicalPlan::Analyze(_)
-            | LogicalPlan::DescribeTable(_)
-            | LogicalPlan::Extension(_) => false,
+            | LogicalPlan::DescribeTable(_) => false,
+            LogicalPlan::Extension(extension) => sink::is_write_files(extension.node.as_ref()),
             _ => true,
         };
         distributable &= ok;
@@ -145,6 +150,60 @@ pub fn runs_on_cluster(plan: &LogicalPlan) -> bool {
         })
     });
     walked.is_ok() && distributable
+}
+
+/// Whether `df` is a query a cluster runs (planned by [`Cluster::remote_state`]).
+pub fn on_cluster(df: &DataFrame) -> bool {
+    df.task_ctx()
+        .session_config()
+        .get_extension::<cdrlake_catalog::PlansElsewhere>()
+        .is_some()
+}
+
+/// Writes the rows of `df` (a query [`on_cluster`]) as Parquet files of `spec`'s table, each
+/// executor the partitions it computes, and returns the files' columns and `Add` actions: what
+/// the one Delta commit needs. Nothing is committed; a failure leaves only unreferenced files.
+pub async fn write_files(
+    df: DataFrame,
+    spec: WriteFilesSpec,
+) -> Result<(SchemaRef, Vec<deltalake::kernel::Add>)> {
+    let (state, plan) = df.into_parts();
+    let columns = Arc::new(plan.schema().as_arrow().clone());
+    let (_, stored) = cdrlake_catalog::delta_columns(&columns)?;
+    let plan = with_types(plan, &stored)?;
+    let write = sink::WriteFiles::new(plan, spec)?.into_plan();
+    let physical = state.create_physical_plan(&write).await?;
+    let batches = datafusion::physical_plan::collect(physical, state.task_ctx()).await?;
+    Ok((stored, sink::adds_in(&batches)?))
+}
+
+/// `plan` with its columns cast to `schema`'s types (the same columns, in order), so that every
+/// file is written with the types the table stores.
+fn with_types(plan: LogicalPlan, schema: &SchemaRef) -> Result<LogicalPlan> {
+    let same = plan
+        .schema()
+        .fields()
+        .iter()
+        .zip(schema.fields())
+        .all(|(a, b)| a.data_type() == b.data_type());
+    if same {
+        return Ok(plan);
+    }
+    let columns: Vec<Expr> = plan
+        .schema()
+        .iter()
+        .zip(schema.fields())
+        .map(|((qualifier, field), stored)| {
+            let column = Expr::Column(Column::from((qualifier, field)));
+            if field.data_type() == stored.data_type() {
+                column
+            } else {
+                cast(column, stored.data_type().clone())
+                    .alias_qualified(qualifier.cloned(), field.name())
+            }
+        })
+        .collect();
+    Ok(LogicalPlanBuilder::from(plan).project(columns)?.build()?)
 }
 
 /// `plan` with its dictionary-encoded columns (Delta partition values) cast to their values:
@@ -203,12 +262,16 @@ pub async fn run_scheduler(lakehouse: Arc<Lakehouse>, options: SchedulerOptions)
 
     let tables = LakehouseTables::new(lakehouse.clone());
     let functions = functions(&lakehouse).await;
+    let planner = Arc::new(sink::WriteFilesQueryPlanner::new(tables.clone()));
     let session_builder = move |config: SessionConfig| {
         let mut state = ballista_core::utils::default_session_builder(config)?;
         for udf in &functions {
             datafusion::execution::FunctionRegistry::register_udf(&mut state, udf.clone())?;
         }
-        Ok(state)
+        // Writes of files (sink.rs) are planned here, for the executors to run.
+        Ok(SessionStateBuilder::new_from_existing(state)
+            .with_query_planner(planner.clone())
+            .build())
     };
     let config = SchedulerConfig {
         bind_host: options.bind.ip().to_string(),

@@ -14,19 +14,28 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::protobuf::LogicalPlanNode;
 use deltalake::delta_datafusion::planner::DeltaPlanner;
 
+use super::scan::LakehouseTables;
+use super::sink::WriteFilesQueryPlanner;
+
 /// Sends a plan to Ballista's scheduler when it reads lakehouse tables and the scheduler can
 /// decode it; plans the rest here.
 #[derive(Debug)]
 pub struct ClusterPlanner {
     ballista: BallistaQueryPlanner<LogicalPlanNode>,
     local: Arc<DeltaPlanner>,
+    /// For a write of files that stays here: this process writes them.
+    local_write: WriteFilesQueryPlanner,
 }
 
 impl ClusterPlanner {
-    pub fn new(ballista: BallistaQueryPlanner<LogicalPlanNode>) -> Self {
+    pub fn new(
+        ballista: BallistaQueryPlanner<LogicalPlanNode>,
+        tables: Arc<LakehouseTables>,
+    ) -> Self {
         Self {
             ballista,
             local: DeltaPlanner::new(),
+            local_write: WriteFilesQueryPlanner::new(tables),
         }
     }
 }
@@ -40,6 +49,10 @@ impl QueryPlanner for ClusterPlanner {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         if super::runs_on_cluster(plan) && reads_a_table(plan) && decodable(plan) {
             self.ballista.create_physical_plan(plan, session).await
+        } else if let LogicalPlan::Extension(e) = plan
+            && super::sink::is_write_files(e.node.as_ref())
+        {
+            self.local_write.create_physical_plan(plan, session).await
         } else {
             self.local.create_physical_plan(plan, session).await
         }

@@ -66,6 +66,10 @@ impl LakehouseTables {
         })
     }
 
+    pub fn lakehouse(&self) -> &Arc<Lakehouse> {
+        &self.lakehouse
+    }
+
     pub fn root(&self) -> String {
         self.lakehouse.location().to_string()
     }

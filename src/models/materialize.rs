@@ -196,6 +196,28 @@ async fn overwrite(
         description: (!header.description.is_empty()).then(|| header.description.clone()),
         ..write_options(model, df.schema().as_arrow(), metadata)?
     };
+    #[cfg(feature = "ballista")]
+    if crate::cluster::on_cluster(&df) {
+        // The executors write the files; the one commit is made here.
+        let spec = crate::cluster::WriteFilesSpec {
+            schema: model.schema.clone(),
+            table: model.table.clone(),
+            partition_by: options.partition_by.clone(),
+            plain_columns: options.plain_columns.clone(),
+            unindexed_columns: options.unindexed_columns.clone(),
+        };
+        let (columns, adds) = crate::cluster::write_files(df, spec).await?;
+        let committed = engine
+            .lakehouse()
+            .overwrite_with_files(&model.schema, &model.table, &columns, adds, options)
+            .await?;
+        return Ok(Built {
+            rows: Some(committed.metrics.rows_added),
+            version: committed.version(),
+            note: None,
+            tests_on_commit: false,
+        });
+    }
     let committed = engine
         .lakehouse()
         .write(&model.schema, &model.table)
