@@ -117,9 +117,10 @@ cdr AS (
     -- The subscriber found at mediation, or found now if it arrived since.
     SELECT c.*, coalesce(c.customer_id, o.customer_id) AS customer
     FROM silver.cdr c
+    -- The key is null for a CDR with a subscriber: it probes nothing (a join on the number with
+    -- the condition in the filter found every CDR's owners, then checked each).
     LEFT JOIN silver.msisdn_owner o
-      ON c.customer_id IS NULL
-     AND o.msisdn = c.served_msisdn
+      ON o.msisdn = CASE WHEN c.customer_id IS NULL THEN c.served_msisdn END
      AND o.owned_from <= c.start_time
      AND (o.owned_to IS NULL OR c.start_time < o.owned_to)
     -- A literal (@bind): the scan skips the files of older days.
@@ -206,6 +207,18 @@ period_plan AS (
      AND (s.valid_to IS NULL OR (s.valid_to > p.period_start AND s.valid_to > s.valid_from))
     GROUP BY p.customer, p.billing_period
 ),
+running AS (
+    -- What the CDRs before each one used of its allowance in this run, computed before the
+    -- plan and prior lookups join their columns: the sort behind it carries fewer columns.
+    SELECT
+        *,
+        coalesce(sum(billable_units) OVER (
+            PARTITION BY customer, billing_period, allowance
+            ORDER BY start_time, cdr_id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ), 0) AS used_in_run
+    FROM allowance_kind
+),
 consumed AS (
     SELECT
         a.*,
@@ -214,12 +227,8 @@ consumed AS (
             WHEN 'SMS' THEN plan.sms_allowance
             WHEN 'DATA' THEN plan.data_allowance_mb
         END AS allowance_total,
-        {% if is_incremental %}coalesce(pr.used, 0) + {% endif %}coalesce(sum(a.billable_units) OVER (
-            PARTITION BY a.customer, a.billing_period, a.allowance
-            ORDER BY a.start_time, a.cdr_id
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-        ), 0) AS used_before
-    FROM allowance_kind a
+        {% if is_incremental %}coalesce(pr.used, 0) + {% endif %}a.used_in_run AS used_before
+    FROM running a
     LEFT JOIN period_plan pp ON pp.customer = a.customer AND pp.billing_period = a.billing_period
     LEFT JOIN bronze.plan plan ON plan.plan_id = pp.allowance_plan
     {% if is_incremental %}
