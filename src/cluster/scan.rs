@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use cdrlake_catalog::{DeltaProvider, Lakehouse};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::TableType;
 use datafusion::execution::{SendableRecordBatchStream, SessionStateBuilder, TaskContext};
@@ -158,6 +158,7 @@ impl TableProvider for RemoteTable {
             projection: projection.cloned(),
             filters: filters
                 .iter()
+                .filter(|f| !needs_plan_state(f))
                 .map(|f| f.to_bytes().map(|b| b.to_vec()))
                 .collect::<Result<_>>()?,
             limit,
@@ -171,6 +172,18 @@ impl TableProvider for RemoteTable {
             Some(planned),
         )))
     }
+}
+
+/// Whether `filter` calls a function whose state travels with the plan (`destination_zone`'s
+/// prefix table): a scan's filters go as plain protobuf, where it would arrive without it. The
+/// filter stays above the scan (Inexact), so leaving it out only skips fewer files.
+fn needs_plan_state(filter: &Expr) -> bool {
+    filter
+        .exists(|e| {
+            Ok(matches!(e, Expr::ScalarFunction(f)
+                if f.func.inner().downcast_ref::<cdrlake_udfs::rating::destination_zone::DestinationZone>().is_some()))
+        })
+        .unwrap_or(true)
 }
 
 /// What a scan reads: enough for any process to plan the same scan again.

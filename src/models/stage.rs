@@ -119,6 +119,12 @@ impl Staged {
         if let Some(params) = params {
             df = df.with_param_values(params.clone())?;
         }
+        #[cfg(feature = "ballista")]
+        if crate::cluster::on_cluster(&df)
+            && cdrlake_catalog::delta_columns(&Arc::new(df.schema().as_arrow().clone())).is_ok()
+        {
+            return hold_on_cluster(engine, model, df, &table).await;
+        }
         let arrow_schema = Arc::new(df.schema().as_arrow().clone());
         let rows = MemTable::try_new(arrow_schema, df.collect_partitioned().await?)?;
         let provider = self
@@ -130,6 +136,39 @@ impl Staged {
         self.tables.push(table);
         Ok(scan)
     }
+}
+
+/// On a cluster, staged rows are written by the executors as a table of the `system` schema,
+/// replaced by the model's next build there: a scan of it runs on the cluster as well, where rows
+/// held in this process's memory would keep every query reading them here.
+#[cfg(feature = "ballista")]
+async fn hold_on_cluster(
+    engine: &Engine,
+    model: &Model,
+    df: datafusion::prelude::DataFrame,
+    table: &str,
+) -> Result<String> {
+    let name = format!("stage__{}__{table}", model.schema);
+    let spec = crate::cluster::WriteFilesSpec {
+        schema: "system".into(),
+        table: name.clone(),
+        partition_by: vec![],
+        plain_columns: vec![],
+        unindexed_columns: vec![],
+    };
+    let (columns, adds) = crate::cluster::write_files(df, spec).await?;
+    let options = cdrlake_catalog::WriteOptions {
+        description: Some(format!(
+            "Rows of {} staged on the cluster (@stage); replaced by its next build there.",
+            model.name
+        )),
+        ..Default::default()
+    };
+    engine
+        .lakehouse()
+        .overwrite_with_files("system", &name, &columns, adds, options)
+        .await?;
+    Ok(format!("SELECT * FROM system.{}", quote(&name)))
 }
 
 /// A query returning the rows of CTE `cte` of `sql` (the text up to it, then `SELECT * FROM cte`).
