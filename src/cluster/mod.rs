@@ -31,7 +31,7 @@ use datafusion_proto::protobuf::LogicalPlanNode;
 
 pub use codec::{LogicalCodec, PhysicalCodec};
 pub use scan::LakehouseTables;
-pub use sink::WriteFilesSpec;
+use sink::WriteFilesSpec;
 
 /// A Ballista scheduler to run queries on, from `ballista://HOST:PORT`.
 #[derive(Debug, Clone)]
@@ -163,7 +163,7 @@ pub fn on_cluster(df: &DataFrame) -> bool {
 /// Writes the rows of `df` (a query [`on_cluster`]) as Parquet files of `spec`'s table, each
 /// executor the partitions it computes, and returns the files' columns and `Add` actions: what
 /// the one Delta commit needs. Nothing is committed; a failure leaves only unreferenced files.
-pub async fn write_files(
+async fn write_files(
     df: DataFrame,
     spec: WriteFilesSpec,
 ) -> Result<(SchemaRef, Vec<deltalake::kernel::Add>)> {
@@ -175,6 +175,28 @@ pub async fn write_files(
     let physical = state.create_physical_plan(&write).await?;
     let batches = datafusion::physical_plan::collect(physical, state.task_ctx()).await?;
     Ok((stored, sink::adds_in(&batches)?))
+}
+
+/// Replaces `schema.table` with the rows of `df` (a query [`on_cluster`]): the executors write
+/// the files ([`write_files`]), this process makes the one commit, with `options`.
+pub async fn overwrite_on_cluster(
+    lakehouse: &Lakehouse,
+    df: DataFrame,
+    schema: &str,
+    table: &str,
+    options: cdrlake_catalog::WriteOptions,
+) -> Result<cdrlake_catalog::Committed> {
+    let spec = WriteFilesSpec {
+        schema: schema.to_string(),
+        table: table.to_string(),
+        partition_by: options.partition_by.clone(),
+        plain_columns: options.plain_columns.clone(),
+        unindexed_columns: options.unindexed_columns.clone(),
+    };
+    let (columns, adds) = write_files(df, spec).await?;
+    Ok(lakehouse
+        .overwrite_with_files(schema, table, &columns, adds, options)
+        .await?)
 }
 
 /// `plan` with its columns cast to `schema`'s types (the same columns, in order), so that every

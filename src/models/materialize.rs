@@ -198,19 +198,14 @@ async fn overwrite(
     };
     #[cfg(feature = "ballista")]
     if crate::cluster::on_cluster(&df) {
-        // The executors write the files; the one commit is made here.
-        let spec = crate::cluster::WriteFilesSpec {
-            schema: model.schema.clone(),
-            table: model.table.clone(),
-            partition_by: options.partition_by.clone(),
-            plain_columns: options.plain_columns.clone(),
-            unindexed_columns: options.unindexed_columns.clone(),
-        };
-        let (columns, adds) = crate::cluster::write_files(df, spec).await?;
-        let committed = engine
-            .lakehouse()
-            .overwrite_with_files(&model.schema, &model.table, &columns, adds, options)
-            .await?;
+        let committed = crate::cluster::overwrite_on_cluster(
+            engine.lakehouse(),
+            df,
+            &model.schema,
+            &model.table,
+            options,
+        )
+        .await?;
         return Ok(Built {
             rows: Some(committed.metrics.rows_added),
             version: committed.version(),

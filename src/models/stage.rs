@@ -149,14 +149,6 @@ async fn hold_on_cluster(
     table: &str,
 ) -> Result<String> {
     let name = format!("stage__{}__{table}", model.schema);
-    let spec = crate::cluster::WriteFilesSpec {
-        schema: "system".into(),
-        table: name.clone(),
-        partition_by: vec![],
-        plain_columns: vec![],
-        unindexed_columns: vec![],
-    };
-    let (columns, adds) = crate::cluster::write_files(df, spec).await?;
     let options = cdrlake_catalog::WriteOptions {
         description: Some(format!(
             "Rows of {} staged on the cluster (@stage); replaced by its next build there.",
@@ -164,10 +156,7 @@ async fn hold_on_cluster(
         )),
         ..Default::default()
     };
-    engine
-        .lakehouse()
-        .overwrite_with_files("system", &name, &columns, adds, options)
-        .await?;
+    crate::cluster::overwrite_on_cluster(engine.lakehouse(), df, "system", &name, options).await?;
     Ok(format!("SELECT * FROM system.{}", quote(&name)))
 }
 
