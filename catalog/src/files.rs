@@ -42,18 +42,19 @@ impl Lakehouse {
         let name = format!("{schema}.{table}");
         let target = self.table_for_write(schema, table).await?;
         let (delta, _) = delta_columns(columns)?;
-        let removed = match target.snapshot() {
-            Ok(state) => state.log_data().num_files() as u64,
-            Err(_) => 0,
-        };
-        let configuration: Vec<(String, Option<String>)> = match target.snapshot() {
-            Ok(state) => state
-                .metadata()
-                .configuration()
-                .iter()
-                .map(|(k, v)| (k.clone(), Some(v.clone())))
-                .collect(),
-            Err(_) => vec![],
+        // What the new version keeps of the one it replaces: its properties; and what it removes.
+        let (removed, configuration): (u64, Vec<(String, Option<String>)>) = match target.snapshot()
+        {
+            Ok(state) => (
+                state.log_data().num_files() as u64,
+                state
+                    .metadata()
+                    .configuration()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Some(v.clone())))
+                    .collect(),
+            ),
+            Err(_) => (0, vec![]),
         };
         let metrics = CommitMetrics {
             rows_added: rows_in(&adds, &name)?,

@@ -58,6 +58,17 @@ fn decode_udf(name: &str, buf: &[u8]) -> Result<Option<Arc<ScalarUDF>>> {
     }
 }
 
+/// The one input of a decoded write of files (logical or physical).
+fn write_input<T>(inputs: &[T]) -> Result<&T> {
+    match inputs {
+        [input] => Ok(input),
+        _ => Err(DataFusionError::Internal(format!(
+            "a write of files has one input, not {}",
+            inputs.len()
+        ))),
+    }
+}
+
 #[derive(Debug)]
 pub struct LogicalCodec {
     ballista: BallistaLogicalExtensionCodec,
@@ -84,14 +95,8 @@ impl LogicalExtensionCodec for LogicalCodec {
             return self.ballista.try_decode(buf, inputs, ctx);
         };
         let spec: WriteFilesSpec = decode_json(buf, "a write of files")?;
-        let [input] = inputs else {
-            return Err(DataFusionError::Internal(format!(
-                "a write of files has one input, not {}",
-                inputs.len()
-            )));
-        };
         Ok(Extension {
-            node: Arc::new(WriteFiles::new(input.clone(), spec)?),
+            node: Arc::new(WriteFiles::new(write_input(inputs)?.clone(), spec)?),
         })
     }
 
@@ -226,14 +231,8 @@ impl PhysicalExtensionCodec for PhysicalCodec {
         let wire = match decode_json(buf, "a cdrlake plan node")? {
             PhysicalWire::Scan(wire) => wire,
             PhysicalWire::WriteFiles(spec) => {
-                let [input] = inputs else {
-                    return Err(DataFusionError::Internal(format!(
-                        "a write of files has one input, not {}",
-                        inputs.len()
-                    )));
-                };
                 return Ok(Arc::new(WriteFilesExec::new(
-                    input.clone(),
+                    write_input(inputs)?.clone(),
                     spec,
                     self.tables.clone(),
                 )));

@@ -202,53 +202,44 @@ pub async fn overwrite_on_cluster(
 /// `plan` with its columns cast to `schema`'s types (the same columns, in order), so that every
 /// file is written with the types the table stores.
 fn with_types(plan: LogicalPlan, schema: &SchemaRef) -> Result<LogicalPlan> {
-    let same = plan
-        .schema()
+    let stored: Vec<DataType> = schema
         .fields()
         .iter()
-        .zip(schema.fields())
-        .all(|(a, b)| a.data_type() == b.data_type());
-    if same {
-        return Ok(plan);
-    }
-    let columns: Vec<Expr> = plan
-        .schema()
-        .iter()
-        .zip(schema.fields())
-        .map(|((qualifier, field), stored)| {
-            let column = Expr::Column(Column::from((qualifier, field)));
-            if field.data_type() == stored.data_type() {
-                column
-            } else {
-                cast(column, stored.data_type().clone())
-                    .alias_qualified(qualifier.cloned(), field.name())
-            }
-        })
+        .map(|f| f.data_type().clone())
         .collect();
-    Ok(LogicalPlanBuilder::from(plan).project(columns)?.build()?)
+    cast_columns(plan, |i, _| Some(stored[i].clone()))
 }
 
 /// `plan` with its dictionary-encoded columns (Delta partition values) cast to their values:
 /// Ballista's Arrow Flight transfer of results decodes dictionaries, so a result column declared
 /// as a dictionary would arrive as plain strings and not match its schema.
 pub fn without_dictionaries(plan: LogicalPlan) -> Result<LogicalPlan> {
-    let has_dictionary = plan
-        .schema()
-        .fields()
-        .iter()
-        .any(|f| matches!(f.data_type(), DataType::Dictionary(..)));
-    if !has_dictionary {
+    cast_columns(plan, |_, t| match t {
+        DataType::Dictionary(_, values) => Some(values.as_ref().clone()),
+        _ => None,
+    })
+}
+
+/// `plan` with column `i` of type `t` cast to `to(i, t)` where that gives another type; `plan`
+/// itself when none does.
+fn cast_columns(
+    plan: LogicalPlan,
+    to: impl Fn(usize, &DataType) -> Option<DataType>,
+) -> Result<LogicalPlan> {
+    let target = |i: usize, t: &DataType| to(i, t).filter(|to| to != t);
+    let fields = plan.schema().fields();
+    if (0..fields.len()).all(|i| target(i, fields[i].data_type()).is_none()) {
         return Ok(plan);
     }
     let columns: Vec<Expr> = plan
         .schema()
         .iter()
-        .map(|(qualifier, field)| {
+        .enumerate()
+        .map(|(i, (qualifier, field))| {
             let column = Expr::Column(Column::from((qualifier, field)));
-            match field.data_type() {
-                DataType::Dictionary(_, values) => cast(column, values.as_ref().clone())
-                    .alias_qualified(qualifier.cloned(), field.name()),
-                _ => column,
+            match target(i, field.data_type()) {
+                Some(to) => cast(column, to).alias_qualified(qualifier.cloned(), field.name()),
+                None => column,
             }
         })
         .collect();

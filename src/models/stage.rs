@@ -119,13 +119,12 @@ impl Staged {
         if let Some(params) = params {
             df = df.with_param_values(params.clone())?;
         }
+        let arrow_schema = Arc::new(df.schema().as_arrow().clone());
         #[cfg(feature = "ballista")]
-        if crate::cluster::on_cluster(&df)
-            && cdrlake_catalog::delta_columns(&Arc::new(df.schema().as_arrow().clone())).is_ok()
+        if crate::cluster::on_cluster(&df) && cdrlake_catalog::delta_columns(&arrow_schema).is_ok()
         {
             return hold_on_cluster(engine, model, df, &table).await;
         }
-        let arrow_schema = Arc::new(df.schema().as_arrow().clone());
         let rows = MemTable::try_new(arrow_schema, df.collect_partitioned().await?)?;
         let provider = self
             .schema
