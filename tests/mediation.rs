@@ -288,4 +288,30 @@ fn incremental_runs_restitch_late_partials_and_catch_duplicates_across_batches()
         tests.contains("PASS tests/mediation_accounts_for_every_bronze_row"),
         "{tests}"
     );
+
+    // In a run the invariant checks what was written since it last passed: a rejection that no
+    // bronze row accounts for, written after that, fails the run; `cdrlake test` checks all.
+    lake.csv(
+        "INSERT INTO silver.cdr_rejected SELECT source_table, _batch_id, _row_number + 1000, reason_code, \
+         reason, record_json, arrow_cast(now(), 'Timestamp(µs, \"UTC\")'), _ingested_at \
+         FROM silver.cdr_rejected WHERE reason_code = 'E009'",
+    );
+    let run = common::cdrlake(
+        lake.cwd(),
+        &["run", "--project", &project(), "--select", "silver.*"],
+        &[],
+    );
+    let out = common::stdout(&run);
+    assert!(
+        !run.status.success()
+            && out.contains("FAIL tests/mediation_accounts_for_every_bronze_row (1 failing rows)"),
+        "{out}{}",
+        common::stderr(&run)
+    );
+    let tests = common::cdrlake(lake.cwd(), &["test", "--project", &project()], &[]);
+    assert!(
+        common::stdout(&tests).contains("FAIL tests/mediation_accounts_for_every_bronze_row"),
+        "{}",
+        common::stdout(&tests)
+    );
 }

@@ -26,9 +26,30 @@ pub async fn compute(
     types: &HashMap<String, Option<DataType>>,
     values: &mut HashMap<String, ScalarAndMetadata>,
 ) -> Result<()> {
-    for (bind, sql) in queries(model)? {
-        let at = || format!("{}: @bind {}", model.name, bind.param);
-        let mut df = engine.dataframe(&sql).await.with_context(at)?;
+    compute_for(
+        engine,
+        &model.name,
+        &model.sql,
+        &model.header.binds,
+        types,
+        values,
+    )
+    .await
+}
+
+/// [`compute`] for any query with binds (`name` for errors): a model's or a singular test's.
+/// Each bind's query is written after `sql`'s `WITH` clause, so it can read its CTEs.
+pub async fn compute_for(
+    engine: &Engine,
+    name: &str,
+    sql: &str,
+    binds: &[Bind],
+    types: &HashMap<String, Option<DataType>>,
+    values: &mut HashMap<String, ScalarAndMetadata>,
+) -> Result<()> {
+    for (bind, query) in queries(sql, binds)? {
+        let at = || format!("{name}: @bind {}", bind.param);
+        let mut df = engine.dataframe(&query).await.with_context(at)?;
         if !df.logical_plan().get_parameter_types()?.is_empty() {
             df = df.with_param_values(ParamValues::Map(values.clone()))?;
         }
@@ -52,12 +73,10 @@ pub async fn compute(
     Ok(())
 }
 
-/// Each `@bind` with its query, written after the model's `WITH` clause so it can read its CTEs.
-fn queries(model: &Model) -> Result<Vec<(&Bind, String)>> {
-    let with = stage::with_clause(&model.sql)?;
-    Ok(model
-        .header
-        .binds
+/// Each bind with its query, written after `sql`'s `WITH` clause so it can read its CTEs.
+fn queries<'a>(sql: &str, binds: &'a [Bind]) -> Result<Vec<(&'a Bind, String)>> {
+    let with = stage::with_clause(sql)?;
+    Ok(binds
         .iter()
         .map(|bind| (bind, format!("{with}\n{}", bind.sql)))
         .collect())
@@ -149,7 +168,7 @@ pub fn null_parameter(sql: &str, params: Option<&ParamValues>) -> Option<String>
 /// The type `$since` has in the first bind query that uses it: a model may use `$since` only
 /// there (its own query reading the bound literal instead).
 pub async fn since_type(engine: &Engine, model: &Model) -> Result<Option<DataType>> {
-    for (bind, sql) in queries(model)? {
+    for (bind, sql) in queries(&model.sql, &model.header.binds)? {
         let df = engine
             .dataframe(&sql)
             .await

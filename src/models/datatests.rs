@@ -7,14 +7,15 @@ use anyhow::{Context, Result, bail};
 use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
 use arrow::record_batch::RecordBatch;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use datafusion::catalog::SchemaProvider;
-use datafusion::common::ParamValues;
+use datafusion::common::{ParamValues, ScalarValue};
 
+use super::binds;
 use super::dag::Dag;
-use super::header::{Severity, TestSpec};
+use super::header::{Bind, Severity, TestSpec};
 use super::progress::{Event, Progress};
 use super::project::{Model, Project, SingularTest};
 use super::system::{TestResult, new_run_id, record_test_results};
@@ -31,7 +32,16 @@ pub struct DataTest {
     pub generic: bool,
     /// Parameters of `sql` bound to a column's largest value before it runs (freshness).
     pub maxima: Vec<Maximum>,
+    /// A singular test's `@bind` parameters.
+    pub binds: Vec<Bind>,
+    /// `$last_passed` is when this test last passed (it runs after an incremental build), not
+    /// the beginning of time (a whole check).
+    pub since_last_pass: bool,
 }
+
+/// The parameter of a singular test that checks only what changed since it last passed: the
+/// time of that pass in `cdrlake run` after an incremental build, else the beginning of time.
+const LAST_PASSED: &str = "last_passed";
 
 /// `$param`: the largest value of `schema.table.column`.
 #[derive(Debug, Clone)]
@@ -172,6 +182,8 @@ pub fn compile_generic_on(model: &Model, spec: &TestSpec, relation: &str) -> Res
         severity: spec.severity,
         generic: true,
         maxima,
+        binds: Vec::new(),
+        since_last_pass: false,
     })
 }
 
@@ -183,6 +195,8 @@ fn singular(t: &SingularTest, model: &str) -> DataTest {
         severity: t.severity,
         generic: false,
         maxima: Vec::new(),
+        binds: t.binds.clone(),
+        since_last_pass: false,
     }
 }
 
@@ -279,6 +293,8 @@ pub async fn check(engine: &Engine, tests: &[DataTest], run_id: &str) -> (Vec<Te
 }
 
 async fn check_one(engine: &Engine, t: &DataTest, run_id: &str) -> TestResult {
+    // When it started: a later `$last_passed` check looks at every row written after that.
+    let checked_at = Utc::now();
     let outcome = failing_rows(engine, t).await;
     let severity = match t.severity {
         Severity::Error => "error",
@@ -302,7 +318,7 @@ async fn check_one(engine: &Engine, t: &DataTest, run_id: &str) -> TestResult {
         model: t.model.clone(),
         status: status.to_string(),
         failing_rows,
-        checked_at: Utc::now(),
+        checked_at,
         severity: severity.to_string(),
         message,
     }
@@ -310,20 +326,61 @@ async fn check_one(engine: &Engine, t: &DataTest, run_id: &str) -> TestResult {
 
 async fn failing_rows(engine: &Engine, t: &DataTest) -> Result<Vec<RecordBatch>> {
     let count_sql = format!("SELECT count(*) FROM (\n{}\n) failing", t.sql);
-    if t.maxima.is_empty() {
-        return engine.sql(&count_sql).await;
+    let df = engine.dataframe(&count_sql).await?;
+    let types = df.logical_plan().get_parameter_types()?;
+    if types.is_empty() {
+        return Ok(df.collect().await?);
     }
     let mut values = HashMap::new();
     for m in &t.maxima {
         let newest = super::maxima::largest(engine, &m.schema, &m.table, &m.column).await?;
         values.insert(m.param.clone(), newest.into());
     }
-    Ok(engine
-        .dataframe(&count_sql)
-        .await?
+    let reads_last_pass = std::iter::once(&t.sql)
+        .chain(t.binds.iter().map(|b| &b.sql))
+        .any(|sql| sql.contains(&format!("${LAST_PASSED}")));
+    if reads_last_pass {
+        let since = match t.since_last_pass {
+            true => last_passed(engine, &t.name).await?,
+            false => None,
+        };
+        let micros = since.map_or(0, |at| at.timestamp_micros());
+        let value = ScalarValue::TimestampMicrosecond(Some(micros), Some("UTC".into()));
+        values.insert(LAST_PASSED.to_string(), value.into());
+    }
+    binds::compute_for(engine, &t.name, &t.sql, &t.binds, &types, &mut values).await?;
+    Ok(df
         .with_param_values(ParamValues::Map(values))?
         .collect()
         .await?)
+}
+
+/// When `test` last passed (`system.test_results`), if it ever did.
+async fn last_passed(engine: &Engine, test: &str) -> Result<Option<DateTime<Utc>>> {
+    if !engine
+        .lakehouse()
+        .has_table("system", "test_results")
+        .await?
+    {
+        return Ok(None);
+    }
+    let batches = engine
+        .dataframe(&format!(
+            "SELECT max(checked_at) FROM system.test_results WHERE test = '{}' AND status = 'pass'",
+            test.replace('\'', "''")
+        ))
+        .await?
+        .collect()
+        .await?;
+    let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(None);
+    };
+    Ok(match ScalarValue::try_from_array(batch.column(0), 0)? {
+        ScalarValue::TimestampMicrosecond(Some(us), _) => DateTime::from_timestamp_micros(us),
+        ScalarValue::TimestampMillisecond(Some(ms), _) => DateTime::from_timestamp_millis(ms),
+        ScalarValue::TimestampNanosecond(Some(ns), _) => Some(DateTime::from_timestamp_nanos(ns)),
+        _ => None,
+    })
 }
 
 /// `cdrlake test`: runs `tests`, prints a report, records results. Returns the number of
@@ -381,7 +438,10 @@ pub async fn on_commit(
     for spec in &model.header.tests {
         scoped.push(compile_generic_on(model, spec, &relation)?);
     }
-    scoped.extend(tests.iter().filter(|t| !t.generic).cloned());
+    scoped.extend(tests.iter().filter(|t| !t.generic).map(|t| DataTest {
+        since_last_pass: true,
+        ..t.clone()
+    }));
     Ok(scoped)
 }
 

@@ -175,8 +175,30 @@ fn list(v: &str) -> Vec<String> {
         .collect()
 }
 
-/// Reads the leading comment block of `sql`.
+/// Reads the leading comment block of a model's `sql`.
 pub fn parse(sql: &str) -> Result<Header> {
+    let h = settings(sql)?;
+    check_model(&h)?;
+    Ok(h)
+}
+
+/// Reads the leading comment block of a singular test: `@severity` and `@bind` (a test's binds
+/// are computed before it runs, as a model's are).
+pub fn parse_test(sql: &str) -> Result<Header> {
+    let h = settings(sql)?;
+    let test_settings = Header {
+        severity: h.severity,
+        binds: h.binds.clone(),
+        description: h.description.clone(),
+        ..Header::default()
+    };
+    if h != test_settings {
+        bail!("a singular test takes only `-- @severity` and `-- @bind` settings");
+    }
+    Ok(h)
+}
+
+fn settings(sql: &str) -> Result<Header> {
     let mut h = Header::default();
     let mut description = Vec::new();
     for (i, raw) in sql.lines().enumerate() {
@@ -279,6 +301,11 @@ pub fn parse(sql: &str) -> Result<Header> {
         }
     }
     h.description = description.join(" ");
+    Ok(h)
+}
+
+/// The rules between a model's settings.
+fn check_model(h: &Header) -> Result<()> {
     if h.materialized == Materialization::Incremental
         && h.unique_key.is_empty()
         && h.replace_on.is_none()
@@ -316,12 +343,20 @@ pub fn parse(sql: &str) -> Result<Header> {
     if h.lookback.is_some() && h.watermark.is_none() {
         bail!("`@lookback` needs `@watermark`");
     }
-    Ok(h)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_singular_test_takes_severity_and_binds_only() {
+        let h = parse_test("-- @severity: warn\n-- @bind: a = SELECT 1\nSELECT 1").unwrap();
+        assert_eq!((h.severity, h.binds.len()), (Some(Severity::Warn), 1));
+        let err = parse_test("-- @materialized: table\nSELECT 1").unwrap_err();
+        assert!(err.to_string().contains("only"), "{err}");
+    }
 
     #[test]
     fn reads_binds_in_order_and_a_target_filter() {

@@ -9,7 +9,7 @@ use cdrlake_catalog::SCHEMAS;
 use cdrlake_catalog::location::is_identifier;
 
 use super::deps::{Reference, dependencies};
-use super::header::{self, Header, Severity};
+use super::header::{self, Bind, Header, Severity};
 use super::seeds::{SeedColumn, seed_columns};
 use super::template::render;
 
@@ -60,6 +60,8 @@ pub struct SingularTest {
     pub sql: String,
     pub deps: Vec<Reference>,
     pub severity: Severity,
+    /// `@bind` parameters, computed before it runs.
+    pub binds: Vec<Bind>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -128,7 +130,7 @@ impl Project {
         }
         for path in sql_files(&root.join("tests"))? {
             let sql = render(root, &path, &read(&path)?, false)?;
-            let header = header::parse(&sql).with_context(|| path.display().to_string())?;
+            let header = header::parse_test(&sql).with_context(|| path.display().to_string())?;
             let deps = dependencies(&sql).with_context(|| path.display().to_string())?;
             project.tests.push(SingularTest {
                 name: format!("tests/{}", stem(&path)),
@@ -136,6 +138,7 @@ impl Project {
                 sql,
                 deps,
                 severity: header.severity.unwrap_or(Severity::Error),
+                binds: header.binds,
             });
         }
         Ok(project)
