@@ -903,6 +903,31 @@ fn an_incremental_builds_tests_check_the_rows_its_commit_added_and_a_full_refres
 }
 
 #[test]
+fn a_merges_tests_check_the_rows_it_wrote_not_the_rows_it_copied() {
+    let f = Fixture::new();
+    f.write(
+        "sql/silver/calls_seen.sql",
+        "-- @materialized: incremental\n-- @unique_key: call_id\n-- @watermark: _ingested_at\n\
+         -- @test: unique(call_id)\n\
+         SELECT call_id, duration_s, _ingested_at FROM bronze.calls WHERE _ingested_at > $since\n",
+    );
+    f.ok(&["run", "-s", "silver.calls_seen"]);
+    // Call 0 delivered again, later: the merge updates it and rewrites the file holding all six
+    // calls. Its test reads that one row, not the six (a test whose condition the scan applies
+    // itself, as `expression`, yields only failing rows either way).
+    f.append(0..1, 5);
+    let out = f.ok(&["run", "-s", "silver.calls_seen"]);
+    assert!(out.contains("0 inserted, 1 updated"), "{out}");
+    let (_, after) = out.split_once(" rows (").expect("rows read");
+    let by_tests: u64 = after.split(" by tests").next().unwrap().parse().unwrap();
+    assert_eq!(by_tests, 1, "{out}");
+    assert!(
+        out.contains("PASS silver.calls_seen unique(call_id)"),
+        "{out}"
+    );
+}
+
+#[test]
 fn binds_are_computed_before_the_query_and_the_target_filter_bounds_the_merge() {
     let f = Fixture::new();
     // $first_new: the lowest call of the new batch. The model re-emits the two calls before it

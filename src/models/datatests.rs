@@ -10,8 +10,12 @@ use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use datafusion::catalog::SchemaProvider;
+use std::sync::Arc;
+
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::common::Column;
 use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::prelude::{col, lit};
 
 use super::binds;
 use super::dag::Dag;
@@ -417,10 +421,12 @@ pub fn blocking(results: &[TestResult]) -> String {
 /// An incremental build's tests: `model`'s header tests on the rows that version `version` of its
 /// table added (registered as `schema."table@added"` until `forget_commit`), the others as given.
 /// Earlier rows passed when they were written, so a daily run's tests read a day, not the table.
+/// `past`: only the rows it holds (see `Built::tests_past`).
 pub async fn on_commit(
     engine: &Engine,
     model: &Model,
     version: u64,
+    past: Option<(String, ScalarValue)>,
     tests: &[DataTest],
 ) -> Result<Vec<DataTest>> {
     let table = engine
@@ -432,7 +438,20 @@ pub async fn on_commit(
         .catalog()
         .lakehouse_schema(&model.schema)
         .context("unknown schema")?;
-    schema.register_table(added_name(model), std::sync::Arc::new(added))?;
+    let added: Arc<dyn TableProvider> = match past {
+        Some((column, since)) => {
+            // Typed as the column exactly: the scan prunes and filters with it.
+            let stored = added.schema().field_with_name(&column)?.data_type().clone();
+            let since = since.cast_to(&stored)?;
+            engine
+                .ctx()
+                .read_table(Arc::new(added))?
+                .filter(col(Column::from_name(column)).gt(lit(since)))?
+                .into_view()
+        }
+        None => Arc::new(added),
+    };
+    schema.register_table(added_name(model), added)?;
     let relation = format!("{}.\"{}\"", model.schema, added_name(model));
     let mut scoped = Vec::with_capacity(tests.len());
     for spec in &model.header.tests {

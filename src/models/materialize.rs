@@ -36,12 +36,17 @@ pub struct Built {
     /// An incremental build of an existing table (committed or not): its data tests check the
     /// rows of the table's latest commit, not the whole table.
     pub tests_on_commit: bool,
+    /// Of those, only the rows past this value of this column: a merge writes rows past
+    /// `$since` on the model's `@watermark`, and rewrites the files holding the rows it updates, copying older rows
+    /// that passed when they were written.
+    pub tests_past: Option<(String, ScalarValue)>,
 }
 
 impl Built {
     fn on_commit(self) -> Self {
         Self {
             tests_on_commit: true,
+            tests_past: None,
             ..self
         }
     }
@@ -72,6 +77,7 @@ pub async fn build_seed(engine: &Engine, seed: &Seed, stamp: Option<&str>) -> Re
         version: committed.version(),
         note: None,
         tests_on_commit: false,
+        tests_past: None,
     })
 }
 
@@ -211,6 +217,7 @@ async fn overwrite(
             version: committed.version(),
             note: None,
             tests_on_commit: false,
+            tests_past: None,
         });
     }
     let committed = engine
@@ -227,6 +234,7 @@ async fn overwrite(
         version: committed.version(),
         note: None,
         tests_on_commit: false,
+        tests_past: None,
     })
 }
 
@@ -338,6 +346,13 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         (Some(t), ..) => Some(beginning_of_time(t)?),
     };
     let mut values = HashMap::new();
+    // The rows a merge writes are past $since on the watermark: its tests check those.
+    let tests_past = model
+        .header
+        .watermark
+        .as_deref()
+        .map(str::to_string)
+        .zip(since.clone());
     for (name, value) in since
         .map(|v| ("since".to_string(), v))
         .into_iter()
@@ -393,6 +408,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
                 version: target.version(),
                 note: Some(format!("nothing changed (${name} is null)")),
                 tests_on_commit: true,
+                tests_past: None,
             });
         }
         let predicate = binds::stored_predicate(engine, model, filter, params.as_ref())
@@ -442,6 +458,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
             version: target.version(),
             note: Some("no new or changed rows".into()),
             tests_on_commit: true,
+            tests_past,
         });
     }
     let source = engine.ctx().read_batches(batches)?;
@@ -468,6 +485,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
             metrics.rows_added, metrics.rows_updated
         )),
         tests_on_commit: true,
+        tests_past,
     })
 }
 
@@ -496,6 +514,7 @@ async fn replace_where(
             metrics.files_removed
         )),
         tests_on_commit: true,
+        tests_past: None,
     })
 }
 
@@ -550,6 +569,7 @@ async fn replace(
             version: target.version(),
             note: Some("nothing changed".into()),
             tests_on_commit: false,
+            tests_past: None,
         });
     }
     let committed = TableWrite::on(target, &model.schema, &model.table)
@@ -563,6 +583,7 @@ async fn replace(
         version: committed.version(),
         note: Some(format!("{replaced} {column} value(s) replaced")),
         tests_on_commit: false,
+        tests_past: None,
     })
 }
 

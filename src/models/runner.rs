@@ -205,6 +205,7 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
                 version: current,
                 note: Some("up to date: inputs and definition unchanged, not rebuilt".into()),
                 tests_on_commit: false,
+                tests_past: None,
             }),
             (None, Some(model)) if gated => {
                 let (outcome, results) =
@@ -227,7 +228,9 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
             {
                 let model = project.models.get(node).filter(|_| built.tests_on_commit);
                 let scoped = match (model, built.version) {
-                    (Some(m), Some(v)) => Some(datatests::on_commit(engine, m, v, tests).await),
+                    (Some(m), Some(v)) => Some(
+                        datatests::on_commit(engine, m, v, built.tests_past.clone(), tests).await,
+                    ),
                     _ => None,
                 };
                 let (results, failures) = match &scoped {
