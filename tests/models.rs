@@ -784,6 +784,28 @@ fn staged_ctes_are_computed_once_with_since_bound_and_an_unknown_one_fails_at_lo
 }
 
 #[test]
+fn a_bind_reads_the_rows_staged_for_the_query_and_a_cte_naming_a_bind_is_staged_after_it() {
+    let f = Fixture::new();
+    // `best` is the highest random draw of `fresh`: exactly one call has it only if the bind read
+    // the staged rows (computing the CTE again would draw new numbers); `top` names $best, so it
+    // can only be staged once the binds are known.
+    let model = "-- @materialized: incremental\n-- @unique_key: call_id\n-- @watermark: _ingested_at\n\
+        -- @stage: fresh, top\n-- @bind: best = SELECT max(draw) FROM fresh\n\
+        WITH fresh AS (\n    SELECT call_id, _ingested_at, random() AS draw FROM bronze.calls WHERE _ingested_at > $since\n),\n\
+        top AS (SELECT call_id FROM fresh WHERE draw = $best)\n\
+        SELECT f.call_id, f._ingested_at, t.call_id IS NOT NULL AS best\nFROM fresh f LEFT JOIN top t ON f.call_id = t.call_id\n";
+    f.write("sql/gold/best.sql", model);
+    f.ok(&["run", "--select", "gold.best"]);
+    let best = "SELECT count(*) AS n, count(*) FILTER (WHERE best) AS best FROM gold.best";
+    assert_eq!(f.csv(best), "n,best\n6,1\n");
+
+    f.append(6..9, 3);
+    let out = f.ok(&["run", "--select", "gold.best"]);
+    assert!(out.contains("3 rows, 3 inserted, 0 updated"), "{out}");
+    assert_eq!(f.csv(best), "n,best\n9,2\n");
+}
+
+#[test]
 fn a_run_with_nothing_new_rewrites_no_table_and_a_change_rebuilds_only_what_reads_it() {
     let f = Fixture::new();
     f.ok(&["run"]);

@@ -18,27 +18,10 @@ use super::project::Model;
 use super::stage;
 use crate::engine::Engine;
 
-/// Computes the model's `@bind` parameters in order, each with the values bound so far, and adds
-/// them to `values`. A value is cast to the type the model's query expects (`types`).
-pub async fn compute(
-    engine: &Engine,
-    model: &Model,
-    types: &HashMap<String, Option<DataType>>,
-    values: &mut HashMap<String, ScalarAndMetadata>,
-) -> Result<()> {
-    compute_for(
-        engine,
-        &model.name,
-        &model.sql,
-        &model.header.binds,
-        types,
-        values,
-    )
-    .await
-}
-
-/// [`compute`] for any query with binds (`name` for errors): a model's or a singular test's.
-/// Each bind's query is written after `sql`'s `WITH` clause, so it can read its CTEs.
+/// Computes the `@bind` parameters of a query (a model's or a singular test's; `name` for
+/// errors) in order, each with the values bound so far, and adds them to `values`. Each bind's
+/// query is written after `sql`'s `WITH` clause, so it can read its CTEs (staged ones as their
+/// rows). A value is cast to the type the query expects (`types`).
 pub async fn compute_for(
     engine: &Engine,
     name: &str,
@@ -156,13 +139,16 @@ pub fn null_parameter(sql: &str, params: Option<&ParamValues>) -> Option<String>
     names.sort_by_key(|n| std::cmp::Reverse(n.len()));
     names
         .into_iter()
-        .find(|name| {
-            sql.match_indices(&format!("${name}")).any(|(at, m)| {
-                let next = sql[at + m.len()..].chars().next();
-                !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-            }) && values[*name].value.is_null()
-        })
+        .find(|name| names_parameter(sql, name) && values[*name].value.is_null())
         .cloned()
+}
+
+/// Whether `sql` names parameter `$name` (as a whole identifier: `$a_b` is not `$a`).
+pub fn names_parameter(sql: &str, name: &str) -> bool {
+    sql.match_indices(&format!("${name}")).any(|(at, m)| {
+        let next = sql[at + m.len()..].chars().next();
+        !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
 }
 
 /// The type `$since` has in the first bind query that uses it: a model may use `$since` only

@@ -22,7 +22,7 @@ use super::fingerprint::COMMIT_KEY;
 use super::header::{Materialization, OnExistingKey};
 use super::project::{Model, Seed};
 use super::seeds::read_seed;
-use super::stage::{self, stage_ctes};
+use super::stage::{self, Staged, stage_ctes};
 use super::system::TestResult;
 use crate::engine::Engine;
 use crate::output::plain_type;
@@ -360,8 +360,24 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
     {
         values.insert(name, value.into());
     }
-    binds::compute(engine, model, &param_types, &mut values).await?;
+    // The CTEs a bind reads are staged before the binds, so they are computed once, not per bind.
+    let mut staged = Staged::new(engine, model);
+    let bound_before = (!values.is_empty()).then(|| ParamValues::Map(values.clone()));
+    let bind_params: Vec<String> = model.header.binds.iter().map(|b| b.param.clone()).collect();
+    staged
+        .stage(engine, model, bound_before.as_ref(), &bind_params)
+        .await?;
+    binds::compute_for(
+        engine,
+        &model.name,
+        &staged.sql,
+        &model.header.binds,
+        &param_types,
+        &mut values,
+    )
+    .await?;
     let params = (!values.is_empty()).then(|| ParamValues::Map(values));
+    staged.stage(engine, model, params.as_ref(), &[]).await?;
     let with_params = |df: DataFrame| -> Result<DataFrame> {
         Ok(match &params {
             Some(p) => df.with_param_values(p.clone())?,
@@ -381,7 +397,6 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
             serde_json::Value::Object(versions),
         ));
     }
-    let mut staged = stage_ctes(engine, model, params.as_ref()).await?;
     let df = if model.header.stage.is_empty() {
         df
     } else {

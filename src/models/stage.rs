@@ -15,6 +15,7 @@ use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Location;
 
+use super::binds::names_parameter;
 use super::materialize::quote;
 use super::project::Model;
 use crate::engine::Engine;
@@ -33,6 +34,8 @@ pub struct Staged {
     pub sql: String,
     schema: Option<Arc<dyn SchemaProvider>>,
     tables: Vec<String>,
+    /// The `@stage` CTEs staged so far.
+    ctes: Vec<String>,
 }
 
 impl Drop for Staged {
@@ -45,46 +48,73 @@ impl Drop for Staged {
     }
 }
 
-/// Computes the model's `@stage` CTEs (with `params` bound) and returns its SQL reading them.
+/// Computes all the model's `@stage` CTEs (with `params` bound) and returns its SQL reading them.
 /// Without `@stage`, the SQL as written.
 pub async fn stage_ctes(
     engine: &Engine,
     model: &Model,
     params: Option<&ParamValues>,
 ) -> Result<Staged> {
-    let schema = engine
-        .catalog()
-        .lakehouse_schema(&model.schema)
-        .map(|s| s.clone() as Arc<dyn SchemaProvider>);
-    let mut staged = Staged {
-        sql: model.sql.clone(),
-        schema,
-        tables: Vec::new(),
-    };
-    for cte in &model.header.stage {
-        let located = locate_cte(&staged.sql, cte)
-            .with_context(|| format!("{}: @stage {cte}", model.name))?;
-        let query = format!("{}\nSELECT * FROM {cte}", &staged.sql[..=located.body_end]);
-        let scan = staged
-            .hold(
-                engine,
-                model,
-                &query,
-                params,
-                format!("{}__stage_{cte}", model.table),
-            )
-            .await
-            .with_context(|| format!("{}: @stage {cte}", model.name))?;
-        staged.sql = format!(
-            "{}{scan}{}",
-            &staged.sql[..located.body_start],
-            &staged.sql[located.body_end..]
-        );
-    }
+    let mut staged = Staged::new(engine, model);
+    staged.stage(engine, model, params, &[]).await?;
     Ok(staged)
 }
 
 impl Staged {
+    /// Nothing staged yet: the model's SQL as written.
+    pub fn new(engine: &Engine, model: &Model) -> Staged {
+        let schema = engine
+            .catalog()
+            .lakehouse_schema(&model.schema)
+            .map(|s| s.clone() as Arc<dyn SchemaProvider>);
+        Staged {
+            sql: model.sql.clone(),
+            schema,
+            tables: Vec::new(),
+            ctes: Vec::new(),
+        }
+    }
+
+    /// Computes the model's `@stage` CTEs not staged yet, in order, with `params` bound, except
+    /// those whose text up to their end names a parameter of `unbound`: they wait for its value.
+    /// The `@bind` queries run between two calls, so a CTE they read is computed once for both.
+    pub async fn stage(
+        &mut self,
+        engine: &Engine,
+        model: &Model,
+        params: Option<&ParamValues>,
+        unbound: &[String],
+    ) -> Result<()> {
+        for cte in &model.header.stage {
+            if self.ctes.contains(cte) {
+                continue;
+            }
+            let located = locate_cte(&self.sql, cte)
+                .with_context(|| format!("{}: @stage {cte}", model.name))?;
+            let query = format!("{}\nSELECT * FROM {cte}", &self.sql[..=located.body_end]);
+            if unbound.iter().any(|p| names_parameter(&query, p)) {
+                continue;
+            }
+            let scan = self
+                .hold(
+                    engine,
+                    model,
+                    &query,
+                    params,
+                    format!("{}__stage_{cte}", model.table),
+                )
+                .await
+                .with_context(|| format!("{}: @stage {cte}", model.name))?;
+            self.sql = format!(
+                "{}{scan}{}",
+                &self.sql[..located.body_start],
+                &self.sql[located.body_end..]
+            );
+            self.ctes.push(cte.clone());
+        }
+        Ok(())
+    }
+
     /// Computes the model's query (its staged SQL, `params` bound) once into memory and returns a
     /// query reading those rows: the changed-rows comparison names its source twice, and
     /// DataFusion would compute the whole model for each.
