@@ -872,6 +872,14 @@ fn a_run_with_nothing_new_rewrites_no_table_and_a_change_rebuilds_only_what_read
     assert_eq!(f.version("gold.usage_by_zone"), after_calls[3] + 1);
 }
 
+/// The rows a run's data tests read, from its output ("read N rows (M by tests)"): what the
+/// tests' scans yield (a filter the scan applies itself yields fewer).
+fn by_tests(out: &str) -> u64 {
+    let (_, after) = out.split_once("read ").expect("rows read");
+    let (_, after) = after.split_once(" rows (").expect("rows read");
+    after.split(" by tests").next().unwrap().parse().unwrap()
+}
+
 #[test]
 fn an_incremental_builds_tests_check_the_rows_its_commit_added_and_a_full_refresh_all() {
     let f = Fixture::new();
@@ -881,12 +889,6 @@ fn an_incremental_builds_tests_check_the_rows_its_commit_added_and_a_full_refres
          -- @test: expression(duration_s < 600)\n-- @test: unique(call_id)\n\
          SELECT call_id, duration_s, _ingested_at FROM bronze.calls WHERE _ingested_at > $since\n",
     );
-    // Rows the tests' scans yield (a filter the scan applies itself yields fewer).
-    let by_tests = |out: &str| -> u64 {
-        let (_, after) = out.split_once("read ").expect("rows read");
-        let (_, after) = after.split_once(" rows (").expect("rows read");
-        after.split(" by tests").next().unwrap().parse().unwrap()
-    };
     let first = f.ok(&["run", "-s", "silver.short_calls"]);
     assert!(
         by_tests(&first) >= 6,
@@ -940,9 +942,7 @@ fn a_merges_tests_check_the_rows_it_wrote_not_the_rows_it_copied() {
     f.append(0..1, 5);
     let out = f.ok(&["run", "-s", "silver.calls_seen"]);
     assert!(out.contains("0 inserted, 1 updated"), "{out}");
-    let (_, after) = out.split_once(" rows (").expect("rows read");
-    let by_tests: u64 = after.split(" by tests").next().unwrap().parse().unwrap();
-    assert_eq!(by_tests, 1, "{out}");
+    assert_eq!(by_tests(&out), 1, "{out}");
     assert!(
         out.contains("PASS silver.calls_seen unique(call_id)"),
         "{out}"

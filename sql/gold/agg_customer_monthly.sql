@@ -5,7 +5,7 @@
 -- gold.customer_usage_to_date keeps for their last day (the same rows as gold.fact_cdr's).
 -- @materialized: incremental
 -- @replace_on: billing_period FROM changed_periods
--- @changed_since: rated_since = gold.rated_cdr._rated_at
+-- @changed_since: rated_since = system.rated_cdr_changes._rated_at
 -- @bind: first_period = SELECT min(billing_period) FROM changed_periods
 -- @bind: last_period = SELECT max(billing_period) FROM changed_periods
 -- @stage: changed_periods
@@ -17,7 +17,7 @@ WITH changed_periods AS (
     -- The periods re-rated since the last run, and the period after each: a late record moves a
     -- call's start at most into the period before, which may leave the later one without it.
     SELECT DISTINCT unnest(make_array(billing_period, to_char(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m'))) AS billing_period
-    FROM gold.rated_cdr
+    FROM system.rated_cdr_changes
     WHERE _rated_at > $rated_since
 )
 SELECT

@@ -4,14 +4,13 @@
 -- Incremental: a closed period is recomputed when gold.rated_cdr re-rated it or when it closed.
 -- @materialized: incremental
 -- @replace_on: billing_period FROM changed_periods
--- @changed_since: rated_since = gold.rated_cdr._rated_at
+-- @changed_since: rated_since = system.rated_cdr_changes._rated_at
 -- @changed_since: closed_since = system.period_close.at
 -- @stage: changed_periods
 -- @test: unique(billing_period, customer_id, line_type)
 -- @test: not_null(billing_period, customer_id, line_type, changed_cdrs)
 WITH changed_periods AS (
-    -- Cast: rated_cdr's partition column is read as a dictionary.
-    SELECT DISTINCT CAST(billing_period AS VARCHAR) AS billing_period FROM gold.rated_cdr WHERE _rated_at > $rated_since
+    SELECT DISTINCT billing_period FROM system.rated_cdr_changes WHERE _rated_at > $rated_since
     UNION
     SELECT CAST(billing_period AS VARCHAR) FROM system.period_close WHERE action = 'close' AND at > $closed_since
 ),

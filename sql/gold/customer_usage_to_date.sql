@@ -11,9 +11,9 @@
 -- @materialized: incremental
 -- @partition_by: day
 -- @replace_where: day >= $from_day
--- @changed_since: rated_since = gold.rated_cdr._rated_at
--- @bind: from_day = SELECT local_date(min(start_time)) FROM gold.rated_cdr WHERE _rated_at > $rated_since
--- @bind: rated_through = SELECT max(_rated_at) FROM gold.rated_cdr WHERE _rated_at > $rated_since
+-- @changed_since: rated_since = system.rated_cdr_changes._rated_at
+-- @bind: from_day = SELECT local_date(min(first_start)) FROM system.rated_cdr_changes WHERE _rated_at > $rated_since
+-- @bind: rated_through = SELECT max(_rated_at) FROM system.rated_cdr_changes WHERE _rated_at > $rated_since
 -- @bind: carried_day = SELECT CAST($from_day - INTERVAL '1 day' AS DATE)
 -- @test: unique(customer_id, billing_period, day)
 -- @test: not_null(customer_id, billing_period, day, _rated_through)

@@ -7,8 +7,8 @@
 -- @materialized: incremental
 -- @partition_by: billing_period, _local_date
 -- @replace_where: start_time >= $refreshed_from
--- @changed_since: rated_since = gold.rated_cdr._rated_at
--- @bind: refreshed_from = SELECT local_day_start(local_date(min(start_time))) FROM gold.rated_cdr WHERE _rated_at > $rated_since
+-- @changed_since: rated_since = system.rated_cdr_changes._rated_at
+-- @bind: refreshed_from = SELECT local_day_start(local_date(min(first_start))) FROM system.rated_cdr_changes WHERE _rated_at > $rated_since
 -- @no_dictionary: cdr_id, start_time, volume_bytes
 -- @test: unique(cdr_id)
 -- @test: not_null(cdr_id, date, hour, service, start_time, charge)

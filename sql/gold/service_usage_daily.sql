@@ -6,8 +6,8 @@
 -- @materialized: incremental
 -- @partition_by: billing_period
 -- @replace_where: day >= $from_day
--- @changed_since: rated_since = gold.rated_cdr._rated_at
--- @bind: from_day = SELECT local_date(min(start_time)) FROM gold.rated_cdr WHERE _rated_at > $rated_since
+-- @changed_since: rated_since = system.rated_cdr_changes._rated_at
+-- @bind: from_day = SELECT local_date(min(first_start)) FROM system.rated_cdr_changes WHERE _rated_at > $rated_since
 -- @test: unique(day, service, roaming)
 -- @test: not_null(day, billing_period, service, roaming, cdrs)
 SELECT

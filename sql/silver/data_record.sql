@@ -1,5 +1,7 @@
 -- One row per bronze.data_cdr row, checked on its own (see silver.voice_record): the first reject
 -- reason in the spec's priority (E005, E008, E002, E001, E003), or null.
+-- A stored row has its bronze row's _ingested_at: only rows past $since can share a key with this
+-- run's, so the key check and the merge read only their files, not every record of history.
 -- @materialized: incremental
 -- @unique_key: _batch_id, _row_number
 -- @on_existing_key: keep
@@ -8,6 +10,7 @@
 -- @watermark: _ingested_at
 -- @stage: repeated_here
 -- @lookback: 2 days
+-- @target_filter: _ingested_at > $since
 WITH raw AS (
     SELECT
         raw_field(pgw_address) AS pgw_address,

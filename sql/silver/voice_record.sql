@@ -2,6 +2,8 @@
 -- numbers normalized, and the first reject reason in the spec's priority (E005, E009, E008, E002,
 -- E001, E003, E004), or null. silver.cdr stitches the valid rows; silver.cdr_rejected keeps the rest.
 -- A duplicate (E005) is a later row with the same key than one here or in older bronze.
+-- A stored row has its bronze row's _ingested_at: only rows past $since can share a key with this
+-- run's, so the key check and the merge read only their files, not every record of history.
 -- @materialized: incremental
 -- @unique_key: _batch_id, _row_number
 -- @on_existing_key: keep
@@ -10,6 +12,7 @@
 -- @watermark: _ingested_at
 -- @stage: repeated_here
 -- @lookback: 2 days
+-- @target_filter: _ingested_at > $since
 WITH raw AS (
     SELECT
         raw_field(record_type) AS record_type,

@@ -165,8 +165,13 @@ fn load_model(root: &Path, schema: &str, path: &Path) -> Result<Model> {
     };
     let at = || path.display().to_string();
     let header = header::parse(&sql).with_context(at)?;
-    let deps = dependencies(&sql).with_context(at)?;
     let name = format!("{schema}.{table}");
+    let mut deps = dependencies(&sql).with_context(at)?;
+    for read in header_reads(&sql, &header).with_context(at)? {
+        if read.name != name && !deps.iter().any(|d| d.name == read.name) {
+            deps.push(read);
+        }
+    }
     let full_deps = match full_sql == sql {
         true => deps.clone(),
         false => dependencies(&full_sql).with_context(at)?,
@@ -191,6 +196,25 @@ fn load_model(root: &Path, schema: &str, path: &Path) -> Result<Model> {
     };
     super::stage::check(&model).with_context(at)?;
     Ok(model)
+}
+
+/// The tables a model's header reads: its `@bind` queries (written after the model's `WITH`) and
+/// its `@changed_since` marks. They run before the model's query, so they order the DAG as well.
+fn header_reads(sql: &str, header: &header::Header) -> Result<Vec<Reference>> {
+    let with = super::stage::with_clause(sql)?;
+    let mut reads = Vec::new();
+    for bind in &header.binds {
+        reads.extend(
+            dependencies(&format!("{with}\n{}", bind.sql))
+                .with_context(|| format!("@bind {}", bind.param))?,
+        );
+    }
+    reads.extend(header.changed_since.iter().map(|mark| Reference {
+        name: format!("{}.{}", mark.schema, mark.table),
+        line: 0,
+        column: 0,
+    }));
+    Ok(reads)
 }
 
 fn load_seed(path: &Path) -> Result<Seed> {
