@@ -57,7 +57,7 @@ pub async fn compute_for(
 }
 
 /// Each bind with its query, written after `sql`'s `WITH` clause so it can read its CTEs.
-fn queries<'a>(sql: &str, binds: &'a [Bind]) -> Result<Vec<(&'a Bind, String)>> {
+pub fn queries<'a>(sql: &str, binds: &'a [Bind]) -> Result<Vec<(&'a Bind, String)>> {
     let with = stage::with_clause(sql)?;
     Ok(binds
         .iter()

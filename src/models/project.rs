@@ -201,13 +201,9 @@ fn load_model(root: &Path, schema: &str, path: &Path) -> Result<Model> {
 /// The tables a model's header reads: its `@bind` queries (written after the model's `WITH`) and
 /// its `@changed_since` marks. They run before the model's query, so they order the DAG as well.
 fn header_reads(sql: &str, header: &header::Header) -> Result<Vec<Reference>> {
-    let with = super::stage::with_clause(sql)?;
     let mut reads = Vec::new();
-    for bind in &header.binds {
-        reads.extend(
-            dependencies(&format!("{with}\n{}", bind.sql))
-                .with_context(|| format!("@bind {}", bind.param))?,
-        );
+    for (bind, query) in super::binds::queries(sql, &header.binds)? {
+        reads.extend(dependencies(&query).with_context(|| format!("@bind {}", bind.param))?);
     }
     reads.extend(header.changed_since.iter().map(|mark| Reference {
         name: format!("{}.{}", mark.schema, mark.table),
