@@ -3,7 +3,9 @@
 //! of about CDRLAKE_BENCH_DAY_CDRS CDRs each (default 1,000,000), 1% of them 1 to 3 days late,
 //! one day at a time (`generate --append`), and runs `cdrlake run` after each. Prints per day the
 //! run's time and peak RSS and each model's time, rows read and rows written; then day N against
-//! day 2 for every model. CDRLAKE_BENCH_PROJECT names a copy of sql/ to read instead of sql/.
+//! day 2 for every model, and against day 4 (the first day whose late records reach 3 days back).
+//! CDRLAKE_BENCH_PROJECT names a copy of sql/ to read instead of sql/; CDRLAKE_BENCH_RUN_ARGS
+//! adds arguments to every `cdrlake run` (e.g. `--memory-limit 4G`).
 
 mod common;
 #[path = "common/model_run.rs"]
@@ -44,8 +46,12 @@ fn main() -> anyhow::Result<()> {
         .to_string_lossy()
         .into_owned()
     });
+    let extra = env("CDRLAKE_BENCH_RUN_ARGS", "");
+    let mut run_args = vec!["run", "--project", &project];
+    run_args.extend(extra.split_whitespace());
     println!(
-        "daily: {customers} subscribers (~{cdrs} CDRs a day), {days} days from 2026-04-17, 1% late by 1-3 days"
+        "daily: {customers} subscribers (~{cdrs} CDRs a day), {days} days from 2026-04-17, 1% late by 1-3 days; {}",
+        run_args.join(" ")
     );
     let mut runs = Vec::new();
     for day in 1..=days {
@@ -74,7 +80,7 @@ fn main() -> anyhow::Result<()> {
             cdrlake(&lake, &["generate", "--append", "--truth", &truth])?;
         }
         let generated = generated.elapsed().as_secs_f64();
-        let r = run_models(&lake, &["run", "--project", &project])?;
+        let r = run_models(&lake, &run_args)?;
         let figures: Vec<String> = SHOWN
             .iter()
             .map(|m| match r.models.get(*m) {
@@ -96,28 +102,32 @@ fn main() -> anyhow::Result<()> {
         );
         runs.push(r);
     }
-    if runs.len() >= 2 {
-        let (second, last) = (&runs[1], &runs[runs.len() - 1]);
-        println!(
-            "day {} / day 2: run {:.2}x, peak RSS {:.2}x",
-            runs.len(),
-            last.seconds / second.seconds,
-            last.peak_mib / second.peak_mib
-        );
-        println!("  model: seconds day 2 -> day N (ratio); rows read day 2 -> day N (ratio)");
-        for (m, b) in &last.models {
-            if let Some(a) = second.models.get(m) {
-                println!(
-                    "  {m:<30} {:>7.2}s -> {:>7.2}s ({:>5.2}x); {:>10} -> {:>10} ({:.2}x)",
-                    a.seconds,
-                    b.seconds,
-                    b.seconds / a.seconds.max(0.001),
-                    a.read,
-                    b.read,
-                    b.read as f64 / a.read.max(1) as f64
-                );
-            }
+    for base in [2, 4] {
+        if runs.len() >= base {
+            compare(base, &runs[base - 1], &runs[runs.len() - 1], runs.len());
         }
     }
     Ok(())
+}
+
+fn compare(base: usize, first: &model_run::Run, last: &model_run::Run, day: usize) {
+    println!(
+        "day {day} / day {base}: run {:.2}x, peak RSS {:.2}x",
+        last.seconds / first.seconds,
+        last.peak_mib / first.peak_mib
+    );
+    println!("  model: seconds day {base} -> day {day} (ratio); rows read (ratio)");
+    for (m, b) in &last.models {
+        if let Some(a) = first.models.get(m) {
+            println!(
+                "  {m:<30} {:>7.2}s -> {:>7.2}s ({:>5.2}x); {:>10} -> {:>10} ({:.2}x)",
+                a.seconds,
+                b.seconds,
+                b.seconds / a.seconds.max(0.001),
+                a.read,
+                b.read,
+                b.read as f64 / a.read.max(1) as f64
+            );
+        }
+    }
 }

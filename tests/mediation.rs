@@ -238,9 +238,27 @@ fn incremental_runs_restitch_late_partials_and_catch_duplicates_across_batches()
         "0",
     );
     odd[0] = ("record_type", "MOX");
+    // A whole call (complete), joined later by a partial with its key: stored apart from the
+    // incomplete events, it must still be found and replaced.
+    let whole5 = voice(
+        "X5",
+        "",
+        "2026-04-06T18:00:00+01:00",
+        "2026-04-06T18:01:00+01:00",
+        "60",
+        "0",
+    );
+    let part5 = voice(
+        "X5",
+        "1",
+        "2026-04-06T18:00:00+01:00",
+        "2026-04-06T18:00:30+01:00",
+        "30",
+        "1",
+    );
     lake.file(
         "msc-1.csv",
-        contract_csv("voice_cdr", &[&p1, &p3, &whole, &own, &odd]),
+        contract_csv("voice_cdr", &[&p1, &p3, &whole, &own, &odd, &whole5]),
     );
     lake.ok(&["ingest", "msc-1.csv", "--into", "bronze.voice_cdr"]);
     lake.ok(&["run", "--project", &project(), "--select", "silver.*"]);
@@ -256,13 +274,27 @@ fn incremental_runs_restitch_late_partials_and_catch_duplicates_across_batches()
         "reason_code,reason\nE004,E004: self call: other_party '+212612345678' is served_msisdn +212612345678\nE009,E009: unknown record_type 'MOX' (expected MOC or MTC)\n"
     );
 
-    // Batch 2, later: the missing partial, and the whole call delivered again.
-    lake.file("msc-2.csv", contract_csv("voice_cdr", &[&p2, &whole]));
+    let x5 = "SELECT source_record_count, quality_flags, _incomplete FROM silver.cdr WHERE cdr_id = 'V:MSC-T:X5:MOC'";
+    assert_eq!(
+        lake.csv(x5),
+        "source_record_count,quality_flags,_incomplete\n1,W003,false\n"
+    );
+
+    // Batch 2, later: the missing partial, the whole call delivered again, a partial for X5.
+    lake.file(
+        "msc-2.csv",
+        contract_csv("voice_cdr", &[&p2, &whole, &part5]),
+    );
     lake.ok(&["ingest", "msc-2.csv", "--into", "bronze.voice_cdr"]);
     let run = lake.ok(&["run", "--project", &project(), "--select", "silver.*"]);
     assert!(
-        run.contains("silver.voice_record (incremental) OK") && run.contains("2 rows, 2 inserted"),
+        run.contains("silver.voice_record (incremental) OK") && run.contains("3 rows, 3 inserted"),
         "only batch 2 is mediated: {run}"
+    );
+    assert_eq!(
+        lake.csv(x5),
+        "source_record_count,quality_flags,_incomplete\n2,\"W002,W003\",true\n",
+        "a whole call mixed with a partial is incomplete, one row"
     );
 
     assert_eq!(
@@ -271,7 +303,7 @@ fn incremental_runs_restitch_late_partials_and_catch_duplicates_across_batches()
     );
     assert_eq!(
         lake.csv("SELECT count(*) AS n FROM silver.cdr WHERE cdr_id LIKE 'V:MSC-T:%'"),
-        "n\n2\n",
+        "n\n3\n",
         "re-stitched, not duplicated"
     );
     let rejected = lake.csv(

@@ -787,22 +787,25 @@ fn staged_ctes_are_computed_once_with_since_bound_and_an_unknown_one_fails_at_lo
 fn a_bind_reads_the_rows_staged_for_the_query_and_a_cte_naming_a_bind_is_staged_after_it() {
     let f = Fixture::new();
     // `best` is the highest random draw of `fresh`: exactly one call has it only if the bind read
-    // the staged rows (computing the CTE again would draw new numbers); `top` names $best, so it
-    // can only be staged once the binds are known.
+    // the staged rows (computing the CTE again would draw new numbers). `top` names $best, so it
+    // is staged once `best` is known, and before `second`, which reads it: exactly one call has
+    // the highest of top's own draws only if `second` and the query read the same rows.
     let model = "-- @materialized: incremental\n-- @unique_key: call_id\n-- @watermark: _ingested_at\n\
         -- @stage: fresh, top\n-- @bind: best = SELECT max(draw) FROM fresh\n\
+        -- @bind: second = SELECT max(again) FROM top\n\
         WITH fresh AS (\n    SELECT call_id, _ingested_at, random() AS draw FROM bronze.calls WHERE _ingested_at > $since\n),\n\
-        top AS (SELECT call_id FROM fresh WHERE draw = $best)\n\
-        SELECT f.call_id, f._ingested_at, t.call_id IS NOT NULL AS best\nFROM fresh f LEFT JOIN top t ON f.call_id = t.call_id\n";
+        top AS (SELECT call_id, random() AS again FROM fresh WHERE draw <= $best)\n\
+        SELECT f.call_id, f._ingested_at, f.draw = $best AS best, t.again = $second AS second\n\
+        FROM fresh f LEFT JOIN top t ON f.call_id = t.call_id\n";
     f.write("sql/gold/best.sql", model);
     f.ok(&["run", "--select", "gold.best"]);
-    let best = "SELECT count(*) AS n, count(*) FILTER (WHERE best) AS best FROM gold.best";
-    assert_eq!(f.csv(best), "n,best\n6,1\n");
+    let best = "SELECT count(*) AS n, count(*) FILTER (WHERE best) AS best, count(*) FILTER (WHERE second) AS second FROM gold.best";
+    assert_eq!(f.csv(best), "n,best,second\n6,1,1\n");
 
     f.append(6..9, 3);
     let out = f.ok(&["run", "--select", "gold.best"]);
     assert!(out.contains("3 rows, 3 inserted, 0 updated"), "{out}");
-    assert_eq!(f.csv(best), "n,best\n9,2\n");
+    assert_eq!(f.csv(best), "n,best,second\n9,2,2\n");
 }
 
 #[test]

@@ -147,7 +147,9 @@ pub fn null_parameter(sql: &str, params: Option<&ParamValues>) -> Option<String>
 pub fn names_parameter(sql: &str, name: &str) -> bool {
     sql.match_indices(&format!("${name}")).any(|(at, m)| {
         let next = sql[at + m.len()..].chars().next();
-        !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        // A `--` comment (the model's header among them) names nothing.
+        let line = &sql[sql[..at].rfind('\n').map_or(0, |i| i + 1)..at];
+        !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') && !line.contains("--")
     })
 }
 
@@ -164,4 +166,20 @@ pub async fn since_type(engine: &Engine, model: &Model) -> Result<Option<DataTyp
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_parameter;
+
+    #[test]
+    fn a_parameter_is_named_in_code_not_in_comments_or_longer_names() {
+        assert!(names_parameter("SELECT 1 WHERE t > $since", "since"));
+        assert!(!names_parameter("SELECT 1 WHERE t > $since_day", "since"));
+        assert!(!names_parameter(
+            "-- @target_filter: t >= $from\nSELECT 1 -- not $from\nFROM x",
+            "from"
+        ));
+        assert!(names_parameter("-- header\nSELECT $from", "from"));
+    }
 }

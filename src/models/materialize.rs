@@ -360,22 +360,26 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
     {
         values.insert(name, value.into());
     }
-    // The CTEs a bind reads are staged before the binds, so they are computed once, not per bind.
+    // Each bind runs once the CTEs it may read are staged: a CTE is staged as soon as the binds
+    // it names have values, so it is computed once for the binds after it and the query.
     let mut staged = Staged::new(engine, model);
-    let bound_before = (!values.is_empty()).then(|| ParamValues::Map(values.clone()));
-    let bind_params: Vec<String> = model.header.binds.iter().map(|b| b.param.clone()).collect();
-    staged
-        .stage(engine, model, bound_before.as_ref(), &bind_params)
+    let binds = &model.header.binds;
+    for (i, bind) in binds.iter().enumerate() {
+        let bound = (!values.is_empty()).then(|| ParamValues::Map(values.clone()));
+        let unbound: Vec<String> = binds[i..].iter().map(|b| b.param.clone()).collect();
+        staged
+            .stage(engine, model, bound.as_ref(), &unbound)
+            .await?;
+        binds::compute_for(
+            engine,
+            &model.name,
+            &staged.sql,
+            std::slice::from_ref(bind),
+            &param_types,
+            &mut values,
+        )
         .await?;
-    binds::compute_for(
-        engine,
-        &model.name,
-        &staged.sql,
-        &model.header.binds,
-        &param_types,
-        &mut values,
-    )
-    .await?;
+    }
     let params = (!values.is_empty()).then(|| ParamValues::Map(values));
     staged.stage(engine, model, params.as_ref(), &[]).await?;
     let with_params = |df: DataFrame| -> Result<DataFrame> {
