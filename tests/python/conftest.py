@@ -2,6 +2,7 @@
 free loopback port) once for the session."""
 import os
 import pathlib
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -76,3 +77,12 @@ def secured_server(server):
     uri, proc = start(["--config", str(config), "serve"])
     yield uri
     stop(proc)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The work directory (lakehouse, server TLS key, logs) goes once every test passed; after a
+    failure it stays for its logs."""
+    if exitstatus == 0:
+        shutil.rmtree(WORK, ignore_errors=True)
+    else:
+        print(f"\nwork directory kept for its logs: {WORK}")

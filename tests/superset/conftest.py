@@ -3,6 +3,7 @@ models), Superset started by clients/superset/run-superset (the same start-up do
 runs), and headless Chromium logged in to it. Everything listens on 127.0.0.1."""
 import os
 import pathlib
+import shutil
 import secrets
 import socket
 import subprocess
@@ -150,3 +151,12 @@ def browser_context(superset):
         page.close()
         yield context
         browser.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The work directory (lakehouse, server TLS key, logs) goes once every test passed; after a
+    failure it stays for its logs."""
+    if exitstatus == 0:
+        shutil.rmtree(WORK, ignore_errors=True)
+    else:
+        print(f"\nwork directory kept for its logs: {WORK}")
