@@ -3,6 +3,7 @@
 //! any error: the table stays at its previous version). Used by the Flight SQL server's
 //! CommandStatementUpdate and by `cdrlake query`.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -10,7 +11,9 @@ use cdrlake_catalog::{CatalogError, WriteMode};
 use datafusion::catalog::Session;
 use datafusion::common::ScalarValue;
 use datafusion::prelude::{DataFrame, Expr, cast, col, lit};
-use sqlparser::ast::{FromTable, ObjectName, ObjectNamePart, Statement, TableFactor, TableObject};
+use sqlparser::ast::{
+    FromTable, ObjectName, ObjectNamePart, Statement, TableFactor, TableObject, Visit, Visitor,
+};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
@@ -124,6 +127,12 @@ impl WriteStatement {
                 if !only.joins.is_empty() || delete.using.is_some() {
                     bail!(
                         "DELETE with joins or USING is not supported: use a subquery-free WHERE on the table's columns"
+                    );
+                }
+                // delta-rs plans the predicate without a catalog: a subquery would panic there.
+                if delete.selection.as_ref().is_some_and(has_subquery) {
+                    bail!(
+                        "DELETE with a subquery in WHERE is not supported: compute the value first and write it as a literal"
                     );
                 }
                 let (schema, table) = table_name(name)?;
@@ -263,6 +272,18 @@ impl WriteStatement {
     }
 }
 
+/// Whether `expr` holds a subquery (`(SELECT ...)`, `IN (SELECT ...)`, `EXISTS`).
+fn has_subquery(expr: &sqlparser::ast::Expr) -> bool {
+    struct Finder;
+    impl Visitor for Finder {
+        type Break = ();
+        fn pre_visit_query(&mut self, _query: &sqlparser::ast::Query) -> ControlFlow<()> {
+            ControlFlow::Break(())
+        }
+    }
+    expr.visit(&mut Finder).is_break()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +322,14 @@ mod tests {
             None,
             "DataFusion reports the syntax error"
         );
+        for sql in [
+            "DELETE FROM gold.x WHERE a = (SELECT max(a) FROM gold.x)",
+            "DELETE FROM gold.x WHERE a IN (SELECT a FROM gold.y)",
+            "DELETE FROM gold.x WHERE b = 1 AND EXISTS (SELECT 1 FROM gold.y)",
+        ] {
+            let e = WriteStatement::parse(sql).unwrap_err().to_string();
+            assert!(e.contains("subquery"), "{sql}: {e}");
+        }
         assert!(
             WriteStatement::parse("DELETE FROM x")
                 .unwrap_err()

@@ -72,9 +72,65 @@ fn analytics_layer_on_generated_data() {
     a_short_day_warns(&lake);
 }
 
+/// A delivery lost on the way (its bronze batches deleted, as if never received) and the next
+/// one delivered: the daily run that follows warns. The day the lost delivery held is short, and
+/// no CDR rated in that run starts in it: the run also checks from what the builds before its
+/// last pass rated, where that day was the newest and not checked.
+#[test]
+fn a_lost_delivery_warns_in_the_daily_run() {
+    let lake = Lake::new();
+    lake.ok(&[
+        "generate",
+        "--customers",
+        "300",
+        "--start",
+        "2026-04-20",
+        "--days",
+        "1",
+        "--span",
+        "5",
+        "--seed",
+        "5",
+    ]);
+    for _ in 0..2 {
+        lake.ok(&["generate", "--append"]);
+        let run = lake.ok(&["run", "--project", &project()]);
+        assert!(
+            run.contains("PASS tests/daily_cdr_volume_holds_up"),
+            "{run}"
+        );
+    }
+    // Two deliveries arrive; the first of them is lost (after the second: the generator keeps
+    // its state in the newest commit).
+    lake.ok(&["generate", "--append"]);
+    lake.ok(&["generate", "--append"]);
+    for table in ["voice_cdr", "sms_cdr", "data_cdr"] {
+        let batches = rows(
+            &lake,
+            &format!(
+                "SELECT _batch_id FROM bronze.{table} GROUP BY _batch_id ORDER BY max(_ingested_at) DESC LIMIT 2"
+            ),
+        );
+        assert_eq!(batches.len(), 2, "a batch a delivery: {batches:?}");
+        lake.ok(&[
+            "query",
+            &format!(
+                "DELETE FROM bronze.{table} WHERE _batch_id = '{}'",
+                batches[1][0]
+            ),
+        ]);
+    }
+    let run = lake.ok(&["run", "--project", &project()]);
+    assert!(
+        run.contains("WARN tests/daily_cdr_volume_holds_up (1 failing rows)"),
+        "{run}"
+    );
+}
+
 /// Last: it deletes rated CDRs. A day before the newest one that lost most of its CDRs is below
 /// half the days before it: a full refresh and `cdrlake test` check every day and warn; a run
-/// checks only the days of the CDRs rated since the test last passed, and none were.
+/// checks only the days of the CDRs rated since the test last passed, and none were. A day with
+/// no CDR left warns too.
 fn a_short_day_warns(lake: &Lake) {
     let days = rows(
         lake,
@@ -112,6 +168,23 @@ fn a_short_day_warns(lake: &Lake) {
     assert!(
         run.contains("PASS tests/daily_cdr_volume_holds_up"),
         "{run}"
+    );
+    // A day that lost every CDR (a whole delivery) has no row to count: it counts as 0 and warns.
+    lake.ok(&[
+        "query",
+        &format!("DELETE FROM gold.rated_cdr WHERE local_date(start_time) = DATE '{short}'"),
+    ]);
+    let refresh = lake.ok(&[
+        "run",
+        "--project",
+        &project(),
+        "--full-refresh",
+        "--select",
+        "gold.service_usage_daily",
+    ]);
+    assert!(
+        refresh.contains("WARN tests/daily_cdr_volume_holds_up (1 failing rows)"),
+        "{refresh}"
     );
 }
 
