@@ -20,6 +20,7 @@ use super::changes;
 use super::datatests::{self, DataTest};
 use super::fingerprint::COMMIT_KEY;
 use super::header::{Materialization, OnExistingKey};
+use super::held;
 use super::project::{Model, Seed};
 use super::seeds::read_seed;
 use super::stage::{self, Staged, stage_ctes};
@@ -184,7 +185,7 @@ async fn stage(engine: &Engine, model: &Model) -> Result<Arc<dyn TableProvider>>
     let staged = stage_ctes(engine, model, None).await?;
     let df = engine.dataframe(&staged.sql).await?;
     let schema = Arc::new(df.schema().as_arrow().clone());
-    let partitions = df.collect_partitioned().await?;
+    let partitions = held::collect_partitioned(df).await?;
     Ok(Arc::new(MemTable::try_new(schema, partitions)?))
 }
 
@@ -469,7 +470,9 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
     };
     let changed_sql = changed_rows_sql(model, &source_sql);
     let changed = with_params(engine.dataframe(&changed_sql).await?)?;
-    let batches = changed.collect().await?;
+    let batches = held::collect(changed).await?;
+    // The staged rows are read no more: freed before the merge needs its memory.
+    drop(staged);
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     if rows == 0 {
         return Ok(Built {
@@ -550,7 +553,7 @@ async fn replace(
     metadata: Vec<(String, serde_json::Value)>,
 ) -> Result<Built> {
     let schema = Arc::new(df.schema().as_arrow().clone());
-    let mut batches = df.collect().await?;
+    let mut batches = held::collect(df).await?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     if batches.is_empty() {
         // Groups left without rows are still replaced: by nothing.

@@ -8,6 +8,7 @@ pub mod datatests;
 pub mod deps;
 pub mod fingerprint;
 pub mod header;
+pub mod held;
 pub mod lineage;
 pub mod materialize;
 pub mod maxima;

@@ -155,7 +155,8 @@ impl Staged {
         {
             return hold_on_cluster(engine, model, df, &table).await;
         }
-        let rows = MemTable::try_new(arrow_schema, df.collect_partitioned().await?)?;
+        let partitions = super::held::collect_partitioned(df).await?;
+        let rows = MemTable::try_new(arrow_schema, partitions)?;
         let provider = self
             .schema
             .as_ref()
