@@ -5,6 +5,7 @@
 -- gold.customer_usage_to_date keeps for their last day (the same rows as gold.fact_cdr's).
 -- @materialized: incremental
 -- @replace_on: billing_period FROM changed_periods
+-- @partition_by: billing_period
 -- @changed_since: rated_since = system.rated_cdr_changes._rated_at
 -- @bind: first_period = SELECT min(billing_period) FROM changed_periods
 -- @bind: last_period = SELECT max(billing_period) FROM changed_periods

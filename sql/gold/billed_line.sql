@@ -2,13 +2,26 @@
 -- RECURRING per plan (prorated by active days), VOICE, SMS and DATA home usage, ROAMING, and the
 -- loyalty DISCOUNT, without invoice numbers. gold.invoice_line shows them for open periods; for a
 -- closed period they are what the issued invoice is compared with (gold.adjustment).
--- @materialized: table
+-- Incremental by billing period (macros/periods.sql, billing_changes): the periods whose invoices
+-- may have changed since the last run are recomputed and replaced.
+-- @materialized: incremental
+-- @replace_on: billing_period FROM changed_periods
+-- @partition_by: billing_period
+-- @rebuild_on_change: bronze.plan
+-- @changed_since: rated_since = system.rated_cdr_changes._rated_at
+-- @changed_since: closed_since = system.period_close.at
+-- @changed_since: crm_since = bronze.crm_customer._ingested_at
+-- @bind: first_period = SELECT min(billing_period) FROM changed_periods
+-- @bind: last_period = SELECT max(billing_period) FROM changed_periods
+-- @stage: raw_changed_periods, changed_periods
 -- @test: not_null(billing_period, customer_id, line_type, description, quantity, amount)
 -- @test: accepted_values(line_type, 'RECURRING', 'VOICE', 'SMS', 'DATA', 'ROAMING', 'DISCOUNT')
 -- @test: expression(line_type = 'DISCOUNT' OR amount >= 0)
-WITH billed AS (
+{% from "macros/periods.sql" import billing_changes, in_changed %}
+WITH {{ billing_changes() }},
+billed AS (
     -- Every customer with an active day in a period, open or closed.
-    SELECT DISTINCT billing_period, customer_id FROM gold.subscription_days
+    SELECT DISTINCT billing_period, customer_id FROM gold.subscription_days WHERE {{ in_changed("billing_period") }}
 ),
 recurring AS (
     SELECT
@@ -28,6 +41,7 @@ recurring AS (
     FROM gold.subscription_days d
     JOIN gold.billing_period b ON b.billing_period = d.billing_period
     JOIN bronze.plan p ON p.plan_id = d.plan_id
+    WHERE {{ in_changed("d.billing_period") }}
 ),
 usage_kinds AS (
     SELECT * FROM (VALUES ('VOICE', 2, 'Voice calls'), ('SMS', 3, 'SMS'), ('DATA', 4, 'Mobile data'), ('ROAMING', 5, 'Roaming')) AS k(line_type, line_group, label)
@@ -45,7 +59,7 @@ usage_lines AS (
         round_half_up(coalesce(u.charged, CAST(0 AS DECIMAL(18, 4))), 2) AS amount
     FROM billed i
     CROSS JOIN usage_kinds k
-    LEFT JOIN gold.customer_usage u ON u.customer_id = i.customer_id AND u.billing_period = i.billing_period AND u.line_type = k.line_type
+    LEFT JOIN (SELECT * FROM gold.customer_usage WHERE {{ in_changed("billing_period") }}) u ON u.customer_id = i.customer_id AND u.billing_period = i.billing_period AND u.line_type = k.line_type
 ),
 discounts AS (
     -- Customers first activated at least 24 months before the period's first day.

@@ -2,9 +2,27 @@
 -- subscriber starts (billing.md), with its first and last local day, and its state: OPEN
 -- (provisional invoices, recomputed every run) until `cdrlake close-period` closes it (CLOSED:
 -- invoices issued and frozen, system.period_close).
--- @materialized: table
+-- Incremental by billing period: the periods gold.rated_cdr re-rated since the last run (and the
+-- period after each, which a late record can leave without CDRs) and the periods closed since are
+-- recomputed and replaced; with nothing new, nothing is committed.
+-- @materialized: incremental
+-- @replace_on: billing_period FROM changed_periods
+-- @partition_by: billing_period
+-- @changed_since: rated_since = system.rated_cdr_changes._rated_at
+-- @changed_since: closed_since = system.period_close.at
+-- @bind: first_period = SELECT min(billing_period) FROM changed_periods
+-- @bind: last_period = SELECT max(billing_period) FROM changed_periods
+-- @stage: changed_periods
 -- @test: unique(billing_period)
 -- @test: accepted_values(status, 'OPEN', 'CLOSED')
+{% from "macros/periods.sql" import in_changed %}
+WITH changed_periods AS (
+    SELECT DISTINCT unnest(make_array(billing_period, to_char(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m'))) AS billing_period
+    FROM system.rated_cdr_changes
+    WHERE _rated_at > $rated_since
+    UNION
+    SELECT CAST(billing_period AS VARCHAR) FROM system.period_close WHERE action = 'close' AND at > $closed_since
+)
 SELECT
     periods.billing_period,
     CAST(periods.billing_period || '-01' AS DATE) AS period_start,
@@ -14,10 +32,11 @@ SELECT
     CASE WHEN closed.billing_period IS NULL THEN 'OPEN' ELSE 'CLOSED' END AS status
 -- gold.customer_usage holds exactly the periods and customers of those CDRs, in few rows.
 FROM (
-    SELECT DISTINCT billing_period FROM gold.customer_usage
+    SELECT DISTINCT billing_period FROM gold.customer_usage WHERE {{ in_changed("billing_period") }}
     -- A closed period stays listed, whatever the CDRs do later.
     UNION
-    SELECT billing_period FROM system.period_close WHERE action = 'close'
+    SELECT CAST(billing_period AS VARCHAR) FROM system.period_close
+    WHERE action = 'close' AND billing_period IN (SELECT billing_period FROM changed_periods)
 ) AS periods
 LEFT JOIN (SELECT DISTINCT billing_period FROM system.period_close WHERE action = 'close') AS closed
   ON closed.billing_period = periods.billing_period

@@ -4,6 +4,7 @@
 -- Incremental: a closed period is recomputed when gold.rated_cdr re-rated it or when it closed.
 -- @materialized: incremental
 -- @replace_on: billing_period FROM changed_periods
+-- @partition_by: billing_period
 -- @changed_since: rated_since = system.rated_cdr_changes._rated_at
 -- @changed_since: closed_since = system.period_close.at
 -- @stage: changed_periods

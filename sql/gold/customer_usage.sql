@@ -8,6 +8,7 @@
 -- customer, not the period's CDRs).
 -- @materialized: incremental
 -- @replace_on: billing_period FROM changed_periods
+-- @partition_by: billing_period
 -- @changed_since: rated_since = system.rated_cdr_changes._rated_at
 -- @bind: first_period = SELECT min(billing_period) FROM changed_periods
 -- @bind: last_period = SELECT max(billing_period) FROM changed_periods

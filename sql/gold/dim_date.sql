@@ -1,22 +1,35 @@
 -- Date dimension: one row per local date (Africa/Casablanca) of every month holding a silver CDR,
--- whole months so that a dashboard's month has all its days.
--- @materialized: table
+-- whole months so that a dashboard's month has all its days. A month without CDRs between two
+-- with CDRs has no dates (no data to cover).
+-- Incremental by month: the months gold.rated_cdr re-rated since the last run (and the month after
+-- each, which a late record can leave without CDRs) are replaced by their days if they still hold a
+-- rated CDR, so a daily run reads a few rows of gold.report_usage_by_service, not every month's.
+-- @materialized: incremental
+-- @replace_on: billing_period FROM changed_periods
+-- @partition_by: billing_period
+-- @changed_since: rated_since = system.rated_cdr_changes._rated_at
+-- @bind: first_period = SELECT min(billing_period) FROM changed_periods
+-- @bind: last_period = SELECT max(billing_period) FROM changed_periods
+-- @stage: changed_periods
 -- @test: unique(date)
 -- @test: not_null(date, year, quarter, month, day, iso_week, day_of_week, is_weekend, billing_period)
 -- @test: accepted_values(day_of_week, 1, 2, 3, 4, 5, 6, 7)
-WITH bounds AS (
+WITH changed_periods AS (
+    SELECT DISTINCT unnest(make_array(billing_period, to_char(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m'))) AS billing_period
+    FROM system.rated_cdr_changes
+    WHERE _rated_at > $rated_since
+),
+months AS (
     -- gold.report_usage_by_service has a row for every billing period (local month) holding a
-    -- rated CDR, and every silver CDR is rated: a few rows, where min/max over silver.cdr read
-    -- all of history on every run.
-    SELECT
-        CAST(min(billing_period) || '-01' AS DATE) AS first_month,
-        CAST(max(billing_period) || '-01' AS DATE) AS last_month
+    -- rated CDR, and every silver CDR is rated: a few rows a month.
+    SELECT DISTINCT CAST(billing_period || '-01' AS DATE) AS first_day
     FROM gold.report_usage_by_service
+    WHERE billing_period BETWEEN $first_period AND $last_period
+      AND billing_period IN (SELECT billing_period FROM changed_periods)
 ),
 days AS (
-    SELECT unnest(range(CAST(first_month AS DATE), CAST(last_month + INTERVAL '1 month' AS DATE), INTERVAL '1 day')) AS date
-    FROM bounds
-    WHERE first_month IS NOT NULL
+    SELECT unnest(range(first_day, CAST(first_day + INTERVAL '1 month' AS DATE), INTERVAL '1 day')) AS date
+    FROM months
 )
 SELECT
     date,

@@ -2,7 +2,19 @@
 -- computed once on the net and rounded half-up, total = net + VAT, in MAD. status PROVISIONAL
 -- (an open period, recomputed every run) or ISSUED (a closed period: the header as issued,
 -- gold.issued_invoice).
--- @materialized: table
+-- Incremental by billing period (macros/periods.sql, billing_changes): the periods whose invoices
+-- may have changed since the last run are recomputed and replaced.
+-- @materialized: incremental
+-- @replace_on: billing_period FROM changed_periods
+-- @partition_by: billing_period
+-- @changed_since: rated_since = system.rated_cdr_changes._rated_at
+-- @changed_since: closed_since = system.period_close.at
+-- @changed_since: crm_since = bronze.crm_customer._ingested_at
+-- @bind: first_period = SELECT min(billing_period) FROM changed_periods
+-- @bind: last_period = SELECT max(billing_period) FROM changed_periods
+-- @bind: first_issued = SELECT min(billing_period) FROM changed_periods
+-- @bind: last_issued = SELECT max(billing_period) FROM changed_periods
+-- @stage: raw_changed_periods, changed_periods
 -- @test: unique(invoice_number)
 -- @test: unique(customer_id, billing_period)
 -- @test: not_null(invoice_number, customer_id, billing_period, net_amount, vat_amount, total_amount)
@@ -10,7 +22,9 @@
 -- @test: expression(discount_amount <= 0)
 -- @test: expression(net_amount = recurring_amount + voice_amount + sms_amount + data_amount + roaming_amount + discount_amount + adjustment_amount)
 -- @test: accepted_values(status, 'ISSUED', 'PROVISIONAL')
-WITH totals AS (
+{% from "macros/periods.sql" import billing_changes, in_changed %}
+WITH {{ billing_changes() }},
+totals AS (
     SELECT
         invoice_number,
         sum(CASE WHEN line_type = 'RECURRING' THEN amount ELSE 0 END) AS recurring_amount,
@@ -23,7 +37,8 @@ WITH totals AS (
         sum(amount) AS net_amount,
         count(*) AS line_count
     FROM gold.invoice_line
-    WHERE invoice_number IN (SELECT invoice_number FROM gold.invoice_number WHERE status = 'PROVISIONAL')
+    WHERE {{ in_changed("billing_period") }}
+      AND invoice_number IN (SELECT invoice_number FROM gold.invoice_number WHERE status = 'PROVISIONAL' AND {{ in_changed("billing_period") }})
     GROUP BY invoice_number
 )
 -- Both halves cast to the same types: the issued table's strings are read as views, literals are not.
@@ -57,3 +72,4 @@ SELECT
     i.vat_amount, i.total_amount, CAST(i.currency AS VARCHAR), i.line_count, CAST(i.status AS VARCHAR)
 FROM gold.issued_invoice i
 JOIN gold.billing_period b ON b.billing_period = i.billing_period AND b.status = 'CLOSED'
+WHERE {{ in_changed("i.billing_period", "$first_issued", "$last_issued") }}

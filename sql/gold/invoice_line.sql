@@ -3,14 +3,28 @@
 -- a closed period (gold.adjustment) on the customer's next open invoice after it, naming the closed
 -- invoice and the line type, with the number of CDRs that changed. A closed period's lines are the
 -- lines issued when it closed (gold.issued_invoice_line), never recomputed here.
--- @materialized: table
+-- Incremental by billing period (macros/periods.sql, billing_changes): the periods whose invoices
+-- may have changed since the last run are recomputed and replaced.
+-- @materialized: incremental
+-- @replace_on: billing_period FROM changed_periods
+-- @partition_by: billing_period
+-- @changed_since: rated_since = system.rated_cdr_changes._rated_at
+-- @changed_since: closed_since = system.period_close.at
+-- @changed_since: crm_since = bronze.crm_customer._ingested_at
+-- @bind: first_period = SELECT min(billing_period) FROM changed_periods
+-- @bind: last_period = SELECT max(billing_period) FROM changed_periods
+-- @bind: first_issued = SELECT min(billing_period) FROM changed_periods
+-- @bind: last_issued = SELECT max(billing_period) FROM changed_periods
+-- @stage: raw_changed_periods, changed_periods
 -- @test: unique(invoice_number, line_no)
 -- @test: not_null(invoice_number, line_no, line_type, description, quantity, amount)
 -- @test: accepted_values(line_type, 'RECURRING', 'VOICE', 'SMS', 'DATA', 'ROAMING', 'DISCOUNT', 'ADJUSTMENT')
 -- @test: expression(line_type IN ('DISCOUNT', 'ADJUSTMENT') OR amount >= 0)
 -- @test: expression((line_type = 'ADJUSTMENT') = (adjusts_period IS NOT NULL))
-WITH open_invoices AS (
-    SELECT billing_period, customer_id, invoice_number FROM gold.invoice_number WHERE status = 'PROVISIONAL'
+{% from "macros/periods.sql" import billing_changes, in_changed %}
+WITH {{ billing_changes() }},
+open_invoices AS (
+    SELECT billing_period, customer_id, invoice_number FROM gold.invoice_number WHERE status = 'PROVISIONAL' AND {{ in_changed("billing_period") }}
 ),
 carrier AS (
     -- The customer's next open invoice after the closed period.
@@ -26,6 +40,7 @@ lines AS (
         0 AS adjusts_order
     FROM gold.billed_line l
     JOIN open_invoices n ON n.billing_period = l.billing_period AND n.customer_id = l.customer_id
+    WHERE {{ in_changed("l.billing_period") }}
     UNION ALL
     SELECT
         n.invoice_number,
@@ -66,3 +81,4 @@ SELECT
     CAST(l.adjusts_period AS VARCHAR), CAST(l.adjusts_line_type AS VARCHAR)
 FROM gold.issued_invoice_line l
 JOIN gold.billing_period b ON b.billing_period = l.billing_period AND b.status = 'CLOSED'
+WHERE {{ in_changed("l.billing_period", "$first_issued", "$last_issued") }}

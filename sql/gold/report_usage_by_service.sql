@@ -4,6 +4,7 @@
 -- counts of gold.service_usage_daily (a few rows a day), not from the period's CDRs.
 -- @materialized: incremental
 -- @replace_on: billing_period FROM changed_periods
+-- @partition_by: billing_period
 -- @changed_since: rated_since = system.rated_cdr_changes._rated_at
 -- @bind: first_period = SELECT min(billing_period) FROM changed_periods
 -- @stage: changed_periods

@@ -316,7 +316,13 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         changes::reference_versions(engine, model, recorded(changes::VERSIONS_KEY)).await?;
     // A changed reference table (a tariff) changes rows of every period: rebuild it all.
     let rebuild = references_changed && existing.is_some() && !full_refresh;
-    let full_refresh = full_refresh || rebuild;
+    // A table partitioned otherwise than the header says (built before `@partition_by` changed)
+    // cannot take the commit: rebuilt whole, partitioned anew.
+    let repartition = !full_refresh
+        && existing
+            .as_ref()
+            .is_some_and(|t| partition_columns(t) != model.header.partition_by);
+    let full_refresh = full_refresh || rebuild || repartition;
     // A table read inside `{% if is_incremental %}` only that is not there yet (a model built
     // from this one, added to the project since): this run builds from scratch.
     let missing_read = match (&existing, full_refresh) {
@@ -411,6 +417,8 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         let mut built = overwrite(engine, model, with_params(df)?, metadata).await?;
         built.note = Some(if rebuild {
             "rebuilt: a reference table changed".into()
+        } else if repartition {
+            "rebuilt: its @partition_by changed".into()
         } else if let Some(table) = missing_read {
             format!("rebuilt: {table}, which an incremental build reads, is not there yet")
         } else if full_refresh {
@@ -590,7 +598,8 @@ async fn replace(
             rows: Some(0),
             version: target.version(),
             note: Some("nothing changed".into()),
-            tests_on_commit: false,
+            // As a merge with nothing to merge: the tests check the last commit, not the table.
+            tests_on_commit: true,
             tests_past: None,
         });
     }
@@ -724,6 +733,14 @@ fn stored_type(t: &DataType) -> DataType {
         }
         other => other,
     }
+}
+
+/// The partition columns a Delta table was created with.
+fn partition_columns(table: &DeltaTable) -> Vec<String> {
+    table
+        .snapshot()
+        .map(|s| s.metadata().partition_columns().to_vec())
+        .unwrap_or_default()
 }
 
 /// An incremental merge cannot change columns; that needs `--full-refresh`.
