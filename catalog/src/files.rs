@@ -54,7 +54,13 @@ impl Lakehouse {
                     .map(|(k, v)| (k.clone(), Some(v.clone())))
                     .collect(),
             ),
-            Err(_) => (0, vec![]),
+            Err(_) => (
+                0,
+                crate::write::TABLE_PROPERTIES
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Some(v.to_string())))
+                    .collect(),
+            ),
         };
         let metrics = CommitMetrics {
             rows_added: rows_in(&adds, &name)?,
