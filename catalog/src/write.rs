@@ -293,7 +293,7 @@ impl TableWrite {
 
 /// The Delta properties a table is created with (delta-rs applies them only when it creates one).
 /// A checkpoint every 10 commits: opening a table replays the JSON commits since the last
-/// checkpoint, about 0.8 ms each, many times a run, and delta-rs's default of 100 made every
+/// checkpoint, many times a run, and delta-rs's default of 100 made every
 /// daily run slower than the one before for 100 days. Old commit files are never deleted by a
 /// checkpoint: a closed period is replayed from the versions its close recorded, however old
 /// (`cdrlake vacuum` keeps their data files).
