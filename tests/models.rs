@@ -908,6 +908,14 @@ fn an_incremental_builds_tests_check_the_rows_its_commit_added_and_a_full_refres
         "{out}"
     );
 
+    // Nothing new: that commit passed its tests in the last run, so none reads it again.
+    let out = f.ok(&["run", "-s", "silver.short_calls"]);
+    assert!(
+        out.contains("no new or changed rows; its rows passed their tests at this version"),
+        "{out}"
+    );
+    assert_eq!(by_tests(&out), 0, "{out}");
+
     // Two more, 600 and 660 s: the tests of the new commit find them.
     f.append(9..11, 4);
     let o = f.run(&["run", "-s", "silver.short_calls"]);
@@ -921,6 +929,12 @@ fn an_incremental_builds_tests_check_the_rows_its_commit_added_and_a_full_refres
         out.contains("PASS silver.short_calls unique(call_id)"),
         "{out}"
     );
+
+    // Nothing new after the failure: the failed commit is tested again, and fails again.
+    let o = f.run(&["run", "-s", "silver.short_calls"]);
+    let out = stdout(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("(2 failing rows)"), "{out}");
 
     // A full refresh tests the whole table again: all 11 rows, the same 2 failing.
     let o = f.run(&["run", "-s", "silver.short_calls", "--full-refresh"]);

@@ -41,6 +41,8 @@ pub struct Built {
     /// `$since` on the model's `@watermark`, and rewrites the files holding the rows it updates, copying older rows
     /// that passed when they were written.
     pub tests_past: Option<(String, ScalarValue)>,
+    /// Nothing committed: the table is at the version an earlier run left it.
+    pub unchanged: bool,
 }
 
 impl Built {
@@ -79,6 +81,7 @@ pub async fn build_seed(engine: &Engine, seed: &Seed, stamp: Option<&str>) -> Re
         note: None,
         tests_on_commit: false,
         tests_past: None,
+        unchanged: false,
     })
 }
 
@@ -219,6 +222,7 @@ async fn overwrite(
             note: None,
             tests_on_commit: false,
             tests_past: None,
+            unchanged: false,
         });
     }
     let committed = engine
@@ -236,6 +240,7 @@ async fn overwrite(
         note: None,
         tests_on_commit: false,
         tests_past: None,
+        unchanged: false,
     })
 }
 
@@ -437,6 +442,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
                 note: Some(format!("nothing changed (${name} is null)")),
                 tests_on_commit: true,
                 tests_past: None,
+                unchanged: true,
             });
         }
         let predicate = binds::stored_predicate(engine, model, filter, params.as_ref())
@@ -489,6 +495,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
             note: Some("no new or changed rows".into()),
             tests_on_commit: true,
             tests_past,
+            unchanged: true,
         });
     }
     let source = engine.ctx().read_batches(batches)?;
@@ -516,6 +523,7 @@ async fn build_incremental(engine: &Engine, model: &Model, full_refresh: bool) -
         )),
         tests_on_commit: true,
         tests_past,
+        unchanged: false,
     })
 }
 
@@ -545,6 +553,7 @@ async fn replace_where(
         )),
         tests_on_commit: true,
         tests_past: None,
+        unchanged: false,
     })
 }
 
@@ -601,6 +610,7 @@ async fn replace(
             // As a merge with nothing to merge: the tests check the last commit, not the table.
             tests_on_commit: true,
             tests_past: None,
+            unchanged: true,
         });
     }
     let committed = TableWrite::on(target, &model.schema, &model.table)
@@ -615,6 +625,7 @@ async fn replace(
         note: Some(format!("{replaced} {column} value(s) replaced")),
         tests_on_commit: false,
         tests_past: None,
+        unchanged: false,
     })
 }
 

@@ -11,7 +11,7 @@ use cdrlake_catalog::CatalogError;
 use chrono::Utc;
 
 use super::dag::Dag;
-use super::datatests;
+use super::datatests::{self, DataTest};
 use super::fingerprint;
 use super::header::Materialization;
 use super::materialize::{Built, build_seed, build_table_gated};
@@ -19,7 +19,9 @@ use super::memory_retry;
 use super::peak_rss;
 use super::progress::{Event, NodeInfo, NodeOutcome, Progress};
 use super::project::Project;
-use super::system::{ModelRun, RunStatus, new_run_id, record_model_runs, record_test_results};
+use super::system::{
+    ModelRun, RunStatus, new_run_id, passed_last_run, record_model_runs, record_test_results,
+};
 use crate::engine::Engine;
 
 #[derive(Debug, Clone, Default)]
@@ -133,6 +135,11 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
         nodes: order.len(),
     });
     let mut test_results = Vec::new();
+    // Re-checking them is the safe default: a log that cannot be read costs only time.
+    let passed = passed_last_run(engine).await.unwrap_or_else(|e| {
+        tracing::warn!("system.model_runs unreadable, every model is tested: {e:#}");
+        Default::default()
+    });
 
     let mut unusable: BTreeSet<String> = BTreeSet::new();
     let mut runs = Vec::new();
@@ -206,6 +213,7 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
                 note: Some("up to date: inputs and definition unchanged, not rebuilt".into()),
                 tests_on_commit: false,
                 tests_past: None,
+                unchanged: false,
             }),
             (None, Some(model)) if gated => {
                 let (outcome, results) =
@@ -219,6 +227,36 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
             (None, None) => build_seed(engine, &project.seeds[node], stamp).await,
         };
         let read_by_build = engine.rows_read().total() - read_before;
+        // The commit the table is still at passed its tests in the last run: those that read only
+        // its rows are not run again on a build that commits nothing. A failed check is repeated
+        // until fixed: the run that failed recorded no pass.
+        let tested_before = outcome.as_ref().is_ok_and(|b| {
+            b.unchanged
+                && b.tests_on_commit
+                && b.version.is_some()
+                && passed.get(node) == b.version.as_ref()
+        });
+        let untested: Vec<DataTest>;
+        let tests = if tested_before {
+            untested = tests
+                .iter()
+                .filter(|t| !datatests::reads_only_its_rows(t))
+                .cloned()
+                .collect();
+            untested.as_slice()
+        } else {
+            tests
+        };
+        let outcome = match outcome {
+            Ok(mut built) if tested_before => {
+                built.note = Some(format!(
+                    "{}; its rows passed their tests at this version",
+                    built.note.unwrap_or_default()
+                ));
+                Ok(built)
+            }
+            other => other,
+        };
         // Views and incremental merges are checked once built: what they show is already
         // committed, but nothing downstream is built on a failure.
         let outcome = match outcome {
@@ -228,9 +266,12 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
             {
                 let model = project.models.get(node).filter(|_| built.tests_on_commit);
                 let scoped = match (model, built.version) {
-                    (Some(m), Some(v)) => Some(
-                        datatests::on_commit(engine, m, v, built.tests_past.clone(), tests).await,
-                    ),
+                    // A build that committed nothing checks every row its last commit wrote:
+                    // `tests_past` bounds the rows a merge writes now, which are none.
+                    (Some(m), Some(v)) => {
+                        let past = built.tests_past.clone().filter(|_| !built.unchanged);
+                        Some(datatests::on_commit(engine, m, v, past, tests).await)
+                    }
                     _ => None,
                 };
                 let (results, failures) = match &scoped {

@@ -1,11 +1,16 @@
 //! Run records in the `system` schema: `system.model_runs` and `system.test_results`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Result;
-use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
+use arrow::array::{ArrayRef, AsArray, Int64Array, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Int64Type};
 use arrow::record_batch::RecordBatch;
-use cdrlake_catalog::{Lakehouse, WriteMode};
+use cdrlake_catalog::{CatalogError, DeltaProvider, Lakehouse, WriteMode};
+use datafusion::prelude::{col, lit};
+
+use crate::engine::Engine;
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +74,46 @@ fn int<T>(rows: &[T], f: impl Fn(&T) -> Option<u64>) -> ArrayRef {
     Arc::new(Int64Array::from_iter(
         rows.iter().map(|r| f(r).map(|v| v as i64)),
     ))
+}
+
+/// The Delta version each model was left at, by a build whose tests passed, in the last recorded
+/// run (the newest commit of `system.model_runs`, a run's rows): a model still at that version
+/// that commits nothing now needs no new check. One run's rows are read, however long the log.
+pub async fn passed_last_run(engine: &Engine) -> Result<HashMap<String, u64>> {
+    let table = match engine
+        .lakehouse()
+        .open_table("system", "model_runs", None)
+        .await
+    {
+        Ok(table) => table,
+        Err(CatalogError::UnknownTable { .. }) => return Ok(HashMap::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(version) = table.version() else {
+        return Ok(HashMap::new());
+    };
+    let last_run = DeltaProvider::added_by(table, version).await?;
+    let batches = engine
+        .ctx()
+        .read_table(Arc::new(last_run))?
+        .filter(
+            col("status")
+                .eq(lit(RunStatus::Success.as_str()))
+                .and(col("output_version").is_not_null()),
+        )?
+        .select_columns(&["model", "output_version"])?
+        .collect()
+        .await?;
+    let mut passed = HashMap::new();
+    for batch in &batches {
+        let models = arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
+        let models = models.as_string::<i32>();
+        let versions = batch.column(1).as_primitive::<Int64Type>();
+        for row in 0..batch.num_rows() {
+            passed.insert(models.value(row).to_string(), versions.value(row) as u64);
+        }
+    }
+    Ok(passed)
 }
 
 pub async fn record_model_runs(lakehouse: &Lakehouse, runs: &[ModelRun]) -> Result<()> {
