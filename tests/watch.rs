@@ -114,7 +114,7 @@ fn landed_files_reach_gold_without_a_command() {
         "cdrlake_landed_files_total{status=\"rejected\"} 2",
         "cdrlake_landed_files_total{status=\"loaded\"} 5",
         "cdrlake_runs_total{status=\"ok\"} 1",
-        "cdrlake_model_builds_total{status=\"ok\"} 38",
+        "cdrlake_model_builds_total{status=\"ok\"} 39",
         "cdrlake_gate_failures_total 0",
         "cdrlake_open_sessions 1",
     ] {

@@ -13,13 +13,9 @@
 -- @test: unique(billing_period, customer_id)
 -- @test: not_null(billing_period, customer_id, total_charge)
 -- @test: expression(voice_charge >= 0 AND sms_charge >= 0 AND data_charge >= 0)
-{% from "macros/periods.sql" import on_last_day %}
+{% from "macros/periods.sql" import on_last_day, rerated_periods %}
 WITH changed_periods AS (
-    -- The periods re-rated since the last run, and the period after each: a late record moves a
-    -- call's start at most into the period before, which may leave the later one without it.
-    SELECT DISTINCT unnest(make_array(billing_period, to_char(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m'))) AS billing_period
-    FROM system.rated_cdr_changes
-    WHERE _rated_at > $rated_since
+    SELECT DISTINCT billing_period FROM ({{ rerated_periods() }}) AS rerated
 )
 SELECT
     billing_period,

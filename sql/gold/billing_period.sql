@@ -15,11 +15,9 @@
 -- @stage: changed_periods
 -- @test: unique(billing_period)
 -- @test: accepted_values(status, 'OPEN', 'CLOSED')
-{% from "macros/periods.sql" import in_changed %}
+{% from "macros/periods.sql" import in_changed, rerated_periods %}
 WITH changed_periods AS (
-    SELECT DISTINCT unnest(make_array(billing_period, to_char(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m'))) AS billing_period
-    FROM system.rated_cdr_changes
-    WHERE _rated_at > $rated_since
+    {{ rerated_periods() }}
     UNION
     SELECT CAST(billing_period AS VARCHAR) FROM system.period_close WHERE action = 'close' AND at > $closed_since
 )

@@ -16,13 +16,9 @@
 -- @test: unique(billing_period, customer_id, line_type)
 -- @test: not_null(billing_period, customer_id, line_type, cdrs, charged)
 -- @test: accepted_values(line_type, 'VOICE', 'SMS', 'DATA', 'ROAMING')
-{% from "macros/periods.sql" import on_last_day %}
+{% from "macros/periods.sql" import on_last_day, rerated_periods %}
 WITH changed_periods AS (
-    -- The periods re-rated since the last run, and the period after each: a late record moves a
-    -- call's start at most into the period before, which may leave the later one without it.
-    SELECT DISTINCT unnest(make_array(billing_period, to_char(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m'))) AS billing_period
-    FROM system.rated_cdr_changes
-    WHERE _rated_at > $rated_since
+    SELECT DISTINCT billing_period FROM ({{ rerated_periods() }}) AS rerated
 )
 SELECT billing_period, customer_id, line_type, cdrs, charged
 FROM (

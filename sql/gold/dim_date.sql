@@ -14,10 +14,9 @@
 -- @test: unique(date)
 -- @test: not_null(date, year, quarter, month, day, iso_week, day_of_week, is_weekend, billing_period)
 -- @test: accepted_values(day_of_week, 1, 2, 3, 4, 5, 6, 7)
+{% from "macros/periods.sql" import rerated_periods %}
 WITH changed_periods AS (
-    SELECT DISTINCT unnest(make_array(billing_period, to_char(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m'))) AS billing_period
-    FROM system.rated_cdr_changes
-    WHERE _rated_at > $rated_since
+    SELECT DISTINCT billing_period FROM ({{ rerated_periods() }}) AS rerated
 ),
 months AS (
     -- gold.report_usage_by_service has a row for every billing period (local month) holding a

@@ -22,6 +22,18 @@ AND (
 {%- endmacro %}
 
 {#
+  rerated_periods(since): the billing periods gold.rated_cdr re-rated CDRs of since `since`
+  (system.rated_cdr_changes), each with the period after it: a late record moves a call's start
+  at most into the period before, which may leave the later one without it. One text column,
+  billing_period, with repeats.
+#}
+{% macro rerated_periods(since="$rated_since") -%}
+SELECT unnest(make_array(billing_period, to_char(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m'))) AS billing_period
+    FROM system.rated_cdr_changes
+    WHERE _rated_at > {{ since }}
+{%- endmacro %}
+
+{#
   billing_changes(): the CTEs `raw_changed_periods` and `changed_periods` of the billing models,
   which are incremental by billing period (`@replace_on: billing_period FROM changed_periods`).
   A period's invoices change only when one of these did since the model last committed:
@@ -43,9 +55,7 @@ AND (
 {% macro billing_changes(rated_since="$rated_since", closed_since="$closed_since", crm_since="$crm_since") -%}
 raw_changed_periods AS (
     SELECT DISTINCT billing_period FROM (
-        SELECT unnest(make_array(billing_period, to_char(CAST(billing_period || '-01' AS DATE) + INTERVAL '1 month', '%Y-%m'))) AS billing_period
-        FROM system.rated_cdr_changes
-        WHERE _rated_at > {{ rated_since }}
+        {{ rerated_periods(rated_since) }}
         UNION ALL
         SELECT CAST(billing_period AS VARCHAR) AS billing_period
         FROM system.period_close
