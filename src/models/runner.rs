@@ -205,7 +205,7 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
         };
         let stamp = stamp.as_deref();
         let read_before = engine.rows_read().total();
-        let outcome: Result<Built> = match (&blocked_by, project.models.get(node)) {
+        let mut outcome: Result<Built> = match (&blocked_by, project.models.get(node)) {
             (Some(_), _) => Ok(Built::default()),
             (None, _) if current.is_some() => Ok(Built {
                 rows: None,
@@ -247,16 +247,12 @@ pub async fn run(engine: &Engine, project: &Project, options: &RunOptions) -> Re
         } else {
             tests
         };
-        let outcome = match outcome {
-            Ok(mut built) if tested_before => {
-                built.note = Some(format!(
-                    "{}; its rows passed their tests at this version",
-                    built.note.unwrap_or_default()
-                ));
-                Ok(built)
-            }
-            other => other,
-        };
+        if let (true, Ok(built)) = (tested_before, &mut outcome) {
+            let note = built.note.take().unwrap_or_default();
+            built.note = Some(format!(
+                "{note}; its rows passed their tests at this version"
+            ));
+        }
         // Views and incremental merges are checked once built: what they show is already
         // committed, but nothing downstream is built on a failure.
         let outcome = match outcome {
